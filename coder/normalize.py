@@ -1,0 +1,72 @@
+"""Label normalisation: the one place that decides when two texts are the same label.
+
+Two forms, both idempotent:
+
+``normalize_label(text)``
+    The readable form: Unicode NFKC, every middle-dot variant (``· ∙ ‧ ㆍ ・ •``)
+    unified to ``·``, bracket variants (``［ ］ 【 】 〔 〕 「 」 『 』 〈 〉 《 》``) unified to
+    ``( )``, whitespace runs collapsed to one space, no space just inside brackets,
+    around a middle dot or before a comma, trimmed.  Hangul is never dropped.
+
+``label_key(text)``
+    The join key every stage uses: the readable form with all whitespace and middle
+    dots removed and Latin letters lower-cased.  ``건물 청소원``, ``건물청소원`` and
+    ``건물  청소원`` share the key ``건물청소원``; KSCO-7 titles are keyed the same way,
+    so an exact title lookup is a dictionary hit.
+
+Missing values (``None``, NaN) and blank strings normalise to ``""``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+__all__ = ["MIDDLE_DOTS", "label_key", "normalize_label"]
+
+MIDDLE_DOTS = "·∙‧ㆍ・•‧⋅᛫"
+_DOT_RE = re.compile(f"[{re.escape(MIDDLE_DOTS)}]")
+_OPEN = "［【〔「『〈《｛{[〖〘"
+_CLOSE = "］】〕」』〉》｝}]〗〙"
+_BRACKETS = str.maketrans({**{c: "(" for c in _OPEN}, **{c: ")" for c in _CLOSE}})
+_SPACE_RE = re.compile(r"\s+")
+_TIGHT_RE = re.compile(r"\s*·\s*|\s*,\s*|\(\s+|\s+\)")
+_KEY_DROP_RE = re.compile(r"[\s·]+")
+
+
+def _is_missing(text: object) -> bool:
+    if text is None:
+        return True
+    if isinstance(text, float) and math.isnan(text):
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(text)) if not isinstance(text, str) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def normalize_label(text: object) -> str:
+    """Return the readable normal form of an occupation label (idempotent)."""
+    if _is_missing(text):
+        return ""
+    s = unicodedata.normalize("NFKC", str(text))
+    s = _DOT_RE.sub("·", s)
+    s = s.translate(_BRACKETS)
+    s = _SPACE_RE.sub(" ", s).strip()
+    s = _TIGHT_RE.sub(_tighten, s)
+    # NFKC can create new decomposable sequences only in pathological input; a
+    # second pass makes the function idempotent by construction.
+    return unicodedata.normalize("NFKC", s).strip()
+
+
+def _tighten(m: re.Match[str]) -> str:
+    mark = m.group(0).strip()
+    return ", " if mark == "," else mark
+
+
+def label_key(text: object) -> str:
+    """Return the join key of a label: normal form without spaces or middle dots."""
+    return _KEY_DROP_RE.sub("", normalize_label(text)).lower()

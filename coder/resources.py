@@ -1,0 +1,91 @@
+"""Where the curated data folders live, installed or in a source checkout.
+
+A wheel carries ``crosswalks/``, ``references/`` and ``rules/`` inside the package
+as ``coder/_data/<folder>`` (see ``pyproject.toml``); a source checkout or editable
+install reads the top-level folders of the repository.  Each folder has a
+``manifest.json`` recording source, licence and sha256 of every file in it;
+:func:`verify_manifest` checks the hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .errors import CrosswalkError
+
+__all__ = ["data_path", "file_sha256", "load_manifest", "verify_manifest"]
+
+_PACKAGE = Path(__file__).resolve().parent
+FOLDERS = ("crosswalks", "references", "rules")
+
+
+def _folder(folder: str) -> Path:
+    if folder not in FOLDERS:
+        raise ValueError(f"unknown data folder {folder!r}; expected one of {FOLDERS}")
+    installed = _PACKAGE / "_data" / folder
+    if installed.is_dir():
+        return installed
+    checkout = _PACKAGE.parent / folder
+    if checkout.is_dir():
+        return checkout
+    raise CrosswalkError(
+        f"data folder {folder}/ not found (looked in {installed} and {checkout}) — "
+        "reinstall the package (pip install .) or run from a full checkout."
+    )
+
+
+def data_path(folder: str, name: str = "") -> Path:
+    """Return the path of ``name`` inside the curated data ``folder``."""
+    base = _folder(folder)
+    return base / name if name else base
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_manifest(folder: str) -> dict:
+    """Read ``<folder>/manifest.json`` (``{"files": {name: {sha256, source, licence, ...}}}``)."""
+    path = data_path(folder, "manifest.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CrosswalkError(f"{path}: manifest missing — restore it from the repository.", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise CrosswalkError(f"{path}:{exc.lineno}: manifest is not valid JSON ({exc.msg}).", path=path) from None
+
+
+def verify_manifest(folder: str) -> dict[str, str]:
+    """Check every file listed in the folder's manifest against its sha256.
+
+    Returns ``{name: sha256}``; raises :class:`CrosswalkError` listing every file
+    that is missing or whose bytes changed.
+    """
+    manifest = load_manifest(folder)
+    problems, hashes = [], {}
+    for name, entry in sorted(manifest.get("files", {}).items()):
+        path = data_path(folder, name)
+        if not path.is_file():
+            problems.append(f"{folder}/{name}: listed in manifest.json but missing")
+            continue
+        actual = file_sha256(path)
+        hashes[name] = actual
+        if actual != entry.get("sha256"):
+            problems.append(
+                f"{folder}/{name}: sha256 {actual[:12]}… differs from manifest {str(entry.get('sha256'))[:12]}…"
+            )
+    if problems:
+        raise CrosswalkError(
+            "Curated data files do not match their manifest — "
+            + "; ".join(problems)
+            + ". Restore the files, or if the change is deliberate update manifest.json with the new sha256 and its provenance.",
+            path=data_path(folder, "manifest.json"),
+        )
+    return hashes
