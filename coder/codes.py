@@ -44,7 +44,7 @@ class Code:
         return self.code[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CodeList:
     """A code list with a title index; immutable and cheap to share."""
 

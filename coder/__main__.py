@@ -1,0 +1,5 @@
+"""``python -m coder`` runs the command-line interface."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,295 @@
+"""The rule mapper (rater ``rule``): regexes in ``rules/mapper.csv``.
+
+Columns: ``rule_id, status, priority, pattern, match, code, code_title, example,
+counterexample, note``.
+
+* ``pattern`` is a Python regex applied to the label *key* (NFKC, no whitespace,
+  no middle dots, Latin lower-case; see :func:`coder.normalize.label_key`), after
+  the job-seeker wrapper is stripped by :mod:`coder.status`.
+* ``match``: ``full`` (the whole key), ``prefix``, ``suffix`` or ``contains``.
+* ``priority``: integer 1–100, higher wins.  Ties go to the deeper code, then the
+  longer matched text, then the smaller ``rule_id``.
+* ``code`` must exist in the code list and ``code_title`` must be its title: a
+  typo in a code is caught at load time.
+* ``example`` / ``counterexample``: `` | ``-separated raw labels; the test suite
+  checks every example is won by its rule with its code and no counterexample
+  hits the rule.
+* ``status``: ``active`` or ``retired`` (retired rules are kept, never reused,
+  and never fire).
+
+:func:`apply_rules` returns *all* hits per key, resolved by priority; a key whose
+top-priority hits name codes in different lineages is flagged as a conflict.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codes import CodeList, load_codes
+from .errors import RuleError
+from .normalize import label_key, normalize_label
+from .raters import RaterResult
+from .resources import data_path, file_sha256
+
+__all__ = ["MATCH_MODES", "Rule", "RuleHit", "RuleSet", "apply_rules", "compile_matcher", "load_rules", "match_rules"]
+
+MATCH_MODES = ("full", "prefix", "suffix", "contains")
+_COLUMNS = ("rule_id", "status", "priority", "pattern", "match", "code", "code_title", "example", "counterexample", "note")
+_RULE_STATUS = ("active", "retired")
+_META = re.compile(r"[.^$*+?{}\[\]\\|()]")
+
+
+
+
+def compile_matcher(pattern: str, match: str) -> Callable[[str], int | None]:
+    """Return ``f(key) -> matched length or None`` for a pattern and match mode.
+
+    Plain literals (most rules) use string operations; regexes are compiled once.
+    """
+    if match not in MATCH_MODES:
+        raise ValueError(f"match must be one of {MATCH_MODES}, not {match!r}")
+    if not _META.search(pattern):
+        n = len(pattern)
+        if match == "full":
+            return lambda key: n if key == pattern else None
+        if match == "prefix":
+            return lambda key: n if key.startswith(pattern) else None
+        if match == "suffix":
+            return lambda key: n if key.endswith(pattern) else None
+        return lambda key: n if pattern in key else None
+    if match == "full":
+        rx = re.compile(pattern)
+        find = rx.fullmatch
+    elif match == "prefix":
+        find = re.compile(pattern).match
+    elif match == "suffix":
+        find = re.compile(f"(?:{pattern})$").search
+    else:
+        find = re.compile(pattern).search
+
+    def run(key: str) -> int | None:
+        m = find(key)
+        return None if m is None else m.end() - m.start()
+
+    return run
+
+
+def split_cell(cell: str | None) -> tuple[str, ...]:
+    """Split an ``a | b | c`` cell into its non-empty parts."""
+    return tuple(x.strip() for x in (cell or "").split(" | ") if x.strip())
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    status: str
+    priority: int
+    pattern: str
+    match: str
+    code: str
+    code_title: str
+    examples: tuple[str, ...]
+    counterexamples: tuple[str, ...]
+    note: str
+    line: int
+    level: int
+
+    @functools.cached_property
+    def _matcher(self) -> Callable[[str], int | None]:
+        return compile_matcher(self.pattern, self.match)
+
+    def hit(self, key: str) -> int | None:
+        """Matched length if this rule fires on ``key``, else None."""
+        return self._matcher(key)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule_id: str
+    code: str
+    priority: int
+    level: int
+    length: int
+
+    def sort_key(self) -> tuple:
+        return (-self.priority, -self.level, -self.length, self.rule_id)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    path: str
+    sha256: str
+    rules: tuple[Rule, ...]
+
+    @property
+    def active(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.status == "active")
+
+
+def load_rules(path: str | Path | None = None, *, codes: CodeList | None = None) -> RuleSet:
+    """Load and validate a mapper file (default ``rules/mapper.csv``).
+
+    Every pattern is compiled and every code checked against the code list at
+    load time; one :class:`RuleError` lists every bad row with its line number.
+    """
+    p = Path(path) if path is not None else data_path("rules", "mapper.csv")
+    codes = codes or load_codes()
+    return _load(str(p.resolve()), codes)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: str, codes: CodeList) -> RuleSet:
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise RuleError(f"{path}: rules file not found — pass an existing mapper.csv.", path=path) from None
+    problems: list[str] = []
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    with fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RuleError(
+                f"{path}: missing column(s) {', '.join(missing)} — the header must be {','.join(_COLUMNS)}.",
+                path=path,
+            )
+        for line, row in enumerate(reader, start=2):
+            if None in row:
+                rid = (row.get("rule_id") or "").strip()
+                problems.append(f"{path}:{line} ({rid or 'no id'}): {len(row[None])} cell(s) more than the header — quote fields that contain commas")
+                continue
+            row = {k: (v or "").strip() for k, v in row.items()}
+            rid = row["rule_id"]
+            where = f"{path}:{line} ({rid or 'no id'})"
+            bad = []
+            if not re.fullmatch(r"R\d{4,}", rid):
+                bad.append(f"rule_id {rid!r} is not of the form R0001")
+            elif rid in seen:
+                bad.append(f"rule_id {rid} is already used on line {seen[rid]}")
+            else:
+                seen[rid] = line
+            if row["status"] not in _RULE_STATUS:
+                bad.append(f"status {row['status']!r} is not active or retired")
+            try:
+                priority = int(row["priority"])
+                if not 1 <= priority <= 100:
+                    raise ValueError
+            except ValueError:
+                bad.append(f"priority {row['priority']!r} is not an integer from 1 to 100")
+                priority = 0
+            if row["match"] not in MATCH_MODES:
+                bad.append(f"match {row['match']!r} is not one of {', '.join(MATCH_MODES)}")
+            if not row["pattern"]:
+                bad.append("pattern is empty")
+            else:
+                try:
+                    re.compile(row["pattern"])
+                except re.error as exc:
+                    bad.append(f'pattern "{row["pattern"]}" does not compile ({exc})')
+            code = row["code"]
+            if code not in codes:
+                bad.append(f"code {code!r} is not in {codes.name}")
+            elif normalize_label(row["code_title"]) != codes.title(code):
+                bad.append(f"code_title {row['code_title']!r} is not the title of {code} ({codes.title(code)!r})")
+            if bad:
+                problems.extend(f"{where}: {b}" for b in bad)
+                continue
+            rules.append(
+                Rule(
+                    rid,
+                    row["status"],
+                    priority,
+                    row["pattern"],
+                    row["match"],
+                    code,
+                    codes.title(code),
+                    split_cell(row["example"]),
+                    split_cell(row["counterexample"]),
+                    row["note"],
+                    line,
+                    codes.level(code),
+                )
+            )
+    if problems:
+        raise RuleError(
+            f"{path}: {len(problems)} problem(s):\n  "
+            + "\n  ".join(problems)
+            + "\nFix these rows or set status=retired.",
+            path=path,
+            problems=problems,
+        )
+    return RuleSet(path=path, sha256=file_sha256(path), rules=tuple(rules))
+
+
+def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
+    """Every active rule that fires on ``key``, best first."""
+    hits = []
+    for rule in rules.active:
+        n = rule.hit(key)
+        if n is not None:
+            hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n))
+    hits.sort(key=RuleHit.sort_key)
+    return hits
+
+
+def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: CodeList | None = None) -> RaterResult:
+    """Run the mapper over label keys (rater ``rule``).
+
+    ``code`` is the winning rule's code, ``detail`` its rule id; extra columns
+    ``hits`` (every hit as ``rule_id=code``, best first) and ``conflict`` (True
+    when hits at the winning priority name codes in different lineages).
+    """
+    codes = codes or load_codes()
+    rules = rules or load_rules(codes=codes)
+    out_codes, details, hits_col, conflicts = [], [], [], []
+    for key in keys:
+        hits = match_rules(label_key(key), rules) if key else []
+        if not hits:
+            out_codes.append("")
+            details.append("")
+            hits_col.append("")
+            conflicts.append(False)
+            continue
+        best = hits[0]
+        top = [h for h in hits if h.priority == best.priority]
+        out_codes.append(best.code)
+        details.append(best.rule_id)
+        hits_col.append(" ".join(f"{h.rule_id}={h.code}" for h in hits))
+        conflicts.append(any(not codes.same_lineage(best.code, h.code) for h in top[1:]))
+    n = len(keys)
+    return RaterResult(
+        "rule",
+        tuple(keys),
+        tuple(out_codes),
+        (math.nan,) * n,
+        tuple(details),
+        {"hits": tuple(hits_col), "conflict": tuple(conflicts)},
+    )
+
+
+def check_examples(rules: RuleSet) -> list[str]:
+    """Every example that its rule does not win, and every counterexample that hits its rule.
+
+    Returns one message per problem (empty when the file is consistent).
+    """
+    problems = []
+    for rule in rules.active:
+        where = f"{rules.path}:{rule.line} ({rule.rule_id})"
+        if not rule.examples:
+            problems.append(f"{where}: no example — add one that the rule codes as {rule.code}")
+        for ex in rule.examples:
+            hits = match_rules(label_key(ex), rules)
+            if not hits or hits[0].rule_id != rule.rule_id:
+                winner = f"{hits[0].rule_id}={hits[0].code}" if hits else "no rule"
+                problems.append(f"{where}: example {ex!r} is won by {winner}, not by this rule ({rule.code})")
+        for ex in rule.counterexamples:
+            if rule.hit(label_key(ex)) is not None:
+                problems.append(f"{where}: counterexample {ex!r} hits this rule")
+    return problems
