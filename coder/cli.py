@@ -49,19 +49,40 @@ def _say(quiet: bool, text: str) -> None:
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--text-col", required=True, help="Column with the free-text occupation.")
 @click.option("--weight-col", default=None, help="Numeric weight column; persons are weight sums.")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="Coded rows; format by extension (.csv .tsv .parquet .xlsx), - for CSV on stdout.")
-@click.option("--crosswalk", "crosswalk_path", default=None, type=click.Path(dir_okay=False, allow_dash=True),
-              help="Also write the crosswalk: one row per distinct label with every rater's answer.")
-@click.option("--rules", "rules_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Mapper rules CSV instead of the bundled rules/mapper.csv.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Coded rows; format by extension (.csv .tsv .parquet .xlsx), - for CSV on stdout.",
+)
+@click.option(
+    "--crosswalk",
+    "crosswalk_path",
+    default=None,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also write the crosswalk: one row per distinct label with every rater's answer.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Mapper rules CSV instead of the bundled rules/mapper.csv.",
+)
 @click.option("--replace", is_flag=True, help="Overwrite ksco_* columns the input already has.")
 @click.option("--fuzzy-k", default=5, show_default=True, type=click.IntRange(1, 50), help="Shortlist length.")
-@click.option("--fuzzy-threshold", default=None, type=click.FloatRange(0, 1),
-              help="Minimum fuzzy score to accept the fuzzy top code as final [default: coder.fuzzy.FUZZY_THRESHOLD].")
+@click.option(
+    "--fuzzy-threshold",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Minimum fuzzy score to accept the fuzzy top code as final [default: coder.fuzzy.FUZZY_THRESHOLD].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
-def code_command(input_path, text_col, weight_col, output, crosswalk_path, rules_path, replace, fuzzy_k,
-                 fuzzy_threshold, quiet):
+def code_command(
+    input_path, text_col, weight_col, output, crosswalk_path, rules_path, replace, fuzzy_k, fuzzy_threshold, quiet
+):
     """Code every row of a table to KSCO-7, offline.
 
     Reads CSV (UTF-8, UTF-8 with BOM or cp949), TSV, Parquet or XLSX; keeps every
@@ -87,15 +108,29 @@ def code_command(input_path, text_col, weight_col, output, crosswalk_path, rules
         fuzzy_threshold=FUZZY_THRESHOLD if fuzzy_threshold is None else fuzzy_threshold,
     )
     s = result.summary()
-    _say(quiet, f"coded {s['rows']:,} rows ({s['labels']:,} distinct labels) in {result.seconds:.2f} s; "
-                f"{s['needs_review_labels']:,} labels need review")
+    _say(
+        quiet,
+        f"coded {s['rows']:,} rows ({s['labels']:,} distinct labels) in {result.seconds:.2f} s; "
+        f"{s['needs_review_labels']:,} labels need review",
+    )
 
 
 @cli.command("demo")
-@click.option("--out", "out_dir", default="coder-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for coded.csv, crosswalk.csv and their .meta.json sidecars.")
-@click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000),
-              help="How many of the largest labels without a level-5 code to list.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="coder-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for coded.csv, crosswalk.csv and their .meta.json sidecars.",
+)
+@click.option(
+    "--top",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="How many of the largest labels without a level-5 code to list.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def demo_command(out_dir, top, quiet):
     """Code the bundled Nemotron-Personas-Korea labels (2,120 labels, 1M persons).
@@ -116,8 +151,13 @@ def demo_command(out_dir, top, quiet):
 
 @cli.command("explain")
 @click.argument("labels", nargs=-1, required=True)
-@click.option("--rules", "rules_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Mapper rules CSV instead of the bundled one.")
+@click.option(
+    "--rules",
+    "rules_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Mapper rules CSV instead of the bundled one.",
+)
 def explain_command(labels, rules_path):
     """Show how each LABEL is coded: every rater's answer and the final code.
 
@@ -146,8 +186,13 @@ def rules_group():
 
 
 @rules_group.command("check")
-@click.option("--rules", "rules_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Mapper rules CSV instead of the bundled one.")
+@click.option(
+    "--rules",
+    "rules_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Mapper rules CSV instead of the bundled one.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when any example or counterexample fails.")
 def rules_check_command(rules_path, strict):
     """Load the mapper, then run every rule's examples and counterexamples.

@@ -23,7 +23,7 @@ from .errors import CrosswalkError
 from .normalize import label_key, normalize_label
 from .resources import data_path, file_sha256
 
-__all__ = ["BUCKET_NOT_EMPLOYED", "BUCKET_MILITARY", "Code", "CodeList", "load_codes"]
+__all__ = ["BUCKET_MILITARY", "BUCKET_NOT_EMPLOYED", "Code", "CodeList", "load_codes"]
 
 BUCKET_NOT_EMPLOYED = "0"
 BUCKET_MILITARY = "A"

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 import pandas as pd
 
 from .codes import CodeList, load_codes
@@ -131,13 +130,22 @@ def _code(labels: LabelTable, setup: _Setup, extra: Sequence[RaterResult], k: in
 
 
 def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> pd.DataFrame:
+    """Attach the crosswalk's final columns to every row by label position.
+
+    Text columns come out as pandas categoricals (a take of small integer codes,
+    not a million Python strings); ``ksco_level`` as integers.
+    """
     idx = labels.row_label
     added = {}
     for col in OUTPUT_COLUMNS:
-        values = crosswalk[_FROM_CROSSWALK.get(col, col)].to_numpy()
-        added[col] = values[idx]
+        values = crosswalk[_FROM_CROSSWALK.get(col, col)]
+        if col == "ksco_level":
+            added[col] = values.to_numpy(dtype="int64")[idx]
+            continue
+        xw_codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+        added[col] = pd.Categorical.from_codes(xw_codes[idx], categories=pd.Index(uniques, dtype=object))
     out = frame.reset_index(drop=True)
-    return pd.concat([out, pd.DataFrame(added)], axis=1)
+    return pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
 
 
 def code_frame(
@@ -238,5 +246,3 @@ def code_file(
         if str(crosswalk_path) != "-":
             write_meta(crosswalk_path, meta)
     return result
-
-

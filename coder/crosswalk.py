@@ -100,7 +100,11 @@ def build_crosswalk(
         code, source, rule_id, notes, review = "", "", "", [], False
         if st.status in ("not_employed", "unknown") or (st.status == "job_seeker" and not st.core_key):
             source, rule_id = ("status", st.status_id) if st.status_id else ("", "")
-            notes.append({"not_employed": "not in employment", "unknown": "no usable label"}.get(st.status, "job-seeker with no former occupation"))
+            notes.append(
+                {"not_employed": "not in employment", "unknown": "no usable label"}.get(
+                    st.status, "job-seeker with no former occupation"
+                )
+            )
             final_status = st.status
             major = "" if st.status == "unknown" else BUCKET_NOT_EMPLOYED
         else:
@@ -146,8 +150,10 @@ def build_crosswalk(
                 level = codes.level(code)
                 if source == "rule" and level < 3:
                     notes.append(f"vague label: coded at level {level} only")
-                final_status = "job_seeker" if st.status == "job_seeker" else (
-                    "military" if code.startswith(BUCKET_MILITARY) else "employed"
+                final_status = (
+                    "job_seeker"
+                    if st.status == "job_seeker"
+                    else ("military" if code.startswith(BUCKET_MILITARY) else "employed")
                 )
                 major = codes.major(code)
             else:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-
 from .coding import CodingResult, code_file
 
 __all__ = ["DEMO_DATA", "demo_report", "run_demo"]
@@ -47,7 +45,9 @@ def demo_report(result: CodingResult, *, top: int = 10) -> str:
     employed = xw["status"].isin(["employed", "job_seeker", "military"]) & (xw["ksco_code"] != "")
     level5 = xw.loc[employed & (xw["ksco_level"] >= 5), "weight"].sum()
     not_muj = xw.loc[xw["status"] != "not_employed", "weight"].sum()
-    lines.append(f"persons not 'not employed' with a level-5 code: {level5:,.0f} of {not_muj:,.0f} ({100 * level5 / max(not_muj, 1):.2f}%)")
+    lines.append(
+        f"persons not 'not employed' with a level-5 code: {level5:,.0f} of {not_muj:,.0f} ({100 * level5 / max(not_muj, 1):.2f}%)"
+    )
     short = xw[(xw["status"] != "not_employed") & (xw["ksco_level"] < 5)]
     short = short.sort_values(["weight", "label_key"], ascending=[False, True]).head(top)
     lines.append(f"labels without a level-5 code, most persons first (top {top}):")
@@ -57,5 +57,3 @@ def demo_report(result: CodingResult, *, top: int = 10) -> str:
         code = row.ksco_code or "-"
         lines.append(f"  {row.weight:>8,.0f}  {row.label}  → {code} ({row.code_source or 'uncoded'})")
     return "\n".join(lines)
-
-

@@ -96,6 +96,4 @@ def fuzzy_shortlist(
             details[i] = json.dumps(picked, ensure_ascii=False)
             out_codes[i] = best[1]
     final_ok = tuple(bool(c) and s >= threshold for c, s in zip(out_codes, scores))
-    return RaterResult(
-        "fuzzy", tuple(keys), tuple(out_codes), tuple(scores), tuple(details), {"final_ok": final_ok}
-    )
+    return RaterResult("fuzzy", tuple(keys), tuple(out_codes), tuple(scores), tuple(details), {"final_ok": final_ok})

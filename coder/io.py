@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import InputError
@@ -163,6 +164,23 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def _string_column(series: pd.Series) -> pa.Array:
+    """A column as Arrow strings: missing values as "", numbers as Arrow prints them."""
+    try:
+        arr = pa.array(series, from_pandas=True)
+        if pa.types.is_boolean(arr.type):
+            arr = pc.if_else(arr, "True", "False")
+        return pc.fill_null(pc.cast(arr, pa.string()), "")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        values = [("" if v is None or (isinstance(v, float) and v != v) else str(v)) for v in series.tolist()]
+        return pa.array(values, type=pa.string())
+
+
+def _string_table(frame: pd.DataFrame) -> pa.Table:
+    names = [str(c) for c in frame.columns]
+    return pa.Table.from_arrays([_string_column(frame.iloc[:, i]) for i in range(frame.shape[1])], names=names)
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8") -> None:
     """Write a DataFrame by extension (``-`` writes CSV to standard output).
 
@@ -177,18 +195,12 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8
     if fmt in ("csv", "tsv"):
 
         def write(tmp: Path) -> None:
+            sep = "," if fmt == "csv" else "\t"
             if encoding == "utf-8":
-                table = _arrow_table(frame.astype(object).where(frame.notna(), ""))
-                table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
-                pacsv.write_csv(
-                    table,
-                    tmp,
-                    write_options=pacsv.WriteOptions(
-                        delimiter="," if fmt == "csv" else "\t", quoting_style="needed"
-                    ),
-                )
+                options = pacsv.WriteOptions(delimiter=sep, quoting_style="needed")
+                pacsv.write_csv(_string_table(frame), tmp, write_options=options)
             else:
-                frame.to_csv(tmp, index=False, encoding=encoding, sep="," if fmt == "csv" else "\t", lineterminator="\n")
+                frame.to_csv(tmp, index=False, encoding=encoding, sep=sep, lineterminator="\n")
 
         _atomic(target, write)
     elif fmt == "parquet":

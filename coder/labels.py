@@ -43,9 +43,9 @@ def _weights(weights: pd.Series, column: str) -> np.ndarray:
     values = pd.to_numeric(pd.Series(weights).replace("", np.nan), errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if bad.size:
-        shown = ", ".join(
-            f"row {i + 1} ({weights.iloc[i]!r})" for i in bad[:5]
-        ) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
+        shown = ", ".join(f"row {i + 1} ({weights.iloc[i]!r})" for i in bad[:5]) + (
+            f" and {bad.size - 5} more" if bad.size > 5 else ""
+        )
         raise InputError(
             f"weight column {column!r}: {bad.size} value(s) are missing, not numbers or negative: {shown} — "
             "fix them, or drop --weight-col to count rows.",
@@ -85,7 +85,11 @@ def tabulate_labels(texts: pd.Series, weights: pd.Series | None = None, *, weigh
     keep = frame["n_rows"] > 0
     frame = frame[keep]
     sort = np.lexsort(
-        (frame["label_key"].to_numpy(dtype=object).astype(str), -frame["n_rows"].to_numpy(), -frame["weight"].to_numpy())
+        (
+            frame["label_key"].to_numpy(dtype=object).astype(str),
+            -frame["n_rows"].to_numpy(),
+            -frame["weight"].to_numpy(),
+        )
     )
     frame = frame.iloc[sort].reset_index()
     position = np.full(n_keys, -1, dtype=np.int64)

@@ -25,7 +25,7 @@ import unicodedata
 
 __all__ = ["MIDDLE_DOTS", "label_key", "normalize_label"]
 
-MIDDLE_DOTS = "·∙‧ㆍ・•‧⋅᛫"
+MIDDLE_DOTS = "·∙‧ㆍ・•⋅᛫\u119e"  # U+119E: what NFKC makes of ㆍ (U+318D)
 _DOT_RE = re.compile(f"[{re.escape(MIDDLE_DOTS)}]")
 _OPEN = "［【〔「『〈《｛{[〖〘"
 _CLOSE = "］】〕」』〉》｝}]〗〙"
@@ -52,7 +52,7 @@ def normalize_label(text: object) -> str:
     """Return the readable normal form of an occupation label (idempotent)."""
     if _is_missing(text):
         return ""
-    s = unicodedata.normalize("NFKC", str(text))
+    s = unicodedata.normalize("NFKC", _DOT_RE.sub("·", str(text)))
     s = _DOT_RE.sub("·", s)
     s = s.translate(_BRACKETS)
     s = _SPACE_RE.sub(" ", s).strip()

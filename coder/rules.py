@@ -40,11 +40,20 @@ from .resources import data_path, file_sha256
 __all__ = ["MATCH_MODES", "Rule", "RuleHit", "RuleSet", "apply_rules", "compile_matcher", "load_rules", "match_rules"]
 
 MATCH_MODES = ("full", "prefix", "suffix", "contains")
-_COLUMNS = ("rule_id", "status", "priority", "pattern", "match", "code", "code_title", "example", "counterexample", "note")
+_COLUMNS = (
+    "rule_id",
+    "status",
+    "priority",
+    "pattern",
+    "match",
+    "code",
+    "code_title",
+    "example",
+    "counterexample",
+    "note",
+)
 _RULE_STATUS = ("active", "retired")
 _META = re.compile(r"[.^$*+?{}\[\]\\|()]")
-
-
 
 
 def compile_matcher(pattern: str, match: str) -> Callable[[str], int | None]:
@@ -163,7 +172,9 @@ def _load(path: str, codes: CodeList) -> RuleSet:
         for line, row in enumerate(reader, start=2):
             if None in row:
                 rid = (row.get("rule_id") or "").strip()
-                problems.append(f"{path}:{line} ({rid or 'no id'}): {len(row[None])} cell(s) more than the header — quote fields that contain commas")
+                problems.append(
+                    f"{path}:{line} ({rid or 'no id'}): {len(row[None])} cell(s) more than the header — quote fields that contain commas"
+                )
                 continue
             row = {k: (v or "").strip() for k, v in row.items()}
             rid = row["rule_id"]

@@ -103,7 +103,9 @@ def _load(path: str) -> StatusRules:
         reader = csv.DictReader(fh)
         missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise RuleError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}.", path=path)
+            raise RuleError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}.", path=path
+            )
         seen: set[str] = set()
         for line, row in enumerate(reader, start=2):
             sid = (row["status_id"] or "").strip()

@@ -1,0 +1,88 @@
+"""Benchmark the offline coding core on a 1,000,000-row NPK-shaped file.
+
+Builds ``bench/out/npk_1m.csv`` by expanding the bundled NPK label counts
+(2,120 labels, 1,000,000 persons) and shuffling with a fixed seed, then measures,
+each in a fresh process so peak memory is its own:
+
+1. plain pandas: ``pd.read_csv`` + ``DataFrame.to_csv`` of the same file (baseline);
+2. ``coder code`` CSV in → CSV out (``coder.coding.code_file``), with its coding
+   time excluding I/O (``CodingResult.seconds``) and peak RSS.
+
+Run: ``python bench/bench_code.py`` (a script, not a test; prints a table).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+
+def build(path: Path, seed: int = 20261122) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from coder.demo import DEMO_DATA
+
+    labels = pd.read_csv(DEMO_DATA, dtype={"occupation": str}, keep_default_na=False)
+    occ = np.repeat(labels["occupation"].to_numpy(dtype=object), labels["count"].to_numpy())
+    rng = np.random.default_rng(seed)
+    rng.shuffle(occ)
+    frame = pd.DataFrame({"row_id": [f"p{i:07d}" for i in range(len(occ))], "occupation": occ})
+    frame.to_csv(path, index=False)
+
+
+PLAIN = """
+import sys, time, resource, json
+import pandas as pd
+t = time.perf_counter()
+df = pd.read_csv(sys.argv[1])
+df.to_csv(sys.argv[2], index=False)
+print(json.dumps({"seconds": time.perf_counter() - t,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+CODER = """
+import sys, time, resource, json
+from coder.coding import code_file
+t = time.perf_counter()
+r = code_file(sys.argv[1], sys.argv[2], text_col="occupation", crosswalk_path=sys.argv[3])
+total = time.perf_counter() - t
+print(json.dumps({"seconds": total, "coding_seconds": r.seconds,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rows": len(r.rows), "labels": len(r.crosswalk)}))
+"""
+
+
+def run(script: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    src = OUT / "npk_1m.csv"
+    if not src.exists():
+        t = time.perf_counter()
+        build(src)
+        print(f"built {src} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    plain = [run(PLAIN, str(src), str(OUT / "plain.csv")) for _ in range(repeats)]
+    coded = [run(CODER, str(src), str(OUT / "coded.csv"), str(OUT / "crosswalk.csv")) for _ in range(repeats)]
+    p = min(x["seconds"] for x in plain)
+    c = min(x["seconds"] for x in coded)
+    k = min(x["coding_seconds"] for x in coded)
+    print(f"rows: {coded[0]['rows']:,}  distinct labels: {coded[0]['labels']:,}  (best of {repeats})")
+    print(f"plain pandas read_csv + to_csv     : {p:6.2f} s   peak {max(x['peak_mb'] for x in plain):7.0f} MB")
+    print(f"coder code CSV -> CSV (incl. I/O)   : {c:6.2f} s   peak {max(x['peak_mb'] for x in coded):7.0f} MB")
+    print(f"  coding only (labels, raters, join): {k:6.2f} s")
+    print(f"  ratio to plain pandas             : {c / p:6.2f}x  (target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

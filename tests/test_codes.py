@@ -1,0 +1,93 @@
+from collections import Counter
+
+import pytest
+
+from coder.codes import load_codes
+from coder.errors import CrosswalkError
+from coder.resources import data_path, load_manifest, verify_manifest
+
+
+def test_manifest_hashes_hold():
+    hashes = verify_manifest("crosswalks")
+    assert "ksco7.csv" in hashes
+    assert hashes["ksco7.csv"] == load_manifest("crosswalks")["files"]["ksco7.csv"]["sha256"]
+
+
+def test_manifest_entries_have_provenance():
+    for name, entry in load_manifest("crosswalks")["files"].items():
+        assert entry.get("source"), name
+        assert entry.get("licence"), name
+
+
+def test_level_counts_are_exactly_ksco7():
+    codes = load_codes()
+    assert Counter(c.level for c in codes) == {1: 10, 2: 52, 3: 156, 4: 450, 5: 1231}
+    assert len(codes) == 1899
+
+
+def test_every_parent_exists_and_is_a_prefix():
+    codes = load_codes()
+    for c in codes:
+        if c.level == 1:
+            assert c.parent == ""
+        else:
+            assert c.parent in codes
+            assert codes.level(c.parent) == c.level - 1
+            assert c.code.startswith(c.parent)
+
+
+def test_codes_are_strings_with_military_letters():
+    codes = load_codes()
+    assert codes.title("A0110") == "영관급 이상 장교"
+    assert codes.ancestors("A0110") == ("A0110", "A011", "A01", "A0", "A")
+    assert codes.major("A0110") == "A"
+    assert all(isinstance(c.code, str) for c in codes)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("건물 청소원", ("94111",)),
+        ("건물청소원", ("94111",)),
+        ("검표원", ("94220", "9422")),  # repeated across levels: deepest first
+        ("의회 의원∙고위 공무원 및 공공단체 임원", ("1110", "111")),
+        ("없는 직업", ()),
+    ],
+)
+def test_title_index(text, expected):
+    assert load_codes().lookup_title(text) == expected
+
+
+def test_truncate_and_lineage():
+    codes = load_codes()
+    assert codes.truncate("94111", 2) == "94"
+    assert codes.same_lineage("94", "94111")
+    assert not codes.same_lineage("94111", "94112")
+
+
+def test_altered_file_is_caught(tmp_path, monkeypatch):
+    import shutil
+
+    import coder.resources as res
+
+    fake = tmp_path / "pkg"
+    shutil.copytree(data_path("crosswalks"), fake / "crosswalks")
+    with open(fake / "crosswalks" / "ksco7.csv", "a", encoding="utf-8") as fh:
+        fh.write("5,99998,가짜 직업,9999,x\n")
+    monkeypatch.setattr(res, "_PACKAGE", fake / "coder")
+    with pytest.raises(CrosswalkError, match=r"crosswalks/ksco7.csv: sha256 .* differs from manifest"):
+        verify_manifest("crosswalks")
+
+
+def test_bad_code_list_lists_every_problem(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text(
+        "level,code,title_ko,parent_code\n1,1,관리자,\n2,11,고위직,1\n2,11,중복,1\n3,129,고아,12\nx,2,전문가,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CrosswalkError) as info:
+        load_codes(path)
+    msg = str(info.value)
+    assert "line 4: code 11 appears twice" in msg
+    assert "line 6: level 'x' is not a number" in msg
+    assert "code 129: parent 12 is not in the list" in msg

@@ -1,0 +1,77 @@
+import pandas as pd
+import pytest
+
+from coder.errors import InputError
+from coder.io import detect_encoding, read_table, write_table
+
+ROWS = "id,occupation,code\n1,건물 청소원,01\n2,,002\n3,\"전직 건물 경비원, 현재 구직중\",A0110\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp949", "cp949"), ("euc-kr", "cp949")],
+)
+def test_encodings_are_detected_and_read(tmp_path, encoding, expected):
+    path = tmp_path / "in.csv"
+    path.write_bytes(ROWS.encode(encoding))
+    assert detect_encoding(path.read_bytes()) == expected
+    frame = read_table(path)
+    assert list(frame.columns) == ["id", "occupation", "code"]
+    assert frame["occupation"].tolist() == ["건물 청소원", "", "전직 건물 경비원, 현재 구직중"]
+    assert frame["code"].tolist() == ["01", "002", "A0110"]  # codes stay strings
+
+
+def test_undecodable_bytes_are_an_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"a,b\n1,\xff\xfe\xfa\n")
+    with pytest.raises(InputError, match=r"bad.csv:2: text is neither UTF-8 nor cp949/EUC-KR"):
+        read_table(path)
+
+
+def test_duplicated_column_name(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,occupation,sex,occupation\n1,a,M,b\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{path}: duplicated column name(s): 'occupation' at columns 2, 4 — "
+        "rename them so every column name is unique."
+    )
+
+
+def test_xlsx_and_parquet_round_trip(tmp_path):
+    frame = pd.DataFrame({"id": ["1", "2"], "occupation": ["한식 조리사", "무직"], "code": ["01", "A0"]})
+    for name in ("t.xlsx", "t.parquet", "t.csv", "t.tsv"):
+        write_table(frame, tmp_path / name)
+        back = read_table(tmp_path / name)
+        assert back.astype(str).equals(frame.astype(str)), name
+
+
+def test_unknown_format_and_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"unknown table format '.json' — use .csv, .tsv, .parquet or .xlsx"):
+        read_table(tmp_path / "x.json")
+    with pytest.raises(InputError, match=r"no such file — check the path"):
+        read_table(tmp_path / "missing.csv")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_table(path)
+
+
+def test_failed_write_leaves_earlier_output(tmp_path, monkeypatch):
+    import coder.io as cio
+
+    target = tmp_path / "out.csv"
+    target.write_text("earlier\n", encoding="utf-8")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cio.pacsv, "write_csv", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_table(pd.DataFrame({"a": ["1"]}), target)
+    assert target.read_text(encoding="utf-8") == "earlier\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]

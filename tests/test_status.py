@@ -1,0 +1,61 @@
+import pytest
+
+from coder.errors import RuleError
+from coder.normalize import label_key
+from coder.status import load_status_rules, parse_status
+
+
+def _status(label):
+    return parse_status([label_key(label)])[0]
+
+
+def test_every_status_example_and_counterexample():
+    rules = load_status_rules()
+    assert rules.rules
+    for rule in rules.rules:
+        assert rule.examples, rule.status_id
+        for ex in rule.examples:
+            st = _status(ex)
+            assert (st.status, st.status_id) == (rule.status, rule.status_id), ex
+        for ex in rule.counterexamples:
+            assert _status(ex).status_id != rule.status_id, ex
+
+
+@pytest.mark.parametrize(
+    ("label", "status", "core"),
+    [
+        ("무직", "not_employed", ""),
+        ("학생", "not_employed", ""),
+        ("전업 주부", "not_employed", ""),
+        ("은퇴", "not_employed", ""),
+        ("퇴직자", "not_employed", ""),
+        ("전직 건물 경비원, 현재 구직중", "job_seeker", "건물경비원"),
+        ("전직 육군 장교, 현재 구직중", "job_seeker", "육군장교"),
+        ("구직중", "job_seeker", ""),
+        ("모름", "unknown", ""),
+        ("", "unknown", ""),
+        ("건물 청소원", "", "건물청소원"),
+        ("가사 도우미", "", "가사도우미"),
+    ],
+)
+def test_parse_status(label, status, core):
+    st = _status(label)
+    assert (st.status, st.core_key) == (status, core)
+
+
+def test_bad_status_file_lists_every_bad_row(tmp_path):
+    path = tmp_path / "status.csv"
+    path.write_text(
+        "status_id,status,pattern,match,example,counterexample,note\n"
+        "S1,retired,무직,full,무직,,\n"
+        "S2,not_employed,(학생,full,학생,,\n"
+        "S3,not_employed,주부,everywhere,주부,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError) as info:
+        load_status_rules(path)
+    assert len(info.value.problems) == 3
+    msg = str(info.value)
+    assert f"{path}:2 (S1): status 'retired' is not one of job_seeker, not_employed, unknown" in msg
+    assert f"{path}:3 (S2): pattern '(학생' does not compile" in msg
+    assert f"{path}:4 (S3): match 'everywhere' is not one of full, prefix, suffix, contains" in msg
