@@ -270,11 +270,12 @@ def load_age_structure(period: str) -> AgeStructure:
 
     ``period`` is a RES half-year (``2024H1``) or a year; the table covers
     2014H1–2024H1, so later periods fall back to 2024H1 (the returned
-    ``period`` says which one was used).
+    ``period`` says which one was used). An empty ``period`` (a user
+    reference) takes the latest half-year.
     """
     rows, digest = _checked(AGE_TABLE)
     periods = sorted({r["period"] for r in rows})
-    key = period if "H" in period else f"{period}H2"
+    key = period if "H" in period else f"{period}H2" if period else periods[-1]
     usable = [p for p in periods if p <= key] or periods[:1]
     chosen = usable[-1]
     cells = {(r["bucket"], r["age_band"]): float(r["count"]) for r in rows if r["period"] == chosen}

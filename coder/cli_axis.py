@@ -1,0 +1,202 @@
+"""``coder axis``: sex × KSCO axis metrics against a KOSIS reference (thin CLI over :mod:`coder.axis`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["axis_command"]
+
+
+def _fmt(x, spec=".3f") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _ci(ci, spec=".3f") -> str:
+    return "—" if ci is None else f"[{ci[0]:{spec}}, {ci[1]:{spec}}]"
+
+
+def _flag(x) -> str:
+    return "—" if x is None else ("OUT" if x else "in")
+
+
+def format_axis_table(result) -> str:
+    """A readable plain-text report of an :class:`~coder.axis.AxisResult`."""
+    s = result.settings
+    q, tau = s["q"], s["tau"]
+    ref = result.reference
+    lines = [
+        f"Sex × KSCO axis vs {ref['name']} ({ref['survey']}{', ' + ref['period'] if ref['period'] else ''})",
+        f"persons in frame: {result.n_persons:,}   excluded: "
+        + ", ".join(f"{k}={v:,}" for k, v in result.excluded.items()),
+        "",
+        f"{'bucket':<7}{'persons':>10}{'women':>10}{'F data':>8}{'F ref':>8}{'gap pp':>8}{'r':>8}"
+        f"  {'95% CI':<17}{'Bonf. CI':<17}{'band':>5}{'par d/r':>9}{'r_bucket':>9}  {'95% CI':<17}{'band':>5}",
+    ]
+    for b in result.buckets:
+        lines.append(
+            f"{b.bucket:<7}{b.persons:>10,.0f}{b.women:>10,.0f}{_fmt(b.female_share):>8}{b.ref_female_share:>8.3f}"
+            f"{_fmt(b.gap_pp, '+.1f'):>8}{_fmt(b.r):>8}  {_ci(b.r_ci):<17}{_ci(b.r_ci_bonferroni):<17}"
+            f"{_flag(b.out_of_band):>5}{_flag(b.parity_flag) + '/' + _flag(b.ref_parity_flag):>9}"
+            f"{b.r_bucket:>9.3f}  {_ci(b.r_bucket_ci):<17}{_flag(b.bucket_out_of_band):>5}"
+            + (f"   ({b.note})" if b.note else "")
+        )
+    k = len(result.buckets)
+    lines += [
+        "",
+        f"r = female share data / reference; band [q, 1/q] = [{q:g}, {1 / q:.3g}]; OUT = 95% interval wholly outside.",
+        f"out of band (r): {result.n_out_of_band}/{k} (point {result.n_out_of_band_point}, Bonferroni "
+        f"{result.n_out_of_band_bonferroni});  r_bucket (bucket share data / reference): "
+        f"{result.n_bucket_out_of_band}/{k} (point {result.n_bucket_out_of_band_point})",
+        f"4/5 parity flagged: data {result.n_parity_flagged}/{k}, reference {result.n_ref_parity_flagged}/{k}",
+        "",
+        f"Cramér's V (Bergsma bias-corrected): data {result.v_data:.4f} (uncorrected {result.v_data_uncorrected:.4f}),"
+        f" reference {result.v_ref:.4f} (uncorrected {result.v_ref_uncorrected:.4f})",
+        f"ρ = V_data / V_ref = {_fmt(result.rho, '.4f')}  95% CI {_ci(result.rho_ci, '.4f')}  → "
+        + ("—" if result.verdict_attenuated is None else
+           ("ATTENUATED (ρ < τ)" if result.verdict_attenuated else "kept (ρ ≥ τ)")) + f" at τ = {tau:g}",
+        f"  {result.tau_note}",
+        f"permutation null (fixed margins, {result.permutation['draws']:,} draws): p = "
+        f"{result.permutation['p_value']:.3g} (plus-one); null V mean {result.permutation['null_mean']:.4f}, "
+        f"95th pct {result.permutation['null_q95']:.4f}",
+        "distances data vs reference bucket distribution: "
+        + "; ".join(f"{k_}: TV {d['total_variation']:.4f}, JSD {d['jensen_shannon']:.4f} nats "
+                    f"({d['jensen_shannon_normalised']:.4f} of ln 2)" for k_, d in result.distances.items()),
+        "",
+        "robustness grid (τ × q): verdict / out-of-band r / out-of-band r_bucket",
+        "        " + "".join(f"q={x:<12g}" for x in s["qs"]),
+    ]
+    for t in s["taus"]:
+        cells = [c for c in result.grid if c.tau == t]
+        lines.append(f"τ={t:<5g} " + "".join(
+            f"{('ATT' if c.verdict_attenuated else 'ok'):<4}{c.n_out_of_band:>2}/{c.n_bucket_out_of_band:<2}     "
+            for c in cells))
+    v = result.vintages
+    if v is not None:
+        lines += ["", f"vintage drift ({len(v.periods)} other periods of the same survey): largest change in a reference "
+                  f"female share {v.max_female_share_change_pp:.2f} pp ({v.max_female_share_change_at[0]}, bucket "
+                  f"{v.max_female_share_change_at[1]}); in a bucket share {v.max_bucket_share_change_pp:.2f} pp "
+                  f"({v.max_bucket_share_change_at[0]}, bucket {v.max_bucket_share_change_at[1]})",
+                  f"  buckets whose r flag changes in some period: {', '.join(v.buckets_with_flag_changes) or 'none'};"
+                  f" periods with a different verdict: {', '.join(v.periods_with_verdict_change) or 'none'}"]
+    a = result.age_standardisation
+    if a is not None:
+        lines += ["", f"age-standardised (reference age structure {a.age_reference_period}): ρ = {_fmt(a.rho, '.4f')} "
+                  f"{_ci(a.rho_ci, '.4f')}, out of band {a.n_out_of_band}/{k}, flags changed: "
+                  f"{', '.join(a.flags_changed) or 'none'}", f"  assumption: {a.assumption}"]
+        lines += [f"  note: {n}" for n in a.notes]
+    for d in result.deff:
+        lines.append(f"reference DEFF {d.deff:g} (n_eff {d.n_effective:,}): ρ CI {_ci(d.rho_ci, '.4f')}, out of band "
+                     f"{d.n_out_of_band}/{k}, flags changed: {', '.join(d.flags_changed) or 'none'}")
+    if result.notes:
+        lines += [""] + [f"note: {n}" for n in result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def buckets_frame(result):
+    """One row per bucket with every per-bucket figure (intervals split into _lo/_hi columns)."""
+    import pandas as pd
+
+    rows = []
+    for b in result.to_dict()["buckets"]:
+        row = {}
+        for key, value in b.items():
+            if key in ("r_ci", "r_ci_bonferroni", "r_bucket_ci", "r_bucket_ci_bonferroni"):
+                row[f"{key}_lo"], row[f"{key}_hi"] = value if value is not None else (None, None)
+            else:
+                row[key] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _read(path: str):
+    try:
+        from .io import read_table
+    except ImportError:  # pragma: no cover - io.py not yet in the tree
+        import pandas as pd
+
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return read_table(path)
+
+
+def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: use VALUE=female or VALUE=male", param_hint="--sex-map")
+        key, target = item.rsplit("=", 1)
+        out[key] = target
+    return out
+
+
+@click.command("axis")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--reference", "reference", default="kosis-res:2025H2", show_default=True,
+              help="Reference table: kosis-res:<YYYYH1|H2>, kosis-eaps:<YYYY>, or a CSV with bucket, sex, count|share.")
+@click.option("--sex-col", default="sex", show_default=True, help="Column with the sex of each row.")
+@click.option("--code-col", default="ksco_major", show_default=True,
+              help="Column with the KSCO major or a full KSCO code (its first character is the bucket).")
+@click.option("--weight-col", default=None, help="Optional person weight column (rows input).")
+@click.option("--age-col", default=None, help="Optional age column: enables direct age standardisation.")
+@click.option("--count-col", default=None, help="Input is an aggregated long table: bucket, sex and this count column.")
+@click.option("--n-col", default=None, help="Input is a wide bucket table: persons per bucket in this column ...")
+@click.option("--female-share-col", default=None, help="... and the female share per bucket in this column.")
+@click.option("--sex-map", multiple=True, metavar="VALUE=female|male",
+              help="Map an extra sex value (repeatable), e.g. --sex-map W=female.")
+@click.option("--exclude", default="0,A,unknown", show_default=True,
+              help="Comma-separated buckets left out of the comparison and counted ('' keeps all).")
+@click.option("--q", "q", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True,
+              help="Band [q, 1/q] for the reference ratio.")
+@click.option("--tau", type=float, default=0.7, show_default=True, help="Screen threshold: attenuated when ρ < τ.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(1), default=2000, show_default=True,
+              help="Bootstrap replicates (multinomial).")
+@click.option("--permutations", "n_permutations", type=click.IntRange(1), default=10000, show_default=True,
+              help="Permutation draws (fixed margins).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="1 − interval level.")
+@click.option("--seed", type=int, default=20260101, show_default=True, help="Random seed.")
+@click.option("--ref-sample-size", type=click.IntRange(1), default=None,
+              help="Sampled persons behind the reference, for the DEFF 1/1.5/2 sensitivity (no default: KOSIS does "
+                   "not publish it with these tables).")
+@click.option("--no-vintages", is_flag=True, help="Skip the vintage-drift check over the survey's other periods.")
+@click.option("--json", "json_path", default=None, help="Write every number as JSON here ('-' = stdout).")
+@click.option("--csv", "csv_path", default=None, help="Write the per-bucket table as CSV here.")
+@click.option("--quiet", is_flag=True, help="Do not print the table.")
+def axis_command(input_path, reference, sex_col, code_col, weight_col, age_col, count_col, n_col, female_share_col,
+                 sex_map, exclude, q, tau, n_bootstrap, n_permutations, alpha, seed, ref_sample_size, no_vintages,
+                 json_path, csv_path, quiet):
+    """Compare the sex × KSCO-major association of a dataset with KOSIS, bucket by bucket.
+
+    \b
+    Example:
+        coder axis coded.parquet --sex-col sex --code-col ksco_major \\
+            --reference kosis-res:2025H2 --json axis.json
+        coder axis table.csv --code-col ksco_major --n-col n --female-share-col female_share
+    """
+    from .axis import measure_axis, tabulate_axis
+    from .references import load_reference
+
+    if n_col and count_col:
+        raise click.UsageError("--count-col and --n-col are mutually exclusive (long vs wide aggregated table).")
+    if bool(n_col) != bool(female_share_col):
+        raise click.UsageError("--n-col and --female-share-col go together.")
+    ref = load_reference(reference)
+    frame = _read(input_path)
+    table = tabulate_axis(frame, sex_col=sex_col, code_col=code_col, weight_col=weight_col, age_col=age_col,
+                          count_col=count_col, n_col=n_col, female_share_col=female_share_col,
+                          sex_map=_sex_map(sex_map), exclude=[e.strip() for e in exclude.split(",")] if exclude else [])
+    result = measure_axis(table, ref, q=q, tau=tau, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
+                          alpha=alpha, seed=seed, ref_sample_size=ref_sample_size, vintages=not no_vintages)
+    if json_path:
+        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        if json_path == "-":
+            sys.stdout.write(text)
+        else:
+            Path(json_path).write_text(text, encoding="utf-8")
+    if csv_path:
+        buckets_frame(result).to_csv(csv_path, index=False, encoding="utf-8")
+    if not quiet and json_path != "-":
+        click.echo(format_axis_table(result), nl=False)
