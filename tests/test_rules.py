@@ -1,0 +1,113 @@
+import pytest
+
+from coder.codes import load_codes
+from coder.errors import RuleError
+from coder.normalize import label_key
+from coder.rules import apply_rules, check_examples, load_rules, match_rules
+
+HEADER = "rule_id,status,priority,pattern,match,code,code_title,example,counterexample,note\n"
+
+
+def _write(tmp_path, body, name="mapper.csv"):
+    path = tmp_path / name
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def test_bundled_mapper_loads_and_every_example_holds():
+    rules = load_rules()
+    assert len(rules.active) >= 100
+    assert check_examples(rules) == []
+
+
+def test_bundled_codes_exist_and_agree_with_titles():
+    codes = load_codes()
+    for rule in load_rules().rules:
+        assert rule.code in codes, rule.rule_id
+        assert rule.code_title == codes.title(rule.code), rule.rule_id
+        assert rule.note, f"{rule.rule_id} has no note"
+
+
+def test_bundled_rule_ids_are_unique_and_stable():
+    ids = [r.rule_id for r in load_rules().rules]
+    assert len(ids) == len(set(ids))
+    assert ids == sorted(ids)
+
+
+def test_rules_never_contradict_exact_titles():
+    """On a KSCO-7 title, the winning rule (if any) stays in the title's lineage."""
+    codes, rules = load_codes(), load_rules()
+    bad = []
+    for key, found in codes.by_title_key.items():
+        hits = match_rules(key, rules)
+        if hits and not codes.same_lineage(hits[0].code, found[0]):
+            bad.append((codes.title(found[0]), found[0], hits[0].rule_id, hits[0].code))
+    assert len(bad) <= 0.02 * len(codes.by_title_key), bad[:20]
+
+
+def test_several_bad_rows_one_error_with_line_numbers(tmp_path):
+    path = _write(
+        tmp_path,
+        "R0001,active,90,택시기사,full,87310,택시 운전원,택시 기사,,ok\n"
+        "R0002,active,50,(의사,full,2,전문가 및 관련 종사자,,,x\n"
+        "R0003,active,50,간호사,full,2411,틀린 제목,,,x\n"
+        "R0001,active,500,의사,suffix,2,전문가 및 관련 종사자,,,x\n"
+        "R0005,active,50,의사,sometimes,2,전문가 및 관련 종사자,,,x,extra\n",
+    )
+    with pytest.raises(RuleError) as info:
+        load_rules(path)
+    assert str(info.value) == (
+        f"{path}: 5 problem(s):\n"
+        f'  {path}:3 (R0002): pattern "(의사" does not compile (missing ), unterminated subpattern at position 0)\n'
+        f"  {path}:4 (R0003): code_title '틀린 제목' is not the title of 2411 ('전문 의사')\n"
+        f"  {path}:5 (R0001): rule_id R0001 is already used on line 2\n"
+        f"  {path}:5 (R0001): priority '500' is not an integer from 1 to 100\n"
+        f"  {path}:6 (R0005): 1 cell(s) more than the header — quote fields that contain commas\n"
+        "Fix these rows or set status=retired."
+    )
+    assert len(info.value.problems) == 5
+
+
+def test_code_not_in_ksco7(tmp_path):
+    path = _write(tmp_path, "R0001,active,90,택시기사,full,87311,택시 운전원,택시 기사,,x\n")
+    with pytest.raises(RuleError) as info:
+        load_rules(path)
+    assert str(info.value) == (
+        f"{path}: 1 problem(s):\n  {path}:2 (R0001): code '87311' is not in ksco7\nFix these rows or set status=retired."
+    )
+
+
+def test_missing_columns(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("rule_id,pattern,code\nR0001,x,1\n", encoding="utf-8")
+    with pytest.raises(RuleError, match=r"missing column\(s\) status, priority, match, code_title, example"):
+        load_rules(path)
+
+
+def test_all_hits_priority_and_conflicts(tmp_path):
+    path = _write(
+        tmp_path,
+        "R0001,active,40,사무원,suffix,3,사무 종사자,회계 사무원,,generic\n"
+        "R0002,active,80,회계사무원,full,31310,회계 사무원,,,specific\n"
+        "R0003,active,80,회계.*,prefix,2,전문가 및 관련 종사자,,,conflicting\n"
+        "R0004,retired,99,회계사무원,full,9,단순노무 종사자,,,retired never fires\n",
+    )
+    rules = load_rules(path)
+    hits = match_rules(label_key("회계 사무원"), rules)
+    assert [h.rule_id for h in hits] == ["R0002", "R0003", "R0001"]
+    result = apply_rules(["회계사무원", "일반사무원", "없음"], rules)
+    assert result.codes == ("31310", "3", "")
+    assert result.details == ("R0002", "R0001", "")
+    assert result.extra["hits"][0] == "R0002=31310 R0003=2 R0001=3"
+    assert result.extra["conflict"] == (True, False, False)
+
+
+def test_tie_breaks_deeper_code_then_longer_match(tmp_path):
+    path = _write(
+        tmp_path,
+        "R0001,active,50,기사,suffix,8,장치·기계 조작 및 조립 종사자,,,x\n"
+        "R0002,active,50,택시기사,suffix,87310,택시 운전원,,,x\n"
+        "R0003,active,50,시기사,suffix,8,장치·기계 조작 및 조립 종사자,,,x\n",
+    )
+    hits = match_rules("택시기사", load_rules(path))
+    assert [h.rule_id for h in hits] == ["R0002", "R0003", "R0001"]
