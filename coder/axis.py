@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -343,27 +343,32 @@ def _parity(share: float | None) -> tuple[float | None, bool | None]:
     return ratio, bool(ratio < 0.8)
 
 
-def _reference_counts(table: SexBucketTable, reference: ReferenceTable) -> np.ndarray:
-    missing = [b for b in table.buckets if b not in reference.buckets and table.counts[table.buckets.index(b)].sum() > 0]
+def _align(table: SexBucketTable, reference: ReferenceTable) -> tuple[SexBucketTable, np.ndarray]:
+    """Drop empty data buckets the reference lacks; check the rest exist in the reference with women in them."""
+    persons = table.counts.sum(axis=1)
+    fix = ",".join([*table.excluded, *[b for b, n in zip(table.buckets, persons, strict=True)
+                                        if n > 0 and b not in reference.buckets]])
+    missing = [b for b, n in zip(table.buckets, persons, strict=True) if n > 0 and b not in reference.buckets]
     if missing:
         raise InputError(
             f"bucket(s) {', '.join(missing)} are in the data but missing from reference {reference.name} "
-            f"(it has {', '.join(reference.buckets)}) — exclude them (--exclude {','.join(missing)}) "
+            f"(it has {', '.join(reference.buckets)}) — exclude them (--exclude {fix}) "
             "or use a reference that has them.",
         )
-    ref = np.array([reference.subset((b,))[0] if b in reference.buckets else [0.0, 0.0] for b in table.buckets])
-    zero = [b for b, row in zip(table.buckets, ref, strict=True) if row[0] <= 0 and row.sum() > 0]
-    if zero:
+    keep = [j for j, b in enumerate(table.buckets) if b in reference.buckets]
+    if len(keep) < len(table.buckets):
+        table = replace(table, buckets=tuple(table.buckets[j] for j in keep), counts=table.counts[keep],
+                        age_counts=None if table.age_counts is None else table.age_counts[keep])
+    ref = reference.subset(table.buckets)
+    bad = [b for b, row in zip(table.buckets, ref, strict=True) if row[0] <= 0]
+    if bad:
+        fix = ",".join([*table.excluded, *bad])
         raise InputError(
-            f"reference {reference.name}: bucket(s) {', '.join(zero)} have 0 women, so the reference ratio "
+            f"reference {reference.name}: bucket(s) {', '.join(bad)} have 0 women, so the reference ratio "
             "r = data female share / reference female share is undefined (division by zero) — "
-            f"exclude the bucket(s) (--exclude {','.join(zero)}) or use a reference with women in every bucket.",
+            f"exclude the bucket(s) (--exclude {fix}) or use a reference with women in every bucket.",
         )
-    empty = [b for b, row in zip(table.buckets, ref, strict=True) if row.sum() <= 0]
-    if empty:
-        raise InputError(f"reference {reference.name}: bucket(s) {', '.join(empty)} have no persons — "
-                         f"exclude them (--exclude {','.join(empty)}).")
-    return ref
+    return table, ref
 
 
 def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float = 0.8, tau: float = 0.7,
@@ -376,7 +381,7 @@ def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float =
         raise InputError(f"q = {q}: the band [q, 1/q] needs 0 < q < 1 — e.g. q = 0.8.")
     if n_bootstrap < 1 or n_permutations < 1:
         raise InputError("--bootstrap and --permutations must be at least 1.")
-    ref = _reference_counts(table, reference)
+    table, ref = _align(table, reference)
     data = table.counts
     if data.sum() <= 0:
         raise InputError("no persons left in the comparison frame after exclusions — check --code-col and --exclude.")

@@ -1,0 +1,250 @@
+"""Sex × KSCO axis metrics: the NPK published table, properties, bad input, CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from coder.axis import measure_axis, parse_sex, tabulate_axis
+from coder.cli_axis import axis_command
+from coder.errors import InputError
+from coder.references import load_reference
+
+# Table 3 of the 2026 NPK audit paper (shared/data/npk/sex_by_ksco_major_audit2026.csv), CC BY 4.0
+NPK = pd.DataFrame({
+    "ksco_major": [str(i) for i in range(1, 10)],
+    "n_rule_mapping": ["16372", "132465", "122685", "113402", "43054", "2192", "45556", "71283", "47024"],
+    "female_share_rule_mapping": ["0.395", "0.490", "0.409", "0.590", "0.496", "0.448", "0.249", "0.293", "0.427"],
+    "n_reviewed_mapping": ["18419", "92097", "133772", "67404", "43006", "104", "42273", "69186", "84224"],
+    "female_share_reviewed_mapping": ["0.385", "0.473", "0.420", "0.752", "0.496", "0.548", "0.286", "0.292",
+                                      "0.444"],
+    "parity_rule_mapping": ["out", "in", "out", "out", "in", "in", "out", "out", "out"],
+    "parity_reviewed_mapping": ["out", "in", "out", "out", "in", "in", "out", "out", "out"],
+})
+
+
+@pytest.fixture(scope="module")
+def res2025h2():
+    return load_reference("kosis-res:2025H2")
+
+
+def _npk(mapping, ref, **kw):
+    table = tabulate_axis(NPK, code_col="ksco_major", n_col=f"n_{mapping}_mapping",
+                          female_share_col=f"female_share_{mapping}_mapping")
+    return measure_axis(table, ref, **kw)
+
+
+@pytest.mark.parametrize("mapping", ["rule", "reviewed"])
+def test_npk_parity_flags_match_the_paper(mapping, res2025h2):
+    result = _npk(mapping, res2025h2, n_permutations=200, vintages=False)
+    assert [("out" if b.parity_flag else "in") for b in result.buckets] == NPK[f"parity_{mapping}_mapping"].tolist()
+    assert result.n_parity_flagged == 6
+    assert result.n_ref_parity_flagged == 5
+
+
+def test_npk_rule_mapping(res2025h2):
+    result = _npk("rule", res2025h2, n_permutations=500, vintages=False)
+    # the paper: male-dominated buckets' female shares are 2.10-3.02 times KOSIS's
+    r = {b.bucket: b.r for b in result.buckets}
+    assert round(r["1"], 2) == 2.10 and round(r["8"], 2) == 3.03
+    out = [b.bucket for b in result.buckets if b.out_of_band]
+    assert out == [b.bucket for b in result.buckets if b.out_of_band_point] == ["1", "3", "7", "8"]
+    assert [b.bucket for b in result.buckets if b.bucket_out_of_band] == ["1", "4", "6", "9"]
+    assert result.v_data == pytest.approx(0.2085, abs=5e-4)
+    assert result.v_ref == pytest.approx(0.3615, abs=5e-4)
+    assert result.rho == pytest.approx(0.577, abs=1e-3)
+    assert result.verdict_attenuated is True
+    assert result.permutation["p_value"] == pytest.approx(1 / 501)
+
+
+def test_npk_reviewed_mapping(res2025h2):
+    result = _npk("reviewed", res2025h2, n_permutations=200, vintages=False)
+    b = {x.bucket: x for x in result.buckets}
+    # point estimates: 1, 3, 6, 7, 8 outside [0.8, 1.25]; bucket 6 has 104 persons and its interval reaches into the band
+    assert [x.bucket for x in result.buckets if x.out_of_band_point] == ["1", "3", "6", "7", "8"]
+    assert b["6"].out_of_band is False
+    # bucket 3 (r = 0.795) sits on the band edge: the upper 95% bound is ~0.8001, so its flag depends on the seed
+    assert b["3"].r == pytest.approx(0.7951, abs=1e-4) and b["3"].r_ci[1] == pytest.approx(0.8001, abs=0.0006)
+    assert b["3"].out_of_band_bonferroni is False
+    assert result.n_out_of_band in (3, 4)
+    # bucket-share reading: 4 of 9 out under the interval rule, robustly
+    assert [x.bucket for x in result.buckets if x.bucket_out_of_band] == ["1", "2", "3", "6"]
+    assert result.rho == pytest.approx(0.7245, abs=1e-3) and result.verdict_attenuated is False
+
+
+def test_rho_is_one_for_data_equal_to_reference(res2025h2):
+    counts = res2025h2.counts
+    frame = pd.DataFrame({
+        "ksco_major": [b for b in res2025h2.buckets for _ in range(2)],
+        "sex": ["여자", "남자"] * 9,
+        "count": counts.ravel(),
+    })
+    result = measure_axis(tabulate_axis(frame, count_col="count"), res2025h2, n_bootstrap=200, n_permutations=50,
+                          vintages=False)
+    assert result.rho == pytest.approx(1.0, rel=1e-12)
+    assert all(b.r == pytest.approx(1.0) and b.r_bucket == pytest.approx(1.0) for b in result.buckets)
+    assert result.n_out_of_band == 0
+    assert all(v["total_variation"] == pytest.approx(0, abs=1e-12) for v in result.distances.values())
+
+
+@pytest.mark.parametrize("values,expected", [
+    (["남자", "여자", "남", "여", "M", "f", "Male", "FEMALE", "1", "2", "남성", "여성"],
+     [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]),
+    ([1, 2, 2.0], [1, 0, 0]),
+])
+def test_sex_values_recognised(values, expected):
+    assert parse_sex(values).tolist() == expected
+
+
+def test_sex_map_adds_values():
+    assert parse_sex(["W", "H"], sex_map={"W": "female", "H": "male"}).tolist() == [0, 1]
+
+
+def test_unknown_sex_values_listed():
+    with pytest.raises(InputError) as err:
+        parse_sex(["남자", "여자", "X", "기타", "X"], column="gender")
+    assert str(err.value) == (
+        "column 'gender': unrecognised sex value(s) 'X', '기타' — values seen (rows): 'X' (2), '기타' (1), "
+        "'남자' (1), '여자' (1). Recognised: 여자/남자, 여/남, 여성/남성, F/M, female/male, 2/1 (2 = female). "
+        "Map other values with --sex-map VALUE=female|male."
+    )
+
+
+def test_rows_with_codes_exclusions_and_weights():
+    frame = pd.DataFrame({
+        "sex": ["남자", "여자", "여자", "남자", "여자", "남자"],
+        "ksco_code": ["94111", "2", "0", "A0110", "", "3"],
+        "w": ["1", "2", "1", "1", "1", "3"],
+    })
+    table = tabulate_axis(frame, code_col="ksco_code", weight_col="w")
+    assert table.excluded == {"0": 1, "A": 1, "unknown": 1}
+    assert table.n_persons == 3 and table.weighted
+    assert table.counts[table.buckets.index("2")].tolist() == [2.0, 0.0]
+    assert table.counts[table.buckets.index("9")].tolist() == [0.0, 1.0]
+
+
+def test_bad_code_values():
+    with pytest.raises(InputError) as err:
+        tabulate_axis(pd.DataFrame({"sex": ["M"], "ksco_major": ["Z9"]}))
+    assert str(err.value) == ("column 'ksco_major': value(s) 'Z9' are not KSCO codes or major buckets "
+                              "(first character 0-9 or A) — fix them or blank them (blank = unknown).")
+
+
+def test_bucket_missing_from_reference(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("bucket,sex,count\n" + "".join(f"{b},female,10\n{b},male,10\n" for b in "12345789"), "utf-8")
+    frame = pd.DataFrame({"sex": ["M", "F", "F"], "ksco_major": ["6", "1", "2"]})
+    with pytest.raises(InputError) as err:
+        measure_axis(tabulate_axis(frame), load_reference(path), n_bootstrap=10, n_permutations=10)
+    assert str(err.value) == (
+        f"bucket(s) 6 are in the data but missing from reference {path} (it has 1, 2, 3, 4, 5, 7, 8, 9) — "
+        "exclude them (--exclude 0,A,unknown,6) or use a reference that has them."
+    )
+
+
+def test_empty_data_bucket_missing_from_reference_is_dropped(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("bucket,sex,count\n" + "".join(f"{b},female,10\n{b},male,30\n" for b in "12"), "utf-8")
+    frame = pd.DataFrame({"sex": ["M", "F", "F", "M"], "ksco_major": ["1", "1", "2", "2"]})
+    result = measure_axis(tabulate_axis(frame), load_reference(path), n_bootstrap=10, n_permutations=10)
+    assert [b.bucket for b in result.buckets] == ["1", "2"]
+
+
+def test_zero_women_in_reference_bucket(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("bucket,sex,count\n" + "".join(
+        f"{b},female,{0 if b == '7' else 10}\n{b},male,10\n" for b in "123456789"), "utf-8")
+    frame = pd.DataFrame({"sex": ["M", "F", "F"], "ksco_major": ["7", "1", "2"]})
+    with pytest.raises(InputError) as err:
+        measure_axis(tabulate_axis(frame), load_reference(path), n_bootstrap=10, n_permutations=10)
+    assert str(err.value) == (
+        f"reference {path}: bucket(s) 7 have 0 women, so the reference ratio r = data female share / reference "
+        "female share is undefined (division by zero) — exclude the bucket(s) (--exclude 0,A,unknown,7) or use a "
+        "reference with women in every bucket."
+    )
+
+
+def test_zero_women_or_persons_in_data_bucket_is_reported_not_divided(res2025h2):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"sex": rng.choice(["M", "F"], 500), "ksco_major": rng.choice(list("12345"), 500)})
+    frame.loc[frame.ksco_major == "5", "sex"] = "M"
+    result = measure_axis(tabulate_axis(frame), res2025h2, n_bootstrap=100, n_permutations=100, vintages=False)
+    b = {x.bucket: x for x in result.buckets}
+    assert b["5"].r == 0.0 and b["5"].note == "0 women in the data: r = 0 and its interval is degenerate"
+    assert b["9"].r is None and b["9"].out_of_band is None
+    assert b["9"].note == "no persons in the data: female share and r undefined"
+    json.dumps(result.to_dict())
+
+
+def test_age_standardisation_and_deff(res2025h2):
+    rng = np.random.default_rng(1)
+    n = 4000
+    frame = pd.DataFrame({"sex": rng.choice(["남자", "여자"], n), "ksco_major": rng.choice(list("123456789"), n),
+                          "age": rng.integers(19, 90, n).astype(str)})
+    frame.loc[:5, "age"] = ""
+    table = tabulate_axis(frame, age_col="age")
+    assert table.age_missing == 6
+    result = measure_axis(table, res2025h2, n_bootstrap=200, n_permutations=200, ref_sample_size=100_000,
+                          vintages=True)
+    age = result.age_standardisation
+    assert age.age_reference_period == "2024H1" and "no sex split" in age.assumption
+    assert len(age.buckets) == 9 and age.rho is not None
+    assert [d.deff for d in result.deff] == [1.0, 1.5, 2.0]
+    assert [d.n_effective for d in result.deff] == [100_000, 66_667, 50_000]
+    assert len(result.vintages.periods) == 21
+    assert len(result.grid) == 20
+
+
+def _write_npk(tmp_path):
+    path = tmp_path / "npk.csv"
+    NPK.to_csv(path, index=False)
+    return path
+
+
+def test_cli_npk_table_json_and_csv(tmp_path):
+    path = _write_npk(tmp_path)
+    out_json, out_csv = tmp_path / "axis.json", tmp_path / "axis.csv"
+    result = CliRunner().invoke(axis_command, [
+        str(path), "--code-col", "ksco_major", "--n-col", "n_rule_mapping", "--female-share-col",
+        "female_share_rule_mapping", "--reference", "kosis-res:2025H2", "--permutations", "300",
+        "--json", str(out_json), "--csv", str(out_csv)])
+    assert result.exit_code == 0, result.output
+    assert "out of band (r): 4/9" in result.output
+    assert "4/5 parity flagged: data 6/9" in result.output
+    assert "fixed screening heuristic" in result.output
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    assert data["n_out_of_band"] == 4 and data["reference"]["name"] == "kosis-res:2025H2"
+    assert len(data["grid"]) == 20 and len(data["vintages"]["periods"]) == 21
+    frame = pd.read_csv(out_csv, dtype=str, keep_default_na=False)
+    assert frame["bucket"].tolist() == [str(i) for i in range(1, 10)]
+    assert {"r", "r_ci_lo", "r_ci_hi", "out_of_band", "parity_flag", "r_bucket"} <= set(frame.columns)
+
+
+def test_cli_reference_period_that_does_not_exist(tmp_path):
+    path = _write_npk(tmp_path)
+    result = CliRunner().invoke(axis_command, [str(path), "--n-col", "n_rule_mapping", "--female-share-col",
+                                               "female_share_rule_mapping", "--reference", "kosis-eaps:2014"])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception) == (
+        "reference kosis-eaps:2014 does not exist — kosis-eaps has the periods 2016, 2017, 2018, 2019, 2020, 2021, "
+        "2022, 2023, 2024, 2025. Pick one of those, e.g. kosis-eaps:2025."
+    )
+
+
+def test_cli_rows_unknown_sex(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("sex,ksco_major\n남자,1\n여자,2\n?,3\n", encoding="utf-8")
+    result = CliRunner().invoke(axis_command, [str(path)])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception).startswith("column 'sex': unrecognised sex value(s) '?' — values seen (rows): "
+                                            "'?' (1), '남자' (1), '여자' (1).")
+
+
+def test_cli_mutually_exclusive_inputs(tmp_path):
+    path = _write_npk(tmp_path)
+    result = CliRunner().invoke(axis_command, [str(path), "--n-col", "a", "--female-share-col", "b",
+                                               "--count-col", "c"])
+    assert result.exit_code == 2
+    assert "--count-col and --n-col are mutually exclusive" in result.output
