@@ -74,8 +74,8 @@ BUCKET_TITLES = {
     "9": "단순노무 종사자", "0": "무직 (not employed)", "A": "군인 (military)", "unknown": "unknown",
 }
 DEFAULT_EXCLUDE = ("0", "A", "unknown")
-_FEMALE = ("여자", "여", "여성", "f", "female", "woman", "w", "2", "2.0")
-_MALE = ("남자", "남", "남성", "m", "male", "man", "1", "1.0")
+_FEMALE = ("여자", "여", "여성", "f", "female", "woman", "w", "2")
+_MALE = ("남자", "남", "남성", "m", "male", "man", "1")
 _VALID_FIRST = set("0123456789A")
 TAU_NOTE = ("τ is a fixed screening heuristic (default 0.7), not a calibrated test: "
             "ρ < τ means the data keeps less than τ of the reference's sex × occupation association.")
@@ -204,26 +204,40 @@ def parse_sex(values: Iterable[object], *, sex_map: Mapping[str, str] | None = N
         if t not in ("female", "male"):
             raise InputError(f"--sex-map {key}={target}: the target must be female or male — e.g. --sex-map {key}=female.")
         lookup[str(key).strip().lower()] = 0 if t == "female" else 1
-    series = pd.Series(list(values) if not isinstance(values, pd.Series) else values, dtype=object)
-    text = series.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
-    codes = text.str.strip().str.lower().map(lookup)
-    if codes.isna().any():
-        seen = text.value_counts(sort=False)
-        bad = seen[text[codes.isna()].unique()]
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    codes_idx, uniques = pd.factorize(series, use_na_sentinel=False)
+    text = [_text(v) for v in uniques]
+    mapped = np.array([lookup.get(t.strip().lower(), -1) for t in text], dtype=np.int64)
+    if (mapped < 0).any():
+        counts = np.bincount(codes_idx, minlength=len(uniques))
+        seen: dict[str, int] = {}
+        for t, c in zip(text, counts, strict=True):
+            seen[t] = seen.get(t, 0) + int(c)
+        bad = sorted({t for t, m in zip(text, mapped, strict=True) if m < 0})
         listing = ", ".join(f"{v!r} ({n})" for v, n in sorted(seen.items()))
         raise InputError(
-            f"column {column!r}: unrecognised sex value(s) " + ", ".join(repr(v) for v in sorted(bad.index))
+            f"column {column!r}: unrecognised sex value(s) " + ", ".join(repr(v) for v in bad)
             + f" — values seen (rows): {listing}. Recognised: 여자/남자, 여/남, 여성/남성, F/M, female/male, "
             "2/1 (2 = female). Map other values with --sex-map VALUE=female|male.",
             column=column,
         )
-    return codes.to_numpy(dtype=np.int64)
+    codes = mapped[codes_idx]
+    return codes
 
 
-def _buckets_of(values: pd.Series, column: str) -> pd.Series:
-    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
-    first = text.str.strip().str[:1].str.upper()
-    bad = sorted(set(text[(first != "") & ~first.isin(_VALID_FIRST)]))
+def _text(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _buckets_of(values: pd.Series, column: str) -> np.ndarray:
+    codes_idx, uniques = pd.factorize(values, use_na_sentinel=False)
+    text = [_text(v) for v in uniques]
+    first = [t.strip()[:1].upper() for t in text]
+    bad = sorted({t for t, f in zip(text, first, strict=True) if f and f not in _VALID_FIRST})
     if bad:
         shown = ", ".join(repr(v) for v in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
         raise InputError(
@@ -231,7 +245,7 @@ def _buckets_of(values: pd.Series, column: str) -> pd.Series:
             "fix them or blank them (blank = unknown).",
             column=column,
         )
-    return first.where(first != "", "unknown")
+    return np.array([f or "unknown" for f in first], dtype=object)[codes_idx]
 
 
 def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = "ksco_major",
@@ -268,13 +282,13 @@ def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = 
         women = (n * share).round()
         sexes = np.r_[np.zeros(len(frame), np.int64), np.ones(len(frame), np.int64)]
         weights = np.r_[women.to_numpy(float), (n - women).to_numpy(float)]
-        bucket_arr = np.r_[buckets.to_numpy(object), buckets.to_numpy(object)]
+        bucket_arr = np.r_[buckets, buckets]
         ages = None
         persons = weights
         notes.append(f"women reconstructed as round({n_col} × {female_share_col}) from a wide bucket table")
     else:
         sexes = parse_sex(frame[sex_col], sex_map=sex_map, column=sex_col)
-        bucket_arr = buckets.to_numpy(object)
+        bucket_arr = buckets
         ages = pd.to_numeric(frame[age_col], errors="coerce").to_numpy(float) if age_col else None
         if count_col is not None:
             weights = pd.to_numeric(frame[count_col], errors="coerce").to_numpy(float)
@@ -288,22 +302,26 @@ def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = 
         if label and (~np.isfinite(weights) | (weights < 0)).any():
             raise InputError(f"column {label!r}: {int((~np.isfinite(weights) | (weights < 0)).sum())} row(s) are "
                              "not a number ≥ 0 — fix or drop them.")
-    excluded = {b: round(persons[bucket_arr == b].sum()) for b in sorted(exclude)}
-    keep = ~np.isin(bucket_arr, list(exclude))
-    seen = set(bucket_arr[keep][persons[keep] > 0])
+    codes, labels = pd.factorize(bucket_arr)
+    label_persons = np.bincount(codes, weights=persons, minlength=len(labels))
+    excluded = {b: round(float(label_persons[labels == b].sum())) for b in sorted(exclude)}
+    label_keep = ~np.isin(labels, list(exclude))
+    keep = label_keep[codes]
+    seen = {str(b) for b, k_, n in zip(labels, label_keep, label_persons, strict=True) if k_ and n > 0}
     frame_buckets = tuple(list(KSCO_MAJORS) + sorted(seen - set(KSCO_MAJORS)))
     index = {b: i for i, b in enumerate(frame_buckets)}
-    bi = np.array([index.get(b, -1) for b in bucket_arr], dtype=np.int64)
-    counts = np.zeros((len(frame_buckets), 2))
-    np.add.at(counts, (bi[keep], sexes[keep]), weights[keep])
+    bi = np.array([index.get(b, -1) for b in labels], dtype=np.int64)[codes]
+    nb = len(frame_buckets)
+    counts = np.bincount(bi[keep] * 2 + sexes[keep], weights=weights[keep], minlength=nb * 2).reshape(nb, 2)
     age_counts, age_missing = None, 0
     if ages is not None:
         band = np.select([ages < 15, ages < 30, ages < 40, ages < 50, ages < 60, ages >= 60],
                          [-1, 0, 1, 2, 3, 4], default=-1)
         ok = keep & (band >= 0)
         age_missing = round(persons[keep & (band < 0)].sum())
-        age_counts = np.zeros((len(frame_buckets), len(AGE_BANDS), 2))
-        np.add.at(age_counts, (bi[ok], band[ok], sexes[ok]), weights[ok])
+        na = len(AGE_BANDS)
+        age_counts = np.bincount((bi[ok] * na + band[ok]) * 2 + sexes[ok], weights=weights[ok],
+                                 minlength=nb * na * 2).reshape(nb, na, 2)
         if age_missing:
             notes.append(f"{age_missing} persons without a usable age (missing or under 15) left out of the age "
                          "standardisation")
