@@ -12,8 +12,8 @@ Two steps, both on aggregated counts:
    reference ratio with bootstrap and Bonferroni intervals and flags, the 4/5 parity
    flags; overall Bergsma's bias-corrected Cramér's V of both tables, ρ = V_data / V_ref
    with its interval and the ρ < τ screen, a fixed-margin permutation null, distances;
-   and the robustness checks (τ × q grid, vintage drift, age standardisation, reference
-   design effect).
+   and the robustness checks of :mod:`coder.axis_robust` (τ × q grid, vintage drift, age
+   standardisation, reference design effect), whose result classes are re-exported here.
 
 Two "reference ratios" are reported per bucket, because "data share / reference share"
 reads two ways: ``r`` = female share in the data / female share in the reference (the
@@ -30,19 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .references import (
-    AGE_BANDS,
-    KSCO_MAJORS,
-    ReferenceTable,
-    list_reference_periods,
-    load_age_structure,
-    load_reference,
-)
+from .references import AGE_BANDS, KSCO_MAJORS, ReferenceTable
 from .stats import (
     cramers_v,
     draw_fixed_margin_tables,
@@ -51,6 +45,9 @@ from .stats import (
     permutation_pvalue,
     total_variation,
 )
+
+if TYPE_CHECKING:
+    from .axis_robust import AgeStandardisation, DeffCheck, GridCell, VintageCheck, VintagePeriod
 
 __all__ = [
     "BUCKET_TITLES",
@@ -69,16 +66,27 @@ __all__ = [
 ]
 
 BUCKET_TITLES = {
-    "1": "관리자", "2": "전문가 및 관련 종사자", "3": "사무 종사자", "4": "서비스 종사자", "5": "판매 종사자",
-    "6": "농림어업 숙련 종사자", "7": "기능원 및 관련 기능 종사자", "8": "장치·기계 조작 및 조립 종사자",
-    "9": "단순노무 종사자", "0": "무직 (not employed)", "A": "군인 (military)", "unknown": "unknown",
+    "1": "관리자",
+    "2": "전문가 및 관련 종사자",
+    "3": "사무 종사자",
+    "4": "서비스 종사자",
+    "5": "판매 종사자",
+    "6": "농림어업 숙련 종사자",
+    "7": "기능원 및 관련 기능 종사자",
+    "8": "장치·기계 조작 및 조립 종사자",
+    "9": "단순노무 종사자",
+    "0": "무직 (not employed)",
+    "A": "군인 (military)",
+    "unknown": "unknown",
 }
 DEFAULT_EXCLUDE = ("0", "A", "unknown")
 _FEMALE = ("여자", "여", "여성", "f", "female", "woman", "w", "2")
 _MALE = ("남자", "남", "남성", "m", "male", "man", "1")
 _VALID_FIRST = set("0123456789A")
-TAU_NOTE = ("τ is a fixed screening heuristic (default 0.7), not a calibrated test: "
-            "ρ < τ means the data keeps less than τ of the reference's sex × occupation association.")
+TAU_NOTE = (
+    "τ is a fixed screening heuristic (default 0.7), not a calibrated test: "
+    "ρ < τ means the data keeps less than τ of the reference's sex × occupation association."
+)
 
 
 @dataclass(frozen=True)
@@ -190,8 +198,7 @@ def _jsonable(obj):
 # --- input -------------------------------------------------------------------------------------
 
 
-def parse_sex(values: Iterable[object], *, sex_map: Mapping[str, str] | None = None,
-              column: str = "sex") -> np.ndarray:
+def parse_sex(values: Iterable[object], *, sex_map: Mapping[str, str] | None = None, column: str = "sex") -> np.ndarray:
     """Map sex values to 0 (female) / 1 (male); raise :class:`InputError` listing every value seen if any is unknown.
 
     Recognised (case-insensitive): 여자/여/여성, 남자/남/남성, F/M, female/male, 2/1
@@ -202,7 +209,9 @@ def parse_sex(values: Iterable[object], *, sex_map: Mapping[str, str] | None = N
     for key, target in (sex_map or {}).items():
         t = str(target).strip().lower()
         if t not in ("female", "male"):
-            raise InputError(f"--sex-map {key}={target}: the target must be female or male — e.g. --sex-map {key}=female.")
+            raise InputError(
+                f"--sex-map {key}={target}: the target must be female or male — e.g. --sex-map {key}=female."
+            )
         lookup[str(key).strip().lower()] = 0 if t == "female" else 1
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     codes_idx, uniques = pd.factorize(series, use_na_sentinel=False)
@@ -216,7 +225,8 @@ def parse_sex(values: Iterable[object], *, sex_map: Mapping[str, str] | None = N
         bad = sorted({t for t, m in zip(text, mapped, strict=True) if m < 0})
         listing = ", ".join(f"{v!r} ({n})" for v, n in sorted(seen.items()))
         raise InputError(
-            f"column {column!r}: unrecognised sex value(s) " + ", ".join(repr(v) for v in bad)
+            f"column {column!r}: unrecognised sex value(s) "
+            + ", ".join(repr(v) for v in bad)
             + f" — values seen (rows): {listing}. Recognised: 여자/남자, 여/남, 여성/남성, F/M, female/male, "
             "2/1 (2 = female). Map other values with --sex-map VALUE=female|male.",
             column=column,
@@ -248,11 +258,19 @@ def _buckets_of(values: pd.Series, column: str) -> np.ndarray:
     return np.array([f or "unknown" for f in first], dtype=object)[codes_idx]
 
 
-def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = "ksco_major",
-                  weight_col: str | None = None, age_col: str | None = None, count_col: str | None = None,
-                  n_col: str | None = None, female_share_col: str | None = None,
-                  sex_map: Mapping[str, str] | None = None,
-                  exclude: Iterable[str] = DEFAULT_EXCLUDE) -> SexBucketTable:
+def tabulate_axis(
+    frame: pd.DataFrame,
+    *,
+    sex_col: str = "sex",
+    code_col: str = "ksco_major",
+    weight_col: str | None = None,
+    age_col: str | None = None,
+    count_col: str | None = None,
+    n_col: str | None = None,
+    female_share_col: str | None = None,
+    sex_map: Mapping[str, str] | None = None,
+    exclude: Iterable[str] = DEFAULT_EXCLUDE,
+) -> SexBucketTable:
     """Build the bucket × sex table from rows or an aggregated table.
 
     Three input shapes: coded rows (one person per row; ``weight_col`` and ``age_col``
@@ -277,8 +295,10 @@ def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = 
         n = pd.to_numeric(frame[n_col], errors="coerce")
         share = pd.to_numeric(frame[female_share_col], errors="coerce")
         if n.isna().any() or share.isna().any() or (share < 0).any() or (share > 1).any() or (n < 0).any():
-            raise InputError(f"columns {n_col!r}/{female_share_col!r}: every row needs persons ≥ 0 and a share in "
-                             "[0, 1] — fix the non-numeric or out-of-range cells.")
+            raise InputError(
+                f"columns {n_col!r}/{female_share_col!r}: every row needs persons ≥ 0 and a share in "
+                "[0, 1] — fix the non-numeric or out-of-range cells."
+            )
         women = (n * share).round()
         sexes = np.r_[np.zeros(len(frame), np.int64), np.ones(len(frame), np.int64)]
         weights = np.r_[women.to_numpy(float), (n - women).to_numpy(float)]
@@ -300,8 +320,10 @@ def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = 
             weights = persons = np.ones(len(frame))
         label = count_col or weight_col
         if label and (~np.isfinite(weights) | (weights < 0)).any():
-            raise InputError(f"column {label!r}: {int((~np.isfinite(weights) | (weights < 0)).sum())} row(s) are "
-                             "not a number ≥ 0 — fix or drop them.")
+            raise InputError(
+                f"column {label!r}: {int((~np.isfinite(weights) | (weights < 0)).sum())} row(s) are "
+                "not a number ≥ 0 — fix or drop them."
+            )
     codes, labels = pd.factorize(bucket_arr)
     label_persons = np.bincount(codes, weights=persons, minlength=len(labels))
     excluded = {b: round(float(label_persons[labels == b].sum())) for b in sorted(exclude)}
@@ -315,19 +337,28 @@ def tabulate_axis(frame: pd.DataFrame, *, sex_col: str = "sex", code_col: str = 
     counts = np.bincount(bi[keep] * 2 + sexes[keep], weights=weights[keep], minlength=nb * 2).reshape(nb, 2)
     age_counts, age_missing = None, 0
     if ages is not None:
-        band = np.select([ages < 15, ages < 30, ages < 40, ages < 50, ages < 60, ages >= 60],
-                         [-1, 0, 1, 2, 3, 4], default=-1)
+        band = np.select(
+            [ages < 15, ages < 30, ages < 40, ages < 50, ages < 60, ages >= 60], [-1, 0, 1, 2, 3, 4], default=-1
+        )
         ok = keep & (band >= 0)
         age_missing = round(persons[keep & (band < 0)].sum())
         na = len(AGE_BANDS)
-        age_counts = np.bincount((bi[ok] * na + band[ok]) * 2 + sexes[ok], weights=weights[ok],
-                                 minlength=nb * na * 2).reshape(nb, na, 2)
+        age_counts = np.bincount(
+            (bi[ok] * na + band[ok]) * 2 + sexes[ok], weights=weights[ok], minlength=nb * na * 2
+        ).reshape(nb, na, 2)
         if age_missing:
-            notes.append(f"{age_missing} persons without a usable age (missing or under 15) left out of the age "
-                         "standardisation")
+            notes.append(
+                f"{age_missing} persons without a usable age (missing or under 15) left out of the age standardisation"
+            )
     return SexBucketTable(
-        buckets=frame_buckets, counts=counts, n_persons=round(persons[keep].sum()), excluded=excluded,
-        weighted=weight_col is not None, age_counts=age_counts, age_missing=age_missing, notes=tuple(notes),
+        buckets=frame_buckets,
+        counts=counts,
+        n_persons=round(persons[keep].sum()),
+        excluded=excluded,
+        weighted=weight_col is not None,
+        age_counts=age_counts,
+        age_missing=age_missing,
+        notes=tuple(notes),
     )
 
 
@@ -364,8 +395,12 @@ def _parity(share: float | None) -> tuple[float | None, bool | None]:
 def _align(table: SexBucketTable, reference: ReferenceTable) -> tuple[SexBucketTable, np.ndarray]:
     """Drop empty data buckets the reference lacks; check the rest exist in the reference with women in them."""
     persons = table.counts.sum(axis=1)
-    fix = ",".join([*table.excluded, *[b for b, n in zip(table.buckets, persons, strict=True)
-                                        if n > 0 and b not in reference.buckets]])
+    fix = ",".join(
+        [
+            *table.excluded,
+            *[b for b, n in zip(table.buckets, persons, strict=True) if n > 0 and b not in reference.buckets],
+        ]
+    )
     missing = [b for b, n in zip(table.buckets, persons, strict=True) if n > 0 and b not in reference.buckets]
     if missing:
         raise InputError(
@@ -375,8 +410,12 @@ def _align(table: SexBucketTable, reference: ReferenceTable) -> tuple[SexBucketT
         )
     keep = [j for j, b in enumerate(table.buckets) if b in reference.buckets]
     if len(keep) < len(table.buckets):
-        table = replace(table, buckets=tuple(table.buckets[j] for j in keep), counts=table.counts[keep],
-                        age_counts=None if table.age_counts is None else table.age_counts[keep])
+        table = replace(
+            table,
+            buckets=tuple(table.buckets[j] for j in keep),
+            counts=table.counts[keep],
+            age_counts=None if table.age_counts is None else table.age_counts[keep],
+        )
     ref = reference.subset(table.buckets)
     bad = [b for b, row in zip(table.buckets, ref, strict=True) if row[0] <= 0]
     if bad:
@@ -389,11 +428,22 @@ def _align(table: SexBucketTable, reference: ReferenceTable) -> tuple[SexBucketT
     return table, ref
 
 
-def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float = 0.8, tau: float = 0.7,
-                 n_bootstrap: int = 2000, n_permutations: int = 10000, alpha: float = 0.05, seed: int = 20260101,
-                 taus: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9), qs: tuple[float, ...] = (0.75, 0.8, 0.85, 0.9),
-                 deffs: tuple[float, ...] = (1.0, 1.5, 2.0), ref_sample_size: int | None = None,
-                 vintages: bool = True) -> AxisResult:
+def measure_axis(
+    table: SexBucketTable,
+    reference: ReferenceTable,
+    *,
+    q: float = 0.8,
+    tau: float = 0.7,
+    n_bootstrap: int = 2000,
+    n_permutations: int = 10000,
+    alpha: float = 0.05,
+    seed: int = 20260101,
+    taus: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9),
+    qs: tuple[float, ...] = (0.75, 0.8, 0.85, 0.9),
+    deffs: tuple[float, ...] = (1.0, 1.5, 2.0),
+    ref_sample_size: int | None = None,
+    vintages: bool = True,
+) -> AxisResult:
     """Compare ``table`` with ``reference`` bucket by bucket and overall (see the module docstring)."""
     if not 0 < q < 1:
         raise InputError(f"q = {q}: the band [q, 1/q] needs 0 < q < 1 — e.g. q = 0.8.")
@@ -425,13 +475,18 @@ def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float =
     null = cramers_v(draw_fixed_margin_tables(integer, n_permutations, rng=rng), n=n)
     v_obs_int = cramers_v(integer, n=n)
     permutation = {
-        "v_observed": float(v_obs_int), "p_value": permutation_pvalue(v_obs_int, null), "draws": n_permutations,
-        "null_mean": float(null.mean()), "null_q95": float(np.quantile(null, 0.95)),
+        "v_observed": float(v_obs_int),
+        "p_value": permutation_pvalue(v_obs_int, null),
+        "draws": n_permutations,
+        "null_mean": float(null.mean()),
+        "null_q95": float(np.quantile(null, 0.95)),
         "null_q99": float(np.quantile(null, 0.99)),
     }
     if table.weighted:
-        notes.append("weighted data: the permutation null uses the weighted table rescaled to the unweighted person "
-                     "count and rounded; the bootstrap draws the unweighted count over the weighted cell shares")
+        notes.append(
+            "weighted data: the permutation null uses the weighted table rescaled to the unweighted person "
+            "count and rounded; the bootstrap draws the unweighted count over the weighted cell shares"
+        )
 
     persons = data.sum(axis=1)
     fs = _ratio(data[:, 0], persons)
@@ -459,19 +514,37 @@ def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float =
             note = "no persons in the data: female share and r undefined"
         elif data[j, 0] == 0:
             note = "0 women in the data: r = 0 and its interval is degenerate"
-        results.append(BucketResult(
-            bucket=b, title=BUCKET_TITLES.get(b, b), persons=float(persons[j]), women=float(data[j, 0]),
-            men=float(data[j, 1]), female_share=share, ref_female_share=float(ref_fs[j]),
-            gap_pp=100 * (share - float(ref_fs[j])) if share is not None else None,
-            r=float(r[j]) if defined[j] else None, r_ci=ci, r_ci_bonferroni=ci_b,
-            out_of_band=_outside(ci, q), out_of_band_bonferroni=_outside(ci_b, q),
-            out_of_band_point=bool(r[j] < q or r[j] > 1 / q) if defined[j] else None,
-            parity_ratio=pr, parity_flag=pf, ref_parity_ratio=float(rpr), ref_parity_flag=bool(rpf),
-            bucket_share=float(bs[j]), ref_bucket_share=float(ref_bs[j]), r_bucket=float(r_bucket[j]),
-            r_bucket_ci=rb_ci, r_bucket_ci_bonferroni=rb_ci_b, bucket_out_of_band=bool(_outside(rb_ci, q)),
-            bucket_out_of_band_bonferroni=bool(_outside(rb_ci_b, q)),
-            bucket_out_of_band_point=bool(r_bucket[j] < q or r_bucket[j] > 1 / q), note=note,
-        ))
+        results.append(
+            BucketResult(
+                bucket=b,
+                title=BUCKET_TITLES.get(b, b),
+                persons=float(persons[j]),
+                women=float(data[j, 0]),
+                men=float(data[j, 1]),
+                female_share=share,
+                ref_female_share=float(ref_fs[j]),
+                gap_pp=100 * (share - float(ref_fs[j])) if share is not None else None,
+                r=float(r[j]) if defined[j] else None,
+                r_ci=ci,
+                r_ci_bonferroni=ci_b,
+                out_of_band=_outside(ci, q),
+                out_of_band_bonferroni=_outside(ci_b, q),
+                out_of_band_point=bool(r[j] < q or r[j] > 1 / q) if defined[j] else None,
+                parity_ratio=pr,
+                parity_flag=pf,
+                ref_parity_ratio=float(rpr),
+                ref_parity_flag=bool(rpf),
+                bucket_share=float(bs[j]),
+                ref_bucket_share=float(ref_bs[j]),
+                r_bucket=float(r_bucket[j]),
+                r_bucket_ci=rb_ci,
+                r_bucket_ci_bonferroni=rb_ci_b,
+                bucket_out_of_band=bool(_outside(rb_ci, q)),
+                bucket_out_of_band_bonferroni=bool(_outside(rb_ci_b, q)),
+                bucket_out_of_band_point=bool(r_bucket[j] < q or r_bucket[j] > 1 / q),
+                note=note,
+            )
+        )
 
     distances = {
         "overall": _distances(persons, ref.sum(axis=1)),
@@ -479,30 +552,88 @@ def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float =
         "male": _distances(data[:, 1], ref[:, 1]),
     }
     verdict = None if rho is None else bool(rho < tau)
+    from .axis_robust import check_deff, check_grid, check_vintages, standardise_age  # axis_robust imports axis
+
     grid = check_grid(rho, rho_ci, results, taus=taus, qs=qs)
-    vint = check_vintages(reference, table.buckets, boot_fs, boot_bs, v_boot, fs, v_data, results, q=q, tau=tau,
-                          alpha=alpha, base_verdict=verdict) if vintages else None
-    age = standardise_age(table, reference, ref_fs, v_ref, results, rng=rng, n_bootstrap=n_bootstrap, q=q,
-                          tau=tau, alpha=alpha) if table.age_counts is not None else None
-    deff = tuple(check_deff(ref, ref_sample_size, d, boot_fs, v_boot, fs, table.buckets, results, rng=rng, q=q,
-                            tau=tau, alpha=alpha) for d in deffs) if ref_sample_size else ()
+    vint = (
+        check_vintages(
+            reference,
+            table.buckets,
+            boot_fs,
+            boot_bs,
+            v_boot,
+            fs,
+            v_data,
+            results,
+            q=q,
+            tau=tau,
+            alpha=alpha,
+            base_verdict=verdict,
+        )
+        if vintages
+        else None
+    )
+    age = (
+        standardise_age(
+            table, reference, ref_fs, v_ref, results, rng=rng, n_bootstrap=n_bootstrap, q=q, tau=tau, alpha=alpha
+        )
+        if table.age_counts is not None
+        else None
+    )
+    deff = (
+        tuple(
+            check_deff(
+                ref, ref_sample_size, d, boot_fs, v_boot, fs, table.buckets, results, rng=rng, q=q, tau=tau, alpha=alpha
+            )
+            for d in deffs
+        )
+        if ref_sample_size
+        else ()
+    )
     if not ref_sample_size:
-        notes.append("reference sampling uncertainty (DEFF 1/1.5/2) skipped: no reference sample size given, and "
-                     "the KOSIS tables do not publish one — pass ref_sample_size (--ref-sample-size)")
+        notes.append(
+            "reference sampling uncertainty (DEFF 1/1.5/2) skipped: no reference sample size given, and "
+            "the KOSIS tables do not publish one — pass ref_sample_size (--ref-sample-size)"
+        )
     return AxisResult(
-        reference={"name": reference.name, "source": reference.source, "survey": reference.survey,
-                   "period": reference.period, "unit": reference.unit, "sha256": reference.sha256,
-                   "n": reference.n},
-        settings={"q": q, "tau": tau, "alpha": alpha, "n_bootstrap": n_bootstrap, "n_permutations": n_permutations,
-                  "seed": seed, "taus": list(taus), "qs": list(qs), "deffs": list(deffs),
-                  "ref_sample_size": ref_sample_size, "weighted": table.weighted,
-                  "out_of_band_rule": "95% percentile bootstrap interval of r wholly outside [q, 1/q]",
-                  "parity_rule": "min(share, 1-share) / max(share, 1-share) < 0.8"},
-        n_persons=n, persons_weighted=float(data.sum()), excluded=dict(table.excluded), buckets=tuple(results),
-        v_data=float(v_data), v_data_uncorrected=float(cramers_v(data, bias_correction=False)),
-        v_ref=float(v_ref), v_ref_uncorrected=float(cramers_v(ref, bias_correction=False)),
-        rho=rho, rho_ci=rho_ci, verdict_attenuated=verdict, tau_note=TAU_NOTE,
-        permutation=permutation, distances=distances,
+        reference={
+            "name": reference.name,
+            "source": reference.source,
+            "survey": reference.survey,
+            "period": reference.period,
+            "unit": reference.unit,
+            "sha256": reference.sha256,
+            "n": reference.n,
+        },
+        settings={
+            "q": q,
+            "tau": tau,
+            "alpha": alpha,
+            "n_bootstrap": n_bootstrap,
+            "n_permutations": n_permutations,
+            "seed": seed,
+            "taus": list(taus),
+            "qs": list(qs),
+            "deffs": list(deffs),
+            "ref_sample_size": ref_sample_size,
+            "weighted": table.weighted,
+            "out_of_band_rule": "95% percentile bootstrap interval of r wholly outside [q, 1/q]",
+            "parity_rule": "min(share, 1-share) / max(share, 1-share) < 0.8",
+        },
+        n_persons=n,
+        persons_weighted=float(data.sum()),
+        excluded=dict(table.excluded),
+        buckets=tuple(results),
+        v_data=float(v_data),
+        v_data_uncorrected=float(cramers_v(data, bias_correction=False)),
+        v_ref=float(v_ref),
+        v_ref_uncorrected=float(cramers_v(ref, bias_correction=False)),
+        rho=rho,
+        rho_ci=rho_ci,
+        verdict_attenuated=verdict,
+        tau_note=TAU_NOTE,
+        permutation=permutation,
+        distances=distances,
         n_out_of_band=sum(bool(b.out_of_band) for b in results),
         n_out_of_band_point=sum(bool(b.out_of_band_point) for b in results),
         n_out_of_band_bonferroni=sum(bool(b.out_of_band_bonferroni) for b in results),
@@ -510,269 +641,51 @@ def measure_axis(table: SexBucketTable, reference: ReferenceTable, *, q: float =
         n_bucket_out_of_band_point=sum(b.bucket_out_of_band_point for b in results),
         n_parity_flagged=sum(bool(b.parity_flag) for b in results),
         n_ref_parity_flagged=sum(b.ref_parity_flag for b in results),
-        grid=grid, vintages=vint, age_standardisation=age, deff=deff, notes=tuple(notes),
+        grid=grid,
+        vintages=vint,
+        age_standardisation=age,
+        deff=deff,
+        notes=tuple(notes),
     )
 
 
 def _distances(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
     if p.sum() <= 0:
-        return {"total_variation": float("nan"), "jensen_shannon": float("nan"),
-                "jensen_shannon_normalised": float("nan")}
-    return {"total_variation": float(total_variation(p, q)), "jensen_shannon": float(jensen_shannon(p, q)),
-            "jensen_shannon_normalised": float(jensen_shannon(p, q, normalised=True))}
+        return {
+            "total_variation": float("nan"),
+            "jensen_shannon": float("nan"),
+            "jensen_shannon_normalised": float("nan"),
+        }
+    return {
+        "total_variation": float(total_variation(p, q)),
+        "jensen_shannon": float(jensen_shannon(p, q)),
+        "jensen_shannon_normalised": float(jensen_shannon(p, q, normalised=True)),
+    }
 
 
-# --- robustness --------------------------------------------------------------------------------
+# --- re-exports ----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class GridCell:
-    """Screen verdict and flag counts at one (τ, q)."""
-
-    tau: float
-    q: float
-    verdict_attenuated: bool | None
-    verdict_attenuated_whole_interval: bool | None  # the whole ρ interval lies below τ
-    n_out_of_band: int
-    n_out_of_band_point: int
-    n_bucket_out_of_band: int
-
-
-@dataclass(frozen=True)
-class VintagePeriod:
-    """The metrics against another period of the same survey, and what changed against the chosen one."""
-
-    period: str
-    v_ref: float
-    rho: float | None
-    rho_ci: tuple[float, float] | None
-    verdict_attenuated: bool | None
-    n_out_of_band: int
-    n_bucket_out_of_band: int
-    n_ref_parity_flagged: int
-    max_female_share_change_pp: float
-    max_female_share_change_bucket: str
-    max_bucket_share_change_pp: float
-    max_bucket_share_change_bucket: str
-    flags_changed: tuple[str, ...]
-    bucket_flags_changed: tuple[str, ...]
-    ref_parity_changed: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class VintageCheck:
-    """Vintage drift over every other period of the reference's survey."""
-
-    survey: str
-    base_period: str
-    periods: tuple[VintagePeriod, ...]
-    max_female_share_change_pp: float
-    max_female_share_change_at: tuple[str, str]
-    max_bucket_share_change_pp: float
-    max_bucket_share_change_at: tuple[str, str]
-    buckets_with_flag_changes: tuple[str, ...]
-    periods_with_verdict_change: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AgeBucket:
-    bucket: str
-    persons_with_age: float
-    female_share_crude: float | None
-    female_share_standardised: float | None
-    r_standardised: float | None
-    r_standardised_ci: tuple[float, float] | None
-    out_of_band: bool | None
-    bands_missing: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AgeStandardisation:
-    """Direct age standardisation of the data's female shares to the reference occupation × age structure."""
-
-    age_reference: str
-    age_reference_period: str
-    assumption: str
-    buckets: tuple[AgeBucket, ...]
-    v_data: float
-    rho: float | None
-    rho_ci: tuple[float, float] | None
-    verdict_attenuated: bool | None
-    n_out_of_band: int
-    flags_changed: tuple[str, ...]
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DeffCheck:
-    """Intervals when the reference is itself resampled with effective size n_ref / DEFF (Kish)."""
-
-    deff: float
-    ref_sample_size: int
-    n_effective: int
-    rho_ci: tuple[float, float] | None
-    verdict_attenuated_whole_interval: bool | None
-    r_ci: dict[str, tuple[float, float] | None]
-    n_out_of_band: int
-    flags_changed: tuple[str, ...]
-
-
-AGE_ASSUMPTION = (
-    "The reference age table (RES occupation × age band) has no sex split, so each bucket's women and men are "
-    "assumed to share that bucket's reference age mix: the data's female share in a bucket is re-weighted over age "
-    "bands 15-29/30-39/40-49/50-59/60+ to the reference age distribution of the bucket (direct standardisation), "
-    "then compared with the unstandardised reference female share. Bands empty in the data are dropped and the "
-    "weights renormalised."
+_ROBUST = frozenset(
+    {
+        "AGE_ASSUMPTION",
+        "AgeBucket",
+        "AgeStandardisation",
+        "DeffCheck",
+        "GridCell",
+        "VintageCheck",
+        "VintagePeriod",
+        "check_deff",
+        "check_grid",
+        "check_vintages",
+        "standardise_age",
+    }
 )
 
 
-def _flag_ci(cis, q):
-    return [_outside(ci, q) for ci in cis]
+def __getattr__(name: str):
+    """Lazy re-export of the robustness names moved to :mod:`coder.axis_robust` (it imports this module)."""
+    if name in _ROBUST:
+        from . import axis_robust
 
-
-def check_grid(rho, rho_ci, results, *, taus, qs) -> tuple[GridCell, ...]:
-    """Verdict and flag counts at every (τ, q) of the grid (the intervals do not depend on q or τ)."""
-    cells = []
-    for tau in taus:
-        for q in qs:
-            cells.append(GridCell(
-                tau=tau, q=q, verdict_attenuated=None if rho is None else bool(rho < tau),
-                verdict_attenuated_whole_interval=None if rho_ci is None else bool(rho_ci[1] < tau),
-                n_out_of_band=sum(bool(_outside(b.r_ci, q)) for b in results),
-                n_out_of_band_point=sum(b.r is not None and (b.r < q or b.r > 1 / q) for b in results),
-                n_bucket_out_of_band=sum(bool(_outside(b.r_bucket_ci, q)) for b in results),
-            ))
-    return tuple(cells)
-
-
-def check_vintages(reference, buckets, boot_fs, boot_bs, v_boot, fs, v_data, results, *, q, tau, alpha,
-                   base_verdict) -> VintageCheck | None:
-    """Re-run the per-bucket flags and ρ against every other period of the reference's survey."""
-    others = [p for p in list_reference_periods(reference.name) if p != reference.period]
-    if not others:
-        return None
-    probs = (alpha / 2, 1 - alpha / 2)
-    base_fs = np.array([b.ref_female_share for b in results])
-    base_bs = np.array([b.ref_bucket_share for b in results])
-    base_flags = [b.out_of_band for b in results]
-    base_bflags = [b.bucket_out_of_band for b in results]
-    base_parity = [b.ref_parity_flag for b in results]
-    source = reference.name.split(":", 1)[0]
-    periods = []
-    for p in others:
-        other = load_reference(f"{source}:{p}")
-        ref = np.array([other.subset((b,))[0] for b in buckets])
-        ref_fs = ref[:, 0] / ref.sum(axis=1)
-        ref_bs = ref.sum(axis=1) / ref.sum()
-        v_ref = float(cramers_v(ref, n=other.n))
-        cis = [(_quantiles(boot_fs[:, j] / ref_fs[j], probs) if np.isfinite(fs[j]) else None)
-               for j in range(len(buckets))]
-        bcis = [_quantiles(boot_bs[:, j] / ref_bs[j], probs) for j in range(len(buckets))]
-        flags, bflags = _flag_ci(cis, q), _flag_ci(bcis, q)
-        parity = [bool(_parity(float(s))[1]) for s in ref_fs]
-        dfs, dbs = np.abs(ref_fs - base_fs) * 100, np.abs(ref_bs - base_bs) * 100
-        rho = v_data / v_ref if v_ref > 0 else None
-        periods.append(VintagePeriod(
-            period=p, v_ref=v_ref, rho=rho,
-            rho_ci=_quantiles(v_boot / v_ref, probs) if v_ref > 0 else None,
-            verdict_attenuated=None if rho is None else bool(rho < tau),
-            n_out_of_band=sum(bool(f) for f in flags), n_bucket_out_of_band=sum(bool(f) for f in bflags),
-            n_ref_parity_flagged=sum(parity),
-            max_female_share_change_pp=float(dfs.max()), max_female_share_change_bucket=buckets[int(dfs.argmax())],
-            max_bucket_share_change_pp=float(dbs.max()), max_bucket_share_change_bucket=buckets[int(dbs.argmax())],
-            flags_changed=_changed(buckets, base_flags, flags),
-            bucket_flags_changed=_changed(buckets, base_bflags, bflags),
-            ref_parity_changed=_changed(buckets, base_parity, parity),
-        ))
-    top_f = max(periods, key=lambda x: x.max_female_share_change_pp)
-    top_b = max(periods, key=lambda x: x.max_bucket_share_change_pp)
-    return VintageCheck(
-        survey=reference.survey, base_period=reference.period, periods=tuple(periods),
-        max_female_share_change_pp=top_f.max_female_share_change_pp,
-        max_female_share_change_at=(top_f.period, top_f.max_female_share_change_bucket),
-        max_bucket_share_change_pp=top_b.max_bucket_share_change_pp,
-        max_bucket_share_change_at=(top_b.period, top_b.max_bucket_share_change_bucket),
-        buckets_with_flag_changes=tuple(sorted({b for x in periods for b in x.flags_changed})),
-        periods_with_verdict_change=tuple(x.period for x in periods if x.verdict_attenuated != base_verdict),
-    )
-
-
-def _changed(buckets, before, after) -> tuple[str, ...]:
-    return tuple(b for b, f0, f1 in zip(buckets, before, after, strict=True) if f0 != f1)
-
-
-def standardise_age(table, reference, ref_fs, v_ref, results, *, rng, n_bootstrap, q, tau, alpha
-                    ) -> AgeStandardisation:
-    """Direct age standardisation of the data's female shares (see :data:`AGE_ASSUMPTION`)."""
-    structure = load_age_structure(reference.period)
-    notes = []
-    if structure.period != reference.period:
-        notes.append(f"the age table covers 2014H1-2024H1 only: the age structure of RES {structure.period} is used "
-                     f"with reference {reference.name}" + (" (a different survey)" if reference.source != "kosis-res"
-                                                           else ""))
-    index = {b: i for i, b in enumerate(structure.buckets)}
-    weights = np.array([structure.counts[index[b]] if b in index else np.zeros(len(AGE_BANDS))
-                        for b in table.buckets])
-    ac = table.age_counts
-    n_age = round(ac.sum()) if not table.weighted else max(1, table.n_persons - table.age_missing)
-
-    def std_share(counts):  # counts (..., K, A, 2) -> (..., K)
-        persons = counts.sum(axis=-1)
-        f = _ratio(counts[..., 0], persons)
-        w = np.where(persons > 0, weights, 0.0)
-        wsum = w.sum(axis=-1)
-        return _ratio(np.nansum(np.where(persons > 0, w * np.nan_to_num(f), 0.0), axis=-1), wsum)
-
-    share = std_share(ac)
-    persons = ac.sum(axis=(1, 2))
-    crude = _ratio(ac[:, :, 0].sum(axis=1), persons)
-    std_table = np.stack([persons * np.nan_to_num(share), persons * (1 - np.nan_to_num(share))], axis=1)
-    v_std = float(cramers_v(std_table, n=n_age))
-    boot = draw_multinomial_tables(ac, n_bootstrap, rng=rng, n=n_age).astype(float)
-    boot_share = std_share(boot)
-    boot_persons = boot.sum(axis=(2, 3))
-    boot_tables = np.stack([boot_persons * np.nan_to_num(boot_share), boot_persons * (1 - np.nan_to_num(boot_share))],
-                           axis=-1)
-    probs = (alpha / 2, 1 - alpha / 2)
-    rho = v_std / v_ref if v_ref > 0 else None
-    rho_ci = _quantiles(cramers_v(boot_tables, n=n_age) / v_ref, probs) if v_ref > 0 else None
-    out = []
-    for j, b in enumerate(table.buckets):
-        ok = np.isfinite(share[j])
-        ci = _quantiles(boot_share[:, j] / ref_fs[j], probs) if ok else None
-        out.append(AgeBucket(
-            bucket=b, persons_with_age=float(persons[j]),
-            female_share_crude=float(crude[j]) if np.isfinite(crude[j]) else None,
-            female_share_standardised=float(share[j]) if ok else None,
-            r_standardised=float(share[j] / ref_fs[j]) if ok else None, r_standardised_ci=ci,
-            out_of_band=_outside(ci, q),
-            bands_missing=tuple(a for a, m in zip(AGE_BANDS, ac[j].sum(axis=1) <= 0, strict=True) if m and ok),
-        ))
-    return AgeStandardisation(
-        age_reference=f"references/{structure.name}", age_reference_period=structure.period,
-        assumption=AGE_ASSUMPTION, buckets=tuple(out), v_data=v_std, rho=rho, rho_ci=rho_ci,
-        verdict_attenuated=None if rho is None else bool(rho < tau),
-        n_out_of_band=sum(bool(x.out_of_band) for x in out),
-        flags_changed=_changed(table.buckets, [b.out_of_band for b in results], [x.out_of_band for x in out]),
-        notes=tuple(notes),
-    )
-
-
-def check_deff(ref, ref_sample_size, deff, boot_fs, v_boot, fs, buckets, results, *, rng, q, tau, alpha
-               ) -> DeffCheck:
-    """Resample the reference as multinomial(n_ref / DEFF) alongside the data bootstrap (Kish effective size)."""
-    n_eff = max(1, round(ref_sample_size / deff))
-    ref_boot = draw_multinomial_tables(ref, len(boot_fs), rng=rng, n=n_eff).astype(float)
-    ref_fs = _ratio(ref_boot[:, :, 0], ref_boot.sum(axis=2))
-    v_ref = cramers_v(ref_boot, n=n_eff)
-    probs = (alpha / 2, 1 - alpha / 2)
-    cis = {b: (_quantiles(_ratio(boot_fs[:, j], ref_fs[:, j]), probs) if np.isfinite(fs[j]) else None)
-           for j, b in enumerate(buckets)}
-    flags = [_outside(cis[b], q) for b in buckets]
-    rho_ci = _quantiles(_ratio(v_boot, v_ref), probs)
-    return DeffCheck(
-        deff=float(deff), ref_sample_size=int(ref_sample_size), n_effective=n_eff, rho_ci=rho_ci,
-        verdict_attenuated_whole_interval=None if rho_ci is None else bool(rho_ci[1] < tau), r_ci=cis,
-        n_out_of_band=sum(bool(f) for f in flags),
-        flags_changed=_changed(buckets, [b.out_of_band for b in results], flags),
-    )
+        return getattr(axis_robust, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
