@@ -19,7 +19,9 @@ code decides — ``review`` (a person), ``consistency`` (a KSCO-7 decision rule)
 ``title`` (exact title), ``rule`` (curated mapper), ``index`` (exact
 job-dictionary name), ``panel`` (LLM panel), then the weak raters ``model`` and
 ``fuzzy``, which decide only at or above their threshold (:data:`WEAK`) and are
-marked so in ``code_note``.  A code not in the code list is never final; the
+marked so in ``code_note``.  When another strong rater agrees in lineage but is
+more specific (a rule says ``8``, the job-dictionary index ``8411``), the deeper
+code is taken and the note says which rater refined which.  A code not in the code list is never final; the
 label is flagged for review and the note names the rater.
 
 ``needs_review`` is true when a label in employment has no code, the final code
@@ -142,6 +144,12 @@ def build_crosswalk(
                 if r.rater == "rule" and r.extra.get("conflict", (False,) * len(r.keys))[j]:
                     notes.append(f"rule conflict: {r.extra['hits'][j]}")
                     review = True
+            if code and _slot(source) in STRONG:
+                deeper = [(nm, c) for nm, c in strong_codes if c != code and code in codes.ancestors(c)]
+                if deeper:
+                    nm, c = max(deeper, key=lambda x: codes.level(x[1]))
+                    notes.append(f"{nm}={c} refines {source}={code}")
+                    code, source = c, nm
             if code:
                 clash = [f"{nm}={c}" for nm, c in strong_codes if not codes.same_lineage(code, c)]
                 if clash:
