@@ -1,0 +1,187 @@
+"""Learned rater (rater ``model``): shipped artefact, loading safety, top-k, hierarchy, determinism, split."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from coder.cli_model import model_group
+from coder.codes import load_codes
+from coder.errors import CrosswalkError, InputError
+from coder.model import (
+    MODEL_DIR,
+    MODEL_NAME,
+    MODEL_THRESHOLD,
+    PARAMS,
+    _fit,
+    key_features,
+    load_model,
+    model_rater,
+    save_model,
+    split_groups,
+    train_model,
+    training_data,
+    training_data_matches,
+)
+from coder.resources import data_path, file_sha256
+
+KEYS = ["병원청소원", "휠체어조립원", "한식목공", "피씨(pc)방관리원", "컴퓨터시스템엔지니어", "포장반장", "건물청소원"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return training_data()
+
+
+@pytest.fixture(scope="module")
+def small(data):
+    """About 700 texts of three major groups: enough to train in well under a second."""
+    mask = np.array([c[0] in "459" for c in data.codes])
+    return data.subset(mask)
+
+
+def test_shipped_model_matches_its_training_data():
+    model = load_model()
+    files = model.metadata["training_data"]["files"]
+    assert files == {
+        "jobdict_index.csv": file_sha256(data_path("crosswalks", "jobdict_index.csv")),
+        "ksco7.csv": file_sha256(data_path("crosswalks", "ksco7.csv")),
+    }
+    assert training_data_matches(model)
+    assert model.metadata["model_sha256"] == file_sha256(MODEL_DIR / f"{MODEL_NAME}.npz")
+    assert model.metadata["threshold"] == MODEL_THRESHOLD
+    assert (MODEL_DIR / f"{MODEL_NAME}.npz").stat().st_size < 5_000_000
+
+
+def test_top_k_sorted_probabilities_and_valid_codes():
+    codes = load_codes()
+    model = load_model()
+    for row in model.top_k(KEYS, k=5):
+        probs = [p for _, p in row]
+        assert len(row) == 5
+        assert probs == sorted(probs, reverse=True)
+        assert sum(probs) <= 1.0 + 1e-6
+        assert all(0.0 <= p <= 1.0 for p in probs)
+        assert all(codes.level(c) == 4 for c, _ in row)
+    P = model.predict_proba(KEYS)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_hierarchy_is_consistent():
+    codes = load_codes()
+    model = load_model()
+    assert [len(c[0]) for c in model.level_classes] == [1, 2, 3, 4]
+    for level_names, anc in zip(model.level_classes, model.ancestors, strict=True):
+        level = len(level_names[0])
+        assert all(len(n) == level for n in level_names)
+        for cls, i in zip(model.classes, anc, strict=True):
+            assert level_names[i] == cls[:level] == codes.truncate(cls, level)
+
+
+def test_model_rater_contract():
+    r = model_rater([*KEYS, ""], k=3)
+    assert r.rater == "model" and len(r.codes) == len(KEYS) + 1
+    assert r.codes[-1] == "" and math.isnan(r.scores[-1]) and r.details[-1] == "" and r.extra["final_ok"][-1] is False
+    assert r.codes[0] == "9411"  # a dictionary name the model was trained on
+    for code, score, detail, ok in zip(
+        r.codes[:-1], r.scores[:-1], r.details[:-1], r.extra["final_ok"][:-1], strict=True
+    ):
+        top = json.loads(detail)
+        assert len(top) == 3 and top[0][0] == code
+        assert top[0][1] == pytest.approx(score, abs=1e-4)
+        assert ok == (score >= MODEL_THRESHOLD)
+
+
+def test_features_anchor_the_head_noun():
+    feats = key_features("병원청소원")
+    assert "원$" in feats and "청소원$" in feats and "S:청소원" in feats and "S:병원청소원" in feats
+    assert "S:관리자" in key_features("정부행정관리자(일반)")
+
+
+def test_training_is_deterministic(small):
+    params = {**PARAMS, "cv_folds": 2}
+    a = train_model(seed=3, params=params, data=small, evaluate=False)
+    b = train_model(seed=3, params=params, data=small, evaluate=False)
+    assert a.classes == b.classes and a.temperature == b.temperature
+    np.testing.assert_array_equal(a.predict_proba(KEYS), b.predict_proba(KEYS))
+    assert a.metadata["training_data"] == b.metadata["training_data"]
+
+
+def test_save_and_load_round_trip(small, tmp_path):
+    model = _fit(small, PARAMS, 0)
+    path = save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert load_model(path).classes == loaded.classes == model.classes
+    np.testing.assert_allclose(loaded.predict_proba(KEYS), model.predict_proba(KEYS), rtol=1e-5, atol=1e-7)
+
+
+def test_altered_model_is_refused(small, tmp_path):
+    save_model(_fit(small, PARAMS, 0), tmp_path)
+    npz = tmp_path / f"{MODEL_NAME}.npz"
+    raw = bytearray(npz.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    npz.write_bytes(bytes(raw))
+    with pytest.raises(CrosswalkError, match="refusing to load an altered model — retrain with `coder model train"):
+        load_model(tmp_path)
+
+
+def test_pickled_arrays_are_refused(tmp_path):
+    shutil.copy(MODEL_DIR / f"{MODEL_NAME}.json", tmp_path)
+    npz = tmp_path / f"{MODEL_NAME}.npz"
+    np.savez(npz, vocab=np.array([{"a": 1}], dtype=object))  # an object array needs pickle to load
+    meta = json.loads((tmp_path / f"{MODEL_NAME}.json").read_text(encoding="utf-8"))
+    meta["model_sha256"] = file_sha256(npz)
+    (tmp_path / f"{MODEL_NAME}.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CrosswalkError, match="model arrays unreadable"):
+        load_model(tmp_path)
+
+
+def test_only_the_package_or_an_explicit_path_is_read(tmp_path, monkeypatch):
+    # a model lying in the working directory is never picked up implicitly
+    (tmp_path / f"{MODEL_NAME}.json").write_text("not json", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_model() is load_model()  # the packaged model, cached
+    with pytest.raises(CrosswalkError, match="model metadata is not valid JSON"):
+        load_model(tmp_path)
+    with pytest.raises(InputError, match=re.escape("give the model directory or its jobdict_model.json")):
+        load_model(tmp_path / "model.pkl")
+
+
+def test_split_holds_out_jobs_not_names(data):
+    test = split_groups(data.groups, seed=0, share=0.2)
+    groups = np.array(data.groups)
+    assert set(groups[test]).isdisjoint(groups[~test])
+    is_dict = np.array([s == "jobdict" for s in data.sources])
+    share = test[is_dict].mean()
+    assert 0.15 < share < 0.25
+    jobs_with_many = {g for g in groups[is_dict] if (groups == g).sum() > 3}
+    assert jobs_with_many  # the property is not trivial: some jobs have several names
+    assert not np.array_equal(test, split_groups(data.groups, seed=1, share=0.2))
+
+
+def test_held_out_accuracy_above_floor(data):
+    """The model learned something: held-out jobs far above chance (1/440) and the majority class."""
+    is_dict = np.array([s == "jobdict" for s in data.sources])
+    test = is_dict & split_groups(data.groups, seed=0, share=0.2)
+    model = _fit(data.subset(~test), PARAMS, 0)
+    keys = [data.keys[i] for i in np.flatnonzero(test)]
+    truth = np.array([data.codes[i] for i in np.flatnonzero(test)])
+    top = np.array(model.classes)[model.scores(keys).argmax(axis=1)]
+    major = np.mean([a[0] == b[0] for a, b in zip(top, truth, strict=True)])
+    unit = np.mean(top == truth)
+    assert major >= 0.72  # measured 0.81
+    assert unit >= 0.35  # measured 0.43
+
+
+def test_cli_train_needs_exactly_one_destination(tmp_path):
+    runner = CliRunner()
+    for args in ([], ["--out", str(tmp_path), "--ship"]):
+        res = runner.invoke(model_group, ["train", *args])
+        assert res.exit_code == 2
+        assert "give exactly one of --out DIR or --ship." in res.output
