@@ -69,4 +69,7 @@ def _tighten(m: re.Match[str]) -> str:
 
 def label_key(text: object) -> str:
     """Return the join key of a label: normal form without spaces or middle dots."""
-    return _KEY_DROP_RE.sub("", normalize_label(text)).lower()
+    key = _KEY_DROP_RE.sub("", normalize_label(text)).lower()
+    # dropping a space can bring a base letter and a combining mark together
+    # (NFKC turns "¨" into " ̈"); compose again so the key is idempotent
+    return _KEY_DROP_RE.sub("", unicodedata.normalize("NFKC", key))
