@@ -24,12 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 from .codes import CodeList, load_codes
-from .crosswalk import build_crosswalk
+from .crosswalk import PRECEDENCE, build_crosswalk
 from .errors import InputError
 from .fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
 from .io import read_table, write_table
+from .jobindex import JobIndex, index_rater, load_index
 from .labels import LabelTable, tabulate_labels
 from .lookup import lookup_titles
+from .model import MODEL_THRESHOLD, JobModel, load_model, model_rater
 from .provenance import build_meta, write_meta
 from .raters import RaterResult
 from .resources import file_sha256
@@ -86,20 +88,40 @@ class _Setup:
     codes: CodeList
     rules: RuleSet
     status_rules: StatusRules
+    index: JobIndex
+    model: JobModel | None
 
     def files(self) -> dict[str, str]:
-        return {
+        files = {
             "crosswalks/" + Path(self.codes.path).name: self.codes.sha256,
             "rules/" + Path(self.rules.path).name: self.rules.sha256,
             "rules/" + Path(self.status_rules.path).name: self.status_rules.sha256,
         }
+        files.update({f"crosswalks/{name}": sha for name, sha in self.index.sha256.items()})
+        if self.model is not None:
+            meta = self.model.metadata
+            files[f"model/{meta.get('model_file', 'model')}"] = str(meta.get("model_sha256", ""))
+        return files
 
 
-def _setup(codes: CodeList | None, rules: RuleSet | str | Path | None, status_rules: StatusRules | None) -> _Setup:
+def _setup(
+    codes: CodeList | None,
+    rules: RuleSet | str | Path | None,
+    status_rules: StatusRules | None,
+    model: JobModel | str | Path | bool | None = None,
+) -> _Setup:
     codes = codes or load_codes()
     if not isinstance(rules, RuleSet):
         rules = load_rules(rules, codes=codes)
-    return _Setup(codes, rules, status_rules or load_status_rules())
+    if model is False:
+        loaded = None
+    elif model is None or model is True:
+        loaded = load_model()
+    elif isinstance(model, JobModel):
+        loaded = model
+    else:
+        loaded = load_model(model)
+    return _Setup(codes, rules, status_rules or load_status_rules(), load_index(codes=codes), loaded)
 
 
 def code_labels(
@@ -108,25 +130,42 @@ def code_labels(
     codes: CodeList | None = None,
     rules: RuleSet | str | Path | None = None,
     status_rules: StatusRules | None = None,
+    model: JobModel | str | Path | bool | None = None,
     extra_raters: Sequence[RaterResult] = (),
     fuzzy_k: int = 5,
     fuzzy_threshold: float = FUZZY_THRESHOLD,
+    model_threshold: float = MODEL_THRESHOLD,
 ) -> pd.DataFrame:
-    """Code a distinct-label table and return its crosswalk (see :mod:`coder.crosswalk`)."""
-    setup = _setup(codes, rules, status_rules)
-    return _code(labels, setup, extra_raters, fuzzy_k, fuzzy_threshold)
+    """Code a distinct-label table and return its crosswalk (see :mod:`coder.crosswalk`).
+
+    ``model``: the packaged model (None), a loaded :class:`~coder.model.JobModel`,
+    a path to one, or False to leave the learned rater out.  ``extra_raters``
+    (keyed by core key) join the crosswalk in their place of the precedence.
+    """
+    setup = _setup(codes, rules, status_rules, model)
+    return _code(labels, setup, extra_raters, fuzzy_k, fuzzy_threshold, model_threshold)
 
 
-def _code(labels: LabelTable, setup: _Setup, extra: Sequence[RaterResult], k: int, threshold: float) -> pd.DataFrame:
+def _code(
+    labels: LabelTable,
+    setup: _Setup,
+    extra: Sequence[RaterResult],
+    k: int,
+    fuzzy_threshold: float,
+    model_threshold: float,
+) -> pd.DataFrame:
     statuses = parse_status(labels.keys, setup.status_rules)
     core = sorted({s.core_key for s in statuses if s.core_key})
     title = lookup_titles(core, codes=setup.codes)
     rule = apply_rules(core, setup.rules, codes=setup.codes)
-    coded = [bool(a or b) for a, b in zip(title.codes, rule.codes)]
-    fuzzy = fuzzy_shortlist(core, k=k, threshold=threshold, skip=coded)
-    return build_crosswalk(
-        labels, statuses, [title, rule, fuzzy, *extra], codes=setup.codes, thresholds={"fuzzy": threshold}
-    )
+    index = index_rater(core, index=setup.index)
+    raters = [title, rule, index]
+    if setup.model is not None:
+        raters.append(model_rater(core, k=k, model=setup.model, threshold=model_threshold))
+    coded = [bool(a or b or c) for a, b, c in zip(title.codes, rule.codes, index.codes)]
+    raters.append(fuzzy_shortlist(core, entries=setup.index.entries, k=k, threshold=fuzzy_threshold, skip=coded))
+    thresholds = {"fuzzy": fuzzy_threshold, "model": model_threshold}
+    return build_crosswalk(labels, statuses, [*raters, *extra], codes=setup.codes, thresholds=thresholds)
 
 
 def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> pd.DataFrame:
@@ -157,8 +196,10 @@ def code_frame(
     codes: CodeList | None = None,
     rules: RuleSet | str | Path | None = None,
     status_rules: StatusRules | None = None,
+    model: JobModel | str | Path | bool | None = None,
     fuzzy_k: int = 5,
     fuzzy_threshold: float = FUZZY_THRESHOLD,
+    model_threshold: float = MODEL_THRESHOLD,
     source: str = "input",
 ) -> CodingResult:
     """Code the ``text_col`` of a DataFrame; see the module docstring for the output."""
@@ -179,10 +220,10 @@ def code_frame(
         )
     if clash:
         frame = frame.drop(columns=clash)
-    setup = _setup(codes, rules, status_rules)
+    setup = _setup(codes, rules, status_rules, model)
     start = time.perf_counter()
     labels = tabulate_labels(frame[text_col], frame[weight_col] if weight_col else None, weight_name=weight_col or "")
-    crosswalk = _code(labels, setup, (), fuzzy_k, fuzzy_threshold)
+    crosswalk = _code(labels, setup, (), fuzzy_k, fuzzy_threshold, model_threshold)
     rows = _join(frame, labels, crosswalk)
     seconds = time.perf_counter() - start
     params = {
@@ -190,7 +231,10 @@ def code_frame(
         "weight_col": weight_col,
         "fuzzy_k": fuzzy_k,
         "fuzzy_threshold": fuzzy_threshold,
+        "model": None if setup.model is None else setup.model.metadata.get("name", "model"),
+        "model_threshold": model_threshold,
         "code_list": setup.codes.name,
+        "precedence": list(PRECEDENCE),
     }
     return CodingResult(rows=rows, crosswalk=crosswalk, files=setup.files(), params=params, seconds=seconds)
 
@@ -204,8 +248,10 @@ def code_file(
     crosswalk_path: str | Path | None = None,
     replace: bool = False,
     rules: str | Path | None = None,
+    model: str | Path | bool | None = None,
     fuzzy_k: int = 5,
     fuzzy_threshold: float = FUZZY_THRESHOLD,
+    model_threshold: float = MODEL_THRESHOLD,
     command: str = "coder code",
 ) -> CodingResult:
     """Read a table, code it, write the coded rows (and crosswalk) with sidecars.
@@ -220,8 +266,10 @@ def code_file(
         weight_col=weight_col,
         replace=replace,
         rules=rules,
+        model=model,
         fuzzy_k=fuzzy_k,
         fuzzy_threshold=fuzzy_threshold,
+        model_threshold=model_threshold,
         source=str(input_path),
     )
     inputs = {"path": str(input_path), "rows": len(frame), "columns": [str(c) for c in frame.columns]}

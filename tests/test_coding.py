@@ -144,10 +144,21 @@ def test_code_file_writes_rows_crosswalk_and_sidecars(tmp_path):
     assert rows["ksco_code"].tolist()[:2] == ["94111", ""]
     meta = json.loads((tmp_path / "out.meta.json").read_text(encoding="utf-8"))
     assert meta["inputs"]["rows"] == 3
-    assert set(meta["files_sha256"]) == {"crosswalks/ksco7.csv", "rules/mapper.csv", "rules/status.csv"}
+    assert set(meta["files_sha256"]) == {
+        "crosswalks/ksco7.csv",
+        "crosswalks/jobdict_index.csv",
+        "rules/mapper.csv",
+        "rules/status.csv",
+        "model/jobdict_model.npz",
+    }
+    from coder.resources import file_sha256
+
+    assert meta["inputs"]["sha256"] == file_sha256(src)
     assert (tmp_path / "xw.meta.json").exists()
     crosswalk = pd.read_csv(xw, dtype=str, keep_default_na=False)
-    assert {"label_key", "title_code", "rule_code", "fuzzy_code", "ksco_code", "code_source"} <= set(crosswalk.columns)
+    assert {"label_key", "title_code", "rule_code", "index_code", "model_code", "fuzzy_code", "ksco_code"} <= set(
+        crosswalk.columns
+    )
 
 
 def test_failed_run_leaves_earlier_outputs(tmp_path):
