@@ -41,7 +41,9 @@ def main() -> None:
         for t in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
             sel = score >= t
             if sel.any():
-                print(f"  >= {t:4.2f}    {sel.mean():7.3f}  {ok1[sel].mean():5.3f}  {ok4[sel].mean():5.3f}  (n={sel.sum()})")
+                print(
+                    f"  >= {t:4.2f}    {sel.mean():7.3f}  {ok1[sel].mean():5.3f}  {ok4[sel].mean():5.3f}  (n={sel.sum()})"
+                )
 
 
 if __name__ == "__main__":

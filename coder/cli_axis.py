@@ -56,41 +56,61 @@ def format_axis_table(result) -> str:
         f"Cramér's V (Bergsma bias-corrected): data {result.v_data:.4f} (uncorrected {result.v_data_uncorrected:.4f}),"
         f" reference {result.v_ref:.4f} (uncorrected {result.v_ref_uncorrected:.4f})",
         f"ρ = V_data / V_ref = {_fmt(result.rho, '.4f')}  95% CI {_ci(result.rho_ci, '.4f')}  → "
-        + ("—" if result.verdict_attenuated is None else
-           ("ATTENUATED (ρ < τ)" if result.verdict_attenuated else "kept (ρ ≥ τ)")) + f" at τ = {tau:g}",
+        + (
+            "—"
+            if result.verdict_attenuated is None
+            else ("ATTENUATED (ρ < τ)" if result.verdict_attenuated else "kept (ρ ≥ τ)")
+        )
+        + f" at τ = {tau:g}",
         f"  {result.tau_note}",
         f"permutation null (fixed margins, {result.permutation['draws']:,} draws): p = "
         f"{result.permutation['p_value']:.3g} (plus-one); null V mean {result.permutation['null_mean']:.4f}, "
         f"95th pct {result.permutation['null_q95']:.4f}",
         "distances data vs reference bucket distribution: "
-        + "; ".join(f"{k_}: TV {d['total_variation']:.4f}, JSD {d['jensen_shannon']:.4f} nats "
-                    f"({d['jensen_shannon_normalised']:.4f} of ln 2)" for k_, d in result.distances.items()),
+        + "; ".join(
+            f"{k_}: TV {d['total_variation']:.4f}, JSD {d['jensen_shannon']:.4f} nats "
+            f"({d['jensen_shannon_normalised']:.4f} of ln 2)"
+            for k_, d in result.distances.items()
+        ),
         "",
         "robustness grid (τ × q): verdict / out-of-band r / out-of-band r_bucket",
         "        " + "".join(f"q={x:<12g}" for x in s["qs"]),
     ]
     for t in s["taus"]:
         cells = [c for c in result.grid if c.tau == t]
-        lines.append(f"τ={t:<5g} " + "".join(
-            f"{('ATT' if c.verdict_attenuated else 'ok'):<4}{c.n_out_of_band:>2}/{c.n_bucket_out_of_band:<2}     "
-            for c in cells))
+        lines.append(
+            f"τ={t:<5g} "
+            + "".join(
+                f"{('ATT' if c.verdict_attenuated else 'ok'):<4}{c.n_out_of_band:>2}/{c.n_bucket_out_of_band:<2}     "
+                for c in cells
+            )
+        )
     v = result.vintages
     if v is not None:
-        lines += ["", f"vintage drift ({len(v.periods)} other periods of the same survey): largest change in a reference "
-                  f"female share {v.max_female_share_change_pp:.2f} pp ({v.max_female_share_change_at[0]}, bucket "
-                  f"{v.max_female_share_change_at[1]}); in a bucket share {v.max_bucket_share_change_pp:.2f} pp "
-                  f"({v.max_bucket_share_change_at[0]}, bucket {v.max_bucket_share_change_at[1]})",
-                  f"  buckets whose r flag changes in some period: {', '.join(v.buckets_with_flag_changes) or 'none'};"
-                  f" periods with a different verdict: {', '.join(v.periods_with_verdict_change) or 'none'}"]
+        lines += [
+            "",
+            f"vintage drift ({len(v.periods)} other periods of the same survey): largest change in a reference "
+            f"female share {v.max_female_share_change_pp:.2f} pp ({v.max_female_share_change_at[0]}, bucket "
+            f"{v.max_female_share_change_at[1]}); in a bucket share {v.max_bucket_share_change_pp:.2f} pp "
+            f"({v.max_bucket_share_change_at[0]}, bucket {v.max_bucket_share_change_at[1]})",
+            f"  buckets whose r flag changes in some period: {', '.join(v.buckets_with_flag_changes) or 'none'};"
+            f" periods with a different verdict: {', '.join(v.periods_with_verdict_change) or 'none'}",
+        ]
     a = result.age_standardisation
     if a is not None:
-        lines += ["", f"age-standardised (reference age structure {a.age_reference_period}): ρ = {_fmt(a.rho, '.4f')} "
-                  f"{_ci(a.rho_ci, '.4f')}, out of band {a.n_out_of_band}/{k}, flags changed: "
-                  f"{', '.join(a.flags_changed) or 'none'}", f"  assumption: {a.assumption}"]
+        lines += [
+            "",
+            f"age-standardised (reference age structure {a.age_reference_period}): ρ = {_fmt(a.rho, '.4f')} "
+            f"{_ci(a.rho_ci, '.4f')}, out of band {a.n_out_of_band}/{k}, flags changed: "
+            f"{', '.join(a.flags_changed) or 'none'}",
+            f"  assumption: {a.assumption}",
+        ]
         lines += [f"  note: {n}" for n in a.notes]
     for d in result.deff:
-        lines.append(f"reference DEFF {d.deff:g} (n_eff {d.n_effective:,}): ρ CI {_ci(d.rho_ci, '.4f')}, out of band "
-                     f"{d.n_out_of_band}/{k}, flags changed: {', '.join(d.flags_changed) or 'none'}")
+        lines.append(
+            f"reference DEFF {d.deff:g} (n_eff {d.n_effective:,}): ρ CI {_ci(d.rho_ci, '.4f')}, out of band "
+            f"{d.n_out_of_band}/{k}, flags changed: {', '.join(d.flags_changed) or 'none'}"
+        )
     if result.notes:
         lines += [""] + [f"note: {n}" for n in result.notes]
     return "\n".join(lines) + "\n"
@@ -134,40 +154,105 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("axis")
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--reference", "reference", default="kosis-res:2025H2", show_default=True,
-              help="Reference table: kosis-res:<YYYYH1|H2>, kosis-eaps:<YYYY>, or a CSV with bucket, sex, count|share.")
+@click.option(
+    "--reference",
+    "reference",
+    default="kosis-res:2025H2",
+    show_default=True,
+    help="Reference table: kosis-res:<YYYYH1|H2>, kosis-eaps:<YYYY>, or a CSV with bucket, sex, count|share.",
+)
 @click.option("--sex-col", default="sex", show_default=True, help="Column with the sex of each row.")
-@click.option("--code-col", default="ksco_major", show_default=True,
-              help="Column with the KSCO major or a full KSCO code (its first character is the bucket).")
+@click.option(
+    "--code-col",
+    default="ksco_major",
+    show_default=True,
+    help="Column with the KSCO major or a full KSCO code (its first character is the bucket).",
+)
 @click.option("--weight-col", default=None, help="Optional person weight column (rows input).")
 @click.option("--age-col", default=None, help="Optional age column: enables direct age standardisation.")
 @click.option("--count-col", default=None, help="Input is an aggregated long table: bucket, sex and this count column.")
 @click.option("--n-col", default=None, help="Input is a wide bucket table: persons per bucket in this column ...")
 @click.option("--female-share-col", default=None, help="... and the female share per bucket in this column.")
-@click.option("--sex-map", multiple=True, metavar="VALUE=female|male",
-              help="Map an extra sex value (repeatable), e.g. --sex-map W=female.")
-@click.option("--exclude", default="0,A,unknown", show_default=True,
-              help="Comma-separated buckets left out of the comparison and counted ('' keeps all).")
-@click.option("--q", "q", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True,
-              help="Band [q, 1/q] for the reference ratio.")
+@click.option(
+    "--sex-map",
+    multiple=True,
+    metavar="VALUE=female|male",
+    help="Map an extra sex value (repeatable), e.g. --sex-map W=female.",
+)
+@click.option(
+    "--exclude",
+    default="0,A,unknown",
+    show_default=True,
+    help="Comma-separated buckets left out of the comparison and counted ('' keeps all).",
+)
+@click.option(
+    "--q",
+    "q",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.8,
+    show_default=True,
+    help="Band [q, 1/q] for the reference ratio.",
+)
 @click.option("--tau", type=float, default=0.7, show_default=True, help="Screen threshold: attenuated when ρ < τ.")
-@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(1), default=2000, show_default=True,
-              help="Bootstrap replicates (multinomial).")
-@click.option("--permutations", "n_permutations", type=click.IntRange(1), default=10000, show_default=True,
-              help="Permutation draws (fixed margins).")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
-              help="1 − interval level.")
+@click.option(
+    "--bootstrap",
+    "n_bootstrap",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Bootstrap replicates (multinomial).",
+)
+@click.option(
+    "--permutations",
+    "n_permutations",
+    type=click.IntRange(1),
+    default=10000,
+    show_default=True,
+    help="Permutation draws (fixed margins).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="1 − interval level.",
+)
 @click.option("--seed", type=int, default=20260101, show_default=True, help="Random seed.")
-@click.option("--ref-sample-size", type=click.IntRange(1), default=None,
-              help="Sampled persons behind the reference, for the DEFF 1/1.5/2 sensitivity (no default: KOSIS does "
-                   "not publish it with these tables).")
+@click.option(
+    "--ref-sample-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Sampled persons behind the reference, for the DEFF 1/1.5/2 sensitivity (no default: KOSIS does "
+    "not publish it with these tables).",
+)
 @click.option("--no-vintages", is_flag=True, help="Skip the vintage-drift check over the survey's other periods.")
 @click.option("--json", "json_path", default=None, help="Write every number as JSON here ('-' = stdout).")
 @click.option("--csv", "csv_path", default=None, help="Write the per-bucket table as CSV here.")
 @click.option("--quiet", is_flag=True, help="Do not print the table.")
-def axis_command(input_path, reference, sex_col, code_col, weight_col, age_col, count_col, n_col, female_share_col,
-                 sex_map, exclude, q, tau, n_bootstrap, n_permutations, alpha, seed, ref_sample_size, no_vintages,
-                 json_path, csv_path, quiet):
+def axis_command(
+    input_path,
+    reference,
+    sex_col,
+    code_col,
+    weight_col,
+    age_col,
+    count_col,
+    n_col,
+    female_share_col,
+    sex_map,
+    exclude,
+    q,
+    tau,
+    n_bootstrap,
+    n_permutations,
+    alpha,
+    seed,
+    ref_sample_size,
+    no_vintages,
+    json_path,
+    csv_path,
+    quiet,
+):
     """Compare the sex × KSCO-major association of a dataset with KOSIS, bucket by bucket.
 
     \b
@@ -185,11 +270,30 @@ def axis_command(input_path, reference, sex_col, code_col, weight_col, age_col, 
         raise click.UsageError("--n-col and --female-share-col go together.")
     ref = load_reference(reference)
     frame = _read(input_path)
-    table = tabulate_axis(frame, sex_col=sex_col, code_col=code_col, weight_col=weight_col, age_col=age_col,
-                          count_col=count_col, n_col=n_col, female_share_col=female_share_col,
-                          sex_map=_sex_map(sex_map), exclude=[e.strip() for e in exclude.split(",")] if exclude else [])
-    result = measure_axis(table, ref, q=q, tau=tau, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
-                          alpha=alpha, seed=seed, ref_sample_size=ref_sample_size, vintages=not no_vintages)
+    table = tabulate_axis(
+        frame,
+        sex_col=sex_col,
+        code_col=code_col,
+        weight_col=weight_col,
+        age_col=age_col,
+        count_col=count_col,
+        n_col=n_col,
+        female_share_col=female_share_col,
+        sex_map=_sex_map(sex_map),
+        exclude=[e.strip() for e in exclude.split(",")] if exclude else [],
+    )
+    result = measure_axis(
+        table,
+        ref,
+        q=q,
+        tau=tau,
+        n_bootstrap=n_bootstrap,
+        n_permutations=n_permutations,
+        alpha=alpha,
+        seed=seed,
+        ref_sample_size=ref_sample_size,
+        vintages=not no_vintages,
+    )
     if json_path:
         text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         if json_path == "-":

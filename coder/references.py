@@ -246,7 +246,8 @@ def _load_user_reference(path: Path) -> ReferenceTable:
         cells[(bucket, col)] = cells.get((bucket, col), 0.0) + value
     if problems:
         raise InputError(
-            f"{path}: unusable reference rows — " + "; ".join(problems)
+            f"{path}: unusable reference rows — "
+            + "; ".join(problems)
             + ". Sex must be female/male (여자/남자, F/M, 2/1) and the value a non-negative number.",
             path=path,
         )
@@ -317,19 +318,31 @@ def build_reference_tables(source_dir: str | Path, out_dir: str | Path) -> dict[
                 sex_rows.append((survey, period, r["period"], r["sex"], bucket, r["value"], r["unit"], r["flag"]))
     order = {"total": 0, "female": 1, "male": 2}
     sex_rows.sort(key=lambda t: (t[0] != "res", t[1], order[t[3]], t[4] == "total", t[4]))
-    written[SEX_TABLE] = _write(out / SEX_TABLE, ("survey", "period", "source_period", "sex", "bucket", "count",
-                                                   "unit", "flag"), sex_rows)
+    written[SEX_TABLE] = _write(
+        out / SEX_TABLE, ("survey", "period", "source_period", "sex", "bucket", "count", "unit", "flag"), sex_rows
+    )
     age_rows = []
     with open(src / _RES_AGE, encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
             if r["breakdown"] != "age" or r["level"] not in ("major", "total"):
                 continue
             bucket = r["ksco_code"] if r["level"] == "major" else "total"
-            age_rows.append(("res", _res_period(r["period"]), r["period"], bucket, _AGE_LABELS[r["band"]],
-                             r["value"], r["unit"], r["flag"]))
+            age_rows.append(
+                (
+                    "res",
+                    _res_period(r["period"]),
+                    r["period"],
+                    bucket,
+                    _AGE_LABELS[r["band"]],
+                    r["value"],
+                    r["unit"],
+                    r["flag"],
+                )
+            )
     age_rows.sort(key=lambda t: (t[1], t[3] == "total", t[3], AGE_BANDS.index(t[4])))
-    written[AGE_TABLE] = _write(out / AGE_TABLE, ("survey", "period", "source_period", "bucket", "age_band", "count",
-                                                   "unit", "flag"), age_rows)
+    written[AGE_TABLE] = _write(
+        out / AGE_TABLE, ("survey", "period", "source_period", "bucket", "age_band", "count", "unit", "flag"), age_rows
+    )
     return written
 
 

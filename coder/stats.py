@@ -100,8 +100,9 @@ def draw_fixed_margin_tables(table: np.ndarray, size: int, *, rng: np.random.Gen
     return np.stack([col0, rows[None, :] - col0], axis=-1)
 
 
-def draw_multinomial_tables(table: np.ndarray, size: int, *, rng: np.random.Generator,
-                            n: int | None = None) -> np.ndarray:
+def draw_multinomial_tables(
+    table: np.ndarray, size: int, *, rng: np.random.Generator, n: int | None = None
+) -> np.ndarray:
     """``size`` bootstrap tables: multinomial draws of ``n`` (default: the table total) over the cell shares."""
     t = np.asarray(table, dtype=float)
     total = round(t.sum()) if n is None else int(n)

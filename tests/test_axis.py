@@ -13,16 +13,27 @@ from coder.errors import InputError
 from coder.references import load_reference
 
 # Table 3 of the 2026 NPK audit paper (shared/data/npk/sex_by_ksco_major_audit2026.csv), CC BY 4.0
-NPK = pd.DataFrame({
-    "ksco_major": [str(i) for i in range(1, 10)],
-    "n_rule_mapping": ["16372", "132465", "122685", "113402", "43054", "2192", "45556", "71283", "47024"],
-    "female_share_rule_mapping": ["0.395", "0.490", "0.409", "0.590", "0.496", "0.448", "0.249", "0.293", "0.427"],
-    "n_reviewed_mapping": ["18419", "92097", "133772", "67404", "43006", "104", "42273", "69186", "84224"],
-    "female_share_reviewed_mapping": ["0.385", "0.473", "0.420", "0.752", "0.496", "0.548", "0.286", "0.292",
-                                      "0.444"],
-    "parity_rule_mapping": ["out", "in", "out", "out", "in", "in", "out", "out", "out"],
-    "parity_reviewed_mapping": ["out", "in", "out", "out", "in", "in", "out", "out", "out"],
-})
+NPK = pd.DataFrame(
+    {
+        "ksco_major": [str(i) for i in range(1, 10)],
+        "n_rule_mapping": ["16372", "132465", "122685", "113402", "43054", "2192", "45556", "71283", "47024"],
+        "female_share_rule_mapping": ["0.395", "0.490", "0.409", "0.590", "0.496", "0.448", "0.249", "0.293", "0.427"],
+        "n_reviewed_mapping": ["18419", "92097", "133772", "67404", "43006", "104", "42273", "69186", "84224"],
+        "female_share_reviewed_mapping": [
+            "0.385",
+            "0.473",
+            "0.420",
+            "0.752",
+            "0.496",
+            "0.548",
+            "0.286",
+            "0.292",
+            "0.444",
+        ],
+        "parity_rule_mapping": ["out", "in", "out", "out", "in", "in", "out", "out", "out"],
+        "parity_reviewed_mapping": ["out", "in", "out", "out", "in", "in", "out", "out", "out"],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +42,9 @@ def res2025h2():
 
 
 def _npk(mapping, ref, **kw):
-    table = tabulate_axis(NPK, code_col="ksco_major", n_col=f"n_{mapping}_mapping",
-                          female_share_col=f"female_share_{mapping}_mapping")
+    table = tabulate_axis(
+        NPK, code_col="ksco_major", n_col=f"n_{mapping}_mapping", female_share_col=f"female_share_{mapping}_mapping"
+    )
     return measure_axis(table, ref, **kw)
 
 
@@ -76,24 +88,32 @@ def test_npk_reviewed_mapping(res2025h2):
 
 def test_rho_is_one_for_data_equal_to_reference(res2025h2):
     counts = res2025h2.counts
-    frame = pd.DataFrame({
-        "ksco_major": [b for b in res2025h2.buckets for _ in range(2)],
-        "sex": ["여자", "남자"] * 9,
-        "count": counts.ravel(),
-    })
-    result = measure_axis(tabulate_axis(frame, count_col="count"), res2025h2, n_bootstrap=200, n_permutations=50,
-                          vintages=False)
+    frame = pd.DataFrame(
+        {
+            "ksco_major": [b for b in res2025h2.buckets for _ in range(2)],
+            "sex": ["여자", "남자"] * 9,
+            "count": counts.ravel(),
+        }
+    )
+    result = measure_axis(
+        tabulate_axis(frame, count_col="count"), res2025h2, n_bootstrap=200, n_permutations=50, vintages=False
+    )
     assert result.rho == pytest.approx(1.0, rel=1e-12)
     assert all(b.r == pytest.approx(1.0) and b.r_bucket == pytest.approx(1.0) for b in result.buckets)
     assert result.n_out_of_band == 0
     assert all(v["total_variation"] == pytest.approx(0, abs=1e-12) for v in result.distances.values())
 
 
-@pytest.mark.parametrize("values,expected", [
-    (["남자", "여자", "남", "여", "M", "f", "Male", "FEMALE", "1", "2", "남성", "여성"],
-     [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]),
-    ([1, 2, 2.0], [1, 0, 0]),
-])
+@pytest.mark.parametrize(
+    "values,expected",
+    [
+        (
+            ["남자", "여자", "남", "여", "M", "f", "Male", "FEMALE", "1", "2", "남성", "여성"],
+            [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0],
+        ),
+        ([1, 2, 2.0], [1, 0, 0]),
+    ],
+)
 def test_sex_values_recognised(values, expected):
     assert parse_sex(values).tolist() == expected
 
@@ -113,11 +133,13 @@ def test_unknown_sex_values_listed():
 
 
 def test_rows_with_codes_exclusions_and_weights():
-    frame = pd.DataFrame({
-        "sex": ["남자", "여자", "여자", "남자", "여자", "남자"],
-        "ksco_code": ["94111", "2", "0", "A0110", "", "3"],
-        "w": ["1", "2", "1", "1", "1", "3"],
-    })
+    frame = pd.DataFrame(
+        {
+            "sex": ["남자", "여자", "여자", "남자", "여자", "남자"],
+            "ksco_code": ["94111", "2", "0", "A0110", "", "3"],
+            "w": ["1", "2", "1", "1", "1", "3"],
+        }
+    )
     table = tabulate_axis(frame, code_col="ksco_code", weight_col="w")
     assert table.excluded == {"0": 1, "A": 1, "unknown": 1}
     assert table.n_persons == 3 and table.weighted
@@ -128,8 +150,10 @@ def test_rows_with_codes_exclusions_and_weights():
 def test_bad_code_values():
     with pytest.raises(InputError) as err:
         tabulate_axis(pd.DataFrame({"sex": ["M"], "ksco_major": ["Z9"]}))
-    assert str(err.value) == ("column 'ksco_major': value(s) 'Z9' are not KSCO codes or major buckets "
-                              "(first character 0-9 or A) — fix them or blank them (blank = unknown).")
+    assert str(err.value) == (
+        "column 'ksco_major': value(s) 'Z9' are not KSCO codes or major buckets "
+        "(first character 0-9 or A) — fix them or blank them (blank = unknown)."
+    )
 
 
 def test_bucket_missing_from_reference(tmp_path):
@@ -154,8 +178,10 @@ def test_empty_data_bucket_missing_from_reference_is_dropped(tmp_path):
 
 def test_zero_women_in_reference_bucket(tmp_path):
     path = tmp_path / "r.csv"
-    path.write_text("bucket,sex,count\n" + "".join(
-        f"{b},female,{0 if b == '7' else 10}\n{b},male,10\n" for b in "123456789"), "utf-8")
+    path.write_text(
+        "bucket,sex,count\n" + "".join(f"{b},female,{0 if b == '7' else 10}\n{b},male,10\n" for b in "123456789"),
+        "utf-8",
+    )
     frame = pd.DataFrame({"sex": ["M", "F", "F"], "ksco_major": ["7", "1", "2"]})
     with pytest.raises(InputError) as err:
         measure_axis(tabulate_axis(frame), load_reference(path), n_bootstrap=10, n_permutations=10)
@@ -181,13 +207,17 @@ def test_zero_women_or_persons_in_data_bucket_is_reported_not_divided(res2025h2)
 def test_age_standardisation_and_deff(res2025h2):
     rng = np.random.default_rng(1)
     n = 4000
-    frame = pd.DataFrame({"sex": rng.choice(["남자", "여자"], n), "ksco_major": rng.choice(list("123456789"), n),
-                          "age": rng.integers(19, 90, n).astype(str)})
+    frame = pd.DataFrame(
+        {
+            "sex": rng.choice(["남자", "여자"], n),
+            "ksco_major": rng.choice(list("123456789"), n),
+            "age": rng.integers(19, 90, n).astype(str),
+        }
+    )
     frame.loc[:5, "age"] = ""
     table = tabulate_axis(frame, age_col="age")
     assert table.age_missing == 6
-    result = measure_axis(table, res2025h2, n_bootstrap=200, n_permutations=200, ref_sample_size=100_000,
-                          vintages=True)
+    result = measure_axis(table, res2025h2, n_bootstrap=200, n_permutations=200, ref_sample_size=100_000, vintages=True)
     age = result.age_standardisation
     assert age.age_reference_period == "2024H1" and "no sex split" in age.assumption
     assert len(age.buckets) == 9 and age.rho is not None
@@ -206,10 +236,26 @@ def _write_npk(tmp_path):
 def test_cli_npk_table_json_and_csv(tmp_path):
     path = _write_npk(tmp_path)
     out_json, out_csv = tmp_path / "axis.json", tmp_path / "axis.csv"
-    result = CliRunner().invoke(axis_command, [
-        str(path), "--code-col", "ksco_major", "--n-col", "n_rule_mapping", "--female-share-col",
-        "female_share_rule_mapping", "--reference", "kosis-res:2025H2", "--permutations", "300",
-        "--json", str(out_json), "--csv", str(out_csv)])
+    result = CliRunner().invoke(
+        axis_command,
+        [
+            str(path),
+            "--code-col",
+            "ksco_major",
+            "--n-col",
+            "n_rule_mapping",
+            "--female-share-col",
+            "female_share_rule_mapping",
+            "--reference",
+            "kosis-res:2025H2",
+            "--permutations",
+            "300",
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "out of band (r): 4/9" in result.output
     assert "4/5 parity flagged: data 6/9" in result.output
@@ -224,8 +270,18 @@ def test_cli_npk_table_json_and_csv(tmp_path):
 
 def test_cli_reference_period_that_does_not_exist(tmp_path):
     path = _write_npk(tmp_path)
-    result = CliRunner().invoke(axis_command, [str(path), "--n-col", "n_rule_mapping", "--female-share-col",
-                                               "female_share_rule_mapping", "--reference", "kosis-eaps:2014"])
+    result = CliRunner().invoke(
+        axis_command,
+        [
+            str(path),
+            "--n-col",
+            "n_rule_mapping",
+            "--female-share-col",
+            "female_share_rule_mapping",
+            "--reference",
+            "kosis-eaps:2014",
+        ],
+    )
     assert isinstance(result.exception, InputError)
     assert str(result.exception) == (
         "reference kosis-eaps:2014 does not exist — kosis-eaps has the periods 2016, 2017, 2018, 2019, 2020, 2021, "
@@ -238,13 +294,15 @@ def test_cli_rows_unknown_sex(tmp_path):
     path.write_text("sex,ksco_major\n남자,1\n여자,2\n?,3\n", encoding="utf-8")
     result = CliRunner().invoke(axis_command, [str(path)])
     assert isinstance(result.exception, InputError)
-    assert str(result.exception).startswith("column 'sex': unrecognised sex value(s) '?' — values seen (rows): "
-                                            "'?' (1), '남자' (1), '여자' (1).")
+    assert str(result.exception).startswith(
+        "column 'sex': unrecognised sex value(s) '?' — values seen (rows): '?' (1), '남자' (1), '여자' (1)."
+    )
 
 
 def test_cli_mutually_exclusive_inputs(tmp_path):
     path = _write_npk(tmp_path)
-    result = CliRunner().invoke(axis_command, [str(path), "--n-col", "a", "--female-share-col", "b",
-                                               "--count-col", "c"])
+    result = CliRunner().invoke(
+        axis_command, [str(path), "--n-col", "a", "--female-share-col", "b", "--count-col", "c"]
+    )
     assert result.exit_code == 2
     assert "--count-col and --n-col are mutually exclusive" in result.output

@@ -114,7 +114,9 @@ def test_existing_output_columns_need_replace():
     assert list(out.columns) == ["occupation", *OUTPUT_COLUMNS]
 
 
-labels = st.sampled_from(["건물 청소원", "건물청소원", "무직", "", "택시 기사", "전직 경리 사무원, 현재 구직중", "미지의 일", None])
+labels = st.sampled_from(
+    ["건물 청소원", "건물청소원", "무직", "", "택시 기사", "전직 경리 사무원, 현재 구직중", "미지의 일", None]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,7 +4,7 @@ import pytest
 from coder.errors import InputError
 from coder.io import detect_encoding, read_table, write_table
 
-ROWS = "id,occupation,code\n1,건물 청소원,01\n2,,002\n3,\"전직 건물 경비원, 현재 구직중\",A0110\n"
+ROWS = 'id,occupation,code\n1,건물 청소원,01\n2,,002\n3,"전직 건물 경비원, 현재 구직중",A0110\n'
 
 
 @pytest.mark.parametrize(
@@ -34,8 +34,7 @@ def test_duplicated_column_name(tmp_path):
     with pytest.raises(InputError) as info:
         read_table(path)
     assert str(info.value) == (
-        f"{path}: duplicated column name(s): 'occupation' at columns 2, 4 — "
-        "rename them so every column name is unique."
+        f"{path}: duplicated column name(s): 'occupation' at columns 2, 4 — rename them so every column name is unique."
     )
 
 

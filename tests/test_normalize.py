@@ -36,7 +36,7 @@ def test_hangul_is_never_dropped():
 
 
 text = st.text(
-    alphabet=st.sampled_from(list("가나다라 건물청소원·∙ㆍ・•()（）【】「」,， \t\nABCabcＡ１ﾊ①") + ["ᄀ", "ᅡ", "\u3000"]),
+    alphabet=st.sampled_from([*"가나다라 건물청소원·∙ㆍ・•()（）【】「」,， \t\nABCabcＡ１ﾊ①", "ᄀ", "ᅡ", "\u3000"]),
     max_size=30,
 )
 
