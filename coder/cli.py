@@ -79,9 +79,35 @@ def _say(quiet: bool, text: str) -> None:
     type=click.FloatRange(0, 1),
     help="Minimum fuzzy score to accept the fuzzy top code as final [default: coder.fuzzy.FUZZY_THRESHOLD].",
 )
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(exists=True),
+    help="A job-name model directory (or its .json) to use instead of the packaged one.",
+)
+@click.option("--no-model", is_flag=True, help="Leave the learned job-name model out.")
+@click.option(
+    "--model-threshold",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Minimum model probability to accept its top code as final [default: coder.model.MODEL_THRESHOLD].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def code_command(
-    input_path, text_col, weight_col, output, crosswalk_path, rules_path, replace, fuzzy_k, fuzzy_threshold, quiet
+    input_path,
+    text_col,
+    weight_col,
+    output,
+    crosswalk_path,
+    rules_path,
+    replace,
+    fuzzy_k,
+    fuzzy_threshold,
+    model_path,
+    no_model,
+    model_threshold,
+    quiet,
 ):
     """Code every row of a table to KSCO-7, offline.
 
@@ -95,7 +121,10 @@ def code_command(
     """
     from .coding import code_file
     from .fuzzy import FUZZY_THRESHOLD
+    from .model import MODEL_THRESHOLD
 
+    if model_path and no_model:
+        raise click.UsageError("--model and --no-model cannot be used together.")
     result = code_file(
         input_path,
         output,
@@ -106,6 +135,8 @@ def code_command(
         rules=rules_path,
         fuzzy_k=fuzzy_k,
         fuzzy_threshold=FUZZY_THRESHOLD if fuzzy_threshold is None else fuzzy_threshold,
+        model=False if no_model else model_path,
+        model_threshold=MODEL_THRESHOLD if model_threshold is None else model_threshold,
     )
     s = result.summary()
     _say(

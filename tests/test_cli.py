@@ -89,3 +89,28 @@ def test_rules_check_strict(runner, tmp_path):
     assert result.exit_code == 1
     assert f"{bad}:2 (R0001): example '버스 기사' is won by no rule, not by this rule (87310)" in result.output
     assert f"{bad}:2 (R0001): counterexample '택시 기사' hits this rule" in result.output
+
+
+def test_model_flags_are_exclusive(runner, tmp_path):
+    src = tmp_path / "p.csv"
+    src.write_text("occupation\n교사\n", encoding="utf-8")
+    from coder.model import MODEL_DIR
+
+    result = runner.invoke(
+        cli, ["code", str(src), "--text-col", "occupation", "-o", "-", "--no-model", "--model", str(MODEL_DIR)]
+    )
+    assert result.exit_code == 2
+    assert "Error: --model and --no-model cannot be used together." in result.output
+
+
+def test_no_model_leaves_the_model_columns_out(runner, tmp_path):
+    src = tmp_path / "p.csv"
+    src.write_text("occupation\n병원청소원\n휠체어조립원\n", encoding="utf-8")
+    xw = tmp_path / "xw.csv"
+    result = runner.invoke(
+        cli, ["code", str(src), "--text-col", "occupation", "-o", "-", "-q", "--no-model", "--crosswalk", str(xw)]
+    )
+    assert result.exit_code == 0, result.output
+    columns = pd.read_csv(xw, dtype=str, keep_default_na=False).columns
+    assert "model_code" not in columns
+    assert "index_code" in columns
