@@ -49,6 +49,7 @@ def _say(quiet: bool, text: str) -> None:
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--text-col", required=True, help="Column with the free-text occupation.")
 @click.option("--weight-col", default=None, help="Numeric weight column; persons are weight sums.")
+@click.option("--id-col", default=None, help="Row id column; checked to be a unique, non-empty key.")
 @click.option(
     "-o",
     "--output",
@@ -98,6 +99,7 @@ def code_command(
     input_path,
     text_col,
     weight_col,
+    id_col,
     output,
     crosswalk_path,
     rules_path,
@@ -130,6 +132,7 @@ def code_command(
         output,
         text_col=text_col,
         weight_col=weight_col,
+        id_col=id_col,
         crosswalk_path=crosswalk_path,
         replace=replace,
         rules=rules_path,

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .codes import CodeList, load_codes
@@ -187,11 +188,35 @@ def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> p
     return pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
 
 
+def _check_ids(ids: pd.Series, column: str, source: str) -> None:
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    dup = ids.duplicated(keep=False) & ~missing
+    if not (missing.any() or dup.any()):
+        return
+    parts = []
+    if dup.any():
+        groups = pd.Series(np.flatnonzero(dup.to_numpy()) + 1).groupby(ids[dup].astype(str).to_numpy()).agg(list)
+        shown = "; ".join(f"{k!r} at rows {', '.join(map(str, v))}" for k, v in list(groups.items())[:5])
+        parts.append(f"{len(groups)} duplicated id(s): {shown}" + (" …" if len(groups) > 5 else ""))
+    if missing.any():
+        rows = np.flatnonzero(missing.to_numpy()) + 1
+        parts.append(
+            f"{rows.size} empty id(s) at rows {', '.join(map(str, rows[:5]))}" + (" …" if rows.size > 5 else "")
+        )
+    raise InputError(
+        f"{source}: id column {column!r} is not a unique key — {'; '.join(parts)}. "
+        "Fix the ids, or drop --id-col (rows are kept in input order either way).",
+        path=source,
+        column=column,
+    )
+
+
 def code_frame(
     frame: pd.DataFrame,
     *,
     text_col: str,
     weight_col: str | None = None,
+    id_col: str | None = None,
     replace: bool = False,
     codes: CodeList | None = None,
     rules: RuleSet | str | Path | None = None,
@@ -204,7 +229,7 @@ def code_frame(
 ) -> CodingResult:
     """Code the ``text_col`` of a DataFrame; see the module docstring for the output."""
     columns = [str(c) for c in frame.columns]
-    for role, col in (("text", text_col), ("weight", weight_col)):
+    for role, col in (("text", text_col), ("weight", weight_col), ("id", id_col)):
         if col is not None and col not in columns:
             raise InputError(
                 f"{source}: no {role} column {col!r} — the columns are: {', '.join(columns) or '(none)'}. "
@@ -212,6 +237,8 @@ def code_frame(
                 path=source,
                 column=col,
             )
+    if id_col is not None:
+        _check_ids(frame[id_col], id_col, source)
     clash = [c for c in OUTPUT_COLUMNS if c in columns]
     if clash and not replace:
         raise InputError(
@@ -229,6 +256,7 @@ def code_frame(
     params = {
         "text_col": text_col,
         "weight_col": weight_col,
+        "id_col": id_col,
         "fuzzy_k": fuzzy_k,
         "fuzzy_threshold": fuzzy_threshold,
         "model": None if setup.model is None else setup.model.metadata.get("name", "model"),
@@ -245,6 +273,7 @@ def code_file(
     *,
     text_col: str,
     weight_col: str | None = None,
+    id_col: str | None = None,
     crosswalk_path: str | Path | None = None,
     replace: bool = False,
     rules: str | Path | None = None,
@@ -264,6 +293,7 @@ def code_file(
         frame,
         text_col=text_col,
         weight_col=weight_col,
+        id_col=id_col,
         replace=replace,
         rules=rules,
         model=model,

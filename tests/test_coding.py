@@ -171,3 +171,15 @@ def test_failed_run_leaves_earlier_outputs(tmp_path):
     with pytest.raises(InputError):
         code_file(src, out, text_col="occupation")
     assert out.read_text(encoding="utf-8") == "earlier\n"
+
+
+def test_duplicated_and_empty_ids_are_listed():
+    frame = pd.DataFrame({"pid": ["a", "b", "a", "", "b", "c"], "occupation": ["교사"] * 6})
+    with pytest.raises(InputError) as info:
+        code_frame(frame, text_col="occupation", id_col="pid", source="people.csv")
+    assert str(info.value) == (
+        "people.csv: id column 'pid' is not a unique key — 2 duplicated id(s): 'a' at rows 1, 3; 'b' at rows 2, 5; "
+        "1 empty id(s) at rows 4. Fix the ids, or drop --id-col (rows are kept in input order either way)."
+    )
+    ok = code_frame(frame.iloc[[0, 1, 5]], text_col="occupation", id_col="pid")
+    assert ok.rows["pid"].tolist() == ["a", "b", "c"]
