@@ -111,6 +111,7 @@ def build_crosswalk(
             major = "" if st.status == "unknown" else BUCKET_NOT_EMPLOYED
         else:
             strong_codes: list[tuple[str, str]] = []
+            confident_weak: list[tuple[str, str, float]] = []
             for r, p in zip(ordered, pos):
                 j = p[i]
                 if j < 0 or not r.codes[j]:
@@ -122,6 +123,8 @@ def build_crosswalk(
                     continue
                 if slot in STRONG:
                     strong_codes.append((name, c))
+                elif slot in WEAK and r.scores[j] >= thresholds.get(slot, math.inf):
+                    confident_weak.append((name, c, r.scores[j]))
                 if code:
                     continue
                 if slot in WEAK:
@@ -155,6 +158,9 @@ def build_crosswalk(
                 if clash:
                     notes.append(f"disagrees with {', '.join(clash)}")
                     review = True
+                for nm, c, score in confident_weak:
+                    if nm != source and not codes.same_lineage(code, c):
+                        notes.append(f"{nm}={c} ({score:.2f}) disagrees")
                 level = codes.level(code)
                 if source == "rule" and level < 3:
                     notes.append(f"vague label: coded at level {level} only")
