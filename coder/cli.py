@@ -40,6 +40,15 @@ def cli() -> None:
     """
 
 
+_rules_option = click.option(
+    "--rules",
+    "rules_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Mapper rules CSV instead of the bundled rules/mapper.csv.",
+)
+
+
 def _say(quiet: bool, text: str) -> None:
     if not quiet:
         click.echo(text, err=True)
@@ -65,13 +74,7 @@ def _say(quiet: bool, text: str) -> None:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Also write the crosswalk: one row per distinct label with every rater's answer.",
 )
-@click.option(
-    "--rules",
-    "rules_path",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Mapper rules CSV instead of the bundled rules/mapper.csv.",
-)
+@_rules_option
 @click.option("--replace", is_flag=True, help="Overwrite ksco_* columns the input already has.")
 @click.option("--fuzzy-k", default=5, show_default=True, type=click.IntRange(1, 50), help="Shortlist length.")
 @click.option(
@@ -185,13 +188,7 @@ def demo_command(out_dir, top, quiet):
 
 @cli.command("explain")
 @click.argument("labels", nargs=-1, required=True)
-@click.option(
-    "--rules",
-    "rules_path",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Mapper rules CSV instead of the bundled one.",
-)
+@_rules_option
 def explain_command(labels, rules_path):
     """Show how each LABEL is coded: every rater's answer and the final code.
 
@@ -220,13 +217,7 @@ def rules_group():
 
 
 @rules_group.command("check")
-@click.option(
-    "--rules",
-    "rules_path",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Mapper rules CSV instead of the bundled one.",
-)
+@_rules_option
 @click.option("--strict", is_flag=True, help="Exit 1 when any example or counterexample fails.")
 def rules_check_command(rules_path, strict):
     """Load the mapper, then run every rule's examples and counterexamples.

@@ -13,7 +13,6 @@ string is the unknown bucket.
 
 from __future__ import annotations
 
-import csv
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from .errors import CrosswalkError
 from .normalize import label_key, normalize_label
-from .resources import data_path, file_sha256
+from .resources import data_path, file_sha256, read_csv_rows
 
 __all__ = ["BUCKET_MILITARY", "BUCKET_NOT_EMPLOYED", "Code", "CodeList", "load_codes"]
 
@@ -110,35 +109,24 @@ class CodeList:
 def _read(path: Path, name: str) -> CodeList:
     problems: list[str] = []
     codes: dict[str, Code] = {}
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise CrosswalkError(f"{path}: code list not found — pass an existing file.", path=path) from None
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CrosswalkError(
-                f"{path}: code list lacks column(s) {', '.join(missing)}; it needs {', '.join(_COLUMNS)}.",
-                path=path,
-            )
-        for line, row in enumerate(reader, start=2):
-            code = (row["code"] or "").strip()
-            title = normalize_label(row["title_ko"])
-            try:
-                level = int(row["level"])
-            except ValueError:
-                problems.append(f"line {line}: level {row['level']!r} is not a number")
-                continue
-            if not code or not title:
-                problems.append(f"line {line}: empty code or title")
-                continue
-            if len(code) != level:
-                problems.append(f"line {line}: code {code} has {len(code)} characters but level {level}")
-            if code in codes:
-                problems.append(f"line {line}: code {code} appears twice")
-                continue
-            codes[code] = Code(code, title, level, (row["parent_code"] or "").strip())
+    rows = read_csv_rows(path, _COLUMNS, error=CrosswalkError, what="code list")
+    for line, row in rows:
+        code = (row["code"] or "").strip()
+        title = normalize_label(row["title_ko"])
+        try:
+            level = int(row["level"])
+        except ValueError:
+            problems.append(f"line {line}: level {row['level']!r} is not a number")
+            continue
+        if not code or not title:
+            problems.append(f"line {line}: empty code or title")
+            continue
+        if len(code) != level:
+            problems.append(f"line {line}: code {code} has {len(code)} characters but level {level}")
+        if code in codes:
+            problems.append(f"line {line}: code {code} appears twice")
+            continue
+        codes[code] = Code(code, title, level, (row["parent_code"] or "").strip())
     for c in codes.values():
         if c.level > 1 and c.parent not in codes:
             problems.append(f"code {c.code}: parent {c.parent or '(none)'} is not in the list")

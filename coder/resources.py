@@ -9,13 +9,14 @@ install reads the top-level folders of the repository.  Each folder has a
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
 
-from .errors import CrosswalkError
+from .errors import CoderError, CrosswalkError
 
-__all__ = ["data_path", "file_sha256", "load_manifest", "verify_manifest"]
+__all__ = ["data_path", "file_sha256", "load_manifest", "read_csv_rows", "verify_manifest"]
 
 _PACKAGE = Path(__file__).resolve().parent
 FOLDERS = ("crosswalks", "references", "rules")
@@ -89,3 +90,26 @@ def verify_manifest(folder: str) -> dict[str, str]:
             path=data_path(folder, "manifest.json"),
         )
     return hashes
+
+
+def read_csv_rows(
+    path: str | Path, required: tuple[str, ...], *, error: type[CoderError], what: str
+) -> list[tuple[int, dict[str, str | None]]]:
+    """Rows of a curated CSV file (UTF-8, BOM tolerated) as ``(line number, row)``.
+
+    Raises ``error`` when the file is missing or lacks a ``required`` column.  A
+    row with more cells than the header keeps the extra cells under key None.
+    """
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found — pass an existing file.", path=path) from None
+    with fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise error(
+                f"{path}: missing column(s) {', '.join(missing)} — the header must have {','.join(required)}.",
+                path=path,
+            )
+        return list(enumerate(reader, start=2))

@@ -23,7 +23,6 @@ top-priority hits name codes in different lineages is flagged as a conflict.
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 import re
@@ -35,7 +34,7 @@ from .codes import CodeList, load_codes
 from .errors import RuleError
 from .normalize import label_key, normalize_label
 from .raters import RaterResult
-from .resources import data_path, file_sha256
+from .resources import data_path, file_sha256, read_csv_rows
 
 __all__ = ["MATCH_MODES", "Rule", "RuleHit", "RuleSet", "apply_rules", "compile_matcher", "load_rules", "match_rules"]
 
@@ -154,80 +153,69 @@ def load_rules(path: str | Path | None = None, *, codes: CodeList | None = None)
 
 @functools.lru_cache(maxsize=16)
 def _load(path: str, codes: CodeList) -> RuleSet:
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise RuleError(f"{path}: rules file not found — pass an existing mapper.csv.", path=path) from None
+    rows = read_csv_rows(path, _COLUMNS, error=RuleError, what="rules file")
     problems: list[str] = []
     rules: list[Rule] = []
     seen: dict[str, int] = {}
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise RuleError(
-                f"{path}: missing column(s) {', '.join(missing)} — the header must be {','.join(_COLUMNS)}.",
-                path=path,
+    for line, row in rows:
+        if None in row:
+            rid = (row.get("rule_id") or "").strip()
+            problems.append(
+                f"{path}:{line} ({rid or 'no id'}): {len(row[None])} cell(s) more than the header — quote fields that contain commas"
             )
-        for line, row in enumerate(reader, start=2):
-            if None in row:
-                rid = (row.get("rule_id") or "").strip()
-                problems.append(
-                    f"{path}:{line} ({rid or 'no id'}): {len(row[None])} cell(s) more than the header — quote fields that contain commas"
-                )
-                continue
-            row = {k: (v or "").strip() for k, v in row.items()}
-            rid = row["rule_id"]
-            where = f"{path}:{line} ({rid or 'no id'})"
-            bad = []
-            if not re.fullmatch(r"R\d{4,}", rid):
-                bad.append(f"rule_id {rid!r} is not of the form R0001")
-            elif rid in seen:
-                bad.append(f"rule_id {rid} is already used on line {seen[rid]}")
-            else:
-                seen[rid] = line
-            if row["status"] not in _RULE_STATUS:
-                bad.append(f"status {row['status']!r} is not active or retired")
+            continue
+        row = {k: (v or "").strip() for k, v in row.items()}
+        rid = row["rule_id"]
+        where = f"{path}:{line} ({rid or 'no id'})"
+        bad = []
+        if not re.fullmatch(r"R\d{4,}", rid):
+            bad.append(f"rule_id {rid!r} is not of the form R0001")
+        elif rid in seen:
+            bad.append(f"rule_id {rid} is already used on line {seen[rid]}")
+        else:
+            seen[rid] = line
+        if row["status"] not in _RULE_STATUS:
+            bad.append(f"status {row['status']!r} is not active or retired")
+        try:
+            priority = int(row["priority"])
+            if not 1 <= priority <= 100:
+                raise ValueError
+        except ValueError:
+            bad.append(f"priority {row['priority']!r} is not an integer from 1 to 100")
+            priority = 0
+        if row["match"] not in MATCH_MODES:
+            bad.append(f"match {row['match']!r} is not one of {', '.join(MATCH_MODES)}")
+        if not row["pattern"]:
+            bad.append("pattern is empty")
+        else:
             try:
-                priority = int(row["priority"])
-                if not 1 <= priority <= 100:
-                    raise ValueError
-            except ValueError:
-                bad.append(f"priority {row['priority']!r} is not an integer from 1 to 100")
-                priority = 0
-            if row["match"] not in MATCH_MODES:
-                bad.append(f"match {row['match']!r} is not one of {', '.join(MATCH_MODES)}")
-            if not row["pattern"]:
-                bad.append("pattern is empty")
-            else:
-                try:
-                    re.compile(row["pattern"])
-                except re.error as exc:
-                    bad.append(f'pattern "{row["pattern"]}" does not compile ({exc})')
-            code = row["code"]
-            if code not in codes:
-                bad.append(f"code {code!r} is not in {codes.name}")
-            elif normalize_label(row["code_title"]) != codes.title(code):
-                bad.append(f"code_title {row['code_title']!r} is not the title of {code} ({codes.title(code)!r})")
-            if bad:
-                problems.extend(f"{where}: {b}" for b in bad)
-                continue
-            rules.append(
-                Rule(
-                    rid,
-                    row["status"],
-                    priority,
-                    row["pattern"],
-                    row["match"],
-                    code,
-                    codes.title(code),
-                    split_cell(row["example"]),
-                    split_cell(row["counterexample"]),
-                    row["note"],
-                    line,
-                    codes.level(code),
-                )
+                re.compile(row["pattern"])
+            except re.error as exc:
+                bad.append(f'pattern "{row["pattern"]}" does not compile ({exc})')
+        code = row["code"]
+        if code not in codes:
+            bad.append(f"code {code!r} is not in {codes.name}")
+        elif normalize_label(row["code_title"]) != codes.title(code):
+            bad.append(f"code_title {row['code_title']!r} is not the title of {code} ({codes.title(code)!r})")
+        if bad:
+            problems.extend(f"{where}: {b}" for b in bad)
+            continue
+        rules.append(
+            Rule(
+                rid,
+                row["status"],
+                priority,
+                row["pattern"],
+                row["match"],
+                code,
+                codes.title(code),
+                split_cell(row["example"]),
+                split_cell(row["counterexample"]),
+                row["note"],
+                line,
+                codes.level(code),
             )
+        )
     if problems:
         raise RuleError(
             f"{path}: {len(problems)} problem(s):\n  "

@@ -17,7 +17,6 @@ a code, ``unknown`` when there is none.
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from .errors import RuleError
 from .normalize import label_key
-from .resources import data_path, file_sha256
+from .resources import data_path, file_sha256, read_csv_rows
 from .rules import MATCH_MODES, split_cell
 
 __all__ = [
@@ -95,51 +94,41 @@ def load_status_rules(path: str | Path | None = None) -> StatusRules:
 def _load(path: str) -> StatusRules:
     problems: list[str] = []
     rules: list[StatusRule] = []
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise RuleError(f"{path}: status rules file not found.", path=path) from None
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise RuleError(
-                f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}.", path=path
+    rows = read_csv_rows(path, _COLUMNS, error=RuleError, what="status rules file")
+    seen: set[str] = set()
+    for line, row in rows:
+        sid = (row["status_id"] or "").strip()
+        where = f"{path}:{line} ({sid or 'no id'})"
+        if not sid or sid in seen:
+            problems.append(f"{where}: status_id is empty or repeated")
+        seen.add(sid)
+        status = (row["status"] or "").strip()
+        if status not in _RULE_STATUSES:
+            problems.append(f"{where}: status {status!r} is not one of {', '.join(_RULE_STATUSES)}")
+        match = (row["match"] or "").strip()
+        if match not in MATCH_MODES:
+            problems.append(f"{where}: match {match!r} is not one of {', '.join(MATCH_MODES)}")
+        try:
+            regex = re.compile(row["pattern"] or "")
+        except re.error as exc:
+            problems.append(f"{where}: pattern {row['pattern']!r} does not compile ({exc})")
+            continue
+        if not row["pattern"]:
+            problems.append(f"{where}: empty pattern")
+            continue
+        rules.append(
+            StatusRule(
+                sid,
+                status,
+                row["pattern"],
+                match,
+                split_cell(row["example"]),
+                split_cell(row["counterexample"]),
+                row["note"] or "",
+                line,
+                regex,
             )
-        seen: set[str] = set()
-        for line, row in enumerate(reader, start=2):
-            sid = (row["status_id"] or "").strip()
-            where = f"{path}:{line} ({sid or 'no id'})"
-            if not sid or sid in seen:
-                problems.append(f"{where}: status_id is empty or repeated")
-            seen.add(sid)
-            status = (row["status"] or "").strip()
-            if status not in _RULE_STATUSES:
-                problems.append(f"{where}: status {status!r} is not one of {', '.join(_RULE_STATUSES)}")
-            match = (row["match"] or "").strip()
-            if match not in MATCH_MODES:
-                problems.append(f"{where}: match {match!r} is not one of {', '.join(MATCH_MODES)}")
-            try:
-                regex = re.compile(row["pattern"] or "")
-            except re.error as exc:
-                problems.append(f"{where}: pattern {row['pattern']!r} does not compile ({exc})")
-                continue
-            if not row["pattern"]:
-                problems.append(f"{where}: empty pattern")
-                continue
-            rules.append(
-                StatusRule(
-                    sid,
-                    status,
-                    row["pattern"],
-                    match,
-                    split_cell(row["example"]),
-                    split_cell(row["counterexample"]),
-                    row["note"] or "",
-                    line,
-                    regex,
-                )
-            )
+        )
     if problems:
         raise RuleError(
             f"{path}: {len(problems)} bad row(s) — " + "; ".join(problems) + ". Fix them or delete the rows.",
