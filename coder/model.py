@@ -9,14 +9,16 @@ What it is
     ``LinearSVC``) is trained on the index (:mod:`coder.jobindex`): every
     job-dictionary name with its unit group, and every level-4 and level-5 KSCO-7
     title with its unit group (titles of levels 1–3 name no unit group and are left
-    out; the military titles are in, so ``A011``… can be predicted).  A unit group's
+    out; the military titles are in, so ``A011``… can be predicted), and the single
+    occupations inside titles that list several (:func:`title_parts`:
+    ``정당 및 특수단체 임원`` → ``정당임원``, ``특수단체임원``).  A unit group's
     score is the sum of its own score and its ancestors' scores, so the top code is
     consistent with the hierarchy by construction and the major-level model (nine
     classes, many examples each) steers the fine levels.  Probabilities are
     ``softmax(score / T)`` over the unit groups, with the temperature ``T`` fitted by
     minimising the log-loss on out-of-fold predictions (3 folds grouped by job).
 
-Evaluation (``coder model evaluate``)
+Evaluation (``coder model evaluate``, :mod:`coder.model_eval`)
     Jobs, not names, are held out: a job and all its similar names fall on one side
     of the split (seeded hash of ``job_id``, 20 % held out); titles always train.
     The threshold curve in :data:`MODEL_THRESHOLD` is from that held-out part.
@@ -44,6 +46,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -53,6 +56,9 @@ from .errors import CrosswalkError, InputError
 from .jobindex import JobIndex, load_index
 from .raters import RaterResult
 from .resources import file_sha256
+
+if TYPE_CHECKING:  # re-exported lazily by __getattr__ at the end of this module
+    from .model_eval import CURVE_THRESHOLDS, ModelEvaluation, evaluate_model
 
 __all__ = [
     "CURVE_THRESHOLDS",
@@ -71,6 +77,7 @@ __all__ = [
     "model_rater",
     "save_model",
     "split_groups",
+    "title_parts",
     "train_model",
     "training_data",
     "training_data_matches",
@@ -84,19 +91,19 @@ Rule: the smallest threshold on the *out-of-fold* curve of the training part who
 then confirms it.  ``coder model evaluate`` (seed 0, 20 % of jobs held out)::
 
     threshold  coverage  acc4   acc1   (held-out)  | cv coverage  cv acc4
-         0.00     1.000  0.435  0.811              |       1.000  0.423
-         0.10     0.792  0.517  0.861              |       0.742  0.526
-         0.20     0.575  0.617  0.882              |       0.543  0.620
-         0.30     0.423  0.685  0.908              |       0.407  0.704
-         0.40     0.327  0.734  0.909              |       0.319  0.756
-         0.50     0.257  0.781  0.921              |       0.246  0.818   <- chosen
-         0.60     0.194  0.814  0.933              |       0.186  0.848
-         0.70     0.143  0.838  0.935              |       0.131  0.869
-         0.80     0.094  0.901  0.960              |       0.076  0.909
-         0.90     0.047  0.961  0.961              |       0.032  0.911
+         0.00     1.000  0.438  0.808              |       1.000  0.435
+         0.10     0.786  0.516  0.854              |       0.752  0.536
+         0.20     0.576  0.609  0.876              |       0.549  0.625
+         0.30     0.434  0.682  0.898              |       0.413  0.714
+         0.40     0.334  0.715  0.895              |       0.334  0.754
+         0.50     0.261  0.769  0.908              |       0.258  0.812   <- chosen
+         0.60     0.199  0.805  0.921              |       0.199  0.843
+         0.70     0.146  0.835  0.943              |       0.138  0.883
+         0.80     0.100  0.889  0.954              |       0.083  0.911
+         0.90     0.046  0.960  0.960              |       0.034  0.909
 
 At 0.5 the model alone codes about a quarter of unseen job names, with 4-digit
-accuracy ≈ 0.78 and major-group accuracy ≈ 0.92; below it the label stays open
+accuracy ≈ 0.77 and major-group accuracy ≈ 0.91; below it the label stays open
 for the LLM panel or a reviewer (the top-k are kept as candidates).
 """
 
@@ -120,6 +127,7 @@ MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_NAME = "jobdict_model"
 FORMAT_VERSION = 1
 _PAREN_END = re.compile(r"\([^()]*\)$")
+_PAREN_ANY = re.compile(r"\([^()]*\)")
 
 
 # --------------------------------------------------------------------------- features
@@ -182,8 +190,8 @@ class TrainingData:
 
     keys: tuple[str, ...]
     codes: tuple[str, ...]
-    groups: tuple[str, ...]  # job_id for dictionary names, "ksco7:<code>" for titles
-    sources: tuple[str, ...]  # "jobdict" or "ksco7"
+    groups: tuple[str, ...]  # job_id for dictionary names, "ksco7:<code>" for titles and their parts
+    sources: tuple[str, ...]  # "jobdict", "ksco7" (title) or "ksco7_part" (see title_parts)
     sha256: Mapping[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -206,8 +214,44 @@ def training_data(index: JobIndex | None = None, *, codes: CodeList | None = Non
         elif codes.level(e.code) in (4, 5):
             unit = codes.truncate(e.code, 4)
             rows.append((e.key, unit, f"ksco7:{unit}", "ksco7"))
+    rows += [(key, unit, f"ksco7:{unit}", "ksco7_part") for key, unit in title_parts(codes)]
     keys, ys, groups, sources = zip(*rows, strict=True)
     return TrainingData(keys, ys, groups, sources, dict(index.sha256))
+
+
+_TITLE_PART = re.compile(r"\s*(?:및|[·∙‧ㆍ・,])\s*")
+
+
+def title_parts(codes: CodeList) -> list[tuple[str, str]]:
+    """Single occupations named inside the level-4/5 titles that list several, as ``(label key, unit group)``.
+
+    A title ``A 및 B 임원`` or ``A·B 임원`` is split at ``및`` and middle dots; a
+    one-word part before the last borrows the last part's head noun
+    (``정당 및 특수단체 임원`` → ``정당임원``, ``특수단체임원``); longer parts stand
+    alone (``의회 의원·고위 공무원 및 …`` → ``의회의원``, ``고위공무원``, …).
+    Sorted and without duplicates.
+
+    >>> title_parts(load_codes())[:2]
+    [('가공기조작원', '8431'), ('가구제조', '7302')]
+    """
+    from .normalize import label_key
+
+    out: set[tuple[str, str]] = set()
+    for c in codes:
+        if c.level not in (4, 5):
+            continue
+        title = _PAREN_ANY.sub("", c.title).strip()
+        title = re.sub(r"^그\s*외\s*", "", title)
+        parts = [p.split() for p in _TITLE_PART.split(title) if p.strip()]
+        if len(parts) < 2:
+            continue
+        head = parts[-1][-1]
+        unit = codes.truncate(c.code, 4)
+        for i, words in enumerate(parts):
+            key = label_key("".join(words) if len(words) > 1 or i == len(parts) - 1 else words[0] + head)
+            if key:
+                out.add((key, unit))
+    return sorted(out)
 
 
 def split_groups(groups: Sequence[str], *, seed: int = SEED, share: float = 0.2, salt: str = "test") -> np.ndarray:
@@ -358,6 +402,8 @@ def train_model(
     params = {**PARAMS, **(params or {})}
     data = data or training_data()
     t0 = time.perf_counter()
+    from .model_eval import evaluate_model
+
     evaluation = evaluate_model(seed=seed, params=params, data=data).as_dict() if evaluate else None
     model = _fit(data, params, seed)
     temperature = _calibrate(data, params, seed)
@@ -377,186 +423,13 @@ def train_model(
             "texts": len(data),
             "jobdict_names": sum(s == "jobdict" for s in data.sources),
             "titles": sum(s == "ksco7" for s in data.sources),
+            "title_parts": sum(s == "ksco7_part" for s in data.sources),
         },
         "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
         "train_seconds": round(time.perf_counter() - t0, 2),
         "evaluation": evaluation,
     }
     return _with(model, temperature=temperature, metadata=meta)
-
-
-# --------------------------------------------------------------------------- evaluation
-
-CURVE_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-
-
-@dataclass(frozen=True)
-class ModelEvaluation:
-    """Held-out metrics of the model (higher accuracy and coverage are better; lower log-loss and ECE are better).
-
-    ``accuracy[level]`` is micro accuracy of the top code truncated to ``level``
-    (1 = major … 4 = unit group); ``macro[level]`` averages it over the true major
-    groups.  ``curve`` rows hold, for each probability threshold, the share of
-    held-out names whose top probability reaches it (coverage) and the accuracy
-    among them; ``cv_curve`` is the same from out-of-fold predictions on the
-    training part (what a threshold would be chosen on).
-    """
-
-    seed: int
-    n_train: int
-    n_test: int
-    n_test_jobs: int
-    n_test_unseen: int
-    accuracy: Mapping[int, float]
-    macro: Mapping[int, float]
-    per_major: Mapping[str, Mapping[str, float]]
-    curve: tuple[Mapping[str, float], ...]
-    cv_curve: tuple[Mapping[str, float], ...]
-    threshold: float
-    suggested_threshold: float
-    at_threshold: Mapping[str, float]
-    temperature: float
-    log_loss: float
-    ece: float
-    seconds: float
-
-    def as_dict(self) -> dict:
-        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        d["accuracy"] = {str(k): v for k, v in self.accuracy.items()}
-        d["macro"] = {str(k): v for k, v in self.macro.items()}
-        d["curve"], d["cv_curve"] = list(self.curve), list(self.cv_curve)
-        return d
-
-    def to_text(self) -> str:
-        """The metrics table and the coverage/accuracy curve as plain text."""
-        lines = [
-            f"held-out: {self.n_test} names of {self.n_test_jobs} jobs ({self.n_test_unseen} not in the training index); "
-            f"trained on {self.n_train} texts; seed {self.seed}; T={self.temperature:.3f}",
-            "level   micro   macro(major groups)",
-        ]
-        for level in (1, 2, 3, 4):
-            lines.append(f"{level}-digit {self.accuracy[level]:.3f}   {self.macro[level]:.3f}")
-        lines.append(f"log-loss {self.log_loss:.3f}   ECE {self.ece:.3f}")
-        lines.append("major    n   acc1   acc4")
-        for m, row in self.per_major.items():
-            lines.append(f"{m:>5} {int(row['n']):>4}  {row['acc1']:.3f}  {row['acc4']:.3f}")
-        lines.append("threshold  coverage  acc4   acc1   (held-out) | cv coverage  cv acc4")
-        for r, c in zip(self.curve, self.cv_curve, strict=True):
-            lines.append(
-                f"{r['threshold']:>9.2f}  {r['coverage']:>8.3f}  {r['acc4']:.3f}  {r['acc1']:.3f}"
-                f"              | {c['coverage']:>11.3f}  {c['acc4']:.3f}"
-            )
-        at = self.at_threshold
-        lines.append(
-            f"at MODEL_THRESHOLD {self.threshold:.2f}: codes {at['coverage']:.3f} of held-out names, "
-            f"4-digit accuracy {at['acc4']:.3f}, major accuracy {at['acc1']:.3f}"
-        )
-        lines.append(
-            f"threshold rule (smallest cv threshold with 4-digit accuracy ≥ {THRESHOLD_TARGET_ACCURACY:.2f}): "
-            f"{self.suggested_threshold:.2f}"
-        )
-        return "\n".join(lines)
-
-
-def _curve(prob: np.ndarray, ok4: np.ndarray, ok1: np.ndarray, thresholds: Sequence[float]) -> list[dict]:
-    rows = []
-    for t in thresholds:
-        m = prob >= t
-        n = int(m.sum())
-        rows.append(
-            {
-                "threshold": float(t),
-                "n": n,
-                "coverage": round(n / max(len(prob), 1), 4),
-                "acc4": round(float(ok4[m].mean()) if n else math.nan, 4),
-                "acc1": round(float(ok1[m].mean()) if n else math.nan, 4),
-            }
-        )
-    return rows
-
-
-def _ece(prob: np.ndarray, ok: np.ndarray, bins: int = 10) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(prob, edges) - 1, 0, bins - 1)
-    return float(
-        sum(
-            abs(prob[which == b].mean() - ok[which == b].mean()) * (which == b).mean()
-            for b in range(bins)
-            if (which == b).any()
-        )
-    )
-
-
-def evaluate_model(
-    *,
-    seed: int = SEED,
-    params: Mapping | None = None,
-    data: TrainingData | None = None,
-    threshold: float = MODEL_THRESHOLD,
-) -> ModelEvaluation:
-    """Hold out a share of the dictionary's *jobs* (all their names), train on the rest plus titles, and score.
-
-    The temperature is fitted on out-of-fold predictions of the training part only.
-    """
-    t0 = time.perf_counter()
-    params = {**PARAMS, **(params or {})}
-    data = data or training_data()
-    is_dict = np.array([s == "jobdict" for s in data.sources])
-    test = is_dict & split_groups(data.groups, seed=seed, share=float(params["test_share"]))
-    train = data.subset(~test)
-    folds = _oof(train, params, seed)
-    temperature = _fit_temperature([(S, t) for _, S, t in folds])
-    cv_prob = np.concatenate([_softmax(S / temperature).max(axis=1) for _, S, _ in folds])
-    cv_ok4 = np.concatenate([S.argmax(axis=1) == t for _, S, t in folds])
-    cv_ok1 = np.concatenate(
-        [
-            np.array([m.classes[i][0] for i in S.argmax(axis=1)])
-            == np.array([m.classes[j][0] if j >= 0 else "" for j in t])
-            for m, S, t in folds
-        ]
-    )
-    cv_rows = _curve(cv_prob, cv_ok4, cv_ok1, CURVE_THRESHOLDS)
-    model = _fit(train, params, seed)
-    keys = [data.keys[i] for i in np.flatnonzero(test)]
-    truth = np.array([data.codes[i] for i in np.flatnonzero(test)])
-    P = _softmax(model.scores(keys) / temperature)
-    top = np.array(model.classes)[P.argmax(axis=1)]
-    prob = P.max(axis=1)
-    ok = {level: np.array([a[:level] == b[:level] for a, b in zip(top, truth, strict=True)]) for level in (1, 2, 3, 4)}
-    majors = np.array([c[0] for c in truth])
-    groups = sorted(set(majors))
-    pos = {c: i for i, c in enumerate(model.classes)}
-    p_true = np.array([P[i, pos[c]] if c in pos else 0.0 for i, c in enumerate(truth)])
-    at = _curve(prob, ok[4], ok[1], [threshold])[0]
-    train_keys = set(train.keys)
-    return ModelEvaluation(
-        seed=seed,
-        n_train=len(train),
-        n_test=len(keys),
-        n_test_jobs=len({data.groups[i] for i in np.flatnonzero(test)}),
-        n_test_unseen=sum(k not in train_keys for k in keys),
-        accuracy={lv: round(float(ok[lv].mean()), 4) for lv in ok},
-        macro={lv: round(float(np.mean([ok[lv][majors == g].mean() for g in groups])), 4) for lv in ok},
-        per_major={
-            g: {
-                "n": int((majors == g).sum()),
-                "acc1": round(float(ok[1][majors == g].mean()), 4),
-                "acc4": round(float(ok[4][majors == g].mean()), 4),
-            }
-            for g in groups
-        },
-        curve=tuple(_curve(prob, ok[4], ok[1], CURVE_THRESHOLDS)),
-        cv_curve=tuple(cv_rows),
-        threshold=threshold,
-        suggested_threshold=next(
-            (r["threshold"] for r in cv_rows if r["n"] and r["acc4"] >= THRESHOLD_TARGET_ACCURACY), 1.0
-        ),
-        at_threshold={"coverage": at["coverage"], "acc4": at["acc4"], "acc1": at["acc1"], "n": at["n"]},
-        temperature=round(temperature, 4),
-        log_loss=round(float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0)))), 4),
-        ece=round(_ece(prob, ok[4]), 4),
-        seconds=round(time.perf_counter() - t0, 2),
-    )
 
 
 # --------------------------------------------------------------------------- storage
@@ -707,3 +580,15 @@ def model_rater(
         details.append(json.dumps([[c, round(p, 4)] for c, p in best], separators=(",", ":")))
         final.append(best[0][1] >= threshold)
     return RaterResult("model", tuple(keys), tuple(codes), tuple(scores), tuple(details), {"final_ok": tuple(final)})
+
+
+_EVALUATION_NAMES = ("CURVE_THRESHOLDS", "ModelEvaluation", "evaluate_model")
+
+
+def __getattr__(name: str) -> object:
+    """Re-export the evaluation names from :mod:`coder.model_eval` (imported on first use, no import cycle)."""
+    if name in _EVALUATION_NAMES:
+        from . import model_eval
+
+        return getattr(model_eval, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

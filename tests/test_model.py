@@ -185,3 +185,23 @@ def test_cli_train_needs_exactly_one_destination(tmp_path):
         res = runner.invoke(model_group, ["train", *args])
         assert res.exit_code == 2
         assert "give exactly one of --out DIR or --ship." in res.output
+
+
+def test_title_parts_split_listed_occupations():
+    from coder.model import title_parts
+
+    parts = title_parts(load_codes())
+    assert parts == sorted(set(parts))
+    assert ("정당임원", "1110") in parts and ("특수단체임원", "1110") in parts  # 정당 및 특수단체 임원
+    assert ("고위공무원", "1110") in parts  # 의회 의원·고위 공무원 및 공공단체 임원
+    assert sum(s == "ksco7_part" for s in training_data().sources) == len(parts)
+
+
+def test_evaluation_names_re_exported_from_model():
+    import coder.model as m
+    import coder.model_eval as me
+
+    assert m.evaluate_model is me.evaluate_model and m.ModelEvaluation is me.ModelEvaluation
+    assert m.CURVE_THRESHOLDS == me.CURVE_THRESHOLDS
+    with pytest.raises(AttributeError):
+        m.no_such_name  # noqa: B018
