@@ -17,7 +17,7 @@ from coder.references import (
 )
 from coder.resources import data_path, file_sha256, verify_manifest
 
-SHARED = Path("/work/shared/data/kosis")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "kosis"  # beside the checkout, when present
 
 # 2026 NPK audit paper, female share per KSCO major (KOSIS RES 2025 H2), quoted in shared/data/kosis/SOURCES.md §0
 PAPER_FEMALE_SHARES = [0.188, 0.483, 0.528, 0.691, 0.525, 0.379, 0.111, 0.097, 0.514]
