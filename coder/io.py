@@ -171,7 +171,7 @@ def _string_column(series: pd.Series) -> pa.Array:
         if pa.types.is_boolean(arr.type):
             arr = pc.if_else(arr, "True", "False")
         return pc.fill_null(pc.cast(arr, pa.string()), "")
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # mixed or exotic types: fall back to str()
         values = [("" if v is None or (isinstance(v, float) and v != v) else str(v)) for v in series.tolist()]
         return pa.array(values, type=pa.string())
 
