@@ -74,3 +74,12 @@ def test_failed_write_leaves_earlier_output(tmp_path, monkeypatch):
         write_table(pd.DataFrame({"a": ["1"]}), target)
     assert target.read_text(encoding="utf-8") == "earlier\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_csv_writer_handles_mixed_and_missing_values(tmp_path):
+    frame = pd.DataFrame({"a": [1, "x", None, 2.5], "b": [True, False, None, True], "code": ["01", "A0", "", None]})
+    write_table(frame, tmp_path / "m.csv")
+    back = read_table(tmp_path / "m.csv")
+    assert back["a"].tolist() == ["1", "x", "", "2.5"]
+    assert back["b"].tolist() == ["True", "False", "", "True"]
+    assert back["code"].tolist() == ["01", "A0", "", ""]
