@@ -20,8 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from coder.axis import measure_axis, tabulate_axis
-from coder.references import load_reference
+from coder.axis.metrics import measure_axis, tabulate_axis
+from coder.axis.references import load_reference
 
 
 def make_rows(n: int, seed: int = 7) -> pd.DataFrame:

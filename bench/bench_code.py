@@ -49,7 +49,7 @@ print(json.dumps({"seconds": time.perf_counter() - t,
 
 CODER = """
 import sys, time, resource, json
-from coder.coding import code_file
+from coder.pipeline import code_file
 t = time.perf_counter()
 r = code_file(sys.argv[1], sys.argv[2], text_col="occupation", crosswalk_path=sys.argv[3])
 total = time.perf_counter() - t

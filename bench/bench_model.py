@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from coder.jobindex import index_rater, load_index
-from coder.model import MODEL_DIR, MODEL_NAME, MODEL_THRESHOLD, _read_model, model_rater, train_model
 from coder.normalize import label_key
+from coder.raters.index import index_rater, load_index
+from coder.raters.model import MODEL_DIR, MODEL_NAME, MODEL_THRESHOLD, _read_model, model_rater, train_model
 
 NPK = Path(__file__).resolve().parents[2] / "shared" / "data" / "npk" / "occupation.csv"
 

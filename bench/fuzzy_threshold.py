@@ -16,8 +16,8 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from coder.codes import load_codes
-from coder.jobindex import load_index
-from coder.model import split_groups
+from coder.raters.index import load_index
+from coder.raters.model import split_groups
 
 
 def main() -> None:

@@ -1,83 +1,77 @@
 """ksco-coder: code Korean free-text occupations to KSCO-7 (7th revision) and audit the result.
 
-Library first, thin CLI (``coder --help``).  The stages, each a module:
+Library first, thin CLI (``coder --help``).  The layout (see each module's docstring):
 
-* :mod:`coder.normalize` — label normal form and the ``label_key`` join key
-* :mod:`coder.labels` — the distinct-label table (code labels, not rows)
-* :mod:`coder.status` — employed / job-seeker / not employed / military / unknown
-* :mod:`coder.lookup`, :mod:`coder.rules`, :mod:`coder.fuzzy` — offline raters
-* :mod:`coder.crosswalk` — every rater side by side, final code by precedence
-* :mod:`coder.jobindex`, :mod:`coder.model` — job-dictionary index and the learned job-name rater
-* :mod:`coder.coding` — rows → labels → crosswalk → rows, with provenance sidecars
-* :mod:`coder.axis`, :mod:`coder.references`, :mod:`coder.stats` — sex × KSCO metrics against KOSIS
+* ground floor — :mod:`coder.errors`, :mod:`coder.normalize`, :mod:`coder.patterns`,
+  :mod:`coder.resources`, :mod:`coder.io`, :mod:`coder.provenance`
+* :mod:`coder.codes`, :mod:`coder.labels`, :mod:`coder.status`, :mod:`coder.stats`
+* :mod:`coder.raters` — the rater contract and every offline rater (title, rule, index, model, fuzzy)
+* :mod:`coder.crosswalk` — assemble the rater columns, decide the final code, read and write the file
+* :mod:`coder.pipeline` — rows → labels → raters → crosswalk → rows, with provenance sidecars
+* :mod:`coder.axis` — sex × KSCO metrics against KOSIS
+* :mod:`coder.cli` — one thin command per stage
 
-Nothing happens at import: no file is read until a function asks for it.
+Nothing happens at import: names below are loaded on first use (PEP 562), so
+``import coder.normalize`` loads neither pandas nor scipy.
 """
 
-from .axis import measure_axis, tabulate_axis
-from .codes import CodeList, load_codes
-from .coding import OUTPUT_COLUMNS, CodingResult, code_file, code_frame, code_labels
-from .crosswalk import PRECEDENCE, build_crosswalk
-from .errors import (
-    CacheError,
-    CoderError,
-    CrosswalkError,
-    InputError,
-    MissingKeyError,
-    ReviewError,
-    RuleError,
-    VendorError,
-)
-from .fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
-from .io import read_table, write_table
-from .jobindex import index_rater, load_index
-from .labels import LabelTable, tabulate_labels
-from .lookup import lookup_titles
-from .model import MODEL_THRESHOLD, load_model, model_rater
-from .normalize import label_key, normalize_label
-from .raters import RaterResult
-from .references import load_reference
-from .rules import apply_rules, load_rules
-from .status import load_status_rules, parse_status
+from __future__ import annotations
 
-__all__ = [
-    "FUZZY_THRESHOLD",
-    "MODEL_THRESHOLD",
-    "OUTPUT_COLUMNS",
-    "PRECEDENCE",
-    "CacheError",
-    "CodeList",
-    "CoderError",
-    "CodingResult",
-    "CrosswalkError",
-    "InputError",
-    "LabelTable",
-    "MissingKeyError",
-    "RaterResult",
-    "ReviewError",
-    "RuleError",
-    "VendorError",
-    "apply_rules",
-    "build_crosswalk",
-    "code_file",
-    "code_frame",
-    "code_labels",
-    "fuzzy_shortlist",
-    "index_rater",
-    "label_key",
-    "load_codes",
-    "load_index",
-    "load_model",
-    "load_reference",
-    "load_rules",
-    "load_status_rules",
-    "lookup_titles",
-    "measure_axis",
-    "model_rater",
-    "normalize_label",
-    "parse_status",
-    "read_table",
-    "tabulate_axis",
-    "tabulate_labels",
-    "write_table",
-]
+import importlib
+
+_EXPORTS = {
+    "CacheError": "errors",
+    "CodeList": "codes",
+    "CoderError": "errors",
+    "CodingResult": "pipeline",
+    "CrosswalkError": "errors",
+    "build_crosswalk": "crosswalk.decide",
+    "FUZZY_THRESHOLD": "raters.fuzzy",
+    "InputError": "errors",
+    "LabelTable": "labels",
+    "MODEL_THRESHOLD": "raters.model",
+    "MissingKeyError": "errors",
+    "OUTPUT_COLUMNS": "pipeline",
+    "PRECEDENCE": "crosswalk.decide",
+    "RaterResult": "raters.base",
+    "ReviewError": "errors",
+    "RuleError": "errors",
+    "VendorError": "errors",
+    "apply_rules": "raters.rules",
+    "code_file": "pipeline",
+    "code_frame": "pipeline",
+    "code_labels": "pipeline",
+    "fuzzy_shortlist": "raters.fuzzy",
+    "index_rater": "raters.index",
+    "label_key": "normalize",
+    "load_codes": "codes",
+    "load_index": "raters.index",
+    "load_model": "raters.model",
+    "load_reference": "axis.references",
+    "load_rules": "raters.rules",
+    "load_status_rules": "status",
+    "lookup_titles": "raters.title",
+    "measure_axis": "axis.metrics",
+    "model_rater": "raters.model",
+    "normalize_label": "normalize",
+    "parse_status": "status",
+    "read_table": "io",
+    "tabulate_axis": "axis.metrics",
+    "tabulate_labels": "labels",
+    "write_table": "io",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'coder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .coding import CodingResult, code_file
+from .pipeline import CodingResult, code_file
 
 __all__ = ["DEMO_DATA", "demo_report", "run_demo"]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from .errors import RuleError
 from .normalize import label_key
+from .patterns import MATCH_MODES, split_cell
 from .resources import data_path, file_sha256, read_csv_rows
-from .rules import MATCH_MODES, split_cell
 
 __all__ = [
     "STATUSES",

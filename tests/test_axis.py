@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from coder.axis import measure_axis, parse_sex, tabulate_axis
-from coder.cli_axis import axis_command
+from coder.axis.metrics import measure_axis, parse_sex, tabulate_axis
+from coder.axis.references import load_reference
+from coder.cli.axis import axis_command
 from coder.errors import InputError
-from coder.references import load_reference
 
 # Table 3 of the 2026 NPK audit paper (shared/data/npk/sex_by_ksco_major_audit2026.csv), CC BY 4.0
 NPK = pd.DataFrame(

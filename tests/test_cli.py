@@ -94,7 +94,7 @@ def test_rules_check_strict(runner, tmp_path):
 def test_model_flags_are_exclusive(runner, tmp_path):
     src = tmp_path / "p.csv"
     src.write_text("occupation\n교사\n", encoding="utf-8")
-    from coder.model import MODEL_DIR
+    from coder.raters.model import MODEL_DIR
 
     result = runner.invoke(
         cli, ["code", str(src), "--text-col", "occupation", "-o", "-", "--no-model", "--model", str(MODEL_DIR)]

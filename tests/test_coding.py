@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coder.codes import load_codes
-from coder.coding import OUTPUT_COLUMNS, code_file, code_frame
 from coder.errors import InputError
 from coder.normalize import label_key
+from coder.pipeline import OUTPUT_COLUMNS, code_file, code_frame
 
 
 @pytest.fixture(scope="module")

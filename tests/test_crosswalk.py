@@ -3,9 +3,9 @@ import math
 import pandas as pd
 import pytest
 
-from coder.crosswalk import FINAL_COLUMNS, build_crosswalk
+from coder.crosswalk.decide import FINAL_COLUMNS, build_crosswalk
 from coder.labels import tabulate_labels
-from coder.raters import RaterResult
+from coder.raters.base import RaterResult
 from coder.status import parse_status
 
 NAN = math.nan

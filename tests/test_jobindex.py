@@ -9,8 +9,8 @@ import pytest
 
 from coder.codes import load_codes
 from coder.errors import CrosswalkError
-from coder.jobindex import IndexEntry, build_index, index_entries, index_rater, load_index, read_jobdict
 from coder.normalize import label_key
+from coder.raters.index import IndexEntry, build_index, index_entries, index_rater, load_index, read_jobdict
 from coder.resources import verify_manifest
 
 

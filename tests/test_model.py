@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coder.cli_model import model_group
+from coder.cli.model import model_group
 from coder.codes import load_codes
 from coder.errors import CrosswalkError, InputError
-from coder.model import (
+from coder.raters.model import (
     MODEL_DIR,
     MODEL_NAME,
     MODEL_THRESHOLD,
     PARAMS,
-    _fit,
     key_features,
     load_model,
     model_rater,
@@ -29,6 +28,7 @@ from coder.model import (
     training_data,
     training_data_matches,
 )
+from coder.raters.model_fit import fit_levels
 from coder.resources import data_path, file_sha256
 
 KEYS = ["병원청소원", "휠체어조립원", "한식목공", "피씨(pc)방관리원", "컴퓨터시스템엔지니어", "포장반장", "건물청소원"]
@@ -114,7 +114,7 @@ def test_training_is_deterministic(small):
 
 
 def test_save_and_load_round_trip(small, tmp_path):
-    model = _fit(small, PARAMS, 0)
+    model = fit_levels(small, PARAMS, 0)
     path = save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert load_model(path).classes == loaded.classes == model.classes
@@ -122,7 +122,7 @@ def test_save_and_load_round_trip(small, tmp_path):
 
 
 def test_altered_model_is_refused(small, tmp_path):
-    save_model(_fit(small, PARAMS, 0), tmp_path)
+    save_model(fit_levels(small, PARAMS, 0), tmp_path)
     npz = tmp_path / f"{MODEL_NAME}.npz"
     raw = bytearray(npz.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
@@ -169,7 +169,7 @@ def test_held_out_accuracy_above_floor(data):
     """The model learned something: held-out jobs far above chance (1/440) and the majority class."""
     is_dict = np.array([s == "jobdict" for s in data.sources])
     test = is_dict & split_groups(data.groups, seed=0, share=0.2)
-    model = _fit(data.subset(~test), PARAMS, 0)
+    model = fit_levels(data.subset(~test), PARAMS, 0)
     keys = [data.keys[i] for i in np.flatnonzero(test)]
     truth = np.array([data.codes[i] for i in np.flatnonzero(test)])
     top = np.array(model.classes)[model.scores(keys).argmax(axis=1)]
@@ -188,7 +188,7 @@ def test_cli_train_needs_exactly_one_destination(tmp_path):
 
 
 def test_title_parts_split_listed_occupations():
-    from coder.model import title_parts
+    from coder.raters.model import title_parts
 
     parts = title_parts(load_codes())
     assert parts == sorted(set(parts))
@@ -198,8 +198,8 @@ def test_title_parts_split_listed_occupations():
 
 
 def test_evaluation_names_re_exported_from_model():
-    import coder.model as m
-    import coder.model_eval as me
+    import coder.raters.model as m
+    import coder.raters.model_eval as me
 
     assert m.evaluate_model is me.evaluate_model and m.ModelEvaluation is me.ModelEvaluation
     assert m.CURVE_THRESHOLDS == me.CURVE_THRESHOLDS

@@ -5,9 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coder import references
-from coder.errors import CrosswalkError, InputError
-from coder.references import (
+from coder.axis import references
+from coder.axis.references import (
     KSCO_MAJORS,
     build_reference_tables,
     list_reference_periods,
@@ -15,6 +14,7 @@ from coder.references import (
     load_age_structure,
     load_reference,
 )
+from coder.errors import CrosswalkError, InputError
 from coder.resources import data_path, file_sha256, verify_manifest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "kosis"  # beside the checkout, when present

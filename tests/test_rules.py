@@ -3,7 +3,7 @@ import pytest
 from coder.codes import load_codes
 from coder.errors import RuleError
 from coder.normalize import label_key
-from coder.rules import apply_rules, check_examples, load_rules, match_rules
+from coder.raters.rules import apply_rules, check_examples, load_rules, match_rules
 
 HEADER = "rule_id,status,priority,pattern,match,code,code_title,example,counterexample,note\n"
 

@@ -1,4 +1,4 @@
-"""``coder model``: train and evaluate the learned job-name rater (thin CLI over :mod:`coder.model`)."""
+"""``coder model``: train and evaluate the learned job-name rater (thin CLI over :mod:`coder.raters.model`)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def train_command(out_dir: str | None, ship: bool, seed: int | None, no_evaluate
       coder model train --out my-model/
       coder model train --ship          # maintainers: refresh coder/models/
     """
-    from . import model as m
+    from ..raters import model as m
 
     if bool(out_dir) == ship:
         raise click.UsageError("give exactly one of --out DIR or --ship.")
@@ -92,7 +92,7 @@ def evaluate_command(seed: int | None, threshold: float | None, json_path: str |
     Example:
       coder model evaluate --json eval.json
     """
-    from . import model as m
+    from ..raters import model as m
 
     ev = m.evaluate_model(
         seed=m.SEED if seed is None else seed, threshold=m.MODEL_THRESHOLD if threshold is None else threshold

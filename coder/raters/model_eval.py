@@ -1,7 +1,7 @@
-"""Held-out evaluation of the learned rater (``coder model evaluate``); re-exported by :mod:`coder.model`.
+"""Held-out evaluation of the learned rater (``coder model evaluate``); re-exported by :mod:`coder.raters.model`.
 
 Jobs, not names, are held out: a job and all its similar names fall on one side of
-the split (:func:`coder.model.split_groups`, 20 % of jobs); titles and their parts
+the split (:func:`coder.raters.model_fit.split_groups`, 20 % of jobs); titles and their parts
 always train.  The temperature and the threshold rule only ever see out-of-fold
 predictions of the training part.
 """
@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import (
+from .model_fit import (
     MODEL_THRESHOLD,
     PARAMS,
     SEED,
     THRESHOLD_TARGET_ACCURACY,
     TrainingData,
-    _fit,
-    _fit_temperature,
-    _oof,
-    _softmax,
+    fit_levels,
+    fit_temperature,
+    out_of_fold,
+    softmax,
     split_groups,
     training_data,
 )
@@ -148,9 +148,9 @@ def evaluate_model(
     is_dict = np.array([s == "jobdict" for s in data.sources])
     test = is_dict & split_groups(data.groups, seed=seed, share=float(params["test_share"]))
     train = data.subset(~test)
-    folds = _oof(train, params, seed)
-    temperature = _fit_temperature([(S, t) for _, S, t in folds])
-    cv_prob = np.concatenate([_softmax(S / temperature).max(axis=1) for _, S, _ in folds])
+    folds = out_of_fold(train, params, seed)
+    temperature = fit_temperature([(S, t) for _, S, t in folds])
+    cv_prob = np.concatenate([softmax(S / temperature).max(axis=1) for _, S, _ in folds])
     cv_ok4 = np.concatenate([S.argmax(axis=1) == t for _, S, t in folds])
     cv_ok1 = np.concatenate(
         [
@@ -160,10 +160,10 @@ def evaluate_model(
         ]
     )
     cv_rows = _curve(cv_prob, cv_ok4, cv_ok1, CURVE_THRESHOLDS)
-    model = _fit(train, params, seed)
+    model = fit_levels(train, params, seed)
     keys = [data.keys[i] for i in np.flatnonzero(test)]
     truth = np.array([data.codes[i] for i in np.flatnonzero(test)])
-    P = _softmax(model.scores(keys) / temperature)
+    P = softmax(model.scores(keys) / temperature)
     top = np.array(model.classes)[P.argmax(axis=1)]
     prob = P.max(axis=1)
     ok = {level: np.array([a[:level] == b[:level] for a, b in zip(top, truth, strict=True)]) for level in (1, 2, 3, 4)}

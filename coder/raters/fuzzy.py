@@ -1,7 +1,7 @@
 """Fuzzy shortlist (rater ``fuzzy``): the nearest known names by string similarity.
 
 For each label key the top-k entries of a shortlist index (KSCO-7 titles, and
-job-dictionary names once :mod:`coder.jobindex` is available) with rapidfuzz
+job-dictionary names once :mod:`coder.raters.index` is available) with rapidfuzz
 scores in [0, 1].  It is a *weak* rater: its top code becomes a final code only
 at or above :data:`FUZZY_THRESHOLD` and is then marked ``code_source=fuzzy``;
 below it the shortlist is kept as candidates for the LLM panel and reviewers.
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .codes import CodeList, load_codes
-from .normalize import label_key
-from .raters import RaterResult
+from ..codes import CodeList, load_codes
+from ..normalize import label_key
+from .base import RaterResult
 
 __all__ = ["FUZZY_THRESHOLD", "ShortlistEntry", "fuzzy_shortlist", "title_entries"]
 

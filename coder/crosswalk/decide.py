@@ -37,10 +37,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
-from .labels import LabelTable
-from .raters import RaterResult
-from .status import LabelStatus
+from ..codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
+from ..labels import LabelTable
+from ..raters.base import RaterResult
+from ..status import LabelStatus
 
 __all__ = ["FINAL_COLUMNS", "PRECEDENCE", "STRONG", "WEAK", "build_crosswalk"]
 

@@ -1,4 +1,4 @@
-"""``coder axis``: sex × KSCO axis metrics against a KOSIS reference (thin CLI over :mod:`coder.axis`)."""
+"""``coder axis``: sex × KSCO axis metrics against a KOSIS reference (thin CLI over :mod:`coder.axis.metrics`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _flag(x) -> str:
 
 
 def format_axis_table(result) -> str:
-    """A readable plain-text report of an :class:`~coder.axis.AxisResult`."""
+    """A readable plain-text report of an :class:`~coder.axis.metrics.AxisResult`."""
     s = result.settings
     q, tau = s["q"], s["tau"]
     ref = result.reference
@@ -134,7 +134,7 @@ def buckets_frame(result):
 
 def _read(path: str):
     try:
-        from .io import read_table
+        from ..io import read_table
     except ImportError:  # pragma: no cover - io.py not yet in the tree
         import pandas as pd
 
@@ -261,8 +261,8 @@ def axis_command(
             --reference kosis-res:2025H2 --json axis.json
         coder axis table.csv --code-col ksco_major --n-col n --female-share-col female_share
     """
-    from .axis import measure_axis, tabulate_axis
-    from .references import load_reference
+    from ..axis.metrics import measure_axis, tabulate_axis
+    from ..axis.references import load_reference
 
     if n_col and count_col:
         raise click.UsageError("--count-col and --n-col are mutually exclusive (long vs wide aggregated table).")

@@ -25,18 +25,18 @@ import numpy as np
 import pandas as pd
 
 from .codes import CodeList, load_codes
-from .crosswalk import PRECEDENCE, build_crosswalk
+from .crosswalk.decide import PRECEDENCE, build_crosswalk
 from .errors import InputError
-from .fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
 from .io import read_table, write_table
-from .jobindex import JobIndex, index_rater, load_index
 from .labels import LabelTable, tabulate_labels
-from .lookup import lookup_titles
-from .model import MODEL_THRESHOLD, JobModel, load_model, model_rater
 from .provenance import build_meta, write_meta
-from .raters import RaterResult
+from .raters.base import RaterResult
+from .raters.fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
+from .raters.index import JobIndex, index_rater, load_index
+from .raters.model import MODEL_THRESHOLD, JobModel, load_model, model_rater
+from .raters.rules import RuleSet, apply_rules, load_rules
+from .raters.title import lookup_titles
 from .resources import file_sha256
-from .rules import RuleSet, apply_rules, load_rules
 from .status import StatusRules, load_status_rules, parse_status
 
 __all__ = ["OUTPUT_COLUMNS", "CodingResult", "code_file", "code_frame", "code_labels"]
@@ -139,7 +139,7 @@ def code_labels(
 ) -> pd.DataFrame:
     """Code a distinct-label table and return its crosswalk (see :mod:`coder.crosswalk`).
 
-    ``model``: the packaged model (None), a loaded :class:`~coder.model.JobModel`,
+    ``model``: the packaged model (None), a loaded :class:`~coder.raters.model.JobModel`,
     a path to one, or False to leave the learned rater out.  ``extra_raters``
     (keyed by core key) join the crosswalk in their place of the precedence.
     """

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .errors import CoderError
+from ..errors import CoderError
 
 __all__ = ["cli", "main"]
 
@@ -124,9 +124,9 @@ def code_command(
     Example:
       coder code personas.parquet --text-col occupation -o coded.parquet --crosswalk xwalk.csv
     """
-    from .coding import code_file
-    from .fuzzy import FUZZY_THRESHOLD
-    from .model import MODEL_THRESHOLD
+    from ..pipeline import code_file
+    from ..raters.fuzzy import FUZZY_THRESHOLD
+    from ..raters.model import MODEL_THRESHOLD
 
     if model_path and no_model:
         raise click.UsageError("--model and --no-model cannot be used together.")
@@ -179,7 +179,7 @@ def demo_command(out_dir, top, quiet):
     Example:
       coder demo --out coder-demo
     """
-    from .demo import demo_report, run_demo
+    from ..demo import demo_report, run_demo
 
     result = run_demo(out_dir)
     _say(quiet, demo_report(result, top=top))
@@ -198,8 +198,8 @@ def explain_command(labels, rules_path):
     """
     import pandas as pd
 
-    from .coding import code_labels
-    from .labels import tabulate_labels
+    from ..labels import tabulate_labels
+    from ..pipeline import code_labels
 
     table = tabulate_labels(pd.Series(list(labels), dtype=object))
     xw = code_labels(table, rules=rules_path)
@@ -226,7 +226,7 @@ def rules_check_command(rules_path, strict):
     Example:
       coder rules check --strict
     """
-    from .rules import check_examples, load_rules
+    from ..raters.rules import check_examples, load_rules
 
     rules = load_rules(rules_path)
     failures = check_examples(rules)
@@ -239,13 +239,13 @@ def rules_check_command(rules_path, strict):
 
 def _register() -> None:
     try:
-        from .cli_axis import axis_command
+        from .axis import axis_command
     except ImportError:  # pragma: no cover - stage not installed
         pass
     else:
         cli.add_command(axis_command)
     try:
-        from .cli_model import model_group
+        from .model import model_group
     except ImportError:  # pragma: no cover
         pass
     else:

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CrosswalkError, InputError
-from .resources import data_path, file_sha256, load_manifest
+from ..errors import CrosswalkError, InputError
+from ..resources import data_path, file_sha256, load_manifest
 
 __all__ = [
     "AGE_BANDS",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .codes import CodeList, load_codes
-from .raters import RaterResult
+from ..codes import CodeList, load_codes
+from .base import RaterResult
 
 __all__ = ["lookup_titles"]
 

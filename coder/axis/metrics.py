@@ -7,12 +7,12 @@ Two steps, both on aggregated counts:
    share) into a :class:`SexBucketTable` over the comparison frame — the nine KSCO
    majors. Buckets ``0`` (not employed), ``A`` (military, outside the KOSIS labour-force
    frame) and unknown codes are excluded and counted (configurable).
-2. :func:`measure_axis` compares it with a :class:`~coder.references.ReferenceTable`
+2. :func:`measure_axis` compares it with a :class:`~coder.axis.references.ReferenceTable`
    and returns an :class:`AxisResult`: per bucket the female shares, the gap, the
    reference ratio with bootstrap and Bonferroni intervals and flags, the 4/5 parity
    flags; overall Bergsma's bias-corrected Cramér's V of both tables, ρ = V_data / V_ref
    with its interval and the ρ < τ screen, a fixed-margin permutation null, distances;
-   and the robustness checks of :mod:`coder.axis_robust` (τ × q grid, vintage drift, age
+   and the robustness checks of :mod:`coder.axis.robust` (τ × q grid, vintage drift, age
    standardisation, reference design effect), whose result classes are re-exported here.
 
 Two "reference ratios" are reported per bucket, because "data share / reference share"
@@ -30,14 +30,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .references import AGE_BANDS, KSCO_MAJORS, ReferenceTable
-from .stats import (
+from ..errors import InputError
+from ..stats import (
     cramers_v,
     draw_fixed_margin_tables,
     draw_multinomial_tables,
@@ -45,9 +43,19 @@ from .stats import (
     permutation_pvalue,
     total_variation,
 )
-
-if TYPE_CHECKING:
-    from .axis_robust import AgeStandardisation, DeffCheck, GridCell, VintageCheck, VintagePeriod
+from .bands import outside_band, parity_ratio, quantile_interval, safe_ratio
+from .references import AGE_BANDS, KSCO_MAJORS, ReferenceTable
+from .robust import (
+    AgeStandardisation,
+    DeffCheck,
+    GridCell,
+    VintageCheck,
+    VintagePeriod,
+    check_deff,
+    check_grid,
+    check_vintages,
+    standardise_age,
+)
 
 __all__ = [
     "BUCKET_TITLES",
@@ -365,33 +373,6 @@ def tabulate_axis(
 # --- measurement -------------------------------------------------------------------------------
 
 
-def _quantiles(x: np.ndarray, probs: tuple[float, float]) -> tuple[float, float] | None:
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return None
-    lo, hi = np.quantile(x, probs)
-    return float(lo), float(hi)
-
-
-def _outside(ci: tuple[float, float] | None, q: float) -> bool | None:
-    if ci is None:
-        return None
-    return bool(ci[1] < q or ci[0] > 1.0 / q)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
-def _parity(share: float | None) -> tuple[float | None, bool | None]:
-    if share is None or not math.isfinite(share):
-        return None, None
-    hi = max(share, 1.0 - share)
-    ratio = min(share, 1.0 - share) / hi
-    return ratio, bool(ratio < 0.8)
-
-
 def _align(table: SexBucketTable, reference: ReferenceTable) -> tuple[SexBucketTable, np.ndarray]:
     """Drop empty data buckets the reference lacks; check the rest exist in the reference with women in them."""
     persons = table.counts.sum(axis=1)
@@ -460,7 +441,7 @@ def measure_axis(
     # bootstrap of the data table (multinomial, size = unweighted persons)
     boot = draw_multinomial_tables(data, n_bootstrap, rng=rng, n=n).astype(float)
     boot_persons = boot.sum(axis=2)
-    boot_fs = _ratio(boot[:, :, 0], boot_persons)
+    boot_fs = safe_ratio(boot[:, :, 0], boot_persons)
     boot_bs = boot_persons / n
 
     ref_n = reference.n if reference.n is not None else math.inf
@@ -468,7 +449,7 @@ def measure_axis(
     v_ref = cramers_v(ref, n=ref_n)
     v_boot = cramers_v(boot, n=n)
     rho = v_data / v_ref if v_ref > 0 else None
-    rho_ci = _quantiles(v_boot / v_ref, (alpha / 2, 1 - alpha / 2)) if v_ref > 0 else None
+    rho_ci = quantile_interval(v_boot / v_ref, (alpha / 2, 1 - alpha / 2)) if v_ref > 0 else None
 
     # permutation null of V_data with both margins fixed
     integer = np.rint(data * (n / data.sum())).astype(np.int64) if table.weighted else np.rint(data).astype(np.int64)
@@ -489,7 +470,7 @@ def measure_axis(
         )
 
     persons = data.sum(axis=1)
-    fs = _ratio(data[:, 0], persons)
+    fs = safe_ratio(data[:, 0], persons)
     ref_fs = ref[:, 0] / ref.sum(axis=1)
     bs, ref_bs = persons / data.sum(), ref.sum(axis=1) / ref.sum()
     r = fs / ref_fs
@@ -502,13 +483,13 @@ def measure_axis(
     probs_b = (alpha / (2 * kb), 1 - alpha / (2 * kb))
     results = []
     for j, b in enumerate(table.buckets):
-        ci = _quantiles(boot_r[:, j], probs) if defined[j] else None
-        ci_b = _quantiles(boot_r[:, j], probs_b) if defined[j] else None
-        rb_ci = _quantiles(boot_rb[:, j], probs)
-        rb_ci_b = _quantiles(boot_rb[:, j], probs_b)
+        ci = quantile_interval(boot_r[:, j], probs) if defined[j] else None
+        ci_b = quantile_interval(boot_r[:, j], probs_b) if defined[j] else None
+        rb_ci = quantile_interval(boot_rb[:, j], probs)
+        rb_ci_b = quantile_interval(boot_rb[:, j], probs_b)
         share = float(fs[j]) if defined[j] else None
-        pr, pf = _parity(share)
-        rpr, rpf = _parity(float(ref_fs[j]))
+        pr, pf = parity_ratio(share)
+        rpr, rpf = parity_ratio(float(ref_fs[j]))
         note = ""
         if not defined[j]:
             note = "no persons in the data: female share and r undefined"
@@ -527,8 +508,8 @@ def measure_axis(
                 r=float(r[j]) if defined[j] else None,
                 r_ci=ci,
                 r_ci_bonferroni=ci_b,
-                out_of_band=_outside(ci, q),
-                out_of_band_bonferroni=_outside(ci_b, q),
+                out_of_band=outside_band(ci, q),
+                out_of_band_bonferroni=outside_band(ci_b, q),
                 out_of_band_point=bool(r[j] < q or r[j] > 1 / q) if defined[j] else None,
                 parity_ratio=pr,
                 parity_flag=pf,
@@ -539,8 +520,8 @@ def measure_axis(
                 r_bucket=float(r_bucket[j]),
                 r_bucket_ci=rb_ci,
                 r_bucket_ci_bonferroni=rb_ci_b,
-                bucket_out_of_band=bool(_outside(rb_ci, q)),
-                bucket_out_of_band_bonferroni=bool(_outside(rb_ci_b, q)),
+                bucket_out_of_band=bool(outside_band(rb_ci, q)),
+                bucket_out_of_band_bonferroni=bool(outside_band(rb_ci_b, q)),
                 bucket_out_of_band_point=bool(r_bucket[j] < q or r_bucket[j] > 1 / q),
                 note=note,
             )
@@ -552,7 +533,6 @@ def measure_axis(
         "male": _distances(data[:, 1], ref[:, 1]),
     }
     verdict = None if rho is None else bool(rho < tau)
-    from .axis_robust import check_deff, check_grid, check_vintages, standardise_age  # axis_robust imports axis
 
     grid = check_grid(rho, rho_ci, results, taus=taus, qs=qs)
     vint = (
@@ -664,28 +644,3 @@ def _distances(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
 
 
 # --- re-exports ----------------------------------------------------------------------------------
-
-_ROBUST = frozenset(
-    {
-        "AGE_ASSUMPTION",
-        "AgeBucket",
-        "AgeStandardisation",
-        "DeffCheck",
-        "GridCell",
-        "VintageCheck",
-        "VintagePeriod",
-        "check_deff",
-        "check_grid",
-        "check_vintages",
-        "standardise_age",
-    }
-)
-
-
-def __getattr__(name: str):
-    """Lazy re-export of the robustness names moved to :mod:`coder.axis_robust` (it imports this module)."""
-    if name in _ROBUST:
-        from . import axis_robust
-
-        return getattr(axis_robust, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

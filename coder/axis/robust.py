@@ -1,6 +1,6 @@
-"""Robustness checks for :func:`coder.axis.measure_axis`: how far do its verdicts move?
+"""Robustness checks for :func:`coder.axis.metrics.measure_axis`: how far do its verdicts move?
 
-Four checks, each run on the data bootstrap that :func:`~coder.axis.measure_axis` already drew:
+Four checks, each run on the data bootstrap that :func:`~coder.axis.metrics.measure_axis` already drew:
 
 - :func:`check_grid` — the ρ < τ screen and the out-of-band counts at every (τ, q) of a
   grid (the intervals do not depend on τ or q, only the flags do);
@@ -12,7 +12,7 @@ Four checks, each run on the data bootstrap that :func:`~coder.axis.measure_axis
   multinomial(n_ref / DEFF) (Kish effective size) alongside the data bootstrap.
 
 The result dataclasses (:class:`GridCell`, :class:`VintageCheck`, :class:`AgeStandardisation`,
-:class:`DeffCheck`, …) are also importable from :mod:`coder.axis`.
+:class:`DeffCheck`, …) are also importable from :mod:`coder.axis.metrics`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .axis import _outside, _parity, _quantiles, _ratio
+from ..stats import cramers_v, draw_multinomial_tables
+from .bands import outside_band, parity_ratio, quantile_interval, safe_ratio
 from .references import AGE_BANDS, list_reference_periods, load_age_structure, load_reference
-from .stats import cramers_v, draw_multinomial_tables
 
 __all__ = [
     "AGE_ASSUMPTION",
@@ -142,7 +142,7 @@ AGE_ASSUMPTION = (
 
 
 def _flag_ci(cis, q):
-    return [_outside(ci, q) for ci in cis]
+    return [outside_band(ci, q) for ci in cis]
 
 
 def check_grid(rho, rho_ci, results, *, taus, qs) -> tuple[GridCell, ...]:
@@ -156,9 +156,9 @@ def check_grid(rho, rho_ci, results, *, taus, qs) -> tuple[GridCell, ...]:
                     q=q,
                     verdict_attenuated=None if rho is None else bool(rho < tau),
                     verdict_attenuated_whole_interval=None if rho_ci is None else bool(rho_ci[1] < tau),
-                    n_out_of_band=sum(bool(_outside(b.r_ci, q)) for b in results),
+                    n_out_of_band=sum(bool(outside_band(b.r_ci, q)) for b in results),
                     n_out_of_band_point=sum(b.r is not None and (b.r < q or b.r > 1 / q) for b in results),
-                    n_bucket_out_of_band=sum(bool(_outside(b.r_bucket_ci, q)) for b in results),
+                    n_bucket_out_of_band=sum(bool(outside_band(b.r_bucket_ci, q)) for b in results),
                 )
             )
     return tuple(cells)
@@ -186,11 +186,12 @@ def check_vintages(
         ref_bs = ref.sum(axis=1) / ref.sum()
         v_ref = float(cramers_v(ref, n=other.n))
         cis = [
-            (_quantiles(boot_fs[:, j] / ref_fs[j], probs) if np.isfinite(fs[j]) else None) for j in range(len(buckets))
+            (quantile_interval(boot_fs[:, j] / ref_fs[j], probs) if np.isfinite(fs[j]) else None)
+            for j in range(len(buckets))
         ]
-        bcis = [_quantiles(boot_bs[:, j] / ref_bs[j], probs) for j in range(len(buckets))]
+        bcis = [quantile_interval(boot_bs[:, j] / ref_bs[j], probs) for j in range(len(buckets))]
         flags, bflags = _flag_ci(cis, q), _flag_ci(bcis, q)
-        parity = [bool(_parity(float(s))[1]) for s in ref_fs]
+        parity = [bool(parity_ratio(float(s))[1]) for s in ref_fs]
         dfs, dbs = np.abs(ref_fs - base_fs) * 100, np.abs(ref_bs - base_bs) * 100
         rho = v_data / v_ref if v_ref > 0 else None
         periods.append(
@@ -198,7 +199,7 @@ def check_vintages(
                 period=p,
                 v_ref=v_ref,
                 rho=rho,
-                rho_ci=_quantiles(v_boot / v_ref, probs) if v_ref > 0 else None,
+                rho_ci=quantile_interval(v_boot / v_ref, probs) if v_ref > 0 else None,
                 verdict_attenuated=None if rho is None else bool(rho < tau),
                 n_out_of_band=sum(bool(f) for f in flags),
                 n_bucket_out_of_band=sum(bool(f) for f in bflags),
@@ -247,14 +248,14 @@ def standardise_age(table, reference, ref_fs, v_ref, results, *, rng, n_bootstra
 
     def std_share(counts):  # counts (..., K, A, 2) -> (..., K)
         persons = counts.sum(axis=-1)
-        f = _ratio(counts[..., 0], persons)
+        f = safe_ratio(counts[..., 0], persons)
         w = np.where(persons > 0, weights, 0.0)
         wsum = w.sum(axis=-1)
-        return _ratio(np.nansum(np.where(persons > 0, w * np.nan_to_num(f), 0.0), axis=-1), wsum)
+        return safe_ratio(np.nansum(np.where(persons > 0, w * np.nan_to_num(f), 0.0), axis=-1), wsum)
 
     share = std_share(ac)
     persons = ac.sum(axis=(1, 2))
-    crude = _ratio(ac[:, :, 0].sum(axis=1), persons)
+    crude = safe_ratio(ac[:, :, 0].sum(axis=1), persons)
     std_table = np.stack([persons * np.nan_to_num(share), persons * (1 - np.nan_to_num(share))], axis=1)
     v_std = float(cramers_v(std_table, n=n_age))
     boot = draw_multinomial_tables(ac, n_bootstrap, rng=rng, n=n_age).astype(float)
@@ -265,11 +266,11 @@ def standardise_age(table, reference, ref_fs, v_ref, results, *, rng, n_bootstra
     )
     probs = (alpha / 2, 1 - alpha / 2)
     rho = v_std / v_ref if v_ref > 0 else None
-    rho_ci = _quantiles(cramers_v(boot_tables, n=n_age) / v_ref, probs) if v_ref > 0 else None
+    rho_ci = quantile_interval(cramers_v(boot_tables, n=n_age) / v_ref, probs) if v_ref > 0 else None
     out = []
     for j, b in enumerate(table.buckets):
         ok = np.isfinite(share[j])
-        ci = _quantiles(boot_share[:, j] / ref_fs[j], probs) if ok else None
+        ci = quantile_interval(boot_share[:, j] / ref_fs[j], probs) if ok else None
         out.append(
             AgeBucket(
                 bucket=b,
@@ -278,7 +279,7 @@ def standardise_age(table, reference, ref_fs, v_ref, results, *, rng, n_bootstra
                 female_share_standardised=float(share[j]) if ok else None,
                 r_standardised=float(share[j] / ref_fs[j]) if ok else None,
                 r_standardised_ci=ci,
-                out_of_band=_outside(ci, q),
+                out_of_band=outside_band(ci, q),
                 bands_missing=tuple(a for a, m in zip(AGE_BANDS, ac[j].sum(axis=1) <= 0, strict=True) if m and ok),
             )
         )
@@ -301,15 +302,15 @@ def check_deff(ref, ref_sample_size, deff, boot_fs, v_boot, fs, buckets, results
     """Resample the reference as multinomial(n_ref / DEFF) alongside the data bootstrap (Kish effective size)."""
     n_eff = max(1, round(ref_sample_size / deff))
     ref_boot = draw_multinomial_tables(ref, len(boot_fs), rng=rng, n=n_eff).astype(float)
-    ref_fs = _ratio(ref_boot[:, :, 0], ref_boot.sum(axis=2))
+    ref_fs = safe_ratio(ref_boot[:, :, 0], ref_boot.sum(axis=2))
     v_ref = cramers_v(ref_boot, n=n_eff)
     probs = (alpha / 2, 1 - alpha / 2)
     cis = {
-        b: (_quantiles(_ratio(boot_fs[:, j], ref_fs[:, j]), probs) if np.isfinite(fs[j]) else None)
+        b: (quantile_interval(safe_ratio(boot_fs[:, j], ref_fs[:, j]), probs) if np.isfinite(fs[j]) else None)
         for j, b in enumerate(buckets)
     }
-    flags = [_outside(cis[b], q) for b in buckets]
-    rho_ci = _quantiles(_ratio(v_boot, v_ref), probs)
+    flags = [outside_band(cis[b], q) for b in buckets]
+    rho_ci = quantile_interval(safe_ratio(v_boot, v_ref), probs)
     return DeffCheck(
         deff=float(deff),
         ref_sample_size=int(ref_sample_size),

@@ -31,11 +31,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .codes import CodeList, load_codes
-from .errors import CrosswalkError
-from .normalize import label_key, normalize_label
-from .raters import RaterResult
-from .resources import data_path, file_sha256
+from ..codes import CodeList, load_codes
+from ..errors import CrosswalkError
+from ..normalize import label_key, normalize_label
+from ..resources import data_path, file_sha256
+from .base import RaterResult
 
 __all__ = ["JOBDICT_FILE", "IndexEntry", "JobIndex", "index_entries", "index_rater", "load_index"]
 

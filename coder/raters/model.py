@@ -1,0 +1,290 @@
+"""Learned offline rater (rater ``model``): a character n-gram model of job names.
+
+What it is
+    A Korean job name carries its head noun at the end (``휠체어조립원``,
+    ``병원청소원``, ``컴퓨터시스템엔지니어``).  Each label key becomes TF-IDF weighted
+    features: character n-grams (1–4) of ``^key$`` — the ``$`` anchors the head
+    noun — plus explicit suffixes of length 1–6 (a trailing ``(...)`` is dropped
+    first).  One linear SVM per KSCO level (major, 2-, 3- and 4-digit; scikit-learn
+    ``LinearSVC``) is trained on the index (:mod:`coder.raters.index`): every
+    job-dictionary name with its unit group, and every level-4 and level-5 KSCO-7
+    title with its unit group (titles of levels 1–3 name no unit group and are left
+    out; the military titles are in, so ``A011``… can be predicted), and the single
+    occupations inside titles that list several (:func:`title_parts`:
+    ``정당 및 특수단체 임원`` → ``정당임원``, ``특수단체임원``).  A unit group's
+    score is the sum of its own score and its ancestors' scores, so the top code is
+    consistent with the hierarchy by construction and the major-level model (nine
+    classes, many examples each) steers the fine levels.  Probabilities are
+    ``softmax(score / T)`` over the unit groups, with the temperature ``T`` fitted by
+    minimising the log-loss on out-of-fold predictions (3 folds grouped by job).
+
+Evaluation (``coder model evaluate``, :mod:`coder.raters.model_eval`)
+    Jobs, not names, are held out: a job and all its similar names fall on one side
+    of the split (seeded hash of ``job_id``, 20 % held out); titles always train.
+    The threshold curve in :data:`MODEL_THRESHOLD` is from that held-out part.
+
+Storage
+    The model is plain arrays (``.npz``, loaded with ``allow_pickle=False``) plus a
+    JSON metadata file with the sha256 of the arrays and of the training data, so
+    loading runs no pickle and does not depend on the scikit-learn version.  The
+    package ships a trained model in ``coder/models/``; :func:`load_model` reads it,
+    or a directory the caller names explicitly, and refuses files whose sha256 does
+    not match their metadata.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import CrosswalkError, InputError
+from ..resources import file_sha256
+from .base import RaterResult
+from .model_eval import CURVE_THRESHOLDS, ModelEvaluation, evaluate_model
+from .model_fit import (
+    MODEL_THRESHOLD,
+    PARAMS,
+    SEED,
+    THRESHOLD_TARGET_ACCURACY,
+    JobModel,
+    TrainingData,
+    Vectorizer,
+    calibrate,
+    data_sha256,
+    fit_levels,
+    key_features,
+    split_groups,
+    title_parts,
+    training_data,
+    with_changes,
+)
+
+__all__ = [
+    "CURVE_THRESHOLDS",
+    "MODEL_DIR",
+    "MODEL_NAME",
+    "MODEL_THRESHOLD",
+    "PARAMS",
+    "SEED",
+    "THRESHOLD_TARGET_ACCURACY",
+    "JobModel",
+    "ModelEvaluation",
+    "TrainingData",
+    "evaluate_model",
+    "key_features",
+    "load_model",
+    "model_rater",
+    "save_model",
+    "split_groups",
+    "title_parts",
+    "train_model",
+    "training_data",
+    "training_data_matches",
+]
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+MODEL_NAME = "jobdict_model"
+FORMAT_VERSION = 1
+
+
+def train_model(
+    *,
+    seed: int = SEED,
+    params: Mapping | None = None,
+    data: TrainingData | None = None,
+    evaluate: bool = True,
+) -> JobModel:
+    """Train the model on the whole index (deterministic for a seed); optionally evaluate first.
+
+    The temperature is fitted on out-of-fold predictions; with ``evaluate=True`` the
+    held-out evaluation of :func:`evaluate_model` is run with the same seed and
+    parameters and stored in the metadata.
+    """
+    import sklearn
+
+    params = {**PARAMS, **(params or {})}
+    data = data or training_data()
+    t0 = time.perf_counter()
+    evaluation = evaluate_model(seed=seed, params=params, data=data).as_dict() if evaluate else None
+    model = fit_levels(data, params, seed)
+    temperature = calibrate(data, params, seed)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": MODEL_NAME,
+        "seed": seed,
+        "params": dict(params),
+        "threshold": MODEL_THRESHOLD,
+        "temperature": temperature,
+        "classes": len(model.classes),
+        "features": len(model.vectorizer.idf),
+        "nonzero_weights": int(sum(W.nnz for W in model.weights)),
+        "training_data": {
+            "files": dict(sorted(data.sha256.items())),
+            "sha256": data_sha256(data.sha256),
+            "texts": len(data),
+            "jobdict_names": sum(s == "jobdict" for s in data.sources),
+            "titles": sum(s == "ksco7" for s in data.sources),
+            "title_parts": sum(s == "ksco7_part" for s in data.sources),
+        },
+        "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
+        "train_seconds": round(time.perf_counter() - t0, 2),
+        "evaluation": evaluation,
+    }
+    return with_changes(model, temperature=temperature, metadata=meta)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def save_model(model: JobModel, directory: str | Path) -> Path:
+    """Write ``<directory>/jobdict_model.npz`` and ``.json`` (metadata with the npz sha256); return the json path."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    vocab = sorted(model.vectorizer.vocab, key=model.vectorizer.vocab.__getitem__)
+    arrays: dict[str, np.ndarray] = {
+        "vocab": np.array(vocab, dtype=str),
+        "idf": model.vectorizer.idf,
+        "classes": np.array(model.classes, dtype=str),
+    }
+    for i, (W, b, anc) in enumerate(zip(model.weights, model.intercepts, model.ancestors, strict=True)):
+        arrays.update(
+            {
+                f"w{i}_data": W.data.astype(np.float16),
+                f"w{i}_indices": W.indices.astype(np.int32),
+                f"w{i}_indptr": W.indptr.astype(np.int32),
+                f"w{i}_shape": np.array(W.shape, dtype=np.int64),
+                f"b{i}": b,
+                f"anc{i}": anc,
+                f"classes{i}": np.array(model.level_classes[i], dtype=str),
+            }
+        )
+    npz = d / f"{MODEL_NAME}.npz"
+    np.savez_compressed(npz, **arrays)
+    meta = {**model.metadata, "format_version": FORMAT_VERSION, "name": MODEL_NAME}
+    meta.update(temperature=model.temperature, levels_stored=len(model.weights))
+    meta["vectorizer"] = {"ngram_max": model.vectorizer.ngram_max, "suffix_max": model.vectorizer.suffix_max}
+    meta["model_file"] = npz.name
+    meta["model_sha256"] = file_sha256(npz)
+    js = d / f"{MODEL_NAME}.json"
+    js.write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return js
+
+
+def _retrain_hint(path: Path) -> str:
+    return f"retrain with `coder model train --out {path.parent}` (or `--ship` for the packaged model)"
+
+
+def _read_model(js: Path) -> JobModel:
+    try:
+        meta = json.loads(js.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CrosswalkError(f"{js}: model metadata not found — {_retrain_hint(js)}.", path=js) from None
+    except json.JSONDecodeError as exc:
+        raise CrosswalkError(
+            f"{js}:{exc.lineno}: model metadata is not valid JSON — {_retrain_hint(js)}.", path=js
+        ) from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CrosswalkError(
+            f"{js}: model format {meta.get('format_version')!r}, this toolkit reads {FORMAT_VERSION} — {_retrain_hint(js)}.",
+            path=js,
+        )
+    npz = js.parent / str(meta.get("model_file", ""))
+    if not npz.is_file():
+        raise CrosswalkError(f"{npz}: model arrays not found next to {js.name} — {_retrain_hint(js)}.", path=npz)
+    actual = file_sha256(npz)
+    if actual != meta.get("model_sha256"):
+        raise CrosswalkError(
+            f"{npz}: sha256 {actual[:12]}… differs from {js.name} ({str(meta.get('model_sha256'))[:12]}…); "
+            f"refusing to load an altered model — {_retrain_hint(js)}.",
+            path=npz,
+        )
+    try:
+        with np.load(npz, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        n = int(meta["levels_stored"])
+        vocab = {str(t): i for i, t in enumerate(a["vocab"])}
+        vec = Vectorizer(vocab, a["idf"].astype(np.float32), **meta["vectorizer"])
+        weights = tuple(
+            sparse.csr_matrix(
+                (a[f"w{i}_data"].astype(np.float32), a[f"w{i}_indices"], a[f"w{i}_indptr"]),
+                shape=tuple(int(s) for s in a[f"w{i}_shape"]),
+            )
+            for i in range(n)
+        )
+        return JobModel(
+            vec,
+            tuple(str(c) for c in a["classes"]),
+            weights,
+            tuple(a[f"b{i}"] for i in range(n)),
+            tuple(a[f"anc{i}"] for i in range(n)),
+            float(meta["temperature"]),
+            tuple(tuple(str(c) for c in a[f"classes{i}"]) for i in range(n)),
+            meta,
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CrosswalkError(f"{npz}: model arrays unreadable ({exc}) — {_retrain_hint(js)}.", path=npz) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged() -> JobModel:
+    return _read_model(MODEL_DIR / f"{MODEL_NAME}.json")
+
+
+def load_model(path: str | Path | None = None) -> JobModel:
+    """Load the packaged model, or the one at ``path`` (a directory or its ``.json``) the caller names.
+
+    No other location is ever searched.  The arrays are read without pickle and
+    checked against the sha256 in the metadata.
+    """
+    if path is None:
+        return _packaged()
+    p = Path(path)
+    if p.is_dir():
+        p = p / f"{MODEL_NAME}.json"
+    if p.suffix != ".json":
+        raise InputError(f"{p}: give the model directory or its {MODEL_NAME}.json, not {p.name}.", path=p)
+    return _read_model(p)
+
+
+def training_data_matches(model: JobModel, data: TrainingData | None = None) -> bool:
+    """True when the model's recorded training-data sha256 equals that of ``data`` (default: the shipped index)."""
+    data = data or training_data()
+    recorded = model.metadata.get("training_data", {})
+    return recorded.get("sha256") == data_sha256(data.sha256) and recorded.get("files") == dict(
+        sorted(data.sha256.items())
+    )
+
+
+# --------------------------------------------------------------------------- rater
+
+
+def model_rater(
+    keys: Sequence[str], *, k: int = 5, model: JobModel | None = None, threshold: float = MODEL_THRESHOLD
+) -> RaterResult:
+    """Rater ``model``: top unit group with its calibrated probability, top-k as JSON detail.
+
+    Code = the most probable 4-digit code (empty for an empty key); score = its
+    probability; detail = ``[[code, prob], ...]`` of the top ``k``; extra column
+    ``final_ok`` = probability ≥ ``threshold`` (default :data:`MODEL_THRESHOLD`).
+    """
+    model = model or load_model()
+    distinct = sorted({key for key in keys if key})
+    top = dict(zip(distinct, model.top_k(distinct, k), strict=True))
+    codes, scores, details, final = [], [], [], []
+    for key in keys:
+        if key not in top:
+            codes.append(""), scores.append(math.nan), details.append(""), final.append(False)
+            continue
+        best = top[key]
+        codes.append(best[0][0])
+        scores.append(best[0][1])
+        details.append(json.dumps([[c, round(p, 4)] for c, p in best], separators=(",", ":")))
+        final.append(best[0][1] >= threshold)
+    return RaterResult("model", tuple(keys), tuple(codes), tuple(scores), tuple(details), {"final_ok": tuple(final)})
