@@ -1,31 +1,115 @@
 """The rater contract: every coder answers per label, side by side.
 
-A *rater* is anything that takes a sequence of label keys (see
-:func:`coder.normalize.label_key`) and returns a :class:`RaterResult` with one
-answer per key, in the same order.  Title lookup (``title``), the rule mapper
-(``rule``), the fuzzy shortlist (``fuzzy``), the job-dictionary index
-(``index``), the learned model (``model``), each LLM panel member
-(``panel_<id>``) and the reviewer (``review``) are raters.  The crosswalk
-(:mod:`coder.crosswalk`) stores each as columns ``<rater>_code``,
-``<rater>_score``, ``<rater>_detail`` plus ``<rater>_<extra>`` for each extra
-column, and chooses the final code by a documented precedence.
+A *rater* takes a sequence of label keys (see :func:`coder.normalize.label_key`)
+and returns a :class:`RaterResult` with one answer per key, in the same order.
+Title lookup (``title``), the rule mapper (``rule``), the job-dictionary index
+(``index``), the learned model (``model``), the fuzzy shortlist (``fuzzy``), each
+LLM panel member (``panel_<id>``), the consistency rules (``consistency``) and the
+reviewer (``review``) are raters.
 
-An empty code means *no answer*.  Scores are in [0, 1] where the rater has a
-notion of confidence and NaN where it does not.
+Each rater has a name, a precedence **slot** (``panel_a`` sits in slot ``panel``)
+and is **strong** (its code is final when no higher slot answers) or **weak**
+(final only at or above a score threshold; see :mod:`coder.crosswalk.decide`).
+:data:`REGISTRY` lists the known slots in precedence order; the pipeline drives
+the offline raters from :func:`offline_raters`.
+
+The crosswalk stores each result as columns (:meth:`RaterResult.as_columns`):
+
+``<rater>_code``        the answer ('' = no answer)
+``<rater>_score``       confidence in [0, 1], NaN where the rater has none
+``<rater>_rule_id``     the rule that fired (mapper, consistency), if any
+``<rater>_flags``       ``ambiguous``, ``conflict``, ``invalid`` joined by ``;``
+``<rater>_candidates``  ranked ``[[code, score], ...]`` as JSON
+``<rater>_detail``      human-readable detail
+``<rater>_<extra>``     rater-specific extra columns
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Rater", "RaterResult"]
+__all__ = [
+    "FIELDS",
+    "FLAGS",
+    "REGISTRY",
+    "Rater",
+    "RaterResult",
+    "RaterSpec",
+    "decode_candidates",
+    "encode_candidates",
+    "slot_of",
+]
+
+FLAGS = ("ambiguous", "conflict", "invalid")
+"""Flags a rater may raise on an answer."""
+
+FIELDS = ("code", "score", "rule_id", "flags", "candidates", "detail")
+"""The stored column suffixes every rater has, in column order."""
+
+
+@dataclass(frozen=True)
+class RaterSpec:
+    """A precedence slot: its name, whether it is strong, and for weak slots the threshold parameter."""
+
+    slot: str
+    strong: bool
+    threshold: str = ""  # DecisionPolicy field holding a weak slot's threshold
+
+
+REGISTRY: tuple[RaterSpec, ...] = (
+    RaterSpec("review", True),
+    RaterSpec("consistency", True),
+    RaterSpec("title", True),
+    RaterSpec("rule", True),
+    RaterSpec("index", True),
+    RaterSpec("panel", True),
+    RaterSpec("model", False, "model_threshold"),
+    RaterSpec("fuzzy", False, "fuzzy_threshold"),
+)
+"""Every slot in default precedence order (first answers first)."""
+
+
+def slot_of(rater: str) -> str:
+    """The precedence slot of a rater name (``panel_a`` → ``panel``)."""
+    return "panel" if rater.startswith("panel_") else rater
+
+
+def encode_candidates(pairs: Sequence[tuple[str, float]]) -> str:
+    """Ranked ``(code, score)`` pairs as a JSON cell (``""`` for none); scores rounded to 4 places."""
+    if not pairs:
+        return ""
+    out = [
+        [str(c), None if s is None or (isinstance(s, float) and math.isnan(s)) else round(float(s), 4)]
+        for c, s in pairs
+    ]
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_candidates(cell: object) -> tuple[tuple[str, float], ...]:
+    """Parse a candidates cell written by :func:`encode_candidates` (codes stay strings)."""
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell == "":
+        return ()
+    if isinstance(cell, list | tuple):
+        items = cell
+    else:
+        items = json.loads(str(cell))
+    return tuple((str(c), math.nan if s is None else float(s)) for c, s in items)
+
+
+def _per_key(value: Sequence | None, n: int, default: object) -> tuple:
+    return (default,) * n if value is None else tuple(value)
 
 
 @dataclass(frozen=True)
 class RaterResult:
-    """One rater's answers for a sequence of label keys (same order, same length)."""
+    """One rater's answers for a sequence of label keys (same order, same length).
+
+    ``rule_ids``, ``flags`` and ``candidates`` are optional per key (empty when not given).
+    """
 
     rater: str
     keys: tuple[str, ...]
@@ -33,30 +117,71 @@ class RaterResult:
     scores: tuple[float, ...]
     details: tuple[str, ...]
     extra: Mapping[str, tuple] = field(default_factory=dict)
+    rule_ids: tuple[str, ...] | None = None
+    flags: tuple[tuple[str, ...], ...] | None = None
+    candidates: tuple[tuple[tuple[str, float], ...], ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.keys)
-        lengths = {"codes": len(self.codes), "scores": len(self.scores), "details": len(self.details)}
+        object.__setattr__(self, "keys", tuple(self.keys))
+        object.__setattr__(self, "codes", tuple(self.codes))
+        object.__setattr__(self, "scores", tuple(self.scores))
+        object.__setattr__(self, "details", tuple(self.details))
+        object.__setattr__(self, "rule_ids", _per_key(self.rule_ids, n, ""))
+        object.__setattr__(self, "flags", tuple(tuple(f) for f in _per_key(self.flags, n, ())))
+        object.__setattr__(self, "candidates", tuple(tuple(c) for c in _per_key(self.candidates, n, ())))
+        lengths = {
+            "codes": len(self.codes),
+            "scores": len(self.scores),
+            "details": len(self.details),
+            "rule_ids": len(self.rule_ids),
+            "flags": len(self.flags),
+            "candidates": len(self.candidates),
+        }
         lengths.update({f"extra[{k}]": len(v) for k, v in self.extra.items()})
         bad = {k: v for k, v in lengths.items() if v != n}
         if bad:
             raise ValueError(f"rater {self.rater}: {bad} do not match {n} keys")
+        unknown = sorted({f for fs in self.flags for f in fs} - set(FLAGS))
+        if unknown:
+            raise ValueError(f"rater {self.rater}: unknown flag(s) {unknown}; flags are {FLAGS}")
+        clash = sorted(set(self.extra) & set(FIELDS))
+        if clash:
+            raise ValueError(f"rater {self.rater}: extra column(s) {clash} shadow the standard fields")
 
     @classmethod
     def empty(cls, rater: str, keys: Sequence[str]) -> RaterResult:
         n = len(keys)
         return cls(rater, tuple(keys), ("",) * n, (math.nan,) * n, ("",) * n)
 
+    @property
+    def slot(self) -> str:
+        return slot_of(self.rater)
+
     def as_columns(self) -> dict[str, tuple]:
-        """Crosswalk columns of this rater, named ``<rater>_<field>``."""
+        """Crosswalk columns of this rater, named ``<rater>_<field>`` (see the module docstring)."""
         cols = {
             f"{self.rater}_code": self.codes,
-            f"{self.rater}_score": self.scores,
+            f"{self.rater}_score": tuple(math.nan if s is None else float(s) for s in self.scores),
+            f"{self.rater}_rule_id": self.rule_ids,
+            f"{self.rater}_flags": tuple(";".join(f) for f in self.flags),
+            f"{self.rater}_candidates": tuple(encode_candidates(c) for c in self.candidates),
             f"{self.rater}_detail": self.details,
         }
         cols.update({f"{self.rater}_{k}": v for k, v in self.extra.items()})
         return cols
 
 
-Rater = Callable[[Sequence[str]], RaterResult]
-"""A rater: label keys in, one :class:`RaterResult` out."""
+@runtime_checkable
+class Rater(Protocol):
+    """A rater: a name, a precedence slot, strong or weak, and ``rate(keys, prior)``.
+
+    ``prior`` holds the results of the raters that ran before it (by name), so a
+    shortlist can skip keys a strong rater already coded.
+    """
+
+    name: str
+    slot: str
+    strong: bool
+
+    def rate(self, keys: Sequence[str], prior: Mapping[str, RaterResult]) -> RaterResult: ...
