@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import CoderError, CrosswalkError
 
-__all__ = ["data_path", "file_sha256", "load_manifest", "read_csv_rows", "verify_manifest"]
+__all__ = ["data_path", "file_identity", "file_sha256", "load_manifest", "read_csv_rows", "verify_manifest"]
 
 _PACKAGE = Path(__file__).resolve().parent
 FOLDERS = ("crosswalks", "references", "rules")
@@ -50,6 +50,22 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def file_identity(path: str | Path) -> tuple[str, int, int]:
+    """``(resolved path, st_mtime_ns, st_size)``: a cache key that changes when the file does.
+
+    Use it as the ``functools.lru_cache`` key of anything loaded from a file, so an
+    edited file is read again in a long session instead of serving stale content
+    (and a stale sha256).  A missing file gets ``(resolved path, -1, -1)`` so the
+    loader itself raises its usual "not found" error.
+    """
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+    except OSError:
+        return (str(p), -1, -1)
+    return (str(p), st.st_mtime_ns, st.st_size)
 
 
 def load_manifest(folder: str) -> dict:

@@ -91,3 +91,21 @@ def test_bad_code_list_lists_every_problem(tmp_path):
     assert "line 4: code 11 appears twice" in msg
     assert "line 6: level 'x' is not a number" in msg
     assert "code 129: parent 12 is not in the list" in msg
+
+
+def test_file_identity_changes_when_the_file_does(tmp_path):
+    import os
+
+    from coder.resources import file_identity
+
+    path = tmp_path / "x.csv"
+    path.write_text("a\n", encoding="utf-8")
+    first = file_identity(path)
+    assert first[0] == str(path.resolve())
+    assert first[2] == 2
+    path.write_text("ab\n", encoding="utf-8")
+    os.utime(path, ns=(first[1] + 1_000_000_000, first[1] + 1_000_000_000))
+    second = file_identity(path)
+    assert second != first
+    assert second[2] == 3
+    assert file_identity(tmp_path / "missing.csv") == (str((tmp_path / "missing.csv").resolve()), -1, -1)
