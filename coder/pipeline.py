@@ -16,8 +16,9 @@ with all its columns and these added:
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +26,13 @@ import numpy as np
 import pandas as pd
 
 from .codes import CodeList, load_codes
-from .crosswalk.decide import PRECEDENCE, build_crosswalk
-from .errors import InputError
+from .crosswalk.assemble import assemble_crosswalk
+from .crosswalk.decide import DecisionPolicy, decide
+from .crosswalk.store import read_crosswalk, write_crosswalk
+from .errors import CrosswalkError, InputError
 from .io import read_table, write_table
 from .labels import LabelTable, tabulate_labels
-from .provenance import build_meta, write_meta
+from .provenance import build_meta, meta_path, write_meta
 from .raters.base import RaterResult
 from .raters.fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
 from .raters.index import JobIndex, index_rater, load_index
@@ -39,7 +42,18 @@ from .raters.title import lookup_titles
 from .resources import file_sha256
 from .status import StatusRules, load_status_rules, parse_status
 
-__all__ = ["OUTPUT_COLUMNS", "CodingResult", "code_file", "code_frame", "code_labels"]
+__all__ = [
+    "OFFLINE_RATERS",
+    "OUTPUT_COLUMNS",
+    "CodingResult",
+    "apply_crosswalk",
+    "apply_file",
+    "code_file",
+    "code_frame",
+    "code_labels",
+    "decide_file",
+    "make_policy",
+]
 
 OUTPUT_COLUMNS = ("ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_status", "code_source", "rule_id")
 _FROM_CROSSWALK = {"code_status": "status"}
@@ -110,10 +124,13 @@ def _setup(
     rules: RuleSet | str | Path | None,
     status_rules: StatusRules | None,
     model: JobModel | str | Path | bool | None = None,
+    index: JobIndex | None = None,
+    bundled_rules: bool = True,
 ) -> _Setup:
-    codes = codes or load_codes()
+    if codes is None:
+        codes = load_codes()
     if not isinstance(rules, RuleSet):
-        rules = load_rules(rules, codes=codes)
+        rules = _load_rules(rules, codes, bundled_rules)
     if model is False:
         loaded = None
     elif model is None or model is True:
@@ -122,7 +139,35 @@ def _setup(
         loaded = model
     else:
         loaded = load_model(model)
-    return _Setup(codes, rules, status_rules or load_status_rules(), load_index(codes=codes), loaded)
+    if status_rules is None:
+        status_rules = load_status_rules()
+    if index is None:
+        index = load_index(codes=codes)
+    return _Setup(codes, rules, status_rules, index, loaded)
+
+
+def _load_rules(path: str | Path | None, codes: CodeList, bundled: bool) -> RuleSet:
+    if path is None:
+        return load_rules(codes=codes)
+    try:
+        return load_rules(path, codes=codes, bundled=bundled)
+    except TypeError:  # a mapper without the bundled-rules merge
+        return load_rules(path, codes=codes)
+
+
+def make_policy(
+    *,
+    model_threshold: float = MODEL_THRESHOLD,
+    fuzzy_threshold: float = FUZZY_THRESHOLD,
+    precedence: Sequence[str] | None = None,
+    base: DecisionPolicy | None = None,
+) -> DecisionPolicy:
+    """A :class:`~coder.crosswalk.decide.DecisionPolicy` with the toolkit's default thresholds."""
+    policy = base if base is not None else DecisionPolicy()
+    changes: dict[str, object] = {"model_threshold": model_threshold, "fuzzy_threshold": fuzzy_threshold}
+    if precedence is not None:
+        changes["precedence"] = tuple(precedence)
+    return policy.with_(**changes)
 
 
 def code_labels(
@@ -130,21 +175,63 @@ def code_labels(
     *,
     codes: CodeList | None = None,
     rules: RuleSet | str | Path | None = None,
+    bundled_rules: bool = True,
     status_rules: StatusRules | None = None,
     model: JobModel | str | Path | bool | None = None,
+    index: JobIndex | None = None,
     extra_raters: Sequence[RaterResult] = (),
     fuzzy_k: int = 5,
     fuzzy_threshold: float = FUZZY_THRESHOLD,
     model_threshold: float = MODEL_THRESHOLD,
+    policy: DecisionPolicy | None = None,
 ) -> pd.DataFrame:
     """Code a distinct-label table and return its crosswalk (see :mod:`coder.crosswalk`).
 
     ``model``: the packaged model (None), a loaded :class:`~coder.raters.model.JobModel`,
     a path to one, or False to leave the learned rater out.  ``extra_raters``
     (keyed by core key) join the crosswalk in their place of the precedence.
+    ``index``: a job-dictionary index instead of the bundled one (e.g. without held-out jobs).
     """
-    setup = _setup(codes, rules, status_rules, model)
-    return _code(labels, setup, extra_raters, fuzzy_k, fuzzy_threshold, model_threshold)
+    setup = _setup(codes, rules, status_rules, model, index, bundled_rules)
+    policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
+    return _code(labels, setup, extra_raters, fuzzy_k, policy)
+
+
+@dataclass(frozen=True)
+class _Offline:
+    """An offline rater of the registry: name, slot, strong, and how it rates core keys."""
+
+    name: str
+    slot: str
+    strong: bool
+    run: Callable[[Sequence[str], _Setup, Mapping[str, RaterResult], int, DecisionPolicy], RaterResult]
+
+    def rate(
+        self, keys: Sequence[str], setup: _Setup, prior: Mapping[str, RaterResult], k: int, policy: DecisionPolicy
+    ) -> RaterResult:
+        return self.run(keys, setup, prior, k, policy)
+
+
+def _fuzzy(
+    keys: Sequence[str], setup: _Setup, prior: Mapping[str, RaterResult], k: int, policy: DecisionPolicy
+) -> RaterResult:
+    coded = [any(r.codes[i] for n, r in prior.items() if n in ("title", "rule", "index")) for i in range(len(keys))]
+    return fuzzy_shortlist(keys, entries=setup.index.entries, k=k, threshold=policy.fuzzy_threshold, skip=coded)
+
+
+OFFLINE_RATERS: tuple[_Offline, ...] = (
+    _Offline("title", "title", True, lambda keys, s, prior, k, p: lookup_titles(keys, codes=s.codes)),
+    _Offline("rule", "rule", True, lambda keys, s, prior, k, p: apply_rules(keys, s.rules, codes=s.codes)),
+    _Offline("index", "index", True, lambda keys, s, prior, k, p: index_rater(keys, index=s.index, codes=s.codes)),
+    _Offline(
+        "model",
+        "model",
+        False,
+        lambda keys, s, prior, k, p: model_rater(keys, k=k, model=s.model, threshold=p.model_threshold),
+    ),
+    _Offline("fuzzy", "fuzzy", False, _fuzzy),
+)
+"""The offline raters, in the order they run (a later rater sees the earlier ones' results)."""
 
 
 def _code(
@@ -152,21 +239,17 @@ def _code(
     setup: _Setup,
     extra: Sequence[RaterResult],
     k: int,
-    fuzzy_threshold: float,
-    model_threshold: float,
+    policy: DecisionPolicy,
 ) -> pd.DataFrame:
     statuses = parse_status(labels.keys, setup.status_rules)
     core = sorted({s.core_key for s in statuses if s.core_key})
-    title = lookup_titles(core, codes=setup.codes)
-    rule = apply_rules(core, setup.rules, codes=setup.codes)
-    index = index_rater(core, index=setup.index)
-    raters = [title, rule, index]
-    if setup.model is not None:
-        raters.append(model_rater(core, k=k, model=setup.model, threshold=model_threshold))
-    coded = [bool(a or b or c) for a, b, c in zip(title.codes, rule.codes, index.codes)]
-    raters.append(fuzzy_shortlist(core, entries=setup.index.entries, k=k, threshold=fuzzy_threshold, skip=coded))
-    thresholds = {"fuzzy": fuzzy_threshold, "model": model_threshold}
-    return build_crosswalk(labels, statuses, [*raters, *extra], codes=setup.codes, thresholds=thresholds)
+    prior: dict[str, RaterResult] = {}
+    for rater in OFFLINE_RATERS:
+        if rater.name == "model" and setup.model is None:
+            continue
+        prior[rater.name] = rater.rate(core, setup, prior, k, policy)
+    stored = assemble_crosswalk(labels, statuses, [*prior.values(), *extra])
+    return decide(stored, policy, codes=setup.codes)
 
 
 def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> pd.DataFrame:
@@ -220,14 +303,38 @@ def code_frame(
     replace: bool = False,
     codes: CodeList | None = None,
     rules: RuleSet | str | Path | None = None,
+    bundled_rules: bool = True,
     status_rules: StatusRules | None = None,
     model: JobModel | str | Path | bool | None = None,
     fuzzy_k: int = 5,
     fuzzy_threshold: float = FUZZY_THRESHOLD,
     model_threshold: float = MODEL_THRESHOLD,
+    policy: DecisionPolicy | None = None,
     source: str = "input",
 ) -> CodingResult:
     """Code the ``text_col`` of a DataFrame; see the module docstring for the output."""
+    _check_columns(frame, text_col, weight_col, id_col, source)
+    frame = _drop_output_columns(frame, replace, source)
+    setup = _setup(codes, rules, status_rules, model, bundled_rules=bundled_rules)
+    policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
+    start = time.perf_counter()
+    labels = tabulate_labels(frame[text_col], frame[weight_col] if weight_col else None, weight_name=weight_col or "")
+    crosswalk = _code(labels, setup, (), fuzzy_k, policy)
+    rows = _join(frame, labels, crosswalk)
+    seconds = time.perf_counter() - start
+    params = {
+        "text_col": text_col,
+        "weight_col": weight_col,
+        "id_col": id_col,
+        "fuzzy_k": fuzzy_k,
+        "model": None if setup.model is None else setup.model.metadata.get("name", "model"),
+        "code_list": setup.codes.name,
+        "policy": policy.as_dict(),
+    }
+    return CodingResult(rows=rows, crosswalk=crosswalk, files=setup.files(), params=params, seconds=seconds)
+
+
+def _check_columns(frame: pd.DataFrame, text_col: str, weight_col: str | None, id_col: str | None, source: str) -> None:
     columns = [str(c) for c in frame.columns]
     for role, col in (("text", text_col), ("weight", weight_col), ("id", id_col)):
         if col is not None and col not in columns:
@@ -239,32 +346,61 @@ def code_frame(
             )
     if id_col is not None:
         _check_ids(frame[id_col], id_col, source)
-    clash = [c for c in OUTPUT_COLUMNS if c in columns]
+
+
+def _drop_output_columns(frame: pd.DataFrame, replace: bool, source: str) -> pd.DataFrame:
+    clash = [c for c in OUTPUT_COLUMNS if c in [str(x) for x in frame.columns]]
     if clash and not replace:
         raise InputError(
             f"{source}: already has column(s) {', '.join(clash)} — rename them, or pass --replace to overwrite.",
             path=source,
         )
-    if clash:
-        frame = frame.drop(columns=clash)
-    setup = _setup(codes, rules, status_rules, model)
-    start = time.perf_counter()
-    labels = tabulate_labels(frame[text_col], frame[weight_col] if weight_col else None, weight_name=weight_col or "")
-    crosswalk = _code(labels, setup, (), fuzzy_k, fuzzy_threshold, model_threshold)
-    rows = _join(frame, labels, crosswalk)
-    seconds = time.perf_counter() - start
-    params = {
-        "text_col": text_col,
-        "weight_col": weight_col,
-        "id_col": id_col,
-        "fuzzy_k": fuzzy_k,
-        "fuzzy_threshold": fuzzy_threshold,
-        "model": None if setup.model is None else setup.model.metadata.get("name", "model"),
-        "model_threshold": model_threshold,
-        "code_list": setup.codes.name,
-        "precedence": list(PRECEDENCE),
-    }
-    return CodingResult(rows=rows, crosswalk=crosswalk, files=setup.files(), params=params, seconds=seconds)
+    return frame.drop(columns=clash) if clash else frame
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    if str(a) == "-" or str(b) == "-":
+        return False
+    pa_, pb = Path(a), Path(b)
+    if pa_.exists() and pb.exists():
+        return os.path.samefile(pa_, pb)
+    return pa_.resolve() == pb.resolve()
+
+
+def check_paths(inputs: Mapping[str, str | Path | None], outputs: Mapping[str, str | Path | None]) -> None:
+    """Refuse an output path that is an input path or another output's path (it would destroy data)."""
+    ins = {k: v for k, v in inputs.items() if v is not None}
+    outs = {k: v for k, v in outputs.items() if v is not None}
+    for o_name, o in outs.items():
+        for i_name, i in ins.items():
+            if _same_file(o, i):
+                raise InputError(
+                    f"{o}: {o_name} is the same file as {i_name} — writing it would overwrite the input. "
+                    "Choose another output path.",
+                    path=o,
+                )
+    names = list(outs)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            if _same_file(outs[names[a]], outs[names[b]]):
+                raise InputError(
+                    f"{outs[names[a]]}: {names[a]} and {names[b]} are the same file — give each its own path.",
+                    path=outs[names[a]],
+                )
+    for name, o in outs.items():
+        for i_name, i in ins.items():
+            if str(o) != "-" and meta_path(o) == Path(str(i)):
+                raise InputError(f"{o}: the sidecar of {name} would overwrite {i_name}.", path=o)
+
+
+def _write_with_meta(frame: pd.DataFrame, path: str | Path, meta: dict, *, crosswalk: bool, encoding: str) -> None:
+    if crosswalk:
+        write_crosswalk(frame, path)
+    else:
+        write_table(frame, path, encoding=encoding)
+    if str(path) != "-":
+        record = {**meta, "outputs": {**meta.get("outputs", {}), "this": str(path), "sha256": file_sha256(path)}}
+        write_meta(path, record)
 
 
 def code_file(
@@ -277,17 +413,23 @@ def code_file(
     crosswalk_path: str | Path | None = None,
     replace: bool = False,
     rules: str | Path | None = None,
+    bundled_rules: bool = True,
     model: str | Path | bool | None = None,
     fuzzy_k: int = 5,
     fuzzy_threshold: float = FUZZY_THRESHOLD,
     model_threshold: float = MODEL_THRESHOLD,
+    encoding: str = "utf-8",
     command: str = "coder code",
 ) -> CodingResult:
     """Read a table, code it, write the coded rows (and crosswalk) with sidecars.
 
     Outputs are written only after coding succeeded, each atomically, so a
-    failed run leaves earlier outputs as they were.
+    failed run leaves earlier outputs as they were.  An output path equal to the
+    input (or the crosswalk equal to the rows output) is refused.  Coded rows are
+    written in ``encoding`` (CSV/TSV); the crosswalk CSV is UTF-8 with BOM.  Each
+    output ``x.csv`` gets ``x.csv.meta.json`` with its own sha256.
     """
+    check_paths({"the input": input_path}, {"the output (-o)": output_path, "--crosswalk": crosswalk_path})
     frame = read_table(input_path)
     result = code_frame(
         frame,
@@ -296,6 +438,7 @@ def code_file(
         id_col=id_col,
         replace=replace,
         rules=rules,
+        bundled_rules=bundled_rules,
         model=model,
         fuzzy_k=fuzzy_k,
         fuzzy_threshold=fuzzy_threshold,
@@ -305,7 +448,7 @@ def code_file(
     inputs = {"path": str(input_path), "rows": len(frame), "columns": [str(c) for c in frame.columns]}
     if str(input_path) != "-":
         inputs["sha256"] = file_sha256(input_path)
-    outputs = {"rows": str(output_path)}
+    outputs = {"rows": str(output_path), "rows_encoding": encoding}
     if crosswalk_path is not None:
         outputs["crosswalk"] = str(crosswalk_path)
     meta = build_meta(
@@ -316,11 +459,156 @@ def code_file(
         outputs=outputs,
         summary=result.summary(),
     )
-    write_table(result.rows, output_path)
-    if str(output_path) != "-":
-        write_meta(output_path, meta)
+    _write_with_meta(result.rows, output_path, meta, crosswalk=False, encoding=encoding)
     if crosswalk_path is not None:
-        write_table(result.crosswalk, crosswalk_path)
-        if str(crosswalk_path) != "-":
-            write_meta(crosswalk_path, meta)
+        _write_with_meta(result.crosswalk, crosswalk_path, meta, crosswalk=True, encoding="utf-8-sig")
+    return result
+
+
+def _crosswalk_files(path: str | Path, codes: CodeList) -> dict[str, str]:
+    """Check a crosswalk's sidecar (when there is one) names this code list; return its files."""
+    side = meta_path(path)
+    if not side.is_file():
+        return {}
+    import json
+
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    files = meta.get("files_sha256", {})
+    recorded = {k: v for k, v in files.items() if k.startswith("crosswalks/") and k.endswith(Path(codes.path).name)}
+    for name, sha in recorded.items():
+        if sha != codes.sha256:
+            raise CrosswalkError(
+                f"{path}: made with another code list ({name} sha256 {sha[:12]}…, this toolkit has "
+                f"{codes.sha256[:12]}…) — re-code the labels with this code list (`coder code`).",
+                path=path,
+            )
+    return dict(files)
+
+
+def decide_file(
+    crosswalk_path: str | Path,
+    output_path: str | Path,
+    *,
+    policy: DecisionPolicy | None = None,
+    codes: CodeList | None = None,
+    command: str = "coder decide",
+) -> pd.DataFrame:
+    """Re-decide a stored crosswalk (no rater runs) and write it with a sidecar."""
+    check_paths({"the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
+    if codes is None:
+        codes = load_codes()
+    if policy is None:
+        policy = make_policy()
+    files = _crosswalk_files(crosswalk_path, codes)
+    stored = read_crosswalk(crosswalk_path)
+    decided = decide(stored, policy, codes=codes)
+    changed = int((decided["ksco_code"] != stored["ksco_code"]).sum()) if "ksco_code" in stored else len(decided)
+    meta = build_meta(
+        command=command,
+        params={"policy": policy.as_dict()},
+        files={**files, "crosswalks/" + Path(codes.path).name: codes.sha256},
+        inputs={"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(stored)},
+        outputs={"crosswalk": str(output_path)},
+        summary={"labels": len(decided), "codes_changed": changed, "needs_review": int(decided["needs_review"].sum())},
+    )
+    _write_with_meta(decided, output_path, meta, crosswalk=True, encoding="utf-8-sig")
+    return decided
+
+
+@dataclass(frozen=True, eq=False)
+class ApplyResult:
+    """Rows with the crosswalk's codes joined by exact ``label_key``, and the labels it lacked."""
+
+    rows: pd.DataFrame
+    missing: pd.DataFrame  # label_key, label, n_rows of labels not in the crosswalk
+
+
+def apply_crosswalk(
+    frame: pd.DataFrame,
+    crosswalk: pd.DataFrame,
+    *,
+    text_col: str,
+    replace: bool = False,
+    strict: bool = False,
+    codes: CodeList | None = None,
+    source: str = "input",
+) -> ApplyResult:
+    """Join a (reviewed) crosswalk's final columns to rows by exact ``label_key``.
+
+    Labels the crosswalk lacks come out with status ``unknown`` and no code; they are
+    listed in :attr:`ApplyResult.missing` (``strict=True`` makes them an error).
+    Every final code is checked against the code list.
+    """
+    if codes is None:
+        codes = load_codes()
+    _check_columns(frame, text_col, None, None, source)
+    frame = _drop_output_columns(frame, replace, source)
+    bad = sorted({c for c in crosswalk["ksco_code"].astype(str) if c and c not in codes})
+    if bad:
+        raise CrosswalkError(
+            f"crosswalk: final code(s) {', '.join(bad[:10])} are not in {codes.name} — fix them or re-decide.",
+        )
+    labels = tabulate_labels(frame[text_col])
+    xw = crosswalk.set_index("label_key")
+    known = labels.frame["label_key"].isin(xw.index)
+    missing = labels.frame.loc[~known, ["label_key", "label", "n_rows"]].reset_index(drop=True)
+    if strict and len(missing):
+        shown = ", ".join(repr(x) for x in missing["label"].head(10))
+        raise InputError(
+            f"{source}: {len(missing)} label(s) are not in the crosswalk ({int(missing['n_rows'].sum())} rows): {shown}"
+            + (" …" if len(missing) > 10 else "")
+            + " — code them (`coder code … --crosswalk`) or drop --strict.",
+            path=source,
+        )
+    final = pd.DataFrame({"label_key": labels.frame["label_key"]})
+    for col in ("status", "ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_source", "rule_id"):
+        values = xw[col].reindex(final["label_key"]).to_numpy()
+        fill = 0 if col == "ksco_level" else ("unknown" if col == "status" else "")
+        final[col] = pd.Series(values).where(known.to_numpy(), fill).to_numpy()
+    final["ksco_level"] = final["ksco_level"].astype("int64")
+    rows = _join(frame, labels, final)
+    return ApplyResult(rows=rows, missing=missing)
+
+
+def apply_file(
+    input_path: str | Path,
+    crosswalk_path: str | Path,
+    output_path: str | Path,
+    *,
+    text_col: str,
+    replace: bool = False,
+    strict: bool = False,
+    encoding: str = "utf-8",
+    command: str = "coder apply",
+) -> ApplyResult:
+    """Read rows and a crosswalk, join them (:func:`apply_crosswalk`), write the rows with a sidecar."""
+    check_paths({"the input": input_path, "the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
+    codes = load_codes()
+    files = _crosswalk_files(crosswalk_path, codes)
+    crosswalk = read_crosswalk(crosswalk_path)
+    frame = read_table(input_path)
+    result = apply_crosswalk(
+        frame, crosswalk, text_col=text_col, replace=replace, strict=strict, codes=codes, source=str(input_path)
+    )
+    meta = build_meta(
+        command=command,
+        params={"text_col": text_col, "strict": strict},
+        files={**files, "crosswalks/" + Path(codes.path).name: codes.sha256},
+        inputs={
+            "path": str(input_path),
+            "rows": len(frame),
+            "crosswalk": str(crosswalk_path),
+            "crosswalk_sha256": file_sha256(crosswalk_path),
+        },
+        outputs={"rows": str(output_path), "rows_encoding": encoding},
+        summary={
+            "rows": len(frame),
+            "labels_missing": len(result.missing),
+            "rows_missing": int(result.missing["n_rows"].sum()),
+        },
+    )
+    _write_with_meta(result.rows, output_path, meta, crosswalk=False, encoding=encoding)
     return result

@@ -1,4 +1,4 @@
-"""Provenance sidecars: every output ``out.csv`` gets ``out.meta.json``.
+"""Provenance sidecars: every output ``out.csv`` gets ``out.csv.meta.json``.
 
 The sidecar records the toolkit version, a run id, the time, the command's
 parameters, the input file (path, sha256, rows), the sha256 of every curated
@@ -28,14 +28,9 @@ def toolkit_version() -> str:
 
 
 def meta_path(output: str | Path) -> Path:
-    """``out.csv`` → ``out.meta.json`` (``out.csv.gz`` → ``out.meta.json``)."""
+    """``out.csv`` → ``out.csv.meta.json``: the whole file name, so ``x.csv`` and ``x.parquet`` never share one."""
     p = Path(output)
-    name = p.name
-    if name.endswith(".gz"):
-        name = name[:-3]
-    if Path(name).suffix.lower() in {".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".json", ".html"}:
-        name = Path(name).stem
-    return p.with_name(f"{name}.meta.json")
+    return p.with_name(f"{p.name}.meta.json")
 
 
 def build_meta(

@@ -144,7 +144,7 @@ def test_code_file_writes_rows_crosswalk_and_sidecars(tmp_path):
     rows = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert rows["id"].tolist() == ["1", "2", "3"]
     assert rows["ksco_code"].tolist()[:2] == ["94111", ""]
-    meta = json.loads((tmp_path / "out.meta.json").read_text(encoding="utf-8"))
+    meta = json.loads((tmp_path / "out.csv.meta.json").read_text(encoding="utf-8"))
     assert meta["inputs"]["rows"] == 3
     assert set(meta["files_sha256"]) == {
         "crosswalks/ksco7.csv",
@@ -156,7 +156,7 @@ def test_code_file_writes_rows_crosswalk_and_sidecars(tmp_path):
     from coder.resources import file_sha256
 
     assert meta["inputs"]["sha256"] == file_sha256(src)
-    assert (tmp_path / "xw.meta.json").exists()
+    assert (tmp_path / "xw.csv.meta.json").exists()
     crosswalk = pd.read_csv(xw, dtype=str, keep_default_na=False)
     assert {"label_key", "title_code", "rule_code", "index_code", "model_code", "fuzzy_code", "ksco_code"} <= set(
         crosswalk.columns

@@ -3,7 +3,8 @@ import math
 import pandas as pd
 import pytest
 
-from coder.crosswalk.decide import FINAL_COLUMNS, build_crosswalk
+from coder.crosswalk.assemble import assemble_crosswalk
+from coder.crosswalk.decide import FINAL_COLUMNS, DecisionPolicy, decide
 from coder.labels import tabulate_labels
 from coder.raters.base import RaterResult
 from coder.status import parse_status
@@ -21,13 +22,15 @@ def _rater(name, answers, scores=None, details=None, **extra):
         tuple(scores or [NAN] * n),
         tuple(details or [""] * n),
         {k: tuple(v) for k, v in extra.items()},
+        rule_ids=tuple(details) if name == "rule" and details else None,
     )
 
 
 def _build(labels, raters, thresholds=None):
     table = tabulate_labels(pd.Series(labels, dtype=object))
     statuses = parse_status(table.keys)
-    return build_crosswalk(table, statuses, raters, thresholds=thresholds).set_index("label_key")
+    policy = DecisionPolicy(thresholds=thresholds or {})
+    return decide(assemble_crosswalk(table, statuses, raters), policy).set_index("label_key")
 
 
 def test_precedence_title_before_rule_before_model():
@@ -47,7 +50,7 @@ def test_precedence_title_before_rule_before_model():
     assert xw.loc["다", "ksco_code"] == ""  # model below its threshold
     assert xw.loc["다", "status"] == "unknown"
     assert xw.loc["다", "code_note"] == "no rater could code it"
-    assert list(xw.columns[6:14]) == list(FINAL_COLUMNS)
+    assert list(xw.columns[6:16]) == list(FINAL_COLUMNS)
 
 
 def test_weak_rater_above_threshold_is_final_and_marked():
@@ -108,3 +111,100 @@ def test_status_labels_and_military():
 def test_unknown_rater_name_is_refused():
     with pytest.raises(ValueError, match=r"raters \['oracle'\] have no place in the precedence"):
         _build(["가"], [_rater("oracle", {"가": "1"})])
+
+
+# --- the panel slot votes ------------------------------------------------------------------------
+
+
+def _panel(votes, extra=()):
+    raters = [_rater(f"panel_{m}", {"가": c}) for m, c in votes.items()]
+    return _build(["가"], [*extra, *raters]).loc["가"]
+
+
+def test_panel_majority_beats_member_order():
+    row = _panel({"a": "31320", "b": "94111", "c": "94111"})
+    assert (row.ksco_code, row.code_source) == ("94111", "panel")
+    assert (row.panel_valid, row.panel_agreement) == (2 + 1, 2 / 3)
+    assert row.panel_votes == "a=31320 b=94111 c=94111"
+
+
+def test_panel_truncates_to_the_deepest_majority_level():
+    row = _panel({"a": "94111", "b": "94112", "c": "31320"})
+    assert (row.ksco_code, row.code_source) == ("9411", "panel")
+
+
+def test_panel_split_gives_no_code_and_review():
+    row = _panel({"a": "31320", "b": "94111"})
+    assert row.ksco_code == ""
+    assert row.needs_review
+    assert "panel_split" in row.review_reasons
+    assert row.panel_agreement == 0.0
+
+
+def test_panel_invalid_votes_are_counted_not_used_and_abstention_ignored():
+    row = _panel({"a": "94119X", "b": "94111", "c": ""})
+    assert (row.ksco_code, row.panel_valid) == ("94111", 1)
+    assert "invalid" in row.review_reasons
+    assert "invalid panel vote(s) from a" in row.code_note
+
+
+def test_panel_ranks_below_strong_offline_raters():
+    row = _panel({"a": "31320", "b": "31320"}, extra=[_rater("rule", {"가": "94111"}, details=["R1"])])
+    assert (row.ksco_code, row.code_source) == ("94111", "rule")
+    assert "disagree" in row.review_reasons
+
+
+def test_confident_model_refines_a_shallow_rule():
+    xw = _build(
+        ["가"], [_rater("rule", {"가": "8"}, details=["R1"]), _rater("model", {"가": "8411"}, scores=[0.7])],
+        thresholds={"model": 0.5},
+    )  # fmt: skip
+    row = xw.loc["가"]
+    assert (row.ksco_code, row.code_source, row.rule_id) == ("8411", "model", "R1")
+    assert row.code_note == "model=8411 refines rule=8"
+
+
+def test_policy_excludes_raters_and_rules():
+    from coder.crosswalk.assemble import assemble_crosswalk
+
+    table = tabulate_labels(pd.Series(["가"], dtype=object))
+    stored = assemble_crosswalk(
+        table, parse_status(table.keys), [_rater("rule", {"가": "3"}, details=["R1"]), _rater("index", {"가": "9411"})]
+    )
+    assert decide(stored).loc[0, "ksco_code"] == "3"
+    assert decide(stored, DecisionPolicy(exclude_rules=frozenset({"R1"}))).loc[0, "ksco_code"] == "9411"
+    assert decide(stored, DecisionPolicy(exclude_raters=frozenset({"rule"}))).loc[0, "ksco_code"] == "9411"
+
+
+# --- stored crosswalks decide the same after a round trip ------------------------------------------
+
+_POOL = ["건물 청소원", "택시 기사", "무직", "전직 건물 경비원, 현재 구직중", "편의점 알바", "간효사", "회사원", "육군 장교",
+         "휠체어 조립원", "모름", "", "NaN", "자영업", "컴퓨터 시스템 엔지니어", "요양보호사", "목수"]  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_pipeline_crosswalk_round_trips_and_decides_the_same(tmp_path, suffix):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from coder.crosswalk.decide import FINAL_COLUMNS
+    from coder.crosswalk.store import rater_results, read_crosswalk, write_crosswalk
+    from coder.pipeline import code_labels
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.sampled_from(_POOL), min_size=1, max_size=12))
+    def check(texts):
+        xw = code_labels(tabulate_labels(pd.Series(texts, dtype=object)))
+        path = tmp_path / f"xw{suffix}"
+        write_crosswalk(xw, path)
+        back = read_crosswalk(path)
+        assert list(back.columns) == list(xw.columns)
+        again = decide(back)
+        for c in FINAL_COLUMNS:
+            assert again[c].tolist() == xw[c].tolist(), c
+        assert back["ksco_code"].map(type).eq(str).all()
+        results = {r.rater: r for r in rater_results(back)}
+        assert set(results) >= {"title", "rule", "index"}
+        assert all(isinstance(c, tuple) for r in results.values() for c in r.candidates)
+
+    check()

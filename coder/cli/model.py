@@ -34,7 +34,7 @@ def model_group() -> None:
     is_flag=True,
     help="Overwrite the model shipped inside the package (coder/models/) instead of --out.",
 )
-@click.option("--seed", default=None, type=int, help="Random seed [default: coder.model.SEED].")
+@click.option("--seed", default=None, type=int, help="Random seed [default: 0].")
 @click.option("--no-evaluate", is_flag=True, help="Skip the held-out evaluation stored in the metadata.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def train_command(out_dir: str | None, ship: bool, seed: int | None, no_evaluate: bool, quiet: bool) -> None:
@@ -72,12 +72,12 @@ def train_command(out_dir: str | None, ship: bool, seed: int | None, no_evaluate
 
 
 @model_group.command("evaluate")
-@click.option("--seed", default=None, type=int, help="Seed of the job split and training [default: coder.model.SEED].")
+@click.option("--seed", default=None, type=int, help="Seed of the job split and training [default: 0].")
 @click.option(
     "--threshold",
     default=None,
     type=click.FloatRange(0, 1),
-    help="Probability threshold to report [default: coder.model.MODEL_THRESHOLD].",
+    help="Probability threshold to report [default: the shipped MODEL_THRESHOLD, see coder code --help].",
 )
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write the metrics as JSON (- for stdout instead of the table).")  # fmt: skip

@@ -1,53 +1,58 @@
-"""The crosswalk: one row per distinct label, every rater side by side, one final code.
+"""Decide: the final code of every label, a pure function of the stored rater columns.
 
-Columns, in order:
+``decide(crosswalk, policy)`` reads the columns :func:`~coder.crosswalk.assemble.assemble_crosswalk`
+wrote (or :func:`~coder.crosswalk.store.read_crosswalk` read back), the code list and a
+:class:`DecisionPolicy`, and returns the crosswalk with these columns (re)computed:
 
-``label_key, label, n_rows, weight``
-    the distinct-label table (:mod:`coder.labels`).
-``status, status_rule, core_key``
-    :mod:`coder.status`; ``core_key`` is what the raters coded (X of ``전직 X, 현재 구직중``).
-``ksco_code, ksco_level, ksco_major, ksco_title, code_source, rule_id, needs_review, code_note``
-    the final decision: the code, its level (0 = none), its major bucket (``1``–``9``,
-    ``A`` military, ``0`` not in employment, ``""`` unknown), the rater that decided
-    it (``status`` for not-in-employment and unknown labels), the rule that fired
-    (mapper or status rule), whether a person should look at it, and why.
-``<rater>_code, <rater>_score, <rater>_detail, <rater>_<extra>``
-    every rater's own answer (see :mod:`coder.raters`).
+``status, ksco_code, ksco_level, ksco_major, ksco_title, code_source, rule_id, needs_review, review_reasons, code_note``
+    the final status and code, its level (0 = none), its major bucket (``1``–``9``, ``A``
+    military, ``0`` not in employment, ``""`` unknown), the rater and rule that decided it,
+    whether a person should look at it, the machine-readable reasons (``no_code``, ``weak``,
+    ``ambiguous``, ``conflict``, ``disagree``, ``invalid``, ``panel_split``) and why, in words.
+``panel_votes, panel_valid, panel_agreement``  (when ``panel_<id>`` members are present)
+    every member's vote, how many were valid KSCO-7 codes, and the share of valid votes that
+    back the panel code.
 
-**Precedence** (:data:`PRECEDENCE`): the first rater in this order with a valid
-code decides — ``review`` (a person), ``consistency`` (a KSCO-7 decision rule),
-``title`` (exact title), ``rule`` (curated mapper), ``index`` (exact
-job-dictionary name), ``panel`` (LLM panel), then the weak raters ``model`` and
-``fuzzy``, which decide only at or above their threshold (:data:`WEAK`) and are
-marked so in ``code_note``.  When another strong rater agrees in lineage but is
-more specific (a rule says ``8``, the job-dictionary index ``8411``), the deeper
-code is taken and the note says which rater refined which.  A code not in the code list is never final; the
-label is flagged for review and the note names the rater.
-
-``needs_review`` is true when a label in employment has no code, the final code
-came from a weak rater, the title lookup was ambiguous, the top rules conflict,
-two strong raters disagree across lineages, or a rater gave an invalid code.
+**Precedence.** The first slot in ``policy.precedence`` with a valid answer decides; strong
+slots (``review``, ``consistency``, ``title``, ``rule``, ``index``, ``panel``) always, weak
+slots (``model``, ``fuzzy``) only at or above their threshold, and then the label is marked
+for review.  **Panel**: members ``panel_<id>`` vote first; the panel's code is the code,
+truncated to the deepest level where a majority agrees, that more than half of the valid
+votes share; no majority → no panel code and ``panel_split``.  **Refinement**: when a strong
+rater or a confident model agrees in lineage and is deeper, the deeper code is taken and the
+note says who refined whom (rule ``8`` + index ``8411`` → ``8411``).  A code not in the code
+list is never final.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from ..codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
-from ..labels import LabelTable
-from ..raters.base import RaterResult
-from ..status import LabelStatus
+from ..raters.base import REGISTRY, slot_of
+from .assemble import LABEL_COLUMNS, STATUS_COLUMNS, order_raters
 
-__all__ = ["FINAL_COLUMNS", "PRECEDENCE", "STRONG", "WEAK", "build_crosswalk"]
+__all__ = [
+    "FINAL_COLUMNS",
+    "PANEL_COLUMNS",
+    "PRECEDENCE",
+    "STRONG",
+    "DecisionPolicy",
+    "decide",
+    "panel_vote",
+    "rater_names",
+]
 
-PRECEDENCE: tuple[str, ...] = ("review", "consistency", "title", "rule", "index", "panel", "model", "fuzzy")
-STRONG: frozenset[str] = frozenset({"review", "consistency", "title", "rule", "index"})
-WEAK: Mapping[str, str] = {"model": "model", "fuzzy": "fuzzy"}
+PRECEDENCE: tuple[str, ...] = tuple(s.slot for s in REGISTRY)
+STRONG: frozenset[str] = frozenset(s.slot for s in REGISTRY if s.strong)
 FINAL_COLUMNS = (
+    "status",
     "ksco_code",
     "ksco_level",
     "ksco_major",
@@ -55,155 +60,234 @@ FINAL_COLUMNS = (
     "code_source",
     "rule_id",
     "needs_review",
+    "review_reasons",
     "code_note",
 )
+PANEL_COLUMNS = ("panel_votes", "panel_valid", "panel_agreement")
+_NO_CODE_STATUSES = {
+    "not_employed": "not in employment",
+    "unknown": "no usable label",
+    "employed_unstated": "employed, occupation not stated",
+}
 
 
-def _slot(rater: str) -> str:
-    return "panel" if rater.startswith("panel_") else rater
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """How to decide: precedence of slots, which are strong, weak thresholds, refinement, exclusions.
 
-
-def _order(results: Sequence[RaterResult]) -> list[RaterResult]:
-    rank = {name: i for i, name in enumerate(PRECEDENCE)}
-    unknown = [r.rater for r in results if _slot(r.rater) not in rank]
-    if unknown:
-        raise ValueError(f"raters {unknown} have no place in the precedence {PRECEDENCE}")
-    return sorted(results, key=lambda r: (rank[_slot(r.rater)], r.rater))
-
-
-def build_crosswalk(
-    labels: LabelTable,
-    statuses: Sequence[LabelStatus],
-    results: Sequence[RaterResult],
-    *,
-    codes: CodeList | None = None,
-    thresholds: Mapping[str, float] | None = None,
-) -> pd.DataFrame:
-    """Combine the label table, statuses and rater results into the crosswalk.
-
-    ``results`` are keyed by core key (each rater saw the distinct core keys);
-    ``thresholds`` gives the minimum score of each weak rater (``model``,
-    ``fuzzy``) for its code to become final.
+    ``exclude_raters`` leaves raters (by name, or a whole slot such as ``panel``) out;
+    ``exclude_rules`` ignores answers whose ``rule_id`` is listed (leave-one-rule-out).
     """
-    codes = codes or load_codes()
-    thresholds = dict(thresholds or {})
-    ordered = _order(results)
-    frame = labels.frame.copy()
-    n = len(frame)
-    if len(statuses) != n:
-        raise ValueError(f"{len(statuses)} statuses for {n} labels")
-    core = [s.core_key for s in statuses]
-    lookups = [dict(zip(r.keys, range(len(r.keys)))) for r in ordered]
-    pos = [np.array([lk.get(k, -1) for k in core]) for lk in lookups]
 
-    out = {c: [] for c in FINAL_COLUMNS}
-    status_col = []
-    for i, st in enumerate(statuses):
-        code, source, rule_id, notes, review = "", "", "", [], False
-        if st.status in ("not_employed", "unknown") or (st.status == "job_seeker" and not st.core_key):
-            source, rule_id = ("status", st.status_id) if st.status_id else ("", "")
-            notes.append(
-                {"not_employed": "not in employment", "unknown": "no usable label"}.get(
-                    st.status, "job-seeker with no former occupation"
-                )
-            )
-            final_status = st.status
-            major = "" if st.status == "unknown" else BUCKET_NOT_EMPLOYED
+    precedence: tuple[str, ...] = PRECEDENCE
+    strong: frozenset[str] = STRONG
+    model_threshold: float = 0.5
+    fuzzy_threshold: float = 0.95
+    refine: bool = True
+    exclude_raters: frozenset[str] = frozenset()
+    exclude_rules: frozenset[str] = frozenset()
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def threshold(self, slot: str) -> float:
+        if slot in self.thresholds:
+            return float(self.thresholds[slot])
+        return {"model": self.model_threshold, "fuzzy": self.fuzzy_threshold}.get(slot, math.inf)
+
+    def with_(self, **changes: object) -> DecisionPolicy:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "precedence": list(self.precedence),
+            "strong": sorted(self.strong),
+            "model_threshold": self.model_threshold,
+            "fuzzy_threshold": self.fuzzy_threshold,
+            "refine": self.refine,
+            "exclude_raters": sorted(self.exclude_raters),
+            "exclude_rules": sorted(self.exclude_rules),
+        }
+
+
+def rater_names(crosswalk: pd.DataFrame) -> list[str]:
+    """Every rater stored in a crosswalk (columns ``<name>_code``), in column order."""
+    return [
+        c[: -len("_code")] for c in crosswalk.columns if c.endswith("_code") and c not in ("ksco_code", "panel_code")
+    ]
+
+
+def panel_vote(votes: Sequence[tuple[str, str]], codes: CodeList) -> tuple[str, int, float, list[str]]:
+    """Combine ``(member, code)`` votes: ``(code, n_valid, agreement, invalid members)``.
+
+    Empty codes abstain. The code is the deepest truncation that more than half of the
+    valid votes share ('' when there is none); agreement = share of valid votes backing it.
+    """
+    valid = [c for _, c in votes if c and c in codes]
+    invalid = [m for m, c in votes if c and c not in codes]
+    n = len(valid)
+    if not n:
+        return "", 0, math.nan, invalid
+    for level in (5, 4, 3, 2, 1):
+        counts = Counter(codes.truncate(c, level) for c in valid if codes.level(c) >= level)
+        if not counts:
+            continue
+        best, k = max(sorted(counts.items()), key=lambda kv: kv[1])
+        if k * 2 > n:
+            return best, n, k / n, invalid
+    return "", n, 0.0, invalid
+
+
+def decide(
+    crosswalk: pd.DataFrame, policy: DecisionPolicy | None = None, *, codes: CodeList | None = None
+) -> pd.DataFrame:
+    """Return the crosswalk with its final columns computed from the stored rater columns.
+
+    Pure: the same stored columns, code list and policy give the same result.
+    """
+    if policy is None:
+        policy = DecisionPolicy()
+    if codes is None:
+        codes = load_codes()
+    missing = [c for c in (*LABEL_COLUMNS, *STATUS_COLUMNS) if c not in crosswalk.columns]
+    if missing:
+        raise ValueError(f"not a crosswalk: column(s) {', '.join(missing)} missing")
+    names = [
+        n for n in rater_names(crosswalk) if n not in policy.exclude_raters and slot_of(n) not in policy.exclude_raters
+    ]
+    names = order_raters([n for n in names if slot_of(n) in policy.precedence], policy.precedence)
+    members = [n for n in names if slot_of(n) == "panel"]
+    singles = [n for n in names if slot_of(n) != "panel"]
+    rank = {s: i for i, s in enumerate(policy.precedence)}
+
+    def col(name: str, field_: str, default: object) -> list:
+        c = f"{name}_{field_}"
+        return crosswalk[c].tolist() if c in crosswalk.columns else [default] * len(crosswalk)
+
+    data = {
+        n: (
+            [str(v or "") for v in col(n, "code", "")],
+            [float(v) if v not in ("", None) else math.nan for v in col(n, "score", math.nan)],
+            [str(v or "") for v in col(n, "rule_id", "")],
+            [str(v or "") for v in col(n, "flags", "")],
+            [str(v or "") for v in col(n, "detail", "")],
+        )
+        for n in names
+    }
+    rule_hits = col("rule", "hits", "")
+    statuses = crosswalk["status_parsed"].astype(str).tolist()
+    status_rules = crosswalk["status_rule"].astype(str).tolist()
+    cores = crosswalk["core_key"].astype(str).tolist()
+    out: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
+    panel_out: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
+
+    for i in range(len(crosswalk)):
+        st, core = statuses[i], cores[i]
+        notes: list[str] = []
+        reasons: list[str] = []
+        if members:
+            votes = [(m[len("panel_") :], data[m][0][i]) for m in members]
+            p_code, p_valid, p_agree, p_invalid = panel_vote(votes, codes)
+            panel_out["panel_votes"].append(" ".join(f"{m}={c}" for m, c in votes if c))
+            panel_out["panel_valid"].append(p_valid)
+            panel_out["panel_agreement"].append(p_agree)
+        code, source, rule_id = "", "", ""
+        if st in _NO_CODE_STATUSES or (st == "job_seeker" and not core):
+            source, rule_id = ("status", status_rules[i]) if status_rules[i] else ("", "")
+            notes.append(_NO_CODE_STATUSES.get(st, "job-seeker with no former occupation"))
+            final_status = st
+            major = BUCKET_NOT_EMPLOYED if st in ("not_employed", "job_seeker") else ""
         else:
-            strong_codes: list[tuple[str, str]] = []
-            confident_weak: list[tuple[str, str, float]] = []
-            for r, p in zip(ordered, pos):
-                j = p[i]
-                if j < 0 or not r.codes[j]:
+            answers: list[tuple[int, str, str, float, str]] = []  # (rank, name, code, score, rule_id)
+            for n in singles:
+                c, s, rid, fl, det = (v[i] for v in data[n])
+                if "ambiguous" in fl.split(";") or det.startswith("ambiguous"):
+                    notes.append(f"{n} {det}" if det else f"{n} ambiguous")
+                    reasons.append("ambiguous")
+                if "conflict" in fl.split(";") or (n == "rule" and _truthy(col("rule", "conflict", False)[i])):
+                    notes.append(f"{n} conflict: {rule_hits[i]}" if n == "rule" and rule_hits[i] else f"{n} conflict")
+                    reasons.append("conflict")
+                if not c or (rid and rid in policy.exclude_rules):
                     continue
-                c, name, slot = r.codes[j], r.rater, _slot(r.rater)
                 if c not in codes:
-                    notes.append(f"{name} gave {c!r}, not in {codes.name} (ignored)")
-                    review = True
+                    notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
+                    reasons.append("invalid")
                     continue
-                if slot in STRONG:
-                    strong_codes.append((name, c))
-                elif slot in WEAK and r.scores[j] >= thresholds.get(slot, math.inf):
-                    confident_weak.append((name, c, r.scores[j]))
-                if code:
-                    continue
-                if slot in WEAK:
-                    score = r.scores[j]
-                    limit = thresholds.get(slot, math.inf)
-                    if not (score >= limit):
-                        continue
-                    notes.append(f"weak rater {name}: score {score:.3f} >= {limit:.2f}")
-                    review = True
-                code, source = c, name
-                if name == "rule":
-                    rule_id = r.details[j]
-            for r, p in zip(ordered, pos):
-                j = p[i]
-                if j < 0:
-                    continue
-                if r.rater == "title" and r.details[j].startswith("ambiguous"):
-                    notes.append(f"title {r.details[j]}")
-                    review = True
-                if r.rater == "rule" and r.extra.get("conflict", (False,) * len(r.keys))[j]:
-                    notes.append(f"rule conflict: {r.extra['hits'][j]}")
-                    review = True
-            if code and _slot(source) in STRONG:
-                deeper = [(nm, c) for nm, c in strong_codes if c != code and code in codes.ancestors(c)]
-                if deeper:
-                    nm, c = max(deeper, key=lambda x: codes.level(x[1]))
-                    notes.append(f"{nm}={c} refines {source}={code}")
-                    code, source = c, nm
-            if code:
-                clash = [f"{nm}={c}" for nm, c in strong_codes if not codes.same_lineage(code, c)]
+                answers.append((rank[slot_of(n)], n, c, s, rid))
+            if members:
+                if p_invalid:
+                    notes.append(f"invalid panel vote(s) from {', '.join(p_invalid)}")
+                    reasons.append("invalid")
+                if p_code:
+                    answers.append((rank["panel"], "panel", p_code, p_agree, ""))
+                elif p_valid:
+                    notes.append(f"panel split ({panel_out['panel_votes'][-1]})")
+                    reasons.append("panel_split")
+            answers.sort(key=lambda a: (a[0], a[1]))
+            strong = [a for a in answers if slot_of(a[1]) in policy.strong]
+            confident = [
+                a for a in answers if slot_of(a[1]) not in policy.strong and a[3] >= policy.threshold(slot_of(a[1]))
+            ]
+            chosen = next((a for a in answers if a in strong or a in confident), None)
+            if chosen is not None:
+                _, source, code, score, rule_id = chosen
+                if chosen in confident and chosen not in strong:
+                    notes.append(f"weak rater {source}: score {score:.3f} >= {policy.threshold(slot_of(source)):.2f}")
+                    reasons.append("weak")
+                if policy.refine and chosen in strong:
+                    deeper = [a for a in strong + confident if a[2] != code and code in codes.ancestors(a[2])]
+                    if deeper:
+                        best = max(deeper, key=lambda a: (codes.level(a[2]), -a[0]))
+                        notes.append(f"{best[1]}={best[2]} refines {source}={code}")
+                        code, source = best[2], best[1]
+                        rule_id = rule_id or best[4]
+                clash = [f"{a[1]}={a[2]}" for a in strong if not codes.same_lineage(code, a[2])]
                 if clash:
                     notes.append(f"disagrees with {', '.join(clash)}")
-                    review = True
-                for nm, c, score in confident_weak:
-                    if nm != source and not codes.same_lineage(code, c):
-                        notes.append(f"{nm}={c} ({score:.2f}) disagrees")
+                    reasons.append("disagree")
+                for a in confident:
+                    if a[1] != source and not codes.same_lineage(code, a[2]):
+                        notes.append(f"{a[1]}={a[2]} ({a[3]:.2f}) disagrees")
                 level = codes.level(code)
                 if source == "rule" and level < 3:
                     notes.append(f"vague label: coded at level {level} only")
                 final_status = (
                     "job_seeker"
-                    if st.status == "job_seeker"
+                    if st == "job_seeker"
                     else ("military" if code.startswith(BUCKET_MILITARY) else "employed")
                 )
                 major = codes.major(code)
             else:
                 notes.append("no rater could code it")
-                review = True
-                final_status = "job_seeker" if st.status == "job_seeker" else "unknown"
+                reasons.append("no_code")
+                final_status = "job_seeker" if st == "job_seeker" else "unknown"
                 major = ""
-        status_col.append(final_status)
+        out["status"].append(final_status)
         out["ksco_code"].append(code)
         out["ksco_level"].append(codes.level(code))
         out["ksco_major"].append(major)
         out["ksco_title"].append(codes.title(code))
         out["code_source"].append(source)
         out["rule_id"].append(rule_id)
-        out["needs_review"].append(review)
-        out["code_note"].append("; ".join(notes))
+        out["needs_review"].append(bool(reasons))
+        out["review_reasons"].append(";".join(dict.fromkeys(reasons)))
+        out["code_note"].append("; ".join(dict.fromkeys(notes)))
 
-    frame["status"] = status_col
-    frame["status_rule"] = [s.status_id for s in statuses]
-    frame["core_key"] = core
-    for c in FINAL_COLUMNS:
-        frame[c] = out[c]
-    frame["ksco_level"] = frame["ksco_level"].astype("int64")
-    frame["needs_review"] = frame["needs_review"].astype(bool)
-    for r, p in zip(ordered, pos):
-        for name, values in r.as_columns().items():
-            arr = np.asarray(values, dtype=object)
-            col = np.where(p >= 0, arr[np.clip(p, 0, None)] if len(arr) else None, None)
-            frame[name] = _clean(col, values)
-    return frame
+    frame = crosswalk.drop(columns=[c for c in (*FINAL_COLUMNS, *PANEL_COLUMNS) if c in crosswalk.columns])
+    head = [*LABEL_COLUMNS, *STATUS_COLUMNS]
+    rest = [c for c in frame.columns if c not in head]
+    final = pd.DataFrame(out, index=frame.index)
+    final["ksco_level"] = final["ksco_level"].astype("int64")
+    final["needs_review"] = final["needs_review"].astype(bool)
+    parts = [frame[head], final]
+    if members:
+        panel = pd.DataFrame(panel_out, index=frame.index)
+        panel["panel_valid"] = panel["panel_valid"].astype("int64")
+        panel["panel_agreement"] = panel["panel_agreement"].astype(float)
+        parts.append(panel)
+    parts.append(frame[rest])
+    return pd.concat(parts, axis=1)
 
 
-def _clean(col: np.ndarray, values: tuple) -> pd.Series:
-    sample = next((v for v in values if v is not None), "")
-    if isinstance(sample, bool | np.bool_):
-        return pd.Series([bool(v) if v is not None else False for v in col], dtype=bool)
-    if isinstance(sample, float | int) and not isinstance(sample, bool):
-        return pd.Series([math.nan if v is None else float(v) for v in col], dtype=float)
-    return pd.Series(["" if v is None else str(v) for v in col], dtype=object)
+def _truthy(v: object) -> bool:
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    return str(v).strip().lower() in ("true", "1")

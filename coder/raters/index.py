@@ -173,7 +173,7 @@ def _resolve(found: Sequence[IndexEntry], codes: CodeList) -> tuple[str, str]:
     return "", "ambiguous:" + ";".join(f"{e.code}={e.detail}" for e in found)
 
 
-def index_rater(keys: Sequence[str], *, index: JobIndex | None = None) -> RaterResult:
+def index_rater(keys: Sequence[str], *, index: JobIndex | None = None, codes: CodeList | None = None) -> RaterResult:
     """Rater ``index``: exact normalised match against the job-dictionary index.
 
     Code = the matched entry's code (4-digit for dictionary names, the title's own
@@ -181,21 +181,44 @@ def index_rater(keys: Sequence[str], *, index: JobIndex | None = None) -> RaterR
     score = 1.0 on a match, NaN otherwise; detail = the matched entries
     (``jobdict:<job_id>:<kind>`` / ``ksco7:<code>``, deciding entry first) or
     ``ambiguous:<code>=<entry>;...`` when the entries disagree (then no code).
-    Extra column ``n_entries``: how many entries matched.
+    Extra column ``n_entries``: how many entries matched; flag ``ambiguous`` when they disagree across
+    lineages; candidates = every distinct matched code, deepest first.
     """
-    index = index or load_index()
-    codes = load_codes()
-    out_codes, scores, details, counts = [], [], [], []
-    memo: dict[str, tuple[str, str, int]] = {}
+    if index is None:
+        index = load_index()
+    if codes is None:
+        codes = load_codes()
+    out_codes, scores, details, counts, flags, cands = [], [], [], [], [], []
+    memo: dict[str, tuple[str, str, int, tuple, tuple]] = {}
     for key in keys:
         if key not in memo:
             found = index.by_key.get(label_key(key), ())
-            memo[key] = (*_resolve(found, codes), len(found)) if found else ("", "", 0)
-        code, detail, n = memo[key]
+            if found:
+                code, detail = _resolve(found, codes)
+                distinct = sorted({e.code for e in found}, key=lambda c: (-codes.level(c), c))
+                memo[key] = (
+                    code,
+                    detail,
+                    len(found),
+                    () if code else ("ambiguous",),
+                    tuple((c, 1.0) for c in distinct),
+                )
+            else:
+                memo[key] = ("", "", 0, (), ())
+        code, detail, n, flag, cand = memo[key]
         out_codes.append(code)
         scores.append(1.0 if code else math.nan)
         details.append(detail)
         counts.append(n)
+        flags.append(flag)
+        cands.append(cand)
     return RaterResult(
-        "index", tuple(keys), tuple(out_codes), tuple(scores), tuple(details), {"n_entries": tuple(counts)}
+        "index",
+        tuple(keys),
+        tuple(out_codes),
+        tuple(scores),
+        tuple(details),
+        {"n_entries": tuple(counts)},
+        flags=tuple(flags),
+        candidates=tuple(cands),
     )

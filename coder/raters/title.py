@@ -19,20 +19,33 @@ __all__ = ["lookup_titles"]
 
 def lookup_titles(keys: Sequence[str], *, codes: CodeList | None = None) -> RaterResult:
     """Code each label key by exact title match; see the module docstring."""
-    codes = codes or load_codes()
-    out_codes, scores, details = [], [], []
+    if codes is None:
+        codes = load_codes()
+    out_codes, scores, details, flags, cands = [], [], [], [], []
     for key in keys:
         found = codes.by_title_key.get(key, ()) if key else ()
+        cands.append(tuple((c, 1.0) for c in found))
         if not found:
             out_codes.append("")
             scores.append(math.nan)
             details.append("")
+            flags.append(())
         elif all(codes.same_lineage(found[0], c) for c in found[1:]):
             out_codes.append(found[0])
             scores.append(1.0)
             details.append(f"{codes.name}:{found[0]}")
+            flags.append(())
         else:
             out_codes.append("")
             scores.append(math.nan)
             details.append("ambiguous: " + "|".join(found))
-    return RaterResult("title", tuple(keys), tuple(out_codes), tuple(scores), tuple(details))
+            flags.append(("ambiguous",))
+    return RaterResult(
+        "title",
+        tuple(keys),
+        tuple(out_codes),
+        tuple(scores),
+        tuple(details),
+        flags=tuple(flags),
+        candidates=tuple(cands),
+    )

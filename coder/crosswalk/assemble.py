@@ -1,0 +1,91 @@
+"""Assemble the crosswalk: the label table, each label's parsed status, and every rater's columns.
+
+:func:`assemble_crosswalk` writes what was *rated*; :func:`coder.crosswalk.decide.decide`
+computes the final columns from it.  Columns, in order:
+
+``label_key, label, n_rows, weight``
+    the distinct-label table (:mod:`coder.labels`).
+``status_parsed, status_rule, core_key``
+    :mod:`coder.status`: the status the label's words give (``job_seeker``, ``not_employed``,
+    ``unknown``, ``employed_unstated`` or ``""`` = decided by the code), the status rule that
+    fired, and ``core_key``, what the raters coded (X of ``전직 X, 현재 구직중``).
+``<rater>_code, _score, _rule_id, _flags, _candidates, _detail, _<extra>``
+    every rater's own answer (:mod:`coder.raters.base`), raters in precedence order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..labels import LabelTable
+from ..raters.base import REGISTRY, RaterResult, slot_of
+from ..status import LabelStatus
+
+__all__ = ["LABEL_COLUMNS", "STATUS_COLUMNS", "assemble_crosswalk", "order_raters"]
+
+LABEL_COLUMNS = ("label_key", "label", "n_rows", "weight")
+STATUS_COLUMNS = ("status_parsed", "status_rule", "core_key")
+
+
+def order_raters(names: Sequence[str], precedence: Sequence[str] | None = None) -> list[str]:
+    """Rater names sorted by their slot's place in ``precedence`` (default :data:`REGISTRY`), then by name.
+
+    Raises ValueError naming any rater whose slot has no place.
+    """
+    order = list(precedence) if precedence is not None else [s.slot for s in REGISTRY]
+    rank = {slot: i for i, slot in enumerate(order)}
+    unknown = [n for n in names if slot_of(n) not in rank]
+    if unknown:
+        raise ValueError(f"raters {unknown} have no place in the precedence {tuple(order)}")
+    return sorted(names, key=lambda n: (rank[slot_of(n)], n))
+
+
+def assemble_crosswalk(
+    labels: LabelTable, statuses: Sequence[LabelStatus], results: Sequence[RaterResult]
+) -> pd.DataFrame:
+    """The stored crosswalk without final columns (see the module docstring).
+
+    ``results`` are keyed by core key (each rater saw the distinct core keys).
+    """
+    frame = labels.frame.copy()
+    n = len(frame)
+    if len(statuses) != n:
+        raise ValueError(f"{len(statuses)} statuses for {n} labels")
+    names = order_raters([r.rater for r in results])
+    if len(set(names)) != len(names):
+        raise ValueError(f"rater names repeat: {names}")
+    by_name = {r.rater: r for r in results}
+    core = [s.core_key for s in statuses]
+    frame["status_parsed"] = [s.status for s in statuses]
+    frame["status_rule"] = [s.status_id for s in statuses]
+    frame["core_key"] = core
+    columns = {}
+    for name in names:
+        r = by_name[name]
+        lookup = dict(zip(r.keys, range(len(r.keys))))
+        pos = np.array([lookup.get(k, -1) for k in core], dtype=np.int64)
+        for col, values in r.as_columns().items():
+            columns[col] = _take(values, pos, col)
+    if columns:
+        frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+    return frame
+
+
+def _take(values: tuple, pos: np.ndarray, col: str) -> pd.Series:
+    """Values at ``pos`` (-1 = the label's core key was not rated), typed by the column's kind."""
+    if col.endswith("_score"):
+        arr = np.asarray(values, dtype=float)
+        return pd.Series(np.where(pos >= 0, arr[np.clip(pos, 0, None)] if len(arr) else math.nan, math.nan))
+    sample = next((v for v in values if v is not None), "")
+    picked = [values[p] if p >= 0 else None for p in pos]
+    if isinstance(sample, bool | np.bool_):
+        return pd.Series([bool(v) if v is not None else False for v in picked], dtype=bool)
+    if isinstance(sample, int | np.integer):
+        return pd.Series([int(v) if v is not None else 0 for v in picked], dtype="int64")
+    if isinstance(sample, float | np.floating):
+        return pd.Series([math.nan if v is None else float(v) for v in picked], dtype=float)
+    return pd.Series(["" if v is None else str(v) for v in picked], dtype=object)
