@@ -5,7 +5,7 @@ Builds ``bench/out/npk_1m.csv`` by expanding the bundled NPK label counts
 each in a fresh process so peak memory is its own:
 
 1. plain pandas: ``pd.read_csv`` + ``DataFrame.to_csv`` of the same file (baseline);
-2. ``coder code`` CSV in → CSV out (``coder.coding.code_file``), with its coding
+2. ``coder code`` CSV in → CSV out (``coder.pipeline.code_file``), with its coding
    time excluding I/O (``CodingResult.seconds``) and peak RSS.
 
 Run: ``python bench/bench_code.py`` (a script, not a test; prints a table).

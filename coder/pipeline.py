@@ -16,7 +16,6 @@ with all its columns and these added:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from .crosswalk.store import read_crosswalk, write_crosswalk
 from .errors import CrosswalkError, InputError
 from .io import read_table, write_table
 from .labels import LabelTable, tabulate_labels
-from .provenance import build_meta, meta_path, write_meta
+from .provenance import build_meta, check_paths, meta_path, write_meta
 from .raters.base import RaterResult
 from .raters.fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
 from .raters.index import JobIndex, index_rater, load_index
@@ -356,41 +355,6 @@ def _drop_output_columns(frame: pd.DataFrame, replace: bool, source: str) -> pd.
             path=source,
         )
     return frame.drop(columns=clash) if clash else frame
-
-
-def _same_file(a: str | Path, b: str | Path) -> bool:
-    if str(a) == "-" or str(b) == "-":
-        return False
-    pa_, pb = Path(a), Path(b)
-    if pa_.exists() and pb.exists():
-        return os.path.samefile(pa_, pb)
-    return pa_.resolve() == pb.resolve()
-
-
-def check_paths(inputs: Mapping[str, str | Path | None], outputs: Mapping[str, str | Path | None]) -> None:
-    """Refuse an output path that is an input path or another output's path (it would destroy data)."""
-    ins = {k: v for k, v in inputs.items() if v is not None}
-    outs = {k: v for k, v in outputs.items() if v is not None}
-    for o_name, o in outs.items():
-        for i_name, i in ins.items():
-            if _same_file(o, i):
-                raise InputError(
-                    f"{o}: {o_name} is the same file as {i_name} — writing it would overwrite the input. "
-                    "Choose another output path.",
-                    path=o,
-                )
-    names = list(outs)
-    for a in range(len(names)):
-        for b in range(a + 1, len(names)):
-            if _same_file(outs[names[a]], outs[names[b]]):
-                raise InputError(
-                    f"{outs[names[a]]}: {names[a]} and {names[b]} are the same file — give each its own path.",
-                    path=outs[names[a]],
-                )
-    for name, o in outs.items():
-        for i_name, i in ins.items():
-            if str(o) != "-" and meta_path(o) == Path(str(i)):
-                raise InputError(f"{o}: the sidecar of {name} would overwrite {i_name}.", path=o)
 
 
 def _write_with_meta(frame: pd.DataFrame, path: str | Path, meta: dict, *, crosswalk: bool, encoding: str) -> None:

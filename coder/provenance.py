@@ -9,15 +9,17 @@ can be traced to exactly what produced it.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import uuid
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
+from .errors import InputError
 from .io import write_json
 
-__all__ = ["build_meta", "meta_path", "toolkit_version", "write_meta"]
+__all__ = ["build_meta", "check_paths", "meta_path", "toolkit_version", "write_meta"]
 
 
 def toolkit_version() -> str:
@@ -64,3 +66,38 @@ def write_meta(output: str | Path, meta: Mapping[str, object]) -> Path:
     path = meta_path(output)
     write_json(dict(meta), path)
     return path
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    if str(a) == "-" or str(b) == "-":
+        return False
+    pa_, pb = Path(a), Path(b)
+    if pa_.exists() and pb.exists():
+        return os.path.samefile(pa_, pb)
+    return pa_.resolve() == pb.resolve()
+
+
+def check_paths(inputs: Mapping[str, str | Path | None], outputs: Mapping[str, str | Path | None]) -> None:
+    """Refuse an output path that is an input path or another output's path (it would destroy data)."""
+    ins = {k: v for k, v in inputs.items() if v is not None}
+    outs = {k: v for k, v in outputs.items() if v is not None}
+    for o_name, o in outs.items():
+        for i_name, i in ins.items():
+            if _same_file(o, i):
+                raise InputError(
+                    f"{o}: {o_name} is the same file as {i_name} — writing it would overwrite the input. "
+                    "Choose another output path.",
+                    path=o,
+                )
+    names = list(outs)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            if _same_file(outs[names[a]], outs[names[b]]):
+                raise InputError(
+                    f"{outs[names[a]]}: {names[a]} and {names[b]} are the same file — give each its own path.",
+                    path=outs[names[a]],
+                )
+    for name, o in outs.items():
+        for i_name, i in ins.items():
+            if str(o) != "-" and meta_path(o) == Path(str(i)):
+                raise InputError(f"{o}: the sidecar of {name} would overwrite {i_name}.", path=o)
