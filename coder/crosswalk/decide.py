@@ -173,6 +173,7 @@ def decide(
         for n in names
     }
     rule_hits = col("rule", "hits", "")
+    rule_conflict = [_truthy(v) for v in col("rule", "conflict", False)]
     statuses = crosswalk["status_parsed"].astype(str).tolist()
     status_rules = crosswalk["status_rule"].astype(str).tolist()
     cores = crosswalk["core_key"].astype(str).tolist()
@@ -202,7 +203,7 @@ def decide(
                 if "ambiguous" in fl.split(";") or det.startswith("ambiguous"):
                     notes.append(f"{n} {det}" if det else f"{n} ambiguous")
                     reasons.append("ambiguous")
-                if "conflict" in fl.split(";") or (n == "rule" and _truthy(col("rule", "conflict", False)[i])):
+                if "conflict" in fl.split(";") or (n == "rule" and rule_conflict[i]):
                     notes.append(f"{n} conflict: {rule_hits[i]}" if n == "rule" and rule_hits[i] else f"{n} conflict")
                     reasons.append("conflict")
                 if not c or (rid and rid in policy.exclude_rules):
