@@ -218,3 +218,15 @@ def test_apply_refuses_a_crosswalk_of_another_code_list(runner, tmp_path):
     )
     assert result.exit_code == 1
     assert "made with another code list" in result.output
+
+
+def test_light_imports_load_no_pandas_or_scipy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, coder, coder.normalize, coder.cli; "
+        "heavy = [m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
