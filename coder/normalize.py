@@ -14,7 +14,11 @@ Two forms, both idempotent:
     ``건물  청소원`` share the key ``건물청소원``; KSCO-7 titles are keyed the same way,
     so an exact title lookup is a dictionary hit.
 
-Missing values (``None``, NaN) and blank strings normalise to ``""``.
+Missing values normalise to ``""`` (the empty key, status ``unknown``) in both
+forms, so every stage agrees: ``None``, NaN, blank strings, and the literal
+placeholders spreadsheets and dataframes write for a missing cell — ``NaN``,
+``nan``, ``None``, ``null``, ``NULL``, ``NA``, ``N/A``, ``#N/A``, ``<NA>``, ``NaT``,
+``-``, ``.``, ``?`` (any case, any spacing; runs of ``-``, ``.``, ``?`` too).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 import re
 import unicodedata
 
-__all__ = ["MIDDLE_DOTS", "label_key", "normalize_label"]
+__all__ = ["MIDDLE_DOTS", "is_missing_token", "label_key", "normalize_label"]
 
 MIDDLE_DOTS = "·∙‧ㆍ・•⋅᛫\u119e"  # U+119E: what NFKC makes of ㆍ (U+318D)
 _DOT_RE = re.compile(f"[{re.escape(MIDDLE_DOTS)}]")
@@ -33,6 +37,14 @@ _BRACKETS = str.maketrans({**{c: "(" for c in _OPEN}, **{c: ")" for c in _CLOSE}
 _SPACE_RE = re.compile(r"\s+")
 _TIGHT_RE = re.compile(r"\s*·\s*|\s*,\s*|\(\s+|\s+\)")
 _KEY_DROP_RE = re.compile(r"[\s·]+")
+_MISSING_RE = re.compile(
+    r"(?:nan|none|null|nil|na|n/a|n\.a\.?|#n/?a|#null!?|<na>|nat|<nat>|undefined|[-‐‑‒–—―]+|\.+|\?+)"
+)
+
+
+def is_missing_token(text: str) -> bool:
+    """True when ``text`` (any case or spacing) is a placeholder for a missing value."""
+    return _MISSING_RE.fullmatch(_KEY_DROP_RE.sub("", text).lower()) is not None
 
 
 def _is_missing(text: object) -> bool:
@@ -59,7 +71,8 @@ def normalize_label(text: object) -> str:
     s = _TIGHT_RE.sub(_tighten, s)
     # NFKC can create new decomposable sequences only in pathological input; a
     # second pass makes the function idempotent by construction.
-    return unicodedata.normalize("NFKC", s).strip()
+    s = unicodedata.normalize("NFKC", s).strip()
+    return "" if is_missing_token(s) else s
 
 
 def _tighten(m: re.Match[str]) -> str:
@@ -72,4 +85,5 @@ def label_key(text: object) -> str:
     key = _KEY_DROP_RE.sub("", normalize_label(text)).lower()
     # dropping a space can bring a base letter and a combining mark together
     # (NFKC turns "¨" into " ̈"); compose again so the key is idempotent
-    return _KEY_DROP_RE.sub("", unicodedata.normalize("NFKC", key))
+    key = _KEY_DROP_RE.sub("", unicodedata.normalize("NFKC", key))
+    return "" if is_missing_token(key) else key

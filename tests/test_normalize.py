@@ -30,13 +30,64 @@ def test_table(raw, norm, key):
     assert label_key(raw) == key
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "NaN",
+        "nan",
+        "None",
+        "none",
+        "null",
+        "NULL",
+        "-",
+        "--",
+        " - ",
+        "N/A",
+        "n/a",
+        "N / A",
+        "#N/A",
+        ".",
+        "...",
+        "?",
+        "NA",
+        "<NA>",
+        "NaT",
+        "－",
+        "—",
+    ],
+)
+def test_missing_placeholders_are_missing(raw):
+    assert normalize_label(raw) == ""
+    assert label_key(raw) == ""
+
+
+@pytest.mark.parametrize("raw", ["nana", "NaN 디자이너", "-간호사", "나나", "None of", "A/S 기사"])
+def test_words_containing_placeholders_are_labels(raw):
+    assert label_key(raw) != ""
+
+
 def test_hangul_is_never_dropped():
     assert label_key("한식 조리사") == "한식조리사"
     assert normalize_label("한식 조리사") == "한식 조리사"
 
 
 text = st.text(
-    alphabet=st.sampled_from([*"가나다라 건물청소원·∙ㆍ・•()（）【】「」,， \t\nABCabcＡ１ﾊ①", "ᄀ", "ᅡ", "\u3000"]),
+    alphabet=st.sampled_from(
+        [
+            *"가나다라 건물청소원·∙ㆍ・•()（）【】「」,， \t\nABCabcＡ１ﾊ①",
+            "ᄀ",
+            "ᅡ",
+            "\u3000",
+            "n",
+            "a",
+            "N",
+            "/",
+            "-",
+            ".",
+            "?",
+            "#",
+        ]
+    ),
     max_size=30,
 )
 
