@@ -1,4 +1,4 @@
-"""Status parsing: employed, job-seeker, not employed, military, unknown.
+"""Status parsing: employed, employed (occupation not stated), job-seeker, not employed, military, unknown.
 
 Rules live in ``rules/status.csv`` (``status_id, status, pattern, match, example,
 counterexample, note``), applied to the label key (see :mod:`coder.normalize`)
@@ -8,7 +8,12 @@ in file order: the first rule that matches decides.
 * ``job_seeker`` — ``전직 X, 현재 구직중``: the pattern's ``core`` group is X, which
   the raters code as if it stood alone; without a ``core`` group the label is a
   job-seeker with no former occupation (bucket ``0``).
-* ``unknown`` — 모름, 무응답, an empty label: no code, unknown bucket.
+* ``employed_unstated`` — 자영업(자), 알바(생), 아르바이트, 프리랜서, 직장인 on their
+  own: the person works but the label names no occupation; ``core_key`` is ``""`` so
+  no rater codes it.  Phrases that name the work (``편의점 알바``) are not matched
+  (the rules are ``full`` matches) and are coded by the raters.
+* ``unknown`` — 모름, 무응답, an empty label (incl. ``NaN``, ``-``, ``N/A``, see
+  :mod:`coder.normalize`): no code, unknown bucket.
 
 Labels no status rule matches are coded by the raters; their status is then
 ``military`` when the final code is in group ``A``, ``employed`` when there is
@@ -26,7 +31,7 @@ from pathlib import Path
 from .errors import RuleError
 from .normalize import label_key
 from .patterns import MATCH_MODES, split_cell
-from .resources import data_path, file_sha256, read_csv_rows
+from .resources import data_path, file_identity, file_sha256, read_csv_rows
 
 __all__ = [
     "STATUSES",
@@ -37,8 +42,8 @@ __all__ = [
     "parse_status",
 ]
 
-STATUSES = ("employed", "job_seeker", "not_employed", "military", "unknown")
-_RULE_STATUSES = ("job_seeker", "not_employed", "unknown")
+STATUSES = ("employed", "employed_unstated", "job_seeker", "not_employed", "military", "unknown")
+_RULE_STATUSES = ("job_seeker", "not_employed", "employed_unstated", "unknown")
 _COLUMNS = ("status_id", "status", "pattern", "match", "example", "counterexample", "note")
 
 
@@ -79,7 +84,7 @@ class StatusRules:
 class LabelStatus:
     """Status of one label key; ``core_key`` is what the raters code ('' = nothing)."""
 
-    status: str  # job_seeker | not_employed | unknown | "" (decided after coding)
+    status: str  # job_seeker | not_employed | employed_unstated | unknown | "" (decided after coding)
     core_key: str
     status_id: str
 
@@ -87,11 +92,13 @@ class LabelStatus:
 def load_status_rules(path: str | Path | None = None) -> StatusRules:
     """Load and validate ``rules/status.csv``; one :class:`RuleError` lists every bad row."""
     p = Path(path) if path is not None else data_path("rules", "status.csv")
-    return _load(str(p.resolve()))
+    return _load(file_identity(p))
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str) -> StatusRules:
+def _load(identity: tuple[str, int, int]) -> StatusRules:
+    # keyed by (path, mtime_ns, size): an edited file is read again
+    path = identity[0]
     problems: list[str] = []
     rules: list[StatusRule] = []
     rows = read_csv_rows(path, _COLUMNS, error=RuleError, what="status rules file")
@@ -140,7 +147,8 @@ def _load(path: str) -> StatusRules:
 
 def parse_status(keys: Sequence[str], rules: StatusRules | None = None) -> list[LabelStatus]:
     """Status and core key for each label key (see the module docstring)."""
-    rules = rules or load_status_rules()
+    if rules is None:
+        rules = load_status_rules()
     out = []
     for key in keys:
         if not key:

@@ -33,6 +33,18 @@ def test_every_status_example_and_counterexample():
         ("전직 육군 장교, 현재 구직중", "job_seeker", "육군장교"),
         ("구직중", "job_seeker", ""),
         ("모름", "unknown", ""),
+        ("NaN", "unknown", ""),
+        ("N/A", "unknown", ""),
+        ("-", "unknown", ""),
+        ("자영업", "employed_unstated", ""),
+        ("자영업자", "employed_unstated", ""),
+        ("알바", "employed_unstated", ""),
+        ("알바생", "employed_unstated", ""),
+        ("아르바이트", "employed_unstated", ""),
+        ("프리랜서", "employed_unstated", ""),
+        ("직장인", "employed_unstated", ""),
+        ("편의점 알바", "", "편의점알바"),
+        ("편의점알바생", "", "편의점알바생"),
         ("", "unknown", ""),
         ("건물 청소원", "", "건물청소원"),
         ("가사 도우미", "", "가사도우미"),
@@ -56,6 +68,26 @@ def test_bad_status_file_lists_every_bad_row(tmp_path):
         load_status_rules(path)
     assert len(info.value.problems) == 3
     msg = str(info.value)
-    assert f"{path}:2 (S1): status 'retired' is not one of job_seeker, not_employed, unknown" in msg
+    assert f"{path}:2 (S1): status 'retired' is not one of job_seeker, not_employed, employed_unstated, unknown" in msg
     assert f"{path}:3 (S2): pattern '(학생' does not compile" in msg
     assert f"{path}:4 (S3): match 'everywhere' is not one of full, prefix, suffix, contains" in msg
+
+
+def test_employed_unstated_is_a_status():
+    from coder.status import STATUSES
+
+    assert "employed_unstated" in STATUSES
+
+
+def test_edited_status_file_is_read_again(tmp_path):
+    import os
+
+    path = tmp_path / "status.csv"
+    head = "status_id,status,pattern,match,example,counterexample,note\n"
+    path.write_text(head + "S1,not_employed,무직,full,무직,,\n", encoding="utf-8")
+    first = load_status_rules(path)
+    path.write_text(head + "S1,not_employed,무직,full,무직,,\nS2,unknown,모름,full,모름,,\n", encoding="utf-8")
+    os.utime(path, ns=(first_ns := os.stat(path).st_mtime_ns + 10**9, first_ns))
+    second = load_status_rules(path)
+    assert len(second.rules) == 2
+    assert second.sha256 != first.sha256
