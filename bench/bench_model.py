@@ -77,8 +77,9 @@ def main() -> None:
     hits = sum(bool(c) for c in ix.codes)
     from_dict = sum(bool(c) and d.startswith("jobdict") for c, d in zip(ix.codes, ix.details, strict=True))
     final = sum(res.extra["final_ok"])
+    depth = statistics.mean(len(c) for c in res.codes if c) if final else float("nan")
     print(f"NPK labels: index codes {hits} ({from_dict} via a dictionary name, the rest KSCO-7 titles); "
-          f"model final (p ≥ {MODEL_THRESHOLD}) {final}; median model p {statistics.median(res.scores):.2f}")  # fmt: skip
+          f"model codes (p ≥ {MODEL_THRESHOLD}) {final}, mean level {depth:.2f}; median model p {statistics.median(res.scores):.2f}")  # fmt: skip
     unmatched = [(k, c, p) for k, c, p, i in zip(keys, res.codes, res.scores, ix.codes, strict=True) if not i]
     print(
         f"not in the index: {len(unmatched)}; of those model-final: {sum(p >= MODEL_THRESHOLD for _, _, p in unmatched)}"

@@ -88,14 +88,61 @@ def test_model_rater_contract():
     r = model_rater([*KEYS, ""], k=3)
     assert r.rater == "model" and len(r.codes) == len(KEYS) + 1
     assert r.codes[-1] == "" and math.isnan(r.scores[-1]) and r.details[-1] == "" and r.extra["final_ok"][-1] is False
+    assert r.candidates[-1] == ()
     assert r.codes[0] == "9411"  # a dictionary name the model was trained on
-    for code, score, detail, ok in zip(
-        r.codes[:-1], r.scores[:-1], r.details[:-1], r.extra["final_ok"][:-1], strict=True
+    for code, score, detail, ok, cands in zip(
+        r.codes[:-1], r.scores[:-1], r.details[:-1], r.extra["final_ok"][:-1], r.candidates[:-1], strict=True
     ):
-        top = json.loads(detail)
-        assert len(top) == 3 and top[0][0] == code
-        assert top[0][1] == pytest.approx(score, abs=1e-4)
-        assert ok == (score >= MODEL_THRESHOLD)
+        d = json.loads(detail)
+        assert len(d["top"]) == 3 and [list(c) for c in cands] == d["top"]
+        assert [len(c) for c, _ in d["levels"]] == [1, 2, 3, 4]
+        assert ok == bool(code)
+        if code:
+            assert d["levels"][len(code) - 1] == [code, pytest.approx(score, abs=1e-4)]
+            assert score >= MODEL_THRESHOLD
+        deeper = d["levels"][len(code) :]
+        assert all(p < MODEL_THRESHOLD for _, p in deeper)
+
+
+def test_level_probabilities_are_consistent():
+    model = load_model()
+    levels = model.level_proba(KEYS)
+    for lv, Q in enumerate(levels):
+        np.testing.assert_allclose(Q.sum(axis=1), 1.0, rtol=1e-5)
+        if lv:
+            parent = {c: i for i, c in enumerate(model.level_classes[lv - 1])}
+            idx = [parent[c[:-1]] for c in model.level_classes[lv]]
+            assert np.all(levels[lv - 1][:, idx] >= Q - 1e-9)
+    codes, raw, cal = model.chain(KEYS)
+    for row in codes:
+        assert all(row[i + 1].startswith(row[i]) for i in range(3))
+    assert np.all(np.diff(raw, axis=1) <= 1e-9) and np.all(np.diff(cal, axis=1) <= 1e-12)
+    assert np.all((cal >= 0) & (cal <= 1))
+
+
+def test_rater_answers_the_deepest_code_at_threshold():
+    all4 = model_rater(KEYS, threshold=0.0)
+    assert all(len(c) == 4 for c in all4.codes) and all(all4.extra["final_ok"])
+    none = model_rater(KEYS, threshold=1.01)
+    assert none.codes == ("",) * len(KEYS) and not any(none.extra["final_ok"])
+    assert all(0.0 <= s <= 1.0 for s in none.scores)  # the major group's probability
+    model = load_model()
+    _, _, cal = model.chain(KEYS)
+    mid = model_rater(KEYS, threshold=0.6)
+    for code, row in zip(mid.codes, cal, strict=True):
+        assert len(code) == int((row >= 0.6).sum())
+
+
+def test_model_rater_loads_the_default_only_when_none():
+    class Boom:
+        def __bool__(self):
+            raise AssertionError("model truthiness must not be tested")
+
+        def __getattr__(self, name):
+            return getattr(load_model(), name)
+
+    r = model_rater(KEYS[:2], model=Boom())
+    assert r.codes == model_rater(KEYS[:2]).codes
 
 
 def test_features_anchor_the_head_noun():
@@ -119,6 +166,43 @@ def test_save_and_load_round_trip(small, tmp_path):
     loaded = load_model(tmp_path / "m")
     assert load_model(path).classes == loaded.classes == model.classes
     np.testing.assert_allclose(loaded.predict_proba(KEYS), model.predict_proba(KEYS), rtol=1e-5, atol=1e-7)
+
+
+def test_calibration_round_trips_and_is_pickle_free(small, tmp_path):
+    params = {**PARAMS, "cv_folds": 2}
+    model = train_model(seed=0, params=params, data=small, evaluate=False)
+    assert len(model.calibration) == 4
+    for x, y in model.calibration:
+        assert x.ndim == y.ndim == 1 and len(x) == len(y) and np.all(np.diff(x) >= 0) and np.all(np.diff(y) >= 0)
+    save_model(model, tmp_path)
+    with np.load(tmp_path / f"{MODEL_NAME}.npz", allow_pickle=False) as z:
+        assert {"cal0_x", "cal3_y"} <= set(z.files) and all(z[k].dtype != object for k in z.files)
+    loaded = load_model(tmp_path)
+    for (x, y), (x2, y2) in zip(model.calibration, loaded.calibration, strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    np.testing.assert_allclose(loaded.chain(KEYS)[2], model.chain(KEYS)[2], atol=1e-5)
+    assert model_rater(KEYS, model=loaded).codes == model_rater(KEYS, model=model).codes
+
+
+def test_evaluation_reports_per_level_ece_and_coverage_table(small):
+    from coder.raters.model import evaluate_model
+
+    ev = evaluate_model(seed=0, params={**PARAMS, "cv_folds": 2}, data=small, threshold=0.5)
+    assert set(ev.ece) == set(ev.ece_raw) == {1, 2, 3, 4}
+    assert all(0.0 <= v <= 1.0 for v in ev.ece.values())
+    d = ev.as_dict()
+    assert set(d["ece"]) == {"1", "2", "3", "4"}
+    json.dumps(d)
+    rows = d["curve"]
+    assert [r["threshold"] for r in rows] == [r["threshold"] for r in d["cv_curve"]]
+    assert rows[0]["coverage"] == 1.0 and rows[0]["mean_level"] == 4.0
+    assert all(1.0 <= r["mean_level"] <= 4.0 for r in rows if r["n"])
+    cov = [r["coverage"] for r in rows]
+    assert cov == sorted(cov, reverse=True)
+    text = ev.to_text()
+    assert "ECE" in text and "precision" in text and "mean level" in text
+    assert ev.at_threshold["n"] == next(r["n"] for r in rows if r["threshold"] == 0.5)
 
 
 def test_altered_model_is_refused(small, tmp_path):
@@ -203,5 +287,6 @@ def test_evaluation_names_re_exported_from_model():
 
     assert m.evaluate_model is me.evaluate_model and m.ModelEvaluation is me.ModelEvaluation
     assert m.CURVE_THRESHOLDS == me.CURVE_THRESHOLDS
+    assert me.suggest_threshold(m.load_model().metadata["evaluation"]["cv_curve"]) == m.MODEL_THRESHOLD
     with pytest.raises(AttributeError):
         m.no_such_name  # noqa: B018

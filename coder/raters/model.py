@@ -18,10 +18,19 @@ What it is
     ``softmax(score / T)`` over the unit groups, with the temperature ``T`` fitted by
     minimising the log-loss on out-of-fold predictions (3 folds grouped by job).
 
+Per-level probabilities and calibration
+    A code's probability at levels 1–3 is the sum of the unit-group probabilities
+    below it (:meth:`JobModel.level_proba`).  The rater follows the nested chain of
+    most probable codes (major, then its most probable child, …) and calibrates each
+    level with an isotonic map fitted on the out-of-fold chains (stored as knot
+    arrays ``cal<level>_x/_y`` in the npz), capped by the parent so it never grows
+    going deeper.  It answers the deepest code reaching :data:`MODEL_THRESHOLD`.
+
 Evaluation (``coder model evaluate``, :mod:`coder.raters.model_eval`)
     Jobs, not names, are held out: a job and all its similar names fall on one side
     of the split (seeded hash of ``job_id``, 20 % held out); titles always train.
-    The threshold curve in :data:`MODEL_THRESHOLD` is from that held-out part.
+    The coverage–precision table in :data:`MODEL_THRESHOLD` is from that held-out
+    part (and the out-of-fold curve the threshold is chosen on).
 
 Storage
     The model is plain arrays (``.npz``, loaded with ``allow_pickle=False``) plus a
@@ -53,6 +62,7 @@ from .model_fit import (
     PARAMS,
     SEED,
     THRESHOLD_TARGET_ACCURACY,
+    THRESHOLD_TARGET_PRECISION,
     JobModel,
     TrainingData,
     Vectorizer,
@@ -74,6 +84,7 @@ __all__ = [
     "PARAMS",
     "SEED",
     "THRESHOLD_TARGET_ACCURACY",
+    "THRESHOLD_TARGET_PRECISION",
     "JobModel",
     "ModelEvaluation",
     "TrainingData",
@@ -91,7 +102,7 @@ __all__ = [
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_NAME = "jobdict_model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def train_model(
@@ -114,7 +125,7 @@ def train_model(
     t0 = time.perf_counter()
     evaluation = evaluate_model(seed=seed, params=params, data=data).as_dict() if evaluate else None
     model = fit_levels(data, params, seed)
-    temperature = calibrate(data, params, seed)
+    temperature, calibration = calibrate(data, params, seed)
     meta = {
         "format_version": FORMAT_VERSION,
         "name": MODEL_NAME,
@@ -122,6 +133,7 @@ def train_model(
         "params": dict(params),
         "threshold": MODEL_THRESHOLD,
         "temperature": temperature,
+        "calibration": "per-level isotonic maps on out-of-fold chains (arrays cal<level>_x/_y in the npz)",
         "classes": len(model.classes),
         "features": len(model.vectorizer.idf),
         "nonzero_weights": int(sum(W.nnz for W in model.weights)),
@@ -137,7 +149,7 @@ def train_model(
         "train_seconds": round(time.perf_counter() - t0, 2),
         "evaluation": evaluation,
     }
-    return with_changes(model, temperature=temperature, metadata=meta)
+    return with_changes(model, temperature=temperature, calibration=calibration, metadata=meta)
 
 
 # --------------------------------------------------------------------------- storage
@@ -165,10 +177,15 @@ def save_model(model: JobModel, directory: str | Path) -> Path:
                 f"classes{i}": np.array(model.level_classes[i], dtype=str),
             }
         )
+    for i, (x, y) in enumerate(model.calibration):
+        arrays[f"cal{i}_x"] = np.asarray(x, dtype=np.float64)
+        arrays[f"cal{i}_y"] = np.asarray(y, dtype=np.float64)
     npz = d / f"{MODEL_NAME}.npz"
     np.savez_compressed(npz, **arrays)
     meta = {**model.metadata, "format_version": FORMAT_VERSION, "name": MODEL_NAME}
-    meta.update(temperature=model.temperature, levels_stored=len(model.weights))
+    meta.update(
+        temperature=model.temperature, levels_stored=len(model.weights), calibration_levels=len(model.calibration)
+    )
     meta["vectorizer"] = {"ngram_max": model.vectorizer.ngram_max, "suffix_max": model.vectorizer.suffix_max}
     meta["model_file"] = npz.name
     meta["model_sha256"] = file_sha256(npz)
@@ -227,6 +244,7 @@ def _read_model(js: Path) -> JobModel:
             float(meta["temperature"]),
             tuple(tuple(str(c) for c in a[f"classes{i}"]) for i in range(n)),
             meta,
+            tuple((a[f"cal{i}_x"], a[f"cal{i}_y"]) for i in range(int(meta.get("calibration_levels", 0)))),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise CrosswalkError(f"{npz}: model arrays unreadable ({exc}) — {_retrain_hint(js)}.", path=npz) from None
@@ -268,23 +286,53 @@ def training_data_matches(model: JobModel, data: TrainingData | None = None) -> 
 def model_rater(
     keys: Sequence[str], *, k: int = 5, model: JobModel | None = None, threshold: float = MODEL_THRESHOLD
 ) -> RaterResult:
-    """Rater ``model``: top unit group with its calibrated probability, top-k as JSON detail.
+    """Rater ``model``: the deepest code whose calibrated probability reaches ``threshold``.
 
-    Code = the most probable 4-digit code (empty for an empty key); score = its
-    probability; detail = ``[[code, prob], ...]`` of the top ``k``; extra column
-    ``final_ok`` = probability ≥ ``threshold`` (default :data:`MODEL_THRESHOLD`).
+    For each key the model's nested chain (:meth:`JobModel.chain`: most probable
+    major group, its most probable sub-major group, …, unit group) carries a
+    calibrated probability per level that never increases going deeper.  Code =
+    the deepest chain code at or above ``threshold`` (default
+    :data:`MODEL_THRESHOLD`), so a name placed in major 8 but not in a unit group
+    gets ``8`` or ``84``; empty when even the major group is below (or the key is
+    empty).  Score = that code's calibrated probability (the major group's when no
+    code is given).  Candidates = the top ``k`` unit groups with their
+    (temperature-calibrated) probabilities.  Detail (JSON) = ``{"levels":
+    [[code, p], ...] (major → unit group), "top": [[code, p], ...]}``.  Extra
+    column ``final_ok`` = a code is given.
     """
-    model = model or load_model()
+    if model is None:
+        model = load_model()
     distinct = sorted({key for key in keys if key})
-    top = dict(zip(distinct, model.top_k(distinct, k), strict=True))
-    codes, scores, details, final = [], [], [], []
-    for key in keys:
-        if key not in top:
-            codes.append(""), scores.append(math.nan), details.append(""), final.append(False)
-            continue
-        best = top[key]
-        codes.append(best[0][0])
-        scores.append(best[0][1])
-        details.append(json.dumps([[c, round(p, 4)] for c, p in best], separators=(",", ":")))
-        final.append(best[0][1] >= threshold)
-    return RaterResult("model", tuple(keys), tuple(codes), tuple(scores), tuple(details), {"final_ok": tuple(final)})
+    answer: dict[str, tuple] = {}
+    if distinct:
+        P = model.predict_proba(distinct)
+        codes, _, cal = model.chain(distinct, P)
+        tops = _top_k(model, P, k)
+        for i, key in enumerate(distinct):
+            ok = np.flatnonzero(cal[i] >= threshold)
+            lv = int(ok[-1]) if len(ok) else -1
+            code = str(codes[i, lv]) if lv >= 0 else ""
+            score = float(cal[i, lv]) if lv >= 0 else float(cal[i, 0])
+            levels = [[str(c), round(float(p), 4)] for c, p in zip(codes[i], cal[i], strict=True)]
+            top = [[c, round(p, 4)] for c, p in tops[i]]
+            detail = json.dumps({"levels": levels, "top": top}, ensure_ascii=False, separators=(",", ":"))
+            answer[key] = (code, round(score, 4), detail, tuple((c, round(p, 4)) for c, p in tops[i]))
+    out = [answer.get(key, ("", math.nan, "", ())) for key in keys]
+    return RaterResult(
+        "model",
+        tuple(keys),
+        tuple(a[0] for a in out),
+        tuple(a[1] for a in out),
+        tuple(a[2] for a in out),
+        extra={"final_ok": tuple(bool(a[0]) for a in out)},
+        candidates=tuple(a[3] for a in out),
+    )
+
+
+def _top_k(model: JobModel, P: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    k = min(k, P.shape[1])
+    part = np.argpartition(-P, k - 1, axis=1)[:, :k]
+    return [
+        [(model.classes[c], float(P[i, c])) for c in sorted(cols, key=lambda c: (-P[i, c], model.classes[c]))]
+        for i, cols in enumerate(part)
+    ]

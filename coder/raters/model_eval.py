@@ -19,8 +19,11 @@ from .model_fit import (
     MODEL_THRESHOLD,
     PARAMS,
     SEED,
-    THRESHOLD_TARGET_ACCURACY,
+    THRESHOLD_TARGET_PRECISION,
     TrainingData,
+    apply_calibration,
+    chain_outcomes,
+    fit_level_calibration,
     fit_levels,
     fit_temperature,
     out_of_fold,
@@ -29,21 +32,26 @@ from .model_fit import (
     training_data,
 )
 
-__all__ = ["CURVE_THRESHOLDS", "ModelEvaluation", "evaluate_model"]
+__all__ = ["CURVE_THRESHOLDS", "ModelEvaluation", "evaluate_model", "suggest_threshold"]
 
-CURVE_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+CURVE_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+LEVELS = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
 class ModelEvaluation:
-    """Held-out metrics of the model (higher accuracy and coverage are better; lower log-loss and ECE are better).
+    """Held-out metrics of the model (higher accuracy, coverage, precision are better; lower log-loss and ECE are better).
 
-    ``accuracy[level]`` is micro accuracy of the top code truncated to ``level``
-    (1 = major … 4 = unit group); ``macro[level]`` averages it over the true major
-    groups.  ``curve`` rows hold, for each probability threshold, the share of
-    held-out names whose top probability reaches it (coverage) and the accuracy
-    among them; ``cv_curve`` is the same from out-of-fold predictions on the
-    training part (what a threshold would be chosen on).
+    ``accuracy[level]`` is micro accuracy of the chain code at ``level`` (1 = major
+    … 4 = unit group); ``macro[level]`` averages it over the true major groups.
+    ``ece[level]`` is the expected calibration error (10 equal bins) of the
+    calibrated chain probability at that level, ``ece_raw`` the same before the
+    per-level isotonic maps.  ``curve`` rows hold, for each threshold, the share of
+    held-out names that get a code (coverage: the deepest chain code at/above the
+    threshold), the share of those codes that are right at their own level
+    (precision), and the mean level of the codes given; ``cv_curve`` is the same
+    from out-of-fold predictions of the training part (what the threshold is
+    chosen on).
     """
 
     seed: int
@@ -61,62 +69,81 @@ class ModelEvaluation:
     at_threshold: Mapping[str, float]
     temperature: float
     log_loss: float
-    ece: float
+    ece: Mapping[int, float]
+    ece_raw: Mapping[int, float]
     seconds: float
 
     def as_dict(self) -> dict:
         d = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        d["accuracy"] = {str(k): v for k, v in self.accuracy.items()}
-        d["macro"] = {str(k): v for k, v in self.macro.items()}
+        for f in ("accuracy", "macro", "ece", "ece_raw"):
+            d[f] = {str(k): v for k, v in getattr(self, f).items()}
         d["curve"], d["cv_curve"] = list(self.curve), list(self.cv_curve)
         return d
 
     def to_text(self) -> str:
-        """The metrics table and the coverage/accuracy curve as plain text."""
+        """The metrics table and the coverage/precision table as plain text."""
         lines = [
             f"held-out: {self.n_test} names of {self.n_test_jobs} jobs ({self.n_test_unseen} not in the training index); "
             f"trained on {self.n_train} texts; seed {self.seed}; T={self.temperature:.3f}",
-            "level   micro   macro(major groups)",
+            "level   micro   macro(major groups)   ECE   (before isotonic)",
         ]
-        for level in (1, 2, 3, 4):
-            lines.append(f"{level}-digit {self.accuracy[level]:.3f}   {self.macro[level]:.3f}")
-        lines.append(f"log-loss {self.log_loss:.3f}   ECE {self.ece:.3f}")
+        for lv in LEVELS:
+            lines.append(
+                f"{lv}-digit {self.accuracy[lv]:.3f}   {self.macro[lv]:.3f}                 "
+                f"{self.ece[lv]:.3f} ({self.ece_raw[lv]:.3f})"
+            )
+        lines.append(f"log-loss (unit groups) {self.log_loss:.3f}")
         lines.append("major    n   acc1   acc4")
         for m, row in self.per_major.items():
             lines.append(f"{m:>5} {int(row['n']):>4}  {row['acc1']:.3f}  {row['acc4']:.3f}")
-        lines.append("threshold  coverage  acc4   acc1   (held-out) | cv coverage  cv acc4")
+        lines.append("threshold  coverage  precision  mean level (held-out) | cv coverage  cv precision  cv level")
         for r, c in zip(self.curve, self.cv_curve, strict=True):
             lines.append(
-                f"{r['threshold']:>9.2f}  {r['coverage']:>8.3f}  {r['acc4']:.3f}  {r['acc1']:.3f}"
-                f"              | {c['coverage']:>11.3f}  {c['acc4']:.3f}"
+                f"{r['threshold']:>9.2f}  {r['coverage']:>8.3f}  {r['precision']:>9.3f}  {r['mean_level']:>10.2f}"
+                f"            | {c['coverage']:>11.3f}  {c['precision']:>12.3f}  {c['mean_level']:>8.2f}"
             )
         at = self.at_threshold
         lines.append(
             f"at MODEL_THRESHOLD {self.threshold:.2f}: codes {at['coverage']:.3f} of held-out names, "
-            f"4-digit accuracy {at['acc4']:.3f}, major accuracy {at['acc1']:.3f}"
+            f"precision {at['precision']:.3f}, mean level {at['mean_level']:.2f}"
         )
         lines.append(
-            f"threshold rule (smallest cv threshold with 4-digit accuracy ≥ {THRESHOLD_TARGET_ACCURACY:.2f}): "
-            f"{self.suggested_threshold:.2f}"
+            f"threshold rule (smallest cv threshold with precision ≥ {THRESHOLD_TARGET_PRECISION:.2f} "
+            f"there and at every larger threshold): {self.suggested_threshold:.2f}"
         )
         return "\n".join(lines)
 
 
-def _curve(prob: np.ndarray, ok4: np.ndarray, ok1: np.ndarray, thresholds: Sequence[float]) -> list[dict]:
+def _curve(cal: np.ndarray, ok: np.ndarray, thresholds: Sequence[float]) -> list[dict]:
+    """Coverage, precision and mean level of the deepest chain code at/above each threshold."""
     rows = []
+    n_all = max(len(cal), 1)
     for t in thresholds:
-        m = prob >= t
-        n = int(m.sum())
+        depth = (cal >= t).sum(axis=1)  # calibrated chain is non-increasing: depth = deepest level coded
+        coded = depth > 0
+        n = int(coded.sum())
+        right = ok[np.flatnonzero(coded), depth[coded] - 1] if n else np.array([])
         rows.append(
             {
                 "threshold": float(t),
                 "n": n,
-                "coverage": round(n / max(len(prob), 1), 4),
-                "acc4": round(float(ok4[m].mean()) if n else math.nan, 4),
-                "acc1": round(float(ok1[m].mean()) if n else math.nan, 4),
+                "coverage": round(n / n_all, 4),
+                "precision": round(float(right.mean()), 4) if n else math.nan,
+                "mean_level": round(float(depth[coded].mean()), 3) if n else math.nan,
             }
         )
     return rows
+
+
+def suggest_threshold(cv_rows: Sequence[Mapping[str, float]], target: float = THRESHOLD_TARGET_PRECISION) -> float:
+    """Smallest curve threshold whose out-of-fold precision reaches ``target`` there and at every larger threshold."""
+    best = 1.0
+    for r in sorted(cv_rows, key=lambda r: -r["threshold"]):
+        if r["n"] and r["precision"] >= target:
+            best = r["threshold"]
+        elif r["n"]:
+            break
+    return best
 
 
 def _ece(prob: np.ndarray, ok: np.ndarray, bins: int = 10) -> float:
@@ -140,7 +167,8 @@ def evaluate_model(
 ) -> ModelEvaluation:
     """Hold out a share of the dictionary's *jobs* (all their names), train on the rest plus titles, and score.
 
-    The temperature is fitted on out-of-fold predictions of the training part only.
+    The temperature, the per-level isotonic maps and the threshold rule see only
+    out-of-fold predictions of the training part.
     """
     t0 = time.perf_counter()
     params = {**PARAMS, **(params or {})}
@@ -149,29 +177,25 @@ def evaluate_model(
     test = is_dict & split_groups(data.groups, seed=seed, share=float(params["test_share"]))
     train = data.subset(~test)
     folds = out_of_fold(train, params, seed)
-    temperature = fit_temperature([(S, t) for _, S, t in folds])
-    cv_prob = np.concatenate([softmax(S / temperature).max(axis=1) for _, S, _ in folds])
-    cv_ok4 = np.concatenate([S.argmax(axis=1) == t for _, S, t in folds])
-    cv_ok1 = np.concatenate(
-        [
-            np.array([m.classes[i][0] for i in S.argmax(axis=1)])
-            == np.array([m.classes[j][0] if j >= 0 else "" for j in t])
-            for m, S, t in folds
-        ]
-    )
-    cv_rows = _curve(cv_prob, cv_ok4, cv_ok1, CURVE_THRESHOLDS)
+    temperature = fit_temperature([(S, t) for _, S, t, _ in folds])
+    calibration = fit_level_calibration(folds, temperature)
+    cv_cal, cv_ok = [], []
+    for m, S, _, truth in folds:
+        _, raw, ok_f = chain_outcomes(m, softmax(S / temperature), truth)
+        cv_cal.append(apply_calibration(calibration, raw)), cv_ok.append(ok_f)
+    cv_rows = _curve(np.vstack(cv_cal), np.vstack(cv_ok), CURVE_THRESHOLDS)
     model = fit_levels(train, params, seed)
     keys = [data.keys[i] for i in np.flatnonzero(test)]
-    truth = np.array([data.codes[i] for i in np.flatnonzero(test)])
+    truth = [data.codes[i] for i in np.flatnonzero(test)]
     P = softmax(model.scores(keys) / temperature)
-    top = np.array(model.classes)[P.argmax(axis=1)]
-    prob = P.max(axis=1)
-    ok = {level: np.array([a[:level] == b[:level] for a, b in zip(top, truth, strict=True)]) for level in (1, 2, 3, 4)}
+    _, raw, okm = chain_outcomes(model, P, truth)
+    cal = apply_calibration(calibration, raw)
+    ok = {lv: okm[:, lv - 1] for lv in LEVELS}
     majors = np.array([c[0] for c in truth])
     groups = sorted(set(majors))
     pos = {c: i for i, c in enumerate(model.classes)}
     p_true = np.array([P[i, pos[c]] if c in pos else 0.0 for i, c in enumerate(truth)])
-    at = _curve(prob, ok[4], ok[1], [threshold])[0]
+    at = _curve(cal, okm, [threshold])[0]
     train_keys = set(train.keys)
     return ModelEvaluation(
         seed=seed,
@@ -179,8 +203,8 @@ def evaluate_model(
         n_test=len(keys),
         n_test_jobs=len({data.groups[i] for i in np.flatnonzero(test)}),
         n_test_unseen=sum(k not in train_keys for k in keys),
-        accuracy={lv: round(float(ok[lv].mean()), 4) for lv in ok},
-        macro={lv: round(float(np.mean([ok[lv][majors == g].mean() for g in groups])), 4) for lv in ok},
+        accuracy={lv: round(float(ok[lv].mean()), 4) for lv in LEVELS},
+        macro={lv: round(float(np.mean([ok[lv][majors == g].mean() for g in groups])), 4) for lv in LEVELS},
         per_major={
             g: {
                 "n": int((majors == g).sum()),
@@ -189,15 +213,14 @@ def evaluate_model(
             }
             for g in groups
         },
-        curve=tuple(_curve(prob, ok[4], ok[1], CURVE_THRESHOLDS)),
+        curve=tuple(_curve(cal, okm, CURVE_THRESHOLDS)),
         cv_curve=tuple(cv_rows),
         threshold=threshold,
-        suggested_threshold=next(
-            (r["threshold"] for r in cv_rows if r["n"] and r["acc4"] >= THRESHOLD_TARGET_ACCURACY), 1.0
-        ),
-        at_threshold={"coverage": at["coverage"], "acc4": at["acc4"], "acc1": at["acc1"], "n": at["n"]},
+        suggested_threshold=suggest_threshold(cv_rows),
+        at_threshold={k: at[k] for k in ("coverage", "precision", "mean_level", "n")},
         temperature=round(temperature, 4),
         log_loss=round(float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0)))), 4),
-        ece=round(_ece(prob, ok[4]), 4),
+        ece={lv: round(_ece(cal[:, lv - 1], ok[lv]), 4) for lv in LEVELS},
+        ece_raw={lv: round(_ece(raw[:, lv - 1], ok[lv]), 4) for lv in LEVELS},
         seconds=round(time.perf_counter() - t0, 2),
     )
