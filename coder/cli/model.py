@@ -85,8 +85,9 @@ def evaluate_command(seed: int | None, threshold: float | None, json_path: str |
     """Hold out 20 % of the dictionary's jobs, train on the rest, print held-out metrics.
 
     Prints accuracy at the major, 2-, 3- and 4-digit levels (micro, and macro over
-    major groups), per-major accuracy, and the coverage/accuracy curve of the
-    probability threshold.
+    major groups), the expected calibration error per level, per-major accuracy,
+    and per threshold the coverage, precision (code right at its own level) and
+    mean level of the codes the model gives, held-out and out-of-fold.
 
     \b
     Example:
