@@ -92,7 +92,7 @@ def test_all_hits_priority_and_conflicts(tmp_path):
         "R0003,active,80,회계.*,prefix,2,전문가 및 관련 종사자,,,conflicting\n"
         "R0004,retired,99,회계사무원,full,9,단순노무 종사자,,,retired never fires\n",
     )
-    rules = load_rules(path)
+    rules = load_rules(path, bundled=False)
     hits = match_rules(label_key("회계 사무원"), rules)
     assert [h.rule_id for h in hits] == ["R0002", "R0003", "R0001"]
     result = apply_rules(["회계사무원", "일반사무원", "없음"], rules)
@@ -109,5 +109,63 @@ def test_tie_breaks_deeper_code_then_longer_match(tmp_path):
         "R0002,active,50,택시기사,suffix,87310,택시 운전원,,,x\n"
         "R0003,active,50,시기사,suffix,8,장치·기계 조작 및 조립 종사자,,,x\n",
     )
-    hits = match_rules("택시기사", load_rules(path))
+    hits = match_rules("택시기사", load_rules(path, bundled=False))
     assert [h.rule_id for h in hits] == ["R0002", "R0003", "R0001"]
+
+
+def test_user_rules_go_ahead_of_bundled_rules(tmp_path):
+    path = _write(tmp_path, "R9001,active,1,택시기사,full,8,장치·기계 조작 및 조립 종사자,택시 기사,,user rule\n")
+    merged = load_rules(path)
+    bundled = load_rules()
+    assert len(merged.rules) == len(bundled.rules) + 1
+    assert list(merged.files) == [str(path.resolve()), bundled.path]
+    assert merged.files[bundled.path] == bundled.sha256
+    assert (merged.path, merged.sha256) == (str(path.resolve()), merged.files[str(path.resolve())])
+    # priority 1 user rule beats the priority 90 bundled R0010
+    hits = match_rules("택시기사", merged)
+    assert [h.rule_id for h in hits[:2]] == ["R9001", "R0010"]
+    assert apply_rules(["택시기사", "간호사"], merged).codes[0] == "8"
+    alone = load_rules(path, bundled=False)
+    assert [r.rule_id for r in alone.rules] == ["R9001"]
+    assert list(alone.files) == [alone.path]
+
+
+def test_rule_id_in_both_files_is_an_error(tmp_path):
+    path = _write(tmp_path, "R0010,active,90,택시기사,full,87310,택시 운전원,택시 기사,,x\n")
+    bundled = load_rules()
+    line = next(r.line for r in bundled.rules if r.rule_id == "R0010")
+    with pytest.raises(RuleError) as info:
+        load_rules(path)
+    assert f"{path.resolve()}:2 and {bundled.path}:{line}: rule_id R0010" in str(info.value)
+    assert load_rules(path, bundled=False).rules[0].rule_id == "R0010"
+
+
+def test_edited_mapper_is_read_again(tmp_path):
+    import os
+
+    path = _write(tmp_path, "R0001,active,90,택시기사,full,87310,택시 운전원,택시 기사,,x\n")
+    first = load_rules(path, bundled=False)
+    path.write_text(
+        HEADER
+        + "R0001,active,90,택시기사,full,8731,택시 운전원,택시 기사,,x\n".replace(
+            "8731,택시 운전원", "873,자동차 운전원"
+        ),
+        encoding="utf-8",
+    )
+    ns = os.stat(path).st_mtime_ns + 10**9
+    os.utime(path, ns=(ns, ns))
+    second = load_rules(path, bundled=False)
+    assert second.rules[0].code == "873"
+    assert second.sha256 != first.sha256
+
+
+def test_rater_fields(tmp_path):
+    path = _write(
+        tmp_path,
+        "R0002,active,80,회계사무원,full,31310,회계 사무원,,,specific\n"
+        "R0003,active,80,회계.*,prefix,2,전문가 및 관련 종사자,,,conflicting\n",
+    )
+    result = apply_rules(["회계사무원", "없음"], load_rules(path, bundled=False))
+    assert result.rule_ids == ("R0002", "")
+    assert result.flags == (("conflict",), ())
+    assert result.candidates == ((("31310", 0.8), ("2", 0.8)), ())

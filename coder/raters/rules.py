@@ -27,14 +27,14 @@ import functools
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..codes import CodeList, load_codes
 from ..errors import RuleError
 from ..normalize import label_key, normalize_label
 from ..patterns import MATCH_MODES, compile_matcher, split_cell
-from ..resources import data_path, file_sha256, read_csv_rows
+from ..resources import data_path, file_identity, file_sha256, read_csv_rows
 from .base import RaterResult
 
 __all__ = ["MATCH_MODES", "Rule", "RuleHit", "RuleSet", "apply_rules", "compile_matcher", "load_rules", "match_rules"]
@@ -68,6 +68,7 @@ class Rule:
     note: str
     line: int
     level: int
+    source: str = ""  # path of the file the rule comes from
 
     @functools.cached_property
     def _matcher(self) -> Callable[[str], int | None]:
@@ -85,35 +86,87 @@ class RuleHit:
     priority: int
     level: int
     length: int
+    rank: int = 0  # file position: 0 = first file (user rules outrank bundled ones)
 
     def sort_key(self) -> tuple:
-        return (-self.priority, -self.level, -self.length, self.rule_id)
+        return (self.rank, -self.priority, -self.level, -self.length, self.rule_id)
 
 
 @dataclass(frozen=True)
 class RuleSet:
+    """Rules of one or more mapper files, in rank order (earlier files outrank later ones).
+
+    ``files`` maps each file's path to its sha256, first file first; ``path`` and
+    ``sha256`` describe the first file (the only one for a single-file set).
+    """
+
     path: str
     sha256: str
     rules: tuple[Rule, ...]
+    files: dict[str, str] = field(default_factory=dict, compare=False)
 
-    @property
+    def __post_init__(self) -> None:
+        if not self.files:
+            object.__setattr__(self, "files", {self.path: self.sha256})
+
+    @functools.cached_property
     def active(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.status == "active")
 
+    @functools.cached_property
+    def _rank(self) -> dict[str, int]:
+        # file position of each rule: 0 = first (user) file
+        paths = {p: i for i, p in enumerate(self.files)}
+        return {r.rule_id: paths.get(r.source, 0) for r in self.rules}
 
-def load_rules(path: str | Path | None = None, *, codes: CodeList | None = None) -> RuleSet:
+
+def load_rules(path: str | Path | None = None, *, codes: CodeList | None = None, bundled: bool = True) -> RuleSet:
     """Load and validate a mapper file (default ``rules/mapper.csv``).
+
+    With a user ``path`` and ``bundled=True`` the user's rules are added *ahead of*
+    the bundled ones: any user rule that fires outranks every bundled rule, whatever
+    the priorities; inside each file the usual priority order holds.  ``bundled=False``
+    uses the user's file alone.  A ``rule_id`` used in both files is an error naming
+    both files and lines.
 
     Every pattern is compiled and every code checked against the code list at
     load time; one :class:`RuleError` lists every bad row with its line number.
     """
-    p = Path(path) if path is not None else data_path("rules", "mapper.csv")
-    codes = codes or load_codes()
-    return _load(str(p.resolve()), codes)
+    if codes is None:
+        codes = load_codes()
+    default = data_path("rules", "mapper.csv")
+    if path is None:
+        return _load(file_identity(default), codes)
+    user = _load(file_identity(Path(path)), codes)
+    if not bundled or Path(path).resolve() == default.resolve():
+        return user
+    base = _load(file_identity(default), codes)
+    theirs = {r.rule_id: r for r in base.rules}
+    clashes = [
+        f"{user.path}:{r.line} and {base.path}:{theirs[r.rule_id].line}: rule_id {r.rule_id}"
+        for r in user.rules
+        if r.rule_id in theirs
+    ]
+    if clashes:
+        raise RuleError(
+            f"{user.path}: {len(clashes)} rule_id(s) also used by the bundled rules:\n  "
+            + "\n  ".join(clashes)
+            + "\nRename them in your file (e.g. R9001 and up), or pass bundled=False (--no-bundled-rules) to replace the bundled rules.",
+            path=user.path,
+            problems=clashes,
+        )
+    return RuleSet(
+        path=user.path,
+        sha256=user.sha256,
+        rules=user.rules + base.rules,
+        files={user.path: user.sha256, base.path: base.sha256},
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _load(path: str, codes: CodeList) -> RuleSet:
+def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
+    # keyed by (path, mtime_ns, size): an edited file is read again, with its new sha256
+    path = identity[0]
     rows = read_csv_rows(path, _COLUMNS, error=RuleError, what="rules file")
     problems: list[str] = []
     rules: list[Rule] = []
@@ -175,6 +228,7 @@ def _load(path: str, codes: CodeList) -> RuleSet:
                 row["note"],
                 line,
                 codes.level(code),
+                path,
             )
         )
     if problems:
@@ -191,10 +245,12 @@ def _load(path: str, codes: CodeList) -> RuleSet:
 def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
     """Every active rule that fires on ``key``, best first."""
     hits = []
+    rank = rules._rank if len(rules.files) > 1 else None
     for rule in rules.active:
         n = rule.hit(key)
         if n is not None:
-            hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n))
+            r = rank[rule.rule_id] if rank is not None else 0
+            hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, r))
     hits.sort(key=RuleHit.sort_key)
     return hits
 
@@ -202,13 +258,17 @@ def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
 def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: CodeList | None = None) -> RaterResult:
     """Run the mapper over label keys (rater ``rule``).
 
-    ``code`` is the winning rule's code, ``detail`` its rule id; extra columns
-    ``hits`` (every hit as ``rule_id=code``, best first) and ``conflict`` (True
-    when hits at the winning priority name codes in different lineages).
+    ``code`` is the winning rule's code, ``rule_id`` and ``detail`` its rule id,
+    ``flags`` ``("conflict",)`` when hits at the winning rank and priority name codes
+    in different lineages, ``candidates`` every hit's ``(code, priority / 100)``
+    best first; extra columns ``hits`` (every hit as ``rule_id=code``) and
+    ``conflict``.
     """
-    codes = codes or load_codes()
-    rules = rules or load_rules(codes=codes)
-    out_codes, details, hits_col, conflicts = [], [], [], []
+    if codes is None:
+        codes = load_codes()
+    if rules is None:
+        rules = load_rules(codes=codes)
+    out_codes, details, hits_col, conflicts, cands = [], [], [], [], []
     for key in keys:
         hits = match_rules(label_key(key), rules) if key else []
         if not hits:
@@ -216,21 +276,26 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
             details.append("")
             hits_col.append("")
             conflicts.append(False)
+            cands.append(())
             continue
         best = hits[0]
-        top = [h for h in hits if h.priority == best.priority]
+        top = [h for h in hits if (h.rank, h.priority) == (best.rank, best.priority)]
         out_codes.append(best.code)
         details.append(best.rule_id)
         hits_col.append(" ".join(f"{h.rule_id}={h.code}" for h in hits))
         conflicts.append(any(not codes.same_lineage(best.code, h.code) for h in top[1:]))
+        cands.append(tuple((h.code, h.priority / 100) for h in hits))
     n = len(keys)
     return RaterResult(
-        "rule",
-        tuple(keys),
-        tuple(out_codes),
-        (math.nan,) * n,
-        tuple(details),
-        {"hits": tuple(hits_col), "conflict": tuple(conflicts)},
+        rater="rule",
+        keys=tuple(keys),
+        codes=tuple(out_codes),
+        scores=(math.nan,) * n,
+        details=tuple(details),
+        extra={"hits": tuple(hits_col), "conflict": tuple(conflicts)},
+        rule_ids=tuple(details),
+        flags=tuple(("conflict",) if c else () for c in conflicts),
+        candidates=tuple(cands),
     )
 
 
