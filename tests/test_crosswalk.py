@@ -208,3 +208,10 @@ def test_pipeline_crosswalk_round_trips_and_decides_the_same(tmp_path, suffix):
         assert all(isinstance(c, tuple) for r in results.values() for c in r.candidates)
 
     check()
+
+
+def test_policy_defaults_are_the_library_thresholds():
+    from coder.raters.fuzzy import FUZZY_THRESHOLD
+    from coder.raters.model import MODEL_THRESHOLD
+
+    assert (DecisionPolicy().model_threshold, DecisionPolicy().fuzzy_threshold) == (MODEL_THRESHOLD, FUZZY_THRESHOLD)

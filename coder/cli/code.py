@@ -9,7 +9,7 @@ from . import CONTEXT, _say
 __all__ = ["apply_command", "code_command", "decide_command", "demo_command", "explain_command", "rules_option"]
 
 # Defaults shown in --help as values; kept equal to the library constants by tests/test_cli.py.
-MODEL_THRESHOLD_DEFAULT = 0.5
+MODEL_THRESHOLD_DEFAULT = 0.75
 FUZZY_THRESHOLD_DEFAULT = 0.95
 
 rules_option = click.option(

@@ -81,7 +81,7 @@ class DecisionPolicy:
 
     precedence: tuple[str, ...] = PRECEDENCE
     strong: frozenset[str] = STRONG
-    model_threshold: float = 0.5
+    model_threshold: float = 0.75  # = coder.raters.model.MODEL_THRESHOLD (checked by tests)
     fuzzy_threshold: float = 0.95
     refine: bool = True
     exclude_raters: frozenset[str] = frozenset()
