@@ -169,3 +169,20 @@ def test_rater_fields(tmp_path):
     assert result.rule_ids == ("R0002", "")
     assert result.flags == (("conflict",), ())
     assert result.candidates == ((("31310", 0.8), ("2", 0.8)), ())
+
+
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [
+        ("편의점 알바", "52129"),
+        ("편의점알바생", "52129"),
+        ("공장 다님", "8"),
+        ("요양원 근무", "421"),
+        ("식당 근무", "44"),
+        ("카페 알바생", "44151"),
+        ("쿠팡 알바", "92"),
+        ("공사장 다님", "91001"),
+    ],
+)
+def test_colloquial_place_forms(label, code):
+    assert apply_rules([label_key(label)]).codes == (code,)
