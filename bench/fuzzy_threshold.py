@@ -16,6 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from coder.codes import load_codes
+from coder.raters.fuzzy import fuzzy_scores
 from coder.raters.index import load_index
 from coder.raters.model import split_groups
 
@@ -30,15 +31,24 @@ def main() -> None:
     queries = [e for e, h in zip(names, held) if h and e.key not in train_keys]
     print(f"index: {len(train):,} entries (titles + training-job names); queries: {len(queries):,} held-out names")
     gold = [e.code for e in queries]
-    for name, scorer in (("ratio", fuzz.ratio), ("WRatio", fuzz.WRatio), ("partial_ratio", fuzz.partial_ratio)):
-        matrix = process.cdist([q.key for q in queries], [e.key for e in train], scorer=scorer, workers=2)
-        best, score = matrix.argmax(1), matrix.max(1) / 100
+    scorers = (
+        ("jamo (coder.raters.fuzzy.fuzzy_scores)", None),
+        ("ratio", fuzz.ratio),
+        ("WRatio", fuzz.WRatio),
+        ("partial_ratio", fuzz.partial_ratio),
+    )
+    for name, scorer in scorers:
+        if scorer is None:
+            matrix = fuzzy_scores([q.key for q in queries], [e.key for e in train])
+        else:
+            matrix = process.cdist([q.key for q in queries], [e.key for e in train], scorer=scorer, workers=2) / 100
+        best, score = matrix.argmax(1), matrix.max(1)
         pred = [codes.truncate(train[j].code, 4) for j in best]
         ok4 = np.array([p == g for p, g in zip(pred, gold)])
         ok1 = np.array([p[:1] == g[:1] for p, g in zip(pred, gold)])
         print(f"\n{name}: all queries  major {ok1.mean():.3f}  unit {ok4.mean():.3f}")
         print("  threshold  coverage  major  unit(4-digit)")
-        for t in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+        for t in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.96):
             sel = score >= t
             if sel.any():
                 print(
