@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .errors import CrosswalkError
 from .normalize import label_key, normalize_label
-from .resources import data_path, file_sha256, read_csv_rows
+from .resources import data_path, file_identity, file_sha256, read_csv_rows
 
 __all__ = ["BUCKET_MILITARY", "BUCKET_NOT_EMPLOYED", "Code", "CodeList", "load_codes"]
 
@@ -142,11 +142,15 @@ def _read(path: Path, name: str) -> CodeList:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(path: str, name: str) -> CodeList:
-    return _read(Path(path), name)
+def _cached(identity: tuple[str, int, int], name: str) -> CodeList:
+    return _read(Path(identity[0]), name)
 
 
 def load_codes(path: str | Path | None = None, *, name: str = "ksco7") -> CodeList:
-    """Load a code list (default: the bundled KSCO-7 list in ``crosswalks/``)."""
+    """Load a code list (default: the bundled KSCO-7 list in ``crosswalks/``).
+
+    Cached by :func:`coder.resources.file_identity` (path, mtime, size): an edited
+    file is read again, with its new sha256.
+    """
     p = Path(path) if path is not None else data_path("crosswalks", "ksco7.csv")
-    return _cached(str(p.resolve()), name)
+    return _cached(file_identity(p), name)

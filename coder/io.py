@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,16 @@ import pyarrow.csv as pacsv
 
 from .errors import InputError
 
-__all__ = ["detect_encoding", "read_table", "table_format", "write_json", "write_table"]
+__all__ = [
+    "decode_text",
+    "detect_encoding",
+    "file_delimiter",
+    "read_table",
+    "sniff_delimiter",
+    "table_format",
+    "write_json",
+    "write_table",
+]
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 
@@ -67,6 +77,42 @@ def detect_encoding(data: bytes, *, path: object = "input") -> str:
     )
 
 
+def decode_text(data: bytes, *, path: object = "input") -> str:
+    """The text of a file's bytes, encoding detected by :func:`detect_encoding` (BOM removed)."""
+    return data.decode(detect_encoding(data, path=path))
+
+
+_SNIFF_DELIMITERS = "\t,;|"
+_SNIFF_LINES = 20
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of delimited text: tab, comma, semicolon or pipe.
+
+    :class:`csv.Sniffer` looks at the first lines; when it cannot decide, the
+    candidate that occurs most often in the header line wins (tab when none
+    occurs: a one-column file).
+    """
+    sample = "\n".join(text.splitlines()[:_SNIFF_LINES])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_SNIFF_DELIMITERS).delimiter
+    except csv.Error:
+        header = sample.split("\n", 1)[0]
+        counts = {d: header.count(d) for d in _SNIFF_DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else "\t"
+
+
+def file_delimiter(path: str | Path, text: str) -> str:
+    """Delimiter for a text table: ``.tsv`` tab, ``.txt`` sniffed (:func:`sniff_delimiter`), otherwise comma."""
+    suffix = Path(str(path)).suffix.lower() if str(path) != "-" else ".csv"
+    if suffix == ".tsv":
+        return "\t"
+    if suffix == ".txt":
+        return sniff_delimiter(text)
+    return ","
+
+
 def _check_columns(names: list[str], path: object) -> None:
     dupes = [n for n, c in Counter(names).items() if c > 1]
     if dupes:
@@ -79,12 +125,11 @@ def _check_columns(names: list[str], path: object) -> None:
         )
 
 
-def _read_delimited(data: bytes, *, path: object, delimiter: str) -> pd.DataFrame:
-    encoding = detect_encoding(data, path=path)
-    if encoding == "utf-8-sig":
-        data = data[len(codecs.BOM_UTF8) :]
-    elif encoding == "cp949":
-        data = data.decode("cp949").encode("utf-8")
+def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.DataFrame:
+    text = decode_text(data, path=path)
+    if delimiter is None:
+        delimiter = file_delimiter(str(path), text)
+    data = text.encode("utf-8")
     if not data.strip():
         raise InputError(f"{path}: the file is empty — it needs a header row and data rows.", path=path)
     first = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8")), delimiter=delimiter), [])
@@ -102,12 +147,16 @@ def _read_delimited(data: bytes, *, path: object, delimiter: str) -> pd.DataFram
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: cannot parse as {'CSV' if delimiter == ',' else 'TSV'} — {exc}", path=path) from None
+        kind = {",": "CSV", "\t": "TSV"}.get(delimiter, f"text delimited by {delimiter!r}")
+        raise InputError(f"{path}: cannot parse as {kind} — {exc}", path=path) from None
     return table.to_pandas()
 
 
 def read_table(path: str | Path, *, sheet: str | int = 0) -> pd.DataFrame:
     """Read a CSV/TSV (encoding detected), Parquet or XLSX file into a DataFrame.
+
+    ``.csv`` is comma-separated, ``.tsv`` tab-separated; for ``.txt`` the
+    delimiter (tab, comma, semicolon or pipe) is sniffed from the first lines.
 
     ``-`` reads CSV from standard input.  Raises :class:`InputError` with the path
     and a fix for unreadable files, unknown formats and duplicated column names.
@@ -117,7 +166,7 @@ def read_table(path: str | Path, *, sheet: str | int = 0) -> pd.DataFrame:
         raise InputError(f"{path}: no such file — check the path.", path=path)
     if fmt in ("csv", "tsv"):
         data = sys.stdin.buffer.read() if str(path) == "-" else Path(path).read_bytes()
-        return _read_delimited(data, path=path, delimiter="," if fmt == "csv" else "\t")
+        return _read_delimited(data, path=path, delimiter=None)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -148,12 +197,32 @@ def read_table(path: str | Path, *, sheet: str | int = 0) -> pd.DataFrame:
     return frame
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux ``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; restore at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
 def _atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """Write through a temporary file moved into place; the result has the usual ``0o666 & ~umask`` mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         writer(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

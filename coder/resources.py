@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 
-from .errors import CoderError, CrosswalkError
+from .errors import CoderError, CrosswalkError, InputError
 
 __all__ = ["data_path", "file_identity", "file_sha256", "load_manifest", "read_csv_rows", "verify_manifest"]
 
@@ -109,23 +110,45 @@ def verify_manifest(folder: str) -> dict[str, str]:
 
 
 def read_csv_rows(
-    path: str | Path, required: tuple[str, ...], *, error: type[CoderError], what: str
+    path: str | Path,
+    required: tuple[str, ...] = (),
+    *,
+    error: type[CoderError] = InputError,
+    what: str = "CSV file",
+    one_of: tuple[str, ...] = (),
 ) -> list[tuple[int, dict[str, str | None]]]:
-    """Rows of a curated CSV file (UTF-8, BOM tolerated) as ``(line number, row)``.
+    """Rows of a delimited text file as ``(line number, row)`` — the one CSV reader for data files.
 
-    Raises ``error`` when the file is missing or lacks a ``required`` column.  A
-    row with more cells than the header keeps the extra cells under key None.
+    The encoding is detected (:func:`coder.io.detect_encoding`: UTF-8, UTF-8 with
+    BOM, cp949/EUC-KR) and the delimiter taken from the name (:func:`coder.io.file_delimiter`:
+    ``.tsv`` tab, ``.txt`` sniffed, otherwise comma).  Raises ``error`` when the
+    file is missing, cannot be decoded, lacks a ``required`` column, or has none
+    of the ``one_of`` columns.  A row with more cells than the header keeps the
+    extra cells under key None.
     """
+    from .io import decode_text, file_delimiter
+
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise error(f"{path}: {what} not found — pass an existing file.", path=path) from None
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise error(
-                f"{path}: missing column(s) {', '.join(missing)} — the header must have {','.join(required)}.",
-                path=path,
-            )
-        return list(enumerate(reader, start=2))
+    except IsADirectoryError:
+        raise error(f"{path}: {what} is a directory — pass a file.", path=path) from None
+    try:
+        text = decode_text(data, path=path)
+        delimiter = file_delimiter(path, text)
+    except InputError as exc:
+        raise error(str(exc), path=path, line=getattr(exc, "line", None)) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [c.strip() for c in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    missing = [c for c in required if c not in header]
+    if missing or (one_of and not any(c in header for c in one_of)):
+        need = ",".join(required) + (f" and one of {'/'.join(one_of)}" if one_of else "")
+        found = ", ".join(h for h in header if h) or "no header"
+        lacks = f"missing column(s) {', '.join(missing)}" if missing else f"none of the columns {', '.join(one_of)}"
+        raise error(
+            f"{path}: {what} has {lacks} (found {found}) — the header must have {need}.",
+            path=path,
+        )
+    return list(enumerate(reader, start=2))

@@ -109,3 +109,39 @@ def test_file_identity_changes_when_the_file_does(tmp_path):
     assert second != first
     assert second[2] == 3
     assert file_identity(tmp_path / "missing.csv") == (str((tmp_path / "missing.csv").resolve()), -1, -1)
+
+
+def _touch_later(path, mtime_ns):
+    import os
+
+    os.utime(path, ns=(mtime_ns + 1_000_000_000, mtime_ns + 1_000_000_000))
+
+
+def test_edited_code_list_and_index_are_reloaded(tmp_path):
+    from coder.raters.index import load_index
+
+    path = tmp_path / "codes.csv"
+    path.write_text("level,code,title_ko,parent_code\n1,9,단순노무 종사자,\n", encoding="utf-8")
+    first = load_codes(path)
+    mtime = path.stat().st_mtime_ns
+    path.write_text("level,code,title_ko,parent_code\n1,9,단순노무 종사자,\n1,8,장치 조작원,\n", encoding="utf-8")
+    _touch_later(path, mtime)
+    second = load_codes(path)
+    assert len(first) == 1 and len(second) == 2
+    assert second.sha256 != first.sha256
+
+    jobdict = tmp_path / "jobdict.csv"
+    jobdict.write_text("text,ksco_code,kind,job_id\n병원청소원,9411,job_name,J1\n", encoding="utf-8")
+    assert [e.code for e in load_index(jobdict).lookup("병원청소원")] == ["9411"]
+    mtime = jobdict.stat().st_mtime_ns
+    jobdict.write_text("text,ksco_code,kind,job_id\n병원청소원,9412,job_name,J1\n", encoding="utf-8")
+    _touch_later(jobdict, mtime)
+    assert [e.code for e in load_index(jobdict).lookup("병원청소원")] == ["9412"]
+
+
+def test_cp949_job_dictionary_is_read(tmp_path):
+    from coder.raters.index import read_jobdict
+
+    path = tmp_path / "jobdict.csv"
+    path.write_bytes("text,ksco_code,kind,job_id\n병원청소원,9411,job_name,J1\n".encode("cp949"))
+    assert [e.text for e in read_jobdict(path, load_codes())] == ["병원청소원"]

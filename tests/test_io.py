@@ -83,3 +83,80 @@ def test_csv_writer_handles_mixed_and_missing_values(tmp_path):
     assert back["a"].tolist() == ["1", "x", "", "2.5"]
     assert back["b"].tolist() == ["True", "False", "", "True"]
     assert back["code"].tolist() == ["01", "A0", "", ""]
+
+
+@pytest.mark.parametrize("sep", ["\t", ",", ";", "|"])
+def test_txt_delimiter_is_sniffed(tmp_path, sep):
+    path = tmp_path / "in.txt"
+    path.write_text(
+        f"id{sep}occupation{sep}code\n1{sep}건물 청소원{sep}01\n2{sep}한식 조리사{sep}A0110\n", encoding="utf-8"
+    )
+    frame = read_table(path)
+    assert list(frame.columns) == ["id", "occupation", "code"]
+    assert frame["code"].tolist() == ["01", "A0110"]
+
+
+def test_txt_tabs_win_over_commas_inside_values(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("id\toccupation\n1\t전직 건물 경비원, 현재 구직중\n2\t청소원, 경비원\n", encoding="utf-8")
+    assert read_table(path)["occupation"].tolist() == ["전직 건물 경비원, 현재 구직중", "청소원, 경비원"]
+
+
+def test_csv_and_tsv_keep_their_delimiter(tmp_path):
+    (tmp_path / "a.csv").write_text("a;b,c\n1;2,3\n", encoding="utf-8")
+    assert list(read_table(tmp_path / "a.csv").columns) == ["a;b", "c"]
+    (tmp_path / "a.tsv").write_text("a,b\tc\n1,2\t3\n", encoding="utf-8")
+    assert list(read_table(tmp_path / "a.tsv").columns) == ["a,b", "c"]
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet", "out.json"])
+def test_outputs_respect_the_umask(tmp_path, name):
+    import os
+    import stat
+
+    from coder.io import write_json
+
+    old = os.umask(0o027)
+    try:
+        target = tmp_path / name
+        if name.endswith(".json"):
+            write_json({"a": 1}, target)
+        else:
+            write_table(pd.DataFrame({"a": ["1"]}), target)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o640
+        os.umask(0o022)
+        write_json({"a": 2}, target) if name.endswith(".json") else write_table(pd.DataFrame({"a": ["2"]}), target)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp949"])
+def test_read_csv_rows_detects_the_encoding(tmp_path, encoding):
+    from coder.resources import read_csv_rows
+
+    path = tmp_path / "ref.csv"
+    path.write_bytes("bucket,sex,count\n1,여자,10\n".encode(encoding))
+    assert read_csv_rows(path, ("bucket", "sex")) == [(2, {"bucket": "1", "sex": "여자", "count": "10"})]
+
+
+def test_read_csv_rows_errors_say_what_where_how(tmp_path):
+    from coder.errors import CrosswalkError
+    from coder.resources import read_csv_rows
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"bucket,sex\n1,\xff\xfe\xfa\n")
+    with pytest.raises(
+        CrosswalkError, match=r"bad.csv:2: text is neither UTF-8 nor cp949/EUC-KR .* re-save the file as UTF-8"
+    ):
+        read_csv_rows(bad, ("bucket",), error=CrosswalkError, what="reference")
+    cols = tmp_path / "cols.csv"
+    cols.write_text("bucket,sex\n1,F\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_csv_rows(cols, ("bucket", "sex"), what="reference CSV", one_of=("count", "share"))
+    assert str(info.value) == (
+        f"{cols}: reference CSV has none of the columns count, share (found bucket, sex) — "
+        "the header must have bucket,sex and one of count/share."
+    )
+    with pytest.raises(InputError, match=r"missing.csv: reference CSV not found — pass an existing file"):
+        read_csv_rows(tmp_path / "missing.csv", what="reference CSV")

@@ -106,13 +106,13 @@ def test_age_structure_falls_back_to_latest_wave():
 
 
 def test_altered_file_is_refused(monkeypatch):
-    references._checked.cache_clear()
+    references._checked_at.cache_clear()
     monkeypatch.setattr(references, "file_sha256", lambda path: "0" * 64)
     try:
         with pytest.raises(CrosswalkError, match="differs from manifest"):
             load_reference("kosis-res:2025H2")
     finally:
-        references._checked.cache_clear()
+        references._checked_at.cache_clear()
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared KOSIS downloads not present")
@@ -120,3 +120,41 @@ def test_tidy_tables_rebuild_byte_for_byte(tmp_path):
     written = build_reference_tables(SHARED, tmp_path)
     for name, path in written.items():
         assert file_sha256(path) == file_sha256(data_path("references", name)), name
+
+
+def test_cp949_user_reference_is_read(tmp_path):
+    path = tmp_path / "ref.csv"
+    path.write_bytes("bucket,sex,count\n1,여자,30\n1,남자,70\n2,여자,50\n2,남자,50\n".encode("cp949"))
+    ref = load_reference(path)
+    assert ref.buckets == ("1", "2")
+    assert ref.counts.tolist() == [[30.0, 70.0], [50.0, 50.0]]
+    assert ref.name == str(path)
+
+
+def test_user_reference_txt_is_sniffed(tmp_path):
+    path = tmp_path / "ref.txt"
+    path.write_text("bucket;sex;share\n1;F;0.2\n1;M;0.8\n", encoding="utf-8")
+    assert load_reference(path).counts.tolist() == [[0.2, 0.8]]
+
+
+def test_edited_user_reference_is_reloaded(tmp_path):
+    import os
+
+    path = tmp_path / "ref.csv"
+    path.write_text("bucket,sex,count\n1,F,30\n1,M,70\n", encoding="utf-8")
+    first = load_reference(path)
+    mtime = path.stat().st_mtime_ns
+    path.write_text("bucket,sex,count\n1,F,40\n1,M,60\n", encoding="utf-8")
+    os.utime(path, ns=(mtime + 1_000_000_000, mtime + 1_000_000_000))
+    second = load_reference(path)
+    assert second.counts.tolist() == [[40.0, 60.0]]
+    assert second.sha256 != first.sha256
+
+
+def test_user_reference_without_value_column(tmp_path):
+    path = tmp_path / "ref.csv"
+    path.write_text("bucket,sex,n\n1,F,30\n", encoding="utf-8")
+    with pytest.raises(
+        InputError, match=r"ref.csv: reference CSV has none of the columns count, share \(found bucket, sex, n\)"
+    ):
+        load_reference(path)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CrosswalkError, InputError
-from ..resources import data_path, file_sha256, load_manifest
+from ..resources import data_path, file_identity, file_sha256, load_manifest, read_csv_rows
 
 __all__ = [
     "AGE_BANDS",
@@ -107,13 +107,11 @@ def _read_rows(name: str) -> list[dict[str, str]]:
             f"references/{name}: file missing — restore it from the repository (see references/manifest.json).",
             path=path,
         )
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    return [row for _, row in read_csv_rows(path, error=CrosswalkError, what="reference table")]
 
 
 @functools.lru_cache(maxsize=4)
-def _checked(name: str) -> tuple[tuple[dict[str, str], ...], str]:
-    """Rows of a curated file after checking its sha256 against the manifest."""
+def _checked_at(name: str, identity: tuple[str, int, int]) -> tuple[tuple[dict[str, str], ...], str]:
     entry = load_manifest("references").get("files", {}).get(name)
     path = data_path("references", name)
     if entry is None:
@@ -130,6 +128,17 @@ def _checked(name: str) -> tuple[tuple[dict[str, str], ...], str]:
             path=path,
         )
     return tuple(rows), digest
+
+
+def _checked(name: str) -> tuple[tuple[dict[str, str], ...], str]:
+    """Rows of a curated file after checking its sha256 against the manifest.
+
+    Cached by :func:`coder.resources.file_identity` of the file and of the
+    manifest, so an edited file is read (and checked) again.
+    """
+    return _checked_at(
+        name, file_identity(data_path("references", name)) + file_identity(data_path("references", "manifest.json"))
+    )
 
 
 def list_references() -> dict[str, tuple[str, ...]]:
@@ -220,29 +229,30 @@ def _load_user_reference(path: Path) -> ReferenceTable:
             f"reference {str(path)!r} is neither a named reference nor an existing file — use kosis-res:<period>, "
             "kosis-eaps:<period>, or the path of a CSV with columns bucket, sex, count (or share)."
         )
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    header = set(rows[0]) if rows else set()
-    value_col = "count" if "count" in header else "share" if "share" in header else None
-    if not {"bucket", "sex"} <= header or value_col is None:
-        raise InputError(
-            f"{path}: reference CSV needs columns bucket, sex and count or share (found {', '.join(sorted(header))}) "
-            "— rename the columns.",
-            path=path,
-        )
+    return _user_reference(file_identity(path), str(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _user_reference(identity: tuple[str, int, int], name: str) -> ReferenceTable:
+    """A user reference CSV, cached by :func:`coder.resources.file_identity`."""
+    path = Path(identity[0])
+    numbered = read_csv_rows(path, ("bucket", "sex"), error=InputError, what="reference CSV", one_of=("count", "share"))
+    if not numbered:
+        raise InputError(f"{path}: reference CSV has a header but no rows — add one row per bucket and sex.", path=path)
+    value_col = "count" if "count" in numbered[0][1] else "share"
     cells: dict[tuple[str, int], float] = {}
     problems = []
-    for line, r in enumerate(rows, start=2):
-        sex = r["sex"].strip().lower()
+    for line, r in numbered:
+        sex = (r["sex"] or "").strip().lower()
         col = 0 if sex in _FEMALE else 1 if sex in _MALE else None
         try:
-            value = float(r[value_col])
+            value = float(r[value_col] or "")
         except ValueError:
             value = float("nan")
         if col is None or not np.isfinite(value) or value < 0:
             problems.append(f"line {line}: sex={r['sex']!r} {value_col}={r[value_col]!r}")
             continue
-        bucket = r["bucket"].strip().upper()
+        bucket = (r["bucket"] or "").strip().upper()
         cells[(bucket, col)] = cells.get((bucket, col), 0.0) + value
     if problems:
         raise InputError(
@@ -254,7 +264,7 @@ def _load_user_reference(path: Path) -> ReferenceTable:
     buckets = tuple(sorted({b for b, _ in cells}))
     counts = np.array([[cells.get((b, 0), 0.0), cells.get((b, 1), 0.0)] for b in buckets])
     return ReferenceTable(
-        name=str(path),
+        name=name,
         source="file",
         survey="user reference",
         period="",
@@ -309,36 +319,34 @@ def build_reference_tables(source_dir: str | Path, out_dir: str | Path) -> dict[
     written = {}
     sex_rows = []
     for survey, fname in (("res", _RES_SEX), ("eaps", _EAPS_SEX)):
-        with open(src / fname, encoding="utf-8", newline="") as fh:
-            for r in csv.DictReader(fh):
-                if r["row_type"] not in ("major", "total"):
-                    continue
-                bucket = r["ksco_code"] if r["row_type"] == "major" else "total"
-                period = _res_period(r["period"]) if survey == "res" else r["period"]
-                sex_rows.append((survey, period, r["period"], r["sex"], bucket, r["value"], r["unit"], r["flag"]))
+        for _, r in read_csv_rows(src / fname, error=CrosswalkError, what="KOSIS download"):
+            if r["row_type"] not in ("major", "total"):
+                continue
+            bucket = r["ksco_code"] if r["row_type"] == "major" else "total"
+            period = _res_period(r["period"]) if survey == "res" else r["period"]
+            sex_rows.append((survey, period, r["period"], r["sex"], bucket, r["value"], r["unit"], r["flag"]))
     order = {"total": 0, "female": 1, "male": 2}
     sex_rows.sort(key=lambda t: (t[0] != "res", t[1], order[t[3]], t[4] == "total", t[4]))
     written[SEX_TABLE] = _write(
         out / SEX_TABLE, ("survey", "period", "source_period", "sex", "bucket", "count", "unit", "flag"), sex_rows
     )
     age_rows = []
-    with open(src / _RES_AGE, encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["breakdown"] != "age" or r["level"] not in ("major", "total"):
-                continue
-            bucket = r["ksco_code"] if r["level"] == "major" else "total"
-            age_rows.append(
-                (
-                    "res",
-                    _res_period(r["period"]),
-                    r["period"],
-                    bucket,
-                    _AGE_LABELS[r["band"]],
-                    r["value"],
-                    r["unit"],
-                    r["flag"],
-                )
+    for _, r in read_csv_rows(src / _RES_AGE, error=CrosswalkError, what="KOSIS download"):
+        if r["breakdown"] != "age" or r["level"] not in ("major", "total"):
+            continue
+        bucket = r["ksco_code"] if r["level"] == "major" else "total"
+        age_rows.append(
+            (
+                "res",
+                _res_period(r["period"]),
+                r["period"],
+                bucket,
+                _AGE_LABELS[r["band"]],
+                r["value"],
+                r["unit"],
+                r["flag"],
             )
+        )
     age_rows.sort(key=lambda t: (t[1], t[3] == "total", t[3], AGE_BANDS.index(t[4])))
     written[AGE_TABLE] = _write(
         out / AGE_TABLE, ("survey", "period", "source_period", "bucket", "age_band", "count", "unit", "flag"), age_rows

@@ -24,7 +24,6 @@ user's own index may.
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -87,41 +86,34 @@ class JobIndex:
 def read_jobdict(path: str | Path, codes: CodeList) -> list[IndexEntry]:
     """Read a job-dictionary CSV (``text,ksco_code,kind,job_id[,inq_year]``) into entries.
 
-    Every bad row is collected and reported in one :class:`CrosswalkError`.
+    Read by :func:`coder.resources.read_csv_rows` (UTF-8, BOM or cp949).  Every
+    bad row is collected and reported in one :class:`CrosswalkError`.
     """
+    from ..resources import read_csv_rows
+
     path = Path(path)
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
+    if not path.is_file():
         raise CrosswalkError(
             f"{path}: job dictionary not found — restore crosswalks/{JOBDICT_FILE} or pass an existing file.", path=path
-        ) from None
+        )
+    rows = read_csv_rows(path, _JOBDICT_COLUMNS[:4], error=CrosswalkError, what="job dictionary")
     entries: list[IndexEntry] = []
     problems: list[str] = []
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in _JOBDICT_COLUMNS[:4] if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CrosswalkError(
-                f"{path}: job dictionary lacks column(s) {', '.join(missing)}; it needs "
-                f"{', '.join(_JOBDICT_COLUMNS[:4])}.",
-                path=path,
-            )
-        for line, row in enumerate(reader, start=2):
-            text = normalize_label(row["text"])
-            code = (row["ksco_code"] or "").strip()
-            kind = (row["kind"] or "").strip()
-            job_id = (row["job_id"] or "").strip()
-            if not text or not job_id:
-                problems.append(f"line {line}: empty text or job_id")
-                continue
-            if code not in codes or codes.level(code) != 4:
-                problems.append(f"line {line}: code {code!r} is not a 4-digit KSCO-7 unit group")
-                continue
-            if kind not in _KINDS:
-                problems.append(f"line {line}: kind {kind!r} is not one of {', '.join(_KINDS)}")
-                continue
-            entries.append(IndexEntry(text, label_key(text), code, "jobdict", job_id, kind))
+    for line, row in rows:
+        text = normalize_label(row["text"])
+        code = (row["ksco_code"] or "").strip()
+        kind = (row["kind"] or "").strip()
+        job_id = (row["job_id"] or "").strip()
+        if not text or not job_id:
+            problems.append(f"line {line}: empty text or job_id")
+            continue
+        if code not in codes or codes.level(code) != 4:
+            problems.append(f"line {line}: code {code!r} is not a 4-digit KSCO-7 unit group")
+            continue
+        if kind not in _KINDS:
+            problems.append(f"line {line}: kind {kind!r} is not one of {', '.join(_KINDS)}")
+            continue
+        entries.append(IndexEntry(text, label_key(text), code, "jobdict", job_id, kind))
     if problems:
         raise CrosswalkError(
             f"{path}: bad job-dictionary rows — " + "; ".join(problems) + ". Fix the rows or remove them.",
@@ -144,17 +136,21 @@ def build_index(entries: Sequence[IndexEntry], *, sha256: Mapping[str, str] | No
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(jobdict: str, codes_path: str) -> JobIndex:
+def _cached(jobdict: tuple[str, int, int], codes_key: tuple[str, int, int]) -> JobIndex:
+    """Keyed by :func:`coder.resources.file_identity`, so an edited file is read again."""
+    path, codes_path = jobdict[0], codes_key[0]
     codes = load_codes(codes_path)
-    entries = read_jobdict(jobdict, codes) + title_index_entries(codes)
-    return build_index(entries, sha256={Path(jobdict).name: file_sha256(jobdict), Path(codes_path).name: codes.sha256})
+    entries = read_jobdict(path, codes) + title_index_entries(codes)
+    return build_index(entries, sha256={Path(path).name: file_sha256(path), Path(codes_path).name: codes.sha256})
 
 
 def load_index(path: str | Path | None = None, *, codes: CodeList | None = None) -> JobIndex:
     """Load the index: a job dictionary (default: the bundled one) plus every title of ``codes``."""
+    from ..resources import file_identity
+
     p = Path(path) if path is not None else data_path("crosswalks", JOBDICT_FILE)
     codes = codes or load_codes()
-    return _cached(str(p.resolve()), codes.path)
+    return _cached(file_identity(p), file_identity(codes.path))
 
 
 def index_entries(path: str | Path | None = None) -> list[IndexEntry]:
