@@ -5,7 +5,8 @@ per distinct :func:`~coder.normalize.label_key` — ``label_key``, ``label`` (th
 most frequent raw spelling), ``n_rows``, ``weight`` — plus, for every input row,
 the index of its label.  Normalisation runs once per distinct raw string, and
 the counts come from ``numpy.bincount``: nothing loops over rows in Python.
-Missing and blank texts share the key ``""``.
+Missing and blank texts, and placeholders such as ``NaN``, ``null``, ``N/A``, ``-``
+(see :mod:`coder.normalize`), share the key ``""``.
 
 The table is sorted by ``weight``, then ``n_rows`` (both descending), then ``label_key``, so two runs
 on the same data give the same order.
