@@ -38,7 +38,7 @@ from .raters.index import JobIndex, index_rater, load_index
 from .raters.model import MODEL_THRESHOLD, JobModel, load_model, model_rater
 from .raters.rules import RuleSet, apply_rules, load_rules
 from .raters.title import lookup_titles
-from .resources import file_sha256
+from .resources import data_path, file_sha256
 from .status import StatusRules, load_status_rules, parse_status
 
 __all__ = [
@@ -108,9 +108,11 @@ class _Setup:
     def files(self) -> dict[str, str]:
         files = {
             "crosswalks/" + Path(self.codes.path).name: self.codes.sha256,
-            "rules/" + Path(self.rules.path).name: self.rules.sha256,
             "rules/" + Path(self.status_rules.path).name: self.status_rules.sha256,
         }
+        bundled = str(data_path("rules", "mapper.csv").resolve())
+        for path, sha in self.rules.files.items():
+            files["rules/mapper.csv" if str(Path(path).resolve()) == bundled else f"user_rules/{path}"] = sha
         files.update({f"crosswalks/{name}": sha for name, sha in self.index.sha256.items()})
         if self.model is not None:
             meta = self.model.metadata
@@ -148,10 +150,7 @@ def _setup(
 def _load_rules(path: str | Path | None, codes: CodeList, bundled: bool) -> RuleSet:
     if path is None:
         return load_rules(codes=codes)
-    try:
-        return load_rules(path, codes=codes, bundled=bundled)
-    except TypeError:  # a mapper without the bundled-rules merge
-        return load_rules(path, codes=codes)
+    return load_rules(path, codes=codes, bundled=bundled)
 
 
 def make_policy(

@@ -230,3 +230,28 @@ def test_light_imports_load_no_pandas_or_scipy():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_user_rules_add_to_the_bundled_ones_unless_told_otherwise(runner, tmp_path):
+    rules = tmp_path / "mine.csv"
+    rules.write_text(
+        "rule_id,status,priority,pattern,match,code,code_title,example,counterexample,note\n"
+        "R9001,active,50,우주비행사,full,2,전문가 및 관련 종사자,우주비행사,,test\n",
+        encoding="utf-8",
+    )
+    src = tmp_path / "in.csv"
+    src.write_text("occupation\n우주비행사\n택시 기사\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert (
+        runner.invoke(
+            cli, ["code", str(src), "--text-col", "occupation", "-o", str(out), "--rules", str(rules)]
+        ).exit_code
+        == 0
+    )
+    assert pd.read_csv(out, dtype=str, keep_default_na=False)["ksco_code"].tolist() == ["2", "87310"]
+    meta = json.loads((tmp_path / "out.csv.meta.json").read_text(encoding="utf-8"))
+    assert "rules/mapper.csv" in meta["files_sha256"] and f"user_rules/{rules}" in meta["files_sha256"]
+    args = ["code", str(src), "--text-col", "occupation", "-o", str(out), "--rules", str(rules), "--no-bundled-rules"]
+    assert runner.invoke(cli, [*args, "--no-model"]).exit_code == 0
+    assert pd.read_csv(out, dtype=str, keep_default_na=False)["ksco_code"].tolist()[0] == "2"
+    assert pd.read_csv(out, dtype=str, keep_default_na=False)["rule_id"].tolist() == ["R9001", ""]

@@ -215,3 +215,20 @@ def test_policy_defaults_are_the_library_thresholds():
     from coder.raters.model import MODEL_THRESHOLD
 
     assert (DecisionPolicy().model_threshold, DecisionPolicy().fuzzy_threshold) == (MODEL_THRESHOLD, FUZZY_THRESHOLD)
+
+
+def test_confident_fuzzy_refines_a_shallow_model_code():
+    xw = _build(
+        ["가"], [_rater("model", {"가": "2"}, scores=[0.8]), _rater("fuzzy", {"가": "2430"}, scores=[0.96])],
+        thresholds={"model": 0.75, "fuzzy": 0.95},
+    )  # fmt: skip
+    row = xw.loc["가"]
+    assert (row.ksco_code, row.code_source) == ("2430", "fuzzy")
+    assert "fuzzy=2430 refines model=2" in row.code_note
+    assert row.needs_review  # weak raters decided
+
+
+def test_employed_unstated_has_no_code_and_no_review():
+    row = _build(["자영업"], [_rater("rule", {"자영업": ""})]).loc["자영업"]
+    assert (row.status, row.ksco_code, row.ksco_major, row.needs_review) == ("employed_unstated", "", "", False)
+    assert row.code_note == "employed, occupation not stated"

@@ -29,18 +29,11 @@ def rules_check_command(rules_path, strict):
     """
     from ..raters.rules import check_examples, load_rules
 
-    rules = load_rules(rules_path) if rules_path is None else _load_alone(rules_path, load_rules)
+    # a user's file is checked on its own: its examples must be won by its own rules
+    rules = load_rules(rules_path, bundled=False) if rules_path else load_rules()
     failures = check_examples(rules)
     for line in failures:
         click.echo(line)
     click.echo(f"{len(rules.active)} active rules, {len(failures)} example problem(s)", err=True)
     if failures and strict:
         sys.exit(1)
-
-
-def _load_alone(path, load_rules):
-    """A user's rules file is checked on its own (its examples must be won by its own rules)."""
-    try:
-        return load_rules(path, bundled=False)
-    except TypeError:  # a mapper without the bundled merge
-        return load_rules(path)

@@ -233,7 +233,7 @@ def decide(
                 if chosen in confident and chosen not in strong:
                     notes.append(f"weak rater {source}: score {score:.3f} >= {policy.threshold(slot_of(source)):.2f}")
                     reasons.append("weak")
-                if policy.refine and chosen in strong:
+                if policy.refine:
                     deeper = [a for a in strong + confident if a[2] != code and code in codes.ancestors(a[2])]
                     if deeper:
                         best = max(deeper, key=lambda a: (codes.level(a[2]), -a[0]))
