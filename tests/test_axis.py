@@ -68,6 +68,7 @@ def test_npk_rule_mapping(res2025h2):
     assert result.v_ref == pytest.approx(0.3615, abs=5e-4)
     assert result.rho == pytest.approx(0.577, abs=1e-3)
     assert result.verdict_attenuated is True
+    assert result.verdict == "attenuated"
     assert result.permutation["p_value"] == pytest.approx(1 / 501)
 
 
@@ -306,3 +307,49 @@ def test_cli_mutually_exclusive_inputs(tmp_path):
     )
     assert result.exit_code == 2
     assert "--count-col and --n-col are mutually exclusive" in result.output
+
+
+def _small_table(res2025h2, persons):
+    from coder.axis.metrics import SexBucketTable
+
+    share = res2025h2.counts / res2025h2.counts.sum()
+    counts = np.maximum(np.round(share * persons), 1.0)
+    return SexBucketTable(buckets=res2025h2.buckets, counts=counts, n_persons=int(counts.sum()), excluded={})
+
+
+def test_small_frame_is_inconclusive(res2025h2):
+    from coder.axis.metrics import MIN_PERSONS
+    from coder.cli.axis import format_axis_table
+
+    table = _small_table(res2025h2, 36)
+    assert table.n_persons < MIN_PERSONS
+    result = measure_axis(table, res2025h2, n_bootstrap=200, n_permutations=50, vintages=False)
+    assert result.verdict == "inconclusive"
+    assert result.to_dict()["verdict"] == "inconclusive"
+    text = format_axis_table(result)
+    assert "verdict: inconclusive" in text and "ATTENUATED" not in text
+
+
+def test_interval_containing_tau_is_inconclusive():
+    from coder.axis.metrics import axis_verdict
+
+    assert axis_verdict(0.9, (0.0, 1.66), 0.7, 1000) == "inconclusive"
+    assert axis_verdict(0.577, (0.52, 0.63), 0.7, 1000) == "attenuated"
+    assert axis_verdict(0.85, (0.75, 0.95), 0.7, 1000) == "not_attenuated"
+    assert axis_verdict(0.5, (0.45, 0.55), 0.7, 99) == "inconclusive"
+    assert axis_verdict(None, None, 0.7, 1000) == "inconclusive"
+
+
+def test_vintage_flag_changes_list_buckets_and_periods(res2025h2):
+    from coder.cli.axis import format_axis_table
+
+    result = _npk("reviewed", res2025h2, n_bootstrap=300, n_permutations=50)
+    assert result.verdict == "not_attenuated"
+    changes = result.vintages.flag_changes
+    assert changes and set(changes) == set(result.vintages.buckets_with_flag_changes)
+    assert all(periods for periods in changes.values())
+    text = format_axis_table(result)
+    assert "buckets whose r flag changes in some period:" not in text
+    for b, periods in changes.items():
+        assert f"bucket {b} in {', '.join(periods)}" in text
+    assert result.to_dict()["vintages"]["flag_changes"] == {b: list(p) for b, p in changes.items()}

@@ -97,6 +97,25 @@ TAU_NOTE = (
 )
 
 
+MIN_PERSONS = 100
+"""Below this many persons in the comparison frame the ρ verdict is ``inconclusive``."""
+
+VERDICTS = ("attenuated", "not_attenuated", "inconclusive")
+
+
+def axis_verdict(rho: float | None, rho_ci: tuple[float, float] | None, tau: float, n_persons: int) -> str:
+    """``attenuated`` (ρ < τ), ``not_attenuated`` (ρ ≥ τ) or ``inconclusive``.
+
+    Inconclusive when ρ is undefined, the frame has fewer than :data:`MIN_PERSONS`
+    persons, or ρ's bootstrap interval contains τ (the data cannot tell the two apart).
+    """
+    if rho is None or n_persons < MIN_PERSONS:
+        return "inconclusive"
+    if rho_ci is not None and rho_ci[0] <= tau <= rho_ci[1]:
+        return "inconclusive"
+    return "attenuated" if rho < tau else "not_attenuated"
+
+
 @dataclass(frozen=True)
 class SexBucketTable:
     """A bucket × sex table over the comparison frame (columns: women, men).
@@ -165,7 +184,8 @@ class AxisResult:
     v_ref_uncorrected: float
     rho: float | None
     rho_ci: tuple[float, float] | None
-    verdict_attenuated: bool | None
+    verdict_attenuated: bool | None  # point estimate only: ρ < τ
+    verdict: str  # one of VERDICTS, see axis_verdict
     tau_note: str
     permutation: dict[str, float]
     distances: dict[str, dict[str, float]]
@@ -611,6 +631,7 @@ def measure_axis(
         rho=rho,
         rho_ci=rho_ci,
         verdict_attenuated=verdict,
+        verdict=axis_verdict(rho, rho_ci, tau, n),
         tau_note=TAU_NOTE,
         permutation=permutation,
         distances=distances,

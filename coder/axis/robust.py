@@ -86,6 +86,7 @@ class VintageCheck:
     max_bucket_share_change_pp: float
     max_bucket_share_change_at: tuple[str, str]
     buckets_with_flag_changes: tuple[str, ...]
+    flag_changes: dict[str, tuple[str, ...]]  # bucket -> periods in which its r flag differs
     periods_with_verdict_change: tuple[str, ...]
 
 
@@ -224,6 +225,10 @@ def check_vintages(
         max_bucket_share_change_pp=top_b.max_bucket_share_change_pp,
         max_bucket_share_change_at=(top_b.period, top_b.max_bucket_share_change_bucket),
         buckets_with_flag_changes=tuple(sorted({b for x in periods for b in x.flags_changed})),
+        flag_changes={
+            b: tuple(x.period for x in periods if b in x.flags_changed)
+            for b in sorted({b for x in periods for b in x.flags_changed})
+        },
         periods_with_verdict_change=tuple(x.period for x in periods if x.verdict_attenuated != base_verdict),
     )
 

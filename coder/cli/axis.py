@@ -25,6 +25,8 @@ def _flag(x) -> str:
 
 def format_axis_table(result) -> str:
     """A readable plain-text report of an :class:`~coder.axis.metrics.AxisResult`."""
+    from ..axis.metrics import MIN_PERSONS
+
     s = result.settings
     q, tau = s["q"], s["tau"]
     ref = result.reference
@@ -56,10 +58,12 @@ def format_axis_table(result) -> str:
         f"Cramér's V (Bergsma bias-corrected): data {result.v_data:.4f} (uncorrected {result.v_data_uncorrected:.4f}),"
         f" reference {result.v_ref:.4f} (uncorrected {result.v_ref_uncorrected:.4f})",
         f"ρ = V_data / V_ref = {_fmt(result.rho, '.4f')}  95% CI {_ci(result.rho_ci, '.4f')}  → "
-        + (
-            "—"
-            if result.verdict_attenuated is None
-            else ("ATTENUATED (ρ < τ)" if result.verdict_attenuated else "kept (ρ ≥ τ)")
+        + {
+            "attenuated": "verdict: attenuated (ρ < τ, interval below τ)",
+            "not_attenuated": "verdict: not_attenuated (ρ ≥ τ, interval above τ)",
+        }.get(
+            result.verdict,
+            f"verdict: inconclusive (interval contains τ, ρ undefined, or fewer than {MIN_PERSONS} persons)",
         )
         + f" at τ = {tau:g}",
         f"  {result.tau_note}",
@@ -93,8 +97,9 @@ def format_axis_table(result) -> str:
             f"female share {v.max_female_share_change_pp:.2f} pp ({v.max_female_share_change_at[0]}, bucket "
             f"{v.max_female_share_change_at[1]}); in a bucket share {v.max_bucket_share_change_pp:.2f} pp "
             f"({v.max_bucket_share_change_at[0]}, bucket {v.max_bucket_share_change_at[1]})",
-            f"  buckets whose r flag changes in some period: {', '.join(v.buckets_with_flag_changes) or 'none'};"
-            f" periods with a different verdict: {', '.join(v.periods_with_verdict_change) or 'none'}",
+            "  r flag changes: "
+            + ("; ".join(f"bucket {b} in {', '.join(ps)}" for b, ps in v.flag_changes.items()) or "none"),
+            f"  periods with a different verdict: {', '.join(v.periods_with_verdict_change) or 'none'}",
         ]
     a = result.age_standardisation
     if a is not None:
