@@ -517,7 +517,9 @@ def apply_crosswalk(
     labels = tabulate_labels(frame[text_col])
     xw = crosswalk.set_index("label_key")
     known = labels.frame["label_key"].isin(xw.index)
-    missing = labels.frame.loc[~known, ["label_key", "label", "n_rows"]].reset_index(drop=True)
+    # an empty or missing label is unknown by definition, not a label the crosswalk lacks
+    absent = ~known & (labels.frame["label_key"] != "")
+    missing = labels.frame.loc[absent, ["label_key", "label", "n_rows"]].reset_index(drop=True)
     if strict and len(missing):
         shown = ", ".join(repr(x) for x in missing["label"].head(10))
         raise InputError(

@@ -187,7 +187,7 @@ def test_decide_and_apply_round_trip(runner, tmp_path):
     assert decided.loc["택시기사", "ksco_code"] == ""  # not a KSCO-7 title: the mapper and the index are left out
     assert decided.loc["건물청소원", "ksco_code"] == "94111"
     rows = tmp_path / "more.csv"
-    rows.write_text("occupation\n택시 기사\n우주비행사\n건물청소원\n", encoding="utf-8")
+    rows.write_text("occupation\n택시 기사\n우주비행사\n건물청소원\nNaN\n", encoding="utf-8")
     result = runner.invoke(
         cli, ["apply", str(rows), "--crosswalk", str(xw), "--text-col", "occupation", "-o", str(coded)]
     )
@@ -195,8 +195,8 @@ def test_decide_and_apply_round_trip(runner, tmp_path):
     assert "1 labels (1 rows) not in the crosswalk" in result.stderr
     assert "not in crosswalk: '우주비행사'" in result.stderr
     out = pd.read_csv(coded, dtype=str, keep_default_na=False)
-    assert out["ksco_code"].tolist() == ["87310", "", "94111"]
-    assert out["code_status"].tolist() == ["employed", "unknown", "employed"]
+    assert out["ksco_code"].tolist() == ["87310", "", "94111", ""]
+    assert out["code_status"].tolist() == ["employed", "unknown", "employed", "unknown"]
     strict_run = runner.invoke(
         cli, ["apply", str(rows), "--crosswalk", str(xw), "--text-col", "occupation", "-o", str(coded), "--strict"]
     )
