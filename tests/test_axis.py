@@ -353,3 +353,62 @@ def test_vintage_flag_changes_list_buckets_and_periods(res2025h2):
     for b, periods in changes.items():
         assert f"bucket {b} in {', '.join(periods)}" in text
     assert result.to_dict()["vintages"]["flag_changes"] == {b: list(p) for b, p in changes.items()}
+
+
+def test_employed_unstated_is_counted_apart_from_unknown(res2025h2):
+    from coder.cli.axis import format_axis_table
+
+    frame = pd.DataFrame(
+        {
+            "sex": ["F", "M", "F", "M", "F", "M", "F"],
+            "ksco_major": ["9", "7", "", "", "", "0", "2"],
+            "code_status": [
+                "coded",
+                "coded",
+                "employed_unstated",
+                "employed_unstated",
+                "unknown",
+                "not_employed",
+                "coded",
+            ],
+        }
+    )
+    table = tabulate_axis(frame)
+    assert table.excluded == {"0": 1, "A": 0, "employed_unstated": 2, "unknown": 1}
+    assert table.n_persons == 3
+    # without the status column the same rows all fall into unknown
+    assert tabulate_axis(frame.drop(columns="code_status")).excluded["unknown"] == 3
+    # an explicit --status-col under another name
+    renamed = tabulate_axis(frame.rename(columns={"code_status": "st"}), status_col="st")
+    assert renamed.excluded["employed_unstated"] == 2
+    result = measure_axis(table, res2025h2, n_bootstrap=50, n_permutations=20, vintages=False)
+    assert result.to_dict()["excluded"]["employed_unstated"] == 2
+    assert "employed_unstated=2" in format_axis_table(result)
+
+
+def test_cli_status_col(tmp_path):
+    path = tmp_path / "coded.csv"
+    rows = ["sex,ksco_major,st"] + [f"{'F' if i % 2 else 'M'},{1 + i % 9},coded" for i in range(60)]
+    rows += ["F,,employed_unstated", "M,,employed_unstated", "F,,"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "axis.json"
+    res = CliRunner().invoke(
+        axis_command,
+        [
+            str(path),
+            "--status-col",
+            "st",
+            "--json",
+            str(out),
+            "--quiet",
+            "--bootstrap",
+            "50",
+            "--permutations",
+            "20",
+            "--no-vintages",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["excluded"]["employed_unstated"] == 2 and data["excluded"]["unknown"] == 1
+    assert data["verdict"] == "inconclusive"  # 60 persons < MIN_PERSONS

@@ -102,6 +102,9 @@ MIN_PERSONS = 100
 
 VERDICTS = ("attenuated", "not_attenuated", "inconclusive")
 
+STATUS_COL = "code_status"
+EMPLOYED_UNSTATED = "employed_unstated"  # code_status of rows "employed, occupation not stated"
+
 
 def axis_verdict(rho: float | None, rho_ci: tuple[float, float] | None, tau: float, n_persons: int) -> str:
     """``attenuated`` (ρ < τ), ``not_attenuated`` (ρ ≥ τ) or ``inconclusive``.
@@ -298,6 +301,7 @@ def tabulate_axis(
     female_share_col: str | None = None,
     sex_map: Mapping[str, str] | None = None,
     exclude: Iterable[str] = DEFAULT_EXCLUDE,
+    status_col: str | None = None,
 ) -> SexBucketTable:
     """Build the bucket × sex table from rows or an aggregated table.
 
@@ -305,11 +309,21 @@ def tabulate_axis(
     optional); a long table with ``count_col`` (bucket, sex, count); or a wide bucket
     table with ``n_col`` and ``female_share_col`` (women = round(n × share)).
     ``code_col`` may hold majors or full codes (the first character is the bucket).
+
+    ``status_col`` (default ``code_status`` when the input has that column; coded
+    rows and long tables only): rows with no code whose status is
+    ``employed_unstated`` (employed, occupation not stated: 자영업, 알바, …) are
+    always excluded and counted as ``excluded["employed_unstated"]``, apart from
+    ``unknown``.
     """
     exclude = {str(e).strip() or "unknown" for e in exclude}
+    if status_col is None and n_col is None and STATUS_COL in frame.columns:
+        status_col = STATUS_COL
+    if status_col is not None and n_col is not None:
+        raise InputError(f"status column {status_col!r} applies to coded rows, not to a wide bucket table — drop it.")
     notes: list[str] = []
     needed = [code_col] + ([sex_col] if n_col is None else [n_col, female_share_col])
-    needed += [c for c in (weight_col, age_col, count_col) if c]
+    needed += [c for c in (weight_col, age_col, count_col, status_col) if c]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise InputError(
@@ -317,6 +331,10 @@ def tabulate_axis(
             f"{', '.join(map(str, frame.columns))}) — name the right ones with --sex-col/--code-col/…",
         )
     buckets = _buckets_of(frame[code_col], code_col)
+    if status_col is not None:
+        unstated = (frame[status_col].map(_text).str.strip() == EMPLOYED_UNSTATED).to_numpy() & (buckets == "unknown")
+        buckets = np.where(unstated, EMPLOYED_UNSTATED, buckets).astype(object)
+        exclude.add(EMPLOYED_UNSTATED)
     if n_col is not None:
         if female_share_col is None:
             raise InputError("--n-col needs --female-share-col (the female share per bucket) — add it.")

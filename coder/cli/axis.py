@@ -173,6 +173,11 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="Column with the KSCO major or a full KSCO code (its first character is the bucket).",
 )
+@click.option(
+    "--status-col",
+    default=None,
+    help="Coded-rows status column (default: code_status when present); employed_unstated rows are counted apart.",
+)
 @click.option("--weight-col", default=None, help="Optional person weight column (rows input).")
 @click.option("--age-col", default=None, help="Optional age column: enables direct age standardisation.")
 @click.option("--count-col", default=None, help="Input is an aggregated long table: bucket, sex and this count column.")
@@ -239,6 +244,7 @@ def axis_command(
     reference,
     sex_col,
     code_col,
+    status_col,
     weight_col,
     age_col,
     count_col,
@@ -286,6 +292,7 @@ def axis_command(
         female_share_col=female_share_col,
         sex_map=_sex_map(sex_map),
         exclude=[e.strip() for e in exclude.split(",")] if exclude else [],
+        status_col=status_col,
     )
     result = measure_axis(
         table,
