@@ -61,6 +61,24 @@ def _register() -> None:
         pass
     else:
         cli.add_command(model_group)
+    # Stage command modules over a stored crosswalk; each module defines the named click command.
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    for module, attr in _STAGES:
+        if find_spec(f"{__name__}.{module}") is not None:
+            cli.add_command(getattr(import_module(f"{__name__}.{module}"), attr))
+
+
+_STAGES = (
+    ("panel", "panel_group"),
+    ("cache", "cache_group"),
+    ("check", "check_command"),
+    ("review", "review_group"),
+    ("agree", "agree_command"),
+    ("sensitivity", "sensitivity_command"),
+    ("report", "report_command"),
+)
 
 
 _register()
