@@ -27,11 +27,11 @@ import pandas as pd
 from .codes import CodeList, load_codes
 from .crosswalk.assemble import assemble_crosswalk
 from .crosswalk.decide import DecisionPolicy, decide
-from .crosswalk.store import read_crosswalk, write_crosswalk
+from .crosswalk.store import crosswalk_files, read_crosswalk, write_crosswalk
 from .errors import CrosswalkError, InputError
 from .io import read_table, write_table
 from .labels import LabelTable, tabulate_labels
-from .provenance import build_meta, check_paths, meta_path, write_meta
+from .provenance import build_meta, check_paths, write_meta
 from .raters.base import RaterResult
 from .raters.fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
 from .raters.index import JobIndex, index_rater, load_index
@@ -429,26 +429,7 @@ def code_file(
 
 
 def _crosswalk_files(path: str | Path, codes: CodeList) -> dict[str, str]:
-    """Check a crosswalk's sidecar (when there is one) names this code list; return its files."""
-    side = meta_path(path)
-    if not side.is_file():
-        return {}
-    import json
-
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    files = meta.get("files_sha256", {})
-    recorded = {k: v for k, v in files.items() if k.startswith("crosswalks/") and k.endswith(Path(codes.path).name)}
-    for name, sha in recorded.items():
-        if sha != codes.sha256:
-            raise CrosswalkError(
-                f"{path}: made with another code list ({name} sha256 {sha[:12]}…, this toolkit has "
-                f"{codes.sha256[:12]}…) — re-code the labels with this code list (`coder code`).",
-                path=path,
-            )
-    return dict(files)
+    return crosswalk_files(path, codes)
 
 
 def decide_file(

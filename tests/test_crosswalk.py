@@ -232,3 +232,21 @@ def test_employed_unstated_has_no_code_and_no_review():
     row = _build(["자영업"], [_rater("rule", {"자영업": ""})]).loc["자영업"]
     assert (row.status, row.ksco_code, row.ksco_major, row.needs_review) == ("employed_unstated", "", "", False)
     assert row.code_note == "employed, occupation not stated"
+
+
+def test_add_raters_replaces_a_rater_and_keeps_final_columns():
+    from coder.crosswalk.assemble import _RESERVED, add_raters
+    from coder.crosswalk.decide import FINAL_COLUMNS, PANEL_COLUMNS
+
+    assert set(FINAL_COLUMNS) | set(PANEL_COLUMNS) <= _RESERVED
+    table = tabulate_labels(pd.Series(["경비원", "간호사"], dtype=object))
+    xw = decide(assemble_crosswalk(table, parse_status(table.keys), [_rater("rule", {"경비원": "9", "간호사": ""})]))
+    review = RaterResult("review", ("경비원",), ("41231",), (1.0,), ("kim",), extra={"note": ("시설 경비",)})
+    out = add_raters(xw, [review])
+    assert "review_reasons" in out.columns and "rule_id" in out.columns
+    assert out.set_index("label_key")["review_code"].to_dict() == {"경비원": "41231", "간호사": ""}
+    assert out.set_index("label_key")["review_note"].to_dict() == {"경비원": "시설 경비", "간호사": ""}
+    again = add_raters(out, [RaterResult("review", ("간호사",), ("2",), (1.0,), ("lee",))])
+    assert again.set_index("label_key")["review_code"].to_dict() == {"경비원": "", "간호사": "2"}
+    assert "review_note" not in again.columns
+    assert decide(again).set_index("label_key").loc["간호사", "code_source"] == "review"

@@ -25,10 +25,18 @@ from ..labels import LabelTable
 from ..raters.base import REGISTRY, RaterResult, slot_of
 from ..status import LabelStatus
 
-__all__ = ["LABEL_COLUMNS", "STATUS_COLUMNS", "assemble_crosswalk", "order_raters"]
+__all__ = ["LABEL_COLUMNS", "STATUS_COLUMNS", "add_raters", "assemble_crosswalk", "order_raters"]
 
 LABEL_COLUMNS = ("label_key", "label", "n_rows", "weight")
 STATUS_COLUMNS = ("status_parsed", "status_rule", "core_key")
+
+
+# Columns that are never a rater's own (the final and panel columns of decide, the label table).
+_RESERVED = frozenset(
+    (*LABEL_COLUMNS, *STATUS_COLUMNS, "status", "ksco_code", "ksco_level", "ksco_major", "ksco_title")
+    + ("code_source", "rule_id", "needs_review", "review_reasons", "code_note")
+    + ("panel_votes", "panel_valid", "panel_agreement")
+)
 
 
 def order_raters(names: Sequence[str], precedence: Sequence[str] | None = None) -> list[str]:
@@ -73,6 +81,36 @@ def assemble_crosswalk(
     if columns:
         frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
     return frame
+
+
+def add_raters(crosswalk: pd.DataFrame, results: Sequence[RaterResult], *, on: str = "label_key") -> pd.DataFrame:
+    """The crosswalk with these raters' columns added (replacing any stored under the same names).
+
+    ``results`` are keyed by ``on`` (``label_key``, or ``core_key`` for raters that saw core keys);
+    a label the result does not cover gets no answer.  Rater columns stay in precedence order
+    after the other columns; the final columns are not recomputed (call ``decide``).
+    """
+    if on not in crosswalk.columns:
+        raise ValueError(f"not a crosswalk: column {on!r} missing")
+    names = [r.rater for r in results]
+    if len(set(names)) != len(names):
+        raise ValueError(f"rater names repeat: {names}")
+    prefixes = tuple(f"{n}_" for n in names)
+    stored = {c[: -len("_code")] for c in crosswalk.columns if c.endswith("_code")}
+    drop = [
+        c
+        for c in crosswalk.columns
+        if c.startswith(prefixes) and any(c.startswith(f"{n}_") for n in names if n in stored)
+    ]
+    frame = crosswalk.drop(columns=drop)
+    keys = frame[on].astype(str).tolist()
+    columns = {}
+    for r in results:
+        lookup = dict(zip(r.keys, range(len(r.keys))))
+        pos = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
+        for col, values in r.as_columns().items():
+            columns[col] = _take(values, pos, col).set_axis(frame.index)
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 def _take(values: tuple, pos: np.ndarray, col: str) -> pd.Series:

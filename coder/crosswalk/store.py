@@ -16,11 +16,13 @@ import pandas as pd
 
 from ..errors import CrosswalkError
 from ..io import read_table, write_table
+from ..provenance import meta_path, write_meta
 from ..raters.base import RaterResult, decode_candidates
+from ..resources import file_sha256
 from .assemble import LABEL_COLUMNS, STATUS_COLUMNS
 from .decide import rater_names
 
-__all__ = ["rater_results", "read_crosswalk", "write_crosswalk"]
+__all__ = ["crosswalk_files", "rater_results", "read_crosswalk", "save_crosswalk", "write_crosswalk"]
 
 _INT = ("n_rows", "ksco_level", "panel_valid")
 _FLOAT = ("weight", "panel_agreement")
@@ -100,3 +102,42 @@ def rater_results(crosswalk: pd.DataFrame) -> list[RaterResult]:
             )
         )
     return out
+
+
+def crosswalk_files(path: str | Path, codes: object) -> dict[str, str]:
+    """The rule/code-list files a stored crosswalk's sidecar records; refuse another code list.
+
+    ``codes`` is the :class:`~coder.codes.CodeList` in use.  No sidecar → ``{}``.
+    """
+    import json
+
+    side = meta_path(path)
+    if not side.is_file():
+        return {}
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    files = meta.get("files_sha256", {})
+    name = Path(codes.path).name
+    recorded = {k: v for k, v in files.items() if k.startswith("crosswalks/") and k.endswith(name)}
+    for key, sha in recorded.items():
+        if sha != codes.sha256:
+            raise CrosswalkError(
+                f"{path}: made with another code list ({key} sha256 {sha[:12]}…, this toolkit has "
+                f"{codes.sha256[:12]}…) — re-code the labels with this code list (`coder code`).",
+                path=path,
+            )
+    return dict(files)
+
+
+def save_crosswalk(crosswalk: pd.DataFrame, path: str | Path, meta: dict) -> None:
+    """Write a crosswalk (:func:`write_crosswalk`) and its sidecar ``<name>.meta.json`` with the output's sha256.
+
+    ``meta`` comes from :func:`coder.provenance.build_meta`.  The crosswalk is written first,
+    atomically; a failure leaves any earlier output intact.
+    """
+    write_crosswalk(crosswalk, path)
+    if str(path) != "-":
+        record = {**meta, "outputs": {**meta.get("outputs", {}), "this": str(path), "sha256": file_sha256(path)}}
+        write_meta(path, record)
