@@ -10,10 +10,17 @@ Missing and blank texts, and placeholders such as ``NaN``, ``null``, ``N/A``, ``
 
 The table is sorted by ``weight``, then ``n_rows`` (both descending), then ``label_key``, so two runs
 on the same data give the same order.
+
+With ``strata`` (a DataFrame, or a mapping of names to columns, e.g. ``frame[["sex", "age_band"]]``)
+the table also keeps the counts per label and stratum in :attr:`LabelTable.strata`: one row per
+(label, stratum combination) that occurs, columns ``label_key``, the strata, ``n_rows`` and
+``weight``, in label order then stratum order. Sweeps re-map the few thousand labels and
+re-aggregate these counts instead of touching a million rows. Missing stratum values become ``""``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,10 +34,12 @@ __all__ = ["LabelTable", "tabulate_labels"]
 
 @dataclass(frozen=True, eq=False)
 class LabelTable:
-    """Distinct labels (``frame``) and, per input row, its label's position (``row_label``)."""
+    """Distinct labels (``frame``), per input row its label's position (``row_label``), and the
+    label × stratum counts (``strata``, ``None`` unless strata were given)."""
 
     frame: pd.DataFrame
     row_label: np.ndarray
+    strata: pd.DataFrame | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -55,8 +64,17 @@ def _weights(weights: pd.Series, column: str) -> np.ndarray:
     return values
 
 
-def tabulate_labels(texts: pd.Series, weights: pd.Series | None = None, *, weight_name: str = "weight") -> LabelTable:
-    """Build the distinct-label table of a text column (see the module docstring)."""
+def tabulate_labels(
+    texts: pd.Series,
+    weights: pd.Series | None = None,
+    *,
+    weight_name: str = "weight",
+    strata: pd.DataFrame | Mapping[str, object] | None = None,
+) -> LabelTable:
+    """Build the distinct-label table of a text column (see the module docstring).
+
+    ``strata`` (optional): columns of the same length as ``texts`` whose counts are kept per label.
+    """
     raw_ids, raw_uniques = pd.factorize(pd.Series(texts, copy=False), use_na_sentinel=True)
     raw_keys = [label_key(t) for t in raw_uniques]
     n_raw = len(raw_uniques)
@@ -96,4 +114,40 @@ def tabulate_labels(texts: pd.Series, weights: pd.Series | None = None, *, weigh
     position = np.full(n_keys, -1, dtype=np.int64)
     position[frame["index"].to_numpy()] = np.arange(len(frame))
     frame = frame.drop(columns="index")
-    return LabelTable(frame=frame, row_label=position[row_key])
+    row_label = position[row_key]
+    table = None if strata is None else _strata_counts(frame, row_label, strata, w, len(texts))
+    return LabelTable(frame=frame, row_label=row_label, strata=table)
+
+
+def _strata_counts(
+    frame: pd.DataFrame, row_label: np.ndarray, strata: pd.DataFrame | Mapping[str, object], w, n: int
+) -> pd.DataFrame:
+    columns = {str(k): v for k, v in (strata.items() if isinstance(strata, pd.DataFrame) else dict(strata).items())}
+    if not columns:
+        raise InputError("strata: give at least one column (e.g. strata=frame[['sex']]) or leave strata out.")
+    reserved = [c for c in columns if c in ("label_key", "n_rows", "weight")]
+    if reserved:
+        raise InputError(f"strata: column name(s) {', '.join(reserved)} clash with the label table — rename them.")
+    ids, uniques = [], []
+    for name, values in columns.items():
+        series = pd.Series(values, copy=False).reset_index(drop=True)
+        if len(series) != n:
+            raise InputError(
+                f"strata column {name!r} has {len(series)} values for {n} texts — give one value per text."
+            )
+        text = series.astype(object).where(series.notna(), "").map(str)
+        codes_, uniq = pd.factorize(text, sort=True)
+        ids.append(codes_.astype(np.int64))
+        uniques.append(np.asarray(uniq, dtype=object))
+    dims = [len(frame)] + [max(1, len(u)) for u in uniques]
+    flat = np.ravel_multi_index([row_label, *ids], dims)
+    cells, inverse = np.unique(flat, return_inverse=True)
+    n_rows = np.bincount(inverse, minlength=len(cells))
+    weight = np.bincount(inverse, weights=w, minlength=len(cells)) if w is not None else n_rows.astype(float)
+    parts = np.unravel_index(cells, dims)
+    out = {"label_key": frame["label_key"].to_numpy(dtype=object)[parts[0]]}
+    for (name, uniq), idx in zip(zip(columns, uniques, strict=True), parts[1:], strict=True):
+        out[name] = uniq[idx]
+    out["n_rows"] = n_rows.astype(np.int64)
+    out["weight"] = weight
+    return pd.DataFrame(out)

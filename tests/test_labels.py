@@ -1,6 +1,7 @@
 import math
 
 import pandas as pd
+import pytest
 
 from coder.labels import tabulate_labels
 
@@ -29,3 +30,51 @@ def test_empty_rule_set_and_status_rules_are_not_replaced(tmp_path):
     status = tmp_path / "status.csv"
     status.write_text("status_id,status,pattern,match,example,counterexample,note\n", encoding="utf-8")
     assert parse_status(["무직"], load_status_rules(status))[0].status == ""
+
+
+def test_strata_counts_per_label_and_stratum():
+    texts = pd.Series(["간호사", "간호사", "택시 기사", "간호사", None, "택시기사"])
+    frame = pd.DataFrame({"sex": ["여자", "남자", "남자", "여자", "여자", None], "age": [30, 40, 50, 30, 20, 60]})
+    weights = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    table = tabulate_labels(texts, weights, strata=frame[["sex"]])
+    s = table.strata
+    assert list(s.columns) == ["label_key", "sex", "n_rows", "weight"]
+    assert s.to_dict("records") == [
+        {"label_key": "택시기사", "sex": "", "n_rows": 1, "weight": 6.0},
+        {"label_key": "택시기사", "sex": "남자", "n_rows": 1, "weight": 3.0},
+        {"label_key": "간호사", "sex": "남자", "n_rows": 1, "weight": 2.0},
+        {"label_key": "간호사", "sex": "여자", "n_rows": 2, "weight": 5.0},
+        {"label_key": "", "sex": "여자", "n_rows": 1, "weight": 5.0},
+    ]
+    # the label table itself is unchanged by strata
+    plain = tabulate_labels(texts, weights)
+    pd.testing.assert_frame_equal(plain.frame, table.frame)
+    assert plain.strata is None
+    assert (plain.row_label == table.row_label).all()
+
+
+def test_strata_two_columns_sum_to_label_totals():
+    texts = pd.Series(["a", "b", "a", "a", "b"] * 20)
+    strata = {"sex": ["f", "m"] * 50, "band": ["x", "y", "z", "x", "y"] * 20}
+    table = tabulate_labels(texts, strata=strata)
+    s = table.strata
+    assert list(s.columns) == ["label_key", "sex", "band", "n_rows", "weight"]
+    totals = s.groupby("label_key")["n_rows"].sum()
+    assert totals.to_dict() == table.frame.set_index("label_key")["n_rows"].to_dict()
+    assert int(s["n_rows"].sum()) == 100
+
+
+@pytest.mark.parametrize(
+    ("strata", "message"),
+    [
+        ({}, "strata: give at least one column (e.g. strata=frame[['sex']]) or leave strata out."),
+        ({"weight": ["f", "m"]}, "strata: column name(s) weight clash with the label table — rename them."),
+        ({"sex": ["f"]}, "strata column 'sex' has 1 values for 2 texts — give one value per text."),
+    ],
+)
+def test_strata_errors(strata, message):
+    from coder.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        tabulate_labels(pd.Series(["a", "b"]), strata=strata)
+    assert str(err.value) == message
