@@ -4,8 +4,8 @@ Holds out the same 20 % of 한국직업사전 jobs as ``coder model evaluate`` (
 on the rest, builds the job-dictionary index WITHOUT the held-out jobs, then codes every held-out
 job name through the pipeline (title, rule, index, model, fuzzy → decide).  A final code is right
 when it equals the true unit group truncated to the final code's own level; blank = no code.
-Prints coverage and precision at the default thresholds and over a model-threshold grid
-(re-deciding the same stored crosswalk: rate once, decide many times).
+Prints coverage and precision at the default thresholds and over a grid of model and
+corroboration thresholds (re-deciding the same stored crosswalk: rate once, decide many times).
 
 Run: ``python bench/bench_unseen.py`` (a script, not a test; trains one model, ~1 min).
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from coder.codes import load_codes
-from coder.crosswalk.decide import decide
+from coder.crosswalk.decide import DecisionPolicy, decide
 from coder.labels import tabulate_labels
 from coder.pipeline import code_labels, make_policy
 from coder.raters.index import build_index, load_index
@@ -38,23 +38,31 @@ def main() -> None:
     table = tabulate_labels(pd.Series(names, dtype=object))
     xw = code_labels(table, model=model, index=index)
 
-    def score(frame: pd.DataFrame) -> tuple[float, float, float]:
+    def score(frame: pd.DataFrame, *, strict: bool = False) -> tuple[float, float, float]:
+        # A code is right when it matches the truth at the shallower of the two levels: the dictionary's
+        # truth is a 4-digit unit group, so a 5-digit title code under it cannot be judged deeper than 4.
+        # strict=True also counts every 5-digit code wrong (the truth has no 5th digit to match).
         rows = frame[frame["label_key"].isin(truth)]
         coded = rows[rows["ksco_code"] != ""]
-        right = [truth[k][: len(c)] == c for k, c in zip(coded["label_key"], coded["ksco_code"], strict=True)]
+        right = []
+        for k, c in zip(coded["label_key"], coded["ksco_code"], strict=True):
+            n = len(c) if strict else min(len(c), len(truth[k]))
+            right.append(truth[k][:n] == c[:n])
         return len(coded) / len(rows), float(np.mean(right)) if right else float("nan"), coded["ksco_level"].mean()
 
     cov, prec, lvl = score(xw)
+    _, prec_strict, _ = score(xw, strict=True)
     print(f"held-out job names: {len(truth)} (jobs never seen by the model or the index)")
     print(
-        f"defaults (model threshold {MODEL_THRESHOLD}): coverage {cov:.3f}  precision {prec:.3f}  mean level {lvl:.2f}"
+        f"defaults (model threshold {MODEL_THRESHOLD}, corroboration {DecisionPolicy().corroborate_threshold}): "
+        f"coverage {cov:.3f}  precision {prec:.3f} (strict: {prec_strict:.3f})  mean level {lvl:.2f}"
     )
-    print("model_threshold  coverage  precision  mean level   (same crosswalk, re-decided)")
-    for t in (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
-        # the model's depth depends on its threshold at rating time, so re-rate the model only here
-        xw_t = code_labels(table, model=model, index=index, model_threshold=t)
-        c, p, lv = score(decide(xw_t, make_policy(model_threshold=t), codes=codes))
-        print(f"{t:>15.2f}  {c:>8.3f}  {p:>9.3f}  {lv:>10.2f}")
+    print("model_threshold  corroborate  coverage  precision  strict  mean level   (same crosswalk, re-decided)")
+    for ct in (1.0, 0.7, 0.6, 0.5):
+        for t in (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
+            decided = decide(xw, make_policy(model_threshold=t).with_(corroborate_threshold=ct), codes=codes)
+            c, p, lv = score(decided)
+            print(f"{t:>15.2f}  {ct:>11.2f}  {c:>8.3f}  {p:>9.3f}  {score(decided, strict=True)[1]:>6.3f}  {lv:>10.2f}")
     by_source = xw[xw["ksco_code"] != ""].groupby("code_source").size().to_dict()
     print("final codes by source:", by_source)
 

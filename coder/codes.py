@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .errors import CrosswalkError
@@ -79,13 +80,24 @@ class CodeList:
         """The major bucket: first character of the code ('' for no code)."""
         return code[:1]
 
+    @cached_property
+    def _lineage(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for code in self.codes:
+            chain = []
+            c = code
+            while c and len(chain) <= len(self.codes):
+                chain.append(c)
+                c = self.codes[c].parent if c in self.codes else ""
+            out[code] = tuple(chain)
+        return out
+
     def ancestors(self, code: str) -> tuple[str, ...]:
-        """The code and its ancestors, deepest first."""
-        out = []
-        while code:
-            out.append(code)
-            code = self.parent(code)
-        return tuple(out)
+        """The code and its ancestors, deepest first (``(code,)`` for a code not in the list)."""
+        found = self._lineage.get(code)
+        if found is not None:
+            return found
+        return (code,) if code else ()
 
     def truncate(self, code: str, level: int) -> str:
         """The ancestor of ``code`` at ``level`` (the code itself if not deeper)."""

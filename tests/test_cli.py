@@ -124,6 +124,12 @@ def test_help_shows_default_values_and_dash(runner):
     from coder.raters.model import MODEL_THRESHOLD
 
     assert (MODEL_THRESHOLD_DEFAULT, FUZZY_THRESHOLD_DEFAULT) == (MODEL_THRESHOLD, FUZZY_THRESHOLD)
+    from coder.cli.code import CORROBORATE_THRESHOLD_DEFAULT
+    from coder.crosswalk.decide import DecisionPolicy
+
+    assert DecisionPolicy().corroborate_threshold == CORROBORATE_THRESHOLD_DEFAULT
+    decide_help = " ".join(runner.invoke(cli, ["decide", "-h"]).output.split())
+    assert f"[default: {CORROBORATE_THRESHOLD_DEFAULT}]" in decide_help
     out = runner.invoke(cli, ["code", "-h"]).output
     assert "coder." not in out.replace("coder code", "")
     assert f"[default: {MODEL_THRESHOLD}]" in " ".join(out.split())

@@ -250,3 +250,46 @@ def test_add_raters_replaces_a_rater_and_keeps_final_columns():
     assert again.set_index("label_key")["review_code"].to_dict() == {"경비원": "", "간호사": "2"}
     assert "review_note" not in again.columns
     assert decide(again).set_index("label_key").loc["간호사", "code_source"] == "review"
+
+
+def _model_detail(chain):
+    import json
+
+    return json.dumps({"levels": chain, "top": []})
+
+
+def _model_and_fuzzy(label, chain, fuzzy_top):
+    from coder.raters.base import RaterResult
+
+    model = RaterResult("model", (label,), ("",), (chain[0][1],), (_model_detail(chain),))
+    fuzzy = RaterResult("fuzzy", (label,), ("",), (0.5,), ("",), candidates=(((fuzzy_top, 0.5),),))
+    return [model, fuzzy]
+
+
+CHAIN = [["8", 0.92], ["84", 0.81], ["841", 0.66], ["8411", 0.41]]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.9, "8"), (0.8, "84"), (0.6, "841"), (0.4, "8411"), (0.95, "")])
+def test_decide_derives_the_model_code_at_its_own_threshold_from_the_stored_levels(threshold, expected):
+    raters = _model_and_fuzzy("가", CHAIN, "")
+    xw = _build(["가"], raters[:1], thresholds={"model": threshold})
+    assert xw.loc["가", "ksco_code"] == expected
+    assert xw.loc["가", "code_source"] == ("model" if expected else "")
+
+
+def test_weak_raters_that_agree_corroborate_a_lower_model_level():
+    xw = _build(["가"], _model_and_fuzzy("가", CHAIN, "84110"), thresholds={"model": 0.95})
+    row = xw.loc["가"]
+    # deepest model level with p >= 0.6 that shares the fuzzy top candidate's lineage: 841 (0.66)
+    assert (row.ksco_code, row.code_source) == ("841", "model")
+    assert "corroborated by fuzzy top 84110" in row.code_note
+    assert row.needs_review and "weak" in row.review_reasons
+
+
+def test_corroboration_needs_the_same_lineage_and_can_be_turned_off():
+    other = _build(["가"], _model_and_fuzzy("가", CHAIN, "7411"), thresholds={"model": 0.95})
+    assert other.loc["가", "ksco_code"] == ""
+    table = tabulate_labels(pd.Series(["가"], dtype=object))
+    stored = assemble_crosswalk(table, parse_status(table.keys), _model_and_fuzzy("가", CHAIN, "84110"))
+    off = decide(stored, DecisionPolicy(model_threshold=0.95, corroborate_threshold=1.0))
+    assert off["ksco_code"].tolist() == [""]

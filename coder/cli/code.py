@@ -11,6 +11,7 @@ __all__ = ["apply_command", "code_command", "decide_command", "demo_command", "e
 # Defaults shown in --help as values; kept equal to the library constants by tests/test_cli.py.
 MODEL_THRESHOLD_DEFAULT = 0.75
 FUZZY_THRESHOLD_DEFAULT = 0.95
+CORROBORATE_THRESHOLD_DEFAULT = 0.6
 
 rules_option = click.option(
     "--rules",
@@ -168,8 +169,15 @@ def code_command(
     default=None,
     help="Comma-separated slots in order, e.g. review,consistency,title,rule,index,panel,model,fuzzy.",
 )
+@click.option(
+    "--corroborate-threshold",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Take the model's deepest code at this probability when the fuzzy top candidate agrees "
+    f"(1 turns it off) [default: {CORROBORATE_THRESHOLD_DEFAULT}].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
-def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, precedence, quiet):
+def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, precedence, corroborate_threshold, quiet):
     """Re-decide a stored crosswalk's final codes without running any rater.
 
     \b
@@ -188,9 +196,10 @@ def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, pre
                 f"unknown slot(s) {', '.join(bad)}; slots are {', '.join(PRECEDENCE)}", param_hint="--precedence"
             )
     mt, ft = _thresholds(model_threshold, fuzzy_threshold)
-    decided = decide_file(
-        crosswalk_path, output, policy=make_policy(model_threshold=mt, fuzzy_threshold=ft, precedence=order)
-    )
+    policy = make_policy(model_threshold=mt, fuzzy_threshold=ft, precedence=order)
+    if corroborate_threshold is not None:
+        policy = policy.with_(corroborate_threshold=corroborate_threshold)
+    decided = decide_file(crosswalk_path, output, policy=policy)
     coded = int((decided["ksco_code"] != "").sum())
     _say(quiet, f"decided {len(decided):,} labels: {coded:,} coded, {int(decided['needs_review'].sum()):,} need review")
 

@@ -118,15 +118,24 @@ def add_raters(crosswalk: pd.DataFrame, results: Sequence[RaterResult], *, on: s
 
 def _take(values: tuple, pos: np.ndarray, col: str) -> pd.Series:
     """Values at ``pos`` (-1 = the label's core key was not rated), typed by the column's kind."""
+    n = len(values)
     if col.endswith("_score"):
-        arr = np.asarray(values, dtype=float)
-        return pd.Series(np.where(pos >= 0, arr[np.clip(pos, 0, None)] if len(arr) else math.nan, math.nan))
+        arr = np.empty(n + 1, dtype=float)
+        arr[:n] = values
+        arr[n] = math.nan
+        return pd.Series(arr[pos])  # pos -1 picks the trailing NaN
     sample = next((v for v in values if v is not None), "")
-    picked = [values[p] if p >= 0 else None for p in pos]
     if isinstance(sample, bool | np.bool_):
-        return pd.Series([bool(v) if v is not None else False for v in picked], dtype=bool)
-    if isinstance(sample, int | np.integer):
-        return pd.Series([int(v) if v is not None else 0 for v in picked], dtype="int64")
-    if isinstance(sample, float | np.floating):
-        return pd.Series([math.nan if v is None else float(v) for v in picked], dtype=float)
-    return pd.Series(["" if v is None else str(v) for v in picked], dtype=object)
+        arr, fill, dtype = np.empty(n + 1, dtype=bool), False, bool
+    elif isinstance(sample, int | np.integer):
+        arr, fill, dtype = np.empty(n + 1, dtype=np.int64), 0, "int64"
+    elif isinstance(sample, float | np.floating):
+        arr, fill, dtype = np.empty(n + 1, dtype=float), math.nan, float
+    else:
+        arr = np.empty(n + 1, dtype=object)
+        arr[:n] = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
+        arr[n] = ""
+        return pd.Series(arr[pos], dtype=object)
+    arr[:n] = [fill if v is None else v for v in values]
+    arr[n] = fill
+    return pd.Series(arr[pos], dtype=dtype)

@@ -26,6 +26,7 @@ list is never final.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
-from ..raters.base import REGISTRY, slot_of
+from ..raters.base import REGISTRY, decode_candidates, slot_of
 from .assemble import LABEL_COLUMNS, STATUS_COLUMNS, order_raters
 
 __all__ = [
@@ -75,6 +76,10 @@ _NO_CODE_STATUSES = {
 class DecisionPolicy:
     """How to decide: precedence of slots, which are strong, weak thresholds, refinement, exclusions.
 
+    ``corroborate_threshold``: when nothing else decides, the model's deepest code with at least
+    this probability is taken if the fuzzy shortlist's top candidate shares its lineage (two
+    independent weak raters agree); ``1.0`` or more turns this off.
+
     ``exclude_raters`` leaves raters (by name, or a whole slot such as ``panel``) out;
     ``exclude_rules`` ignores answers whose ``rule_id`` is listed (leave-one-rule-out).
     """
@@ -84,6 +89,7 @@ class DecisionPolicy:
     model_threshold: float = 0.75  # = coder.raters.model.MODEL_THRESHOLD (checked by tests)
     fuzzy_threshold: float = 0.95
     refine: bool = True
+    corroborate_threshold: float = 0.6
     exclude_raters: frozenset[str] = frozenset()
     exclude_rules: frozenset[str] = frozenset()
     thresholds: Mapping[str, float] = field(default_factory=dict)
@@ -103,6 +109,7 @@ class DecisionPolicy:
             "model_threshold": self.model_threshold,
             "fuzzy_threshold": self.fuzzy_threshold,
             "refine": self.refine,
+            "corroborate_threshold": self.corroborate_threshold,
             "exclude_raters": sorted(self.exclude_raters),
             "exclude_rules": sorted(self.exclude_rules),
         }
@@ -157,6 +164,7 @@ def decide(
     members = [n for n in names if slot_of(n) == "panel"]
     singles = [n for n in names if slot_of(n) != "panel"]
     rank = {s: i for i, s in enumerate(policy.precedence)}
+    thresholds = {s: policy.threshold(s) for s in policy.precedence}
 
     def col(name: str, field_: str, default: object) -> list:
         c = f"{name}_{field_}"
@@ -172,8 +180,27 @@ def decide(
         )
         for n in names
     }
+    levels: list[list[tuple[str, float]]] = []
+    if "model" in data:
+        levels = [_model_levels(d) for d in data["model"][4]]
+        m_codes, m_scores = data["model"][0], data["model"][1]
+        t = policy.threshold("model")
+        for i, chain in enumerate(levels):
+            if chain:  # the model's answer at this policy's threshold (rate once, decide many times)
+                ok = [(c, s) for c, s in chain if s >= t]
+                m_codes[i], m_scores[i] = ok[-1] if ok else ("", chain[0][1])
+    fuzzy_top = (
+        [next(iter(decode_candidates(v)), ("", math.nan))[0] for v in col("fuzzy", "candidates", "")]
+        if "fuzzy" in data and levels and policy.corroborate_threshold < 1
+        else []
+    )
+    rows = {n: list(zip(*v, strict=True)) for n, v in data.items()}
+    slots = {n: slot_of(n) for n in names}
+    slots["panel"] = "panel"
     rule_hits = col("rule", "hits", "")
     rule_conflict = [_truthy(v) for v in col("rule", "conflict", False)]
+    exclude_rules = policy.exclude_rules
+    code_set = codes.codes
     statuses = crosswalk["status_parsed"].astype(str).tolist()
     status_rules = crosswalk["status_rule"].astype(str).tolist()
     cores = crosswalk["core_key"].astype(str).tolist()
@@ -199,20 +226,27 @@ def decide(
         else:
             answers: list[tuple[int, str, str, float, str]] = []  # (rank, name, code, score, rule_id)
             for n in singles:
-                c, s, rid, fl, det = (v[i] for v in data[n])
-                if "ambiguous" in fl.split(";") or det.startswith("ambiguous"):
-                    notes.append(f"{n} {det}" if det else f"{n} ambiguous")
-                    reasons.append("ambiguous")
-                if "conflict" in fl.split(";") or (n == "rule" and rule_conflict[i]):
-                    notes.append(f"{n} conflict: {rule_hits[i]}" if n == "rule" and rule_hits[i] else f"{n} conflict")
+                c, s, rid, fl, det = rows[n][i]
+                if fl or det:
+                    flags = fl.split(";")
+                    if "ambiguous" in flags or det.startswith("ambiguous"):
+                        notes.append(f"{n} {det}" if det else f"{n} ambiguous")
+                        reasons.append("ambiguous")
+                    if "conflict" in flags:
+                        notes.append(
+                            f"{n} conflict: {rule_hits[i]}" if n == "rule" and rule_hits[i] else f"{n} conflict"
+                        )
+                        reasons.append("conflict")
+                if n == "rule" and rule_conflict[i] and "conflict" not in fl.split(";"):
+                    notes.append(f"{n} conflict: {rule_hits[i]}" if rule_hits[i] else f"{n} conflict")
                     reasons.append("conflict")
-                if not c or (rid and rid in policy.exclude_rules):
+                if not c or (rid and rid in exclude_rules):
                     continue
-                if c not in codes:
+                if c not in code_set:
                     notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
                     reasons.append("invalid")
                     continue
-                answers.append((rank[slot_of(n)], n, c, s, rid))
+                answers.append((rank[slots[n]], n, c, s, rid))
             if members:
                 if p_invalid:
                     notes.append(f"invalid panel vote(s) from {', '.join(p_invalid)}")
@@ -223,15 +257,27 @@ def decide(
                     notes.append(f"panel split ({panel_out['panel_votes'][-1]})")
                     reasons.append("panel_split")
             answers.sort(key=lambda a: (a[0], a[1]))
-            strong = [a for a in answers if slot_of(a[1]) in policy.strong]
-            confident = [
-                a for a in answers if slot_of(a[1]) not in policy.strong and a[3] >= policy.threshold(slot_of(a[1]))
-            ]
+            strong = [a for a in answers if slots[a[1]] in policy.strong]
+            confident = [a for a in answers if slots[a[1]] not in policy.strong and a[3] >= thresholds[slots[a[1]]]]
             chosen = next((a for a in answers if a in strong or a in confident), None)
+            if chosen is None and fuzzy_top and fuzzy_top[i] and levels[i]:
+                backed = [
+                    (c, s)
+                    for c, s in levels[i]
+                    if s >= policy.corroborate_threshold and c in code_set and codes.same_lineage(c, fuzzy_top[i])
+                ]
+                if backed:
+                    c, s = backed[-1]
+                    chosen = (rank["model"], "model", c, s, "")
+                    confident = [chosen]
+                    notes.append(f"model={c} ({s:.2f}) corroborated by fuzzy top {fuzzy_top[i]}")
             if chosen is not None:
                 _, source, code, score, rule_id = chosen
                 if chosen in confident and chosen not in strong:
-                    notes.append(f"weak rater {source}: score {score:.3f} >= {policy.threshold(slot_of(source)):.2f}")
+                    if score >= policy.threshold(slot_of(source)):
+                        notes.append(
+                            f"weak rater {source}: score {score:.3f} >= {policy.threshold(slot_of(source)):.2f}"
+                        )
                     reasons.append("weak")
                 if policy.refine:
                     deeper = [a for a in strong + confident if a[2] != code and code in codes.ancestors(a[2])]
@@ -286,6 +332,17 @@ def decide(
         parts.append(panel)
     parts.append(frame[rest])
     return pd.concat(parts, axis=1)
+
+
+def _model_levels(detail: str) -> list[tuple[str, float]]:
+    """The model's per-level chain ``[(code, p), ...]`` (major → unit group) from its stored detail JSON."""
+    if not detail.startswith("{"):
+        return []
+    try:
+        chain = json.loads(detail).get("levels", [])
+        return [(str(c), float(s)) for c, s in chain]
+    except (ValueError, TypeError, AttributeError):
+        return []
 
 
 def _truthy(v: object) -> bool:

@@ -51,7 +51,7 @@ def read_crosswalk(path: str | Path) -> pd.DataFrame:
                 frame[c] = pd.to_numeric(frame[c].replace("", "0")).astype("int64")
             elif c in _FLOAT or c.endswith(("_score", "_confidence")):
                 frame[c] = pd.to_numeric(frame[c].replace("", np.nan)).astype(float)
-            elif c in _BOOL or c.endswith(("_conflict", "_final_ok", "_valid")) and c != "panel_valid":
+            elif c in _BOOL or (c.endswith(("_conflict", "_final_ok", "_valid")) and c != "panel_valid"):
                 frame[c] = frame[c].map(_bool).astype(bool)
             elif frame[c].dtype == object:
                 frame[c] = frame[c].fillna("").astype(str)
