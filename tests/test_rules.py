@@ -186,3 +186,40 @@ def test_rater_fields(tmp_path):
 )
 def test_colloquial_place_forms(label, code):
     assert apply_rules([label_key(label)]).codes == (code,)
+
+
+def test_bucketed_matching_finds_exactly_the_rules_that_fire():
+    """The character prefilter only skips rules that cannot fire (brute force over real labels)."""
+    from coder.demo import DEMO_DATA
+    from coder.io import read_table
+    from coder.normalize import label_key
+    from coder.raters.rules import load_rules, match_rules
+    from coder.resources import data_path, read_csv_rows
+
+    rules = load_rules()
+    keys = {label_key(x) for x in read_table(DEMO_DATA)["occupation"]}
+    keys |= {label_key(row["title_ko"]) for _, row in read_csv_rows(data_path("crosswalks", "ksco7.csv"))}
+    keys |= {label_key(row["text"]) for _, row in read_csv_rows(data_path("crosswalks", "jobdict_index.csv"))[::5]}
+    keys |= {label_key(x) for r in rules.active for x in (*r.examples, *r.counterexamples)}
+    for key in sorted(keys):
+        brute = sorted(r.rule_id for r in rules.active if r.hit(key) is not None)
+        assert sorted(h.rule_id for h in match_rules(key, rules)) == brute, key
+
+
+@pytest.mark.parametrize(
+    ("pattern", "chars"),
+    [
+        ("경비원", "경비원"),
+        ("(일반)?경비원", "경비원"),
+        (".*(기사|기능사)", "기사"),
+        (r"택시\s*기사", "택시기사"),
+        ("[가-힣]+판매원", "판매원"),
+        ("a+b?c{2,3}", "ac"),
+        ("(?i)abc", ""),
+        ("(a|b)", ""),
+    ],
+)
+def test_required_chars_is_a_safe_under_estimate(pattern, chars):
+    from coder.raters.rules import required_chars
+
+    assert required_chars(pattern) == frozenset(chars)

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import _parser as _sre_parser
 
 from ..codes import CodeList, load_codes
 from ..errors import RuleError
@@ -112,6 +113,23 @@ class RuleSet:
     @functools.cached_property
     def active(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.status == "active")
+
+    @functools.cached_property
+    def _buckets(self) -> tuple[dict[str, list[tuple[Rule, Callable, frozenset[str]]]], list]:
+        """Rules bucketed by one character every match must contain (its rarest); the rest always run."""
+        need = [(rule, rule._matcher, required_chars(rule.pattern)) for rule in self.active]
+        freq: dict[str, int] = {}
+        for _, _, req in need:
+            for ch in req:
+                freq[ch] = freq.get(ch, 0) + 1
+        buckets: dict[str, list] = {}
+        always = []
+        for item in need:
+            if item[2]:
+                buckets.setdefault(min(item[2], key=lambda ch: (freq[ch], ch)), []).append(item)
+            else:
+                always.append(item)
+        return buckets, always
 
     @functools.cached_property
     def _rank(self) -> dict[str, int]:
@@ -242,12 +260,55 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
     return RuleSet(path=path, sha256=file_sha256(path), rules=tuple(rules))
 
 
+_META = re.compile(r"[.^$*+?{}\[\]\\|()]")  # as coder.patterns: a pattern without these is a literal
+
+
+def required_chars(pattern: str) -> frozenset[str]:
+    """Characters every match of ``pattern`` must contain (a safe under-estimate; empty = unknown).
+
+    Used only to skip rules that cannot fire: literal characters outside optional parts,
+    intersected over alternatives.  Case-insensitive or unusual constructs give the empty set.
+    """
+    if not _META.search(pattern):
+        return frozenset(pattern)
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except re.error:
+        return frozenset()
+    if parsed.state.flags & re.IGNORECASE:
+        return frozenset()
+    return frozenset(_required(parsed))
+
+
+def _required(seq: object) -> set[str]:
+    out: set[str] = set()
+    for op, av in seq:
+        name = str(op)
+        if name == "LITERAL":
+            out.add(chr(av))
+        elif name == "SUBPATTERN":
+            out |= _required(av[-1])
+        elif name == "BRANCH":
+            alts = [_required(a) for a in av[1]]
+            out |= set.intersection(*alts) if alts else set()
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+            out |= _required(av[2])
+        elif name == "ATOMIC_GROUP":
+            out |= _required(av)
+    return out
+
+
 def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
     """Every active rule that fires on ``key``, best first."""
     hits = []
     rank = rules._rank if len(rules.files) > 1 else None
-    for rule in rules.active:
-        n = rule.hit(key)
+    buckets, always = rules._buckets
+    chars = set(key)
+    candidates = [item for ch in chars if ch in buckets for item in buckets[ch]]
+    for rule, matcher, req in (*candidates, *always):
+        if req and not req <= chars:
+            continue
+        n = matcher(key)
         if n is not None:
             r = rank[rule.rule_id] if rank is not None else 0
             hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, r))
