@@ -1,0 +1,204 @@
+"""The panel as a stage over a stored crosswalk: ``coder panel XWALK -o OUT``.
+
+:func:`panel_crosswalk` adds each member's votes as rater ``panel_<id>`` (columns ``_code``,
+``_score`` = ``_confidence``, ``_valid``, ``_reason``, …; keyed by core key, so every label with
+that core key gets the vote) and re-decides.  Votes a member gave earlier for labels this run
+did not send are kept.  :func:`panel_file` reads, plans, runs, decides and writes the crosswalk
+with its ``.meta.json`` (panel members, prompt hashes, the price table's sha256); it writes
+nothing when the run fails or is stopped, and answers received stay cached.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...cache import ResponseCache
+from ...codes import CodeList, load_codes
+from ...crosswalk.assemble import add_raters
+from ...crosswalk.decide import DecisionPolicy, decide
+from ...crosswalk.store import crosswalk_files, read_crosswalk, save_crosswalk
+from ...provenance import build_meta, check_paths
+from ...resources import file_sha256
+from ..base import RaterResult
+from .config import Member, PriceTable, load_panel, load_prices, select_members
+from .prompt import Prompts, load_prompts
+from .run import PanelPlan, PanelRun, panel_votes, plan_panel, run_panel
+
+__all__ = ["PanelOutcome", "panel_crosswalk", "panel_file"]
+
+
+@dataclass(frozen=True, eq=False)
+class PanelOutcome:
+    """A panel stage run: the plan, the run (None for a plan only) and the decided crosswalk (None for a plan)."""
+
+    plan: PanelPlan
+    run: PanelRun | None
+    crosswalk: object | None
+
+
+def _keep_stored(crosswalk, result: RaterResult) -> RaterResult:
+    """``result`` plus the stored votes of the same rater for core keys it does not cover."""
+    name = result.rater
+    if f"{name}_code" not in crosswalk.columns:
+        return result
+    have = set(result.keys)
+    cols = {f: f"{name}_{f}" for f in ("code", "score", "detail", "confidence", "valid", "reason", "flags")}
+    extra_keys, codes_, scores, details, conf, valid, reason, flags = [], [], [], [], [], [], [], []
+    seen = set()
+    for rec in crosswalk.to_dict("records"):
+        core = str(rec["core_key"])
+        if (
+            not core
+            or core in have
+            or core in seen
+            or (not str(rec.get(cols["code"], "") or "")
+            and not rec.get(cols["reason"]))
+        ):
+            continue
+        seen.add(core)
+        extra_keys.append(core)
+        codes_.append(str(rec.get(cols["code"], "") or ""))
+        s = rec.get(cols["confidence"], rec.get(cols["score"], math.nan))
+        s = math.nan if s is None or s == "" else float(s)
+        scores.append(s)
+        conf.append(s)
+        details.append(str(rec.get(cols["detail"], "") or ""))
+        valid.append(bool(rec.get(cols["valid"], False)))
+        reason.append(str(rec.get(cols["reason"], "") or ""))
+        flags.append(tuple(x for x in str(rec.get(cols["flags"], "") or "").split(";") if x))
+    if not extra_keys:
+        return result
+    ex = dict(result.extra)
+    return RaterResult(
+        name,
+        (*result.keys, *extra_keys),
+        (*result.codes, *codes_),
+        (*result.scores, *scores),
+        (*result.details, *details),
+        extra={
+            "confidence": (*ex["confidence"], *conf),
+            "valid": (*ex["valid"], *valid),
+            "reason": (*ex["reason"], *reason),
+        },
+        flags=(*result.flags, *flags),
+        candidates=(*result.candidates, *(() for _ in extra_keys)),
+    )
+
+
+def panel_crosswalk(crosswalk, run: PanelRun, *, codes: CodeList, policy: DecisionPolicy | None = None):
+    """The crosswalk with the run's votes as ``panel_<id>`` raters, re-decided."""
+    from ...pipeline import make_policy
+
+    results = [_keep_stored(crosswalk, r) for r in panel_votes(run, codes)]
+    with_votes = add_raters(crosswalk, results, on="core_key")
+    return decide(with_votes, policy if policy is not None else make_policy(), codes=codes)
+
+
+def member_record(m: Member) -> dict:
+    """A member as recorded in the sidecar (the key variable's name, never its value)."""
+    return {"id": m.id, "api_key_env": m.api_key_env, "samples": m.samples, **m.sampling()}
+
+
+def panel_file(
+    crosswalk_path: str | Path,
+    output_path: str | Path,
+    *,
+    panel: str | Path | None = None,
+    members: Sequence[str] | None = None,
+    only: str = "review",
+    samples: int | None = None,
+    plan_only: bool = False,
+    offline: bool = False,
+    max_calls: int | None = None,
+    max_cost: float | None = None,
+    allow_unknown_price: bool = False,
+    prices: str | Path | None = None,
+    prompts: str | Path | None = None,
+    cache: ResponseCache | None = None,
+    policy: DecisionPolicy | None = None,
+    progress: bool = False,
+    env: Mapping[str, str] | None = None,
+    command: str = "coder panel",
+) -> PanelOutcome:
+    """Plan (and unless ``plan_only``, run) the panel on a stored crosswalk and write the re-decided crosswalk."""
+    check_paths({"the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
+    codes = load_codes()
+    files = crosswalk_files(crosswalk_path, codes)
+    stored = read_crosswalk(crosswalk_path)
+    panel_members, panel_sha = load_panel(panel)
+    chosen = select_members(panel_members, members)
+    price_table: PriceTable = load_prices(prices)
+    templates: Prompts = load_prompts(prompts)
+    own_cache = cache is None
+    cache = cache if cache is not None else ResponseCache()
+    try:
+        plan = plan_panel(
+            stored,
+            chosen,
+            codes=codes,
+            prompts=templates,
+            cache=cache,
+            prices=price_table,
+            only=only,
+            samples=samples,
+            env=env,
+        )
+        if plan_only:
+            return PanelOutcome(plan, None, None)
+        run = run_panel(
+            plan,
+            codes=codes,
+            cache=cache,
+            prices=price_table,
+            offline=offline,
+            max_calls=max_calls,
+            max_cost=max_cost,
+            allow_unknown_price=allow_unknown_price,
+            progress=progress,
+            env=env,
+        )
+    finally:
+        if own_cache:
+            cache.close()
+    decided = panel_crosswalk(stored, run, codes=codes, policy=policy)
+    from ...pipeline import make_policy
+
+    pol = policy if policy is not None else make_policy()
+    used = {
+        **files,
+        "crosswalks/" + Path(codes.path).name: codes.sha256,
+        "rules/panel.toml" if panel is None else f"panel/{Path(panel).name}": panel_sha,
+        "rules/prices.toml" if prices is None else f"prices/{Path(prices).name}": price_table.sha256,
+        **{f"rules/prompts/{n}": h for n, h in templates.files.items()},
+    }
+    changed = int((decided["ksco_code"] != stored["ksco_code"]).sum()) if "ksco_code" in stored else len(decided)
+    meta = build_meta(
+        command=command,
+        params={
+            "only": only,
+            "samples": samples,
+            "offline": offline,
+            "max_calls": max_calls,
+            "max_cost": max_cost,
+            "members": [member_record(mp.member) for mp in plan.members],
+            "prompt_template_sha256": templates.sha256,
+            "prices": {"path": price_table.path, "sha256": price_table.sha256},
+            "policy": pol.as_dict(),
+        },
+        files=used,
+        inputs={"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(stored)},
+        outputs={"crosswalk": str(output_path)},
+        summary={
+            "labels_sent": plan.labels,
+            "texts_rated": len(plan.cores),
+            "members": {k: v.as_dict() for k, v in run.stats.items()},
+            "codes_changed": changed,
+            "coded": int((decided["ksco_code"] != "").sum()),
+            "needs_review": int(decided["needs_review"].sum()),
+        },
+    )
+    save_crosswalk(decided, output_path, meta)
+    return PanelOutcome(plan, run, decided)
