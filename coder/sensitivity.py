@@ -1,0 +1,742 @@
+"""Sensitivity sweeps: how much do the sex × KSCO axis conclusions depend on the coding?
+
+Every sweep works on aggregated counts — a label × sex table (persons per label and sex, see
+:func:`label_sex_table`) and bucket × sex tables — never on persons, and every change of coding
+is "decide again with X changed" (:func:`coder.crosswalk.decide.decide` is row-wise pure, so
+only the labels X can touch are re-decided and spliced into the baseline):
+
+- **label noise** (:func:`noise_test`): a share p of the persons in each bucket × sex cell is
+  moved, uniformly, to one of the other comparison buckets (binomial then multinomial draws
+  on the table, R seeded replicates per p); per p the share of replicates whose screen verdict
+  (ρ < τ) and whose parity-flag count are unchanged, and the distribution of ρ;
+- **leave one rule out**: for every rule id stored in a ``<rater>_rule_id`` column (mapper
+  rules, consistency rules), the labels whose rule columns hold it are decided again with
+  ``DecisionPolicy(exclude_rules={id})``: labels and persons whose code or bucket changes, ρ and
+  Δρ, the parity-flag count and which bucket flags change;
+- **leave one rater out**: the same for every rater (each panel member ``panel_<id>`` and the
+  whole panel, too), with ``exclude_raters``;
+- **threshold grid**: model × fuzzy thresholds through ``decide`` (only labels whose weak score
+  lies between the baseline and the new threshold can change);
+- **mapping comparison**: the axis metrics under each rater's own mapping (the major of its
+  code; labels it did not answer drop out of the frame), beside the decided mapping and any
+  given bucket tables (for NPK, the two published mappings): persons in the frame, ρ, the
+  screen verdict, the flags, the buckets whose parity flag differs from the decided mapping's,
+  and the share of buckets whose gap (data − reference female share) has the same sign.
+
+Figures in the sweeps are point values on the comparison frame (the nine KSCO majors):
+ρ = bias-corrected V_data / V_ref (closer to 1 is better), the screen verdict ρ < τ
+(attenuated), the 4/5 parity flag per bucket, and the point out-of-band flag of
+r = data / reference female share outside [q, 1/q]. The full axis measurement with intervals
+is :func:`coder.axis.metrics.measure_axis`. :func:`sensitivity_file` is the file twin
+(``coder sensitivity``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .axis.references import KSCO_MAJORS, ReferenceTable
+from .errors import InputError
+
+__all__ = [
+    "DEFAULT_FUZZY_THRESHOLDS",
+    "DEFAULT_MODEL_THRESHOLDS",
+    "DEFAULT_NOISE",
+    "LabelSexTable",
+    "SensitivityResult",
+    "axis_point",
+    "impute_label_sex",
+    "label_sex_table",
+    "noise_test",
+    "rule_masks",
+    "run_sensitivity",
+    "sensitivity_file",
+]
+
+DEFAULT_NOISE = (0.01, 0.05, 0.10)
+DEFAULT_MODEL_THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)
+DEFAULT_FUZZY_THRESHOLDS = (0.85, 0.9, 0.95, 0.99)
+_BUCKET_INDEX = {b: i for i, b in enumerate(KSCO_MAJORS)}
+_RULE_SPLIT = re.compile(r"[;,\s]+")
+
+
+# --- the label × sex table ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LabelSexTable:
+    """Persons per label and sex: ``counts[i] = (women, men)`` of label ``label_keys[i]``.
+
+    ``imputed`` is True when the sex split is not observed (``note`` says how it was made);
+    every figure computed from an imputed table is labelled imputed.
+    """
+
+    label_keys: tuple[str, ...]
+    counts: np.ndarray
+    imputed: bool = False
+    note: str = ""
+
+    @property
+    def persons(self) -> float:
+        return float(self.counts.sum())
+
+
+def label_sex_table(
+    frame: pd.DataFrame,
+    *,
+    text_col: str,
+    sex_col: str,
+    weight_col: str | None = None,
+    count_col: str | None = None,
+    sex_map: Mapping[str, str] | None = None,
+) -> LabelSexTable:
+    """Persons per label × sex from person rows (optional ``weight_col``) or an aggregated table (``count_col``).
+
+    Labels are normalised exactly as the coder does (:func:`coder.labels.tabulate_labels`), so
+    they join the crosswalk by ``label_key``. Sex values are read by
+    :func:`coder.axis.metrics.parse_sex` (unknown values are an error listing every value).
+    """
+    from .axis.metrics import parse_sex
+    from .labels import tabulate_labels
+
+    if weight_col and count_col:
+        raise InputError("weight and count columns are mutually exclusive — give --weight-col or --count-col.")
+    cols = [c for c in (text_col, sex_col, weight_col, count_col) if c]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not in the rows (columns: "
+            f"{', '.join(map(str, frame.columns))}) — name the right ones with --text-col/--sex-col/…"
+        )
+    weights = frame[count_col or weight_col] if (count_col or weight_col) else None
+    table = tabulate_labels(
+        frame[text_col], weights, weight_name=count_col or weight_col or "", strata={"sex": frame[sex_col]}
+    )
+    cells = table.strata
+    sexes = parse_sex(cells["sex"], sex_map=sex_map, column=sex_col)
+    keys = table.frame["label_key"].tolist()
+    pos = {k: i for i, k in enumerate(keys)}
+    counts = np.zeros((len(keys), 2))
+    np.add.at(counts, (cells["label_key"].map(pos).to_numpy(), sexes), cells["weight"].to_numpy(float))
+    return LabelSexTable(label_keys=tuple(keys), counts=counts)
+
+
+def impute_label_sex(
+    labels: pd.DataFrame, known: pd.DataFrame, *, rest_female_share: float, note: str = ""
+) -> LabelSexTable:
+    """An **imputed** label × sex table: observed splits where ``known`` has them, a flat share elsewhere.
+
+    ``labels``: ``label_key`` and ``persons``; ``known``: ``label_key``, ``women``, ``men`` for the
+    labels whose sex split is published. Every other label gets women = round(persons ×
+    ``rest_female_share``). The result has ``imputed=True``.
+    """
+    if not 0 <= rest_female_share <= 1:
+        raise InputError(f"rest_female_share = {rest_female_share}: a share must lie in [0, 1].")
+    keys = labels["label_key"].astype(str).tolist()
+    persons = labels["persons"].to_numpy(float)
+    women = np.round(persons * rest_female_share)
+    counts = np.stack([women, persons - women], axis=1)
+    pos = {k: i for i, k in enumerate(keys)}
+    for r in known.itertuples():
+        i = pos.get(str(r.label_key))
+        if i is not None:
+            counts[i] = (float(r.women), float(r.men))
+    return LabelSexTable(label_keys=tuple(keys), counts=counts, imputed=True, note=note)
+
+
+# --- point metrics on stacks of bucket × sex tables -------------------------------------------------
+
+
+def axis_point(
+    tables: np.ndarray, reference: ReferenceTable, *, q: float = 0.8, tau: float = 0.7
+) -> dict[str, np.ndarray]:
+    """Point axis metrics of a stack of (…, 9, 2) bucket × sex tables (women, men) against ``reference``.
+
+    Returns arrays: ``rho``, ``attenuated`` (ρ < τ), ``parity`` (…, 9) 4/5 flags,
+    ``out_of_band`` (…, 9) point flags of r outside [q, 1/q], ``gap_sign`` (…, 9), ``female_share``,
+    ``persons``. Buckets with nobody have no flags and gap sign 0.
+    """
+    from .stats import cramers_v
+
+    t = np.asarray(tables, dtype=float)
+    ref = reference.subset(KSCO_MAJORS)
+    v_ref = cramers_v(ref, n=reference.n if reference.n is not None else math.inf)
+    v = cramers_v(t)
+    rho = np.asarray(v) / v_ref if v_ref > 0 else np.full(np.shape(v), np.nan)
+    persons = t.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fs = np.where(persons > 0, t[..., 0] / np.where(persons > 0, persons, 1), np.nan)
+        ratio = np.minimum(fs, 1 - fs) / np.maximum(fs, 1 - fs)
+        ref_fs = ref[:, 0] / ref.sum(axis=1)
+        r = fs / ref_fs
+    defined = np.isfinite(fs)
+    return {
+        "rho": rho,
+        "attenuated": rho < tau,
+        "parity": defined & (ratio < 0.8),
+        "out_of_band": defined & ((r < q) | (r > 1 / q)),
+        "gap_sign": np.where(defined, np.sign(np.where(defined, fs, 0) - ref_fs), 0),
+        "female_share": fs,
+        "persons": persons.sum(axis=-1),
+    }
+
+
+def _flag_list(flags: np.ndarray) -> str:
+    return " ".join(b for b, f in zip(KSCO_MAJORS, flags, strict=True) if f)
+
+
+def noise_test(
+    table: np.ndarray,
+    reference: ReferenceTable,
+    *,
+    levels: Sequence[float] = DEFAULT_NOISE,
+    replicates: int = 100,
+    seed: int = 20260101,
+    q: float = 0.8,
+    tau: float = 0.7,
+) -> tuple[pd.DataFrame, dict[float, np.ndarray]]:
+    """Label-noise stress test of one (9, 2) bucket × sex table (see the module docstring).
+
+    Returns one row per noise level and the replicate ρ values per level.
+    """
+    if replicates < 1:
+        raise InputError("replicates must be at least 1.")
+    bad = [p for p in levels if not 0 <= p <= 1]
+    if bad:
+        raise InputError(f"noise level(s) {', '.join(map(str, bad))}: a share of persons must lie in [0, 1].")
+    base_table = np.rint(np.asarray(table, dtype=float)).astype(np.int64)
+    k = base_table.shape[0]
+    base = axis_point(base_table, reference, q=q, tau=tau)
+    base_flags = int(base["parity"].sum())
+    target = np.array([[s if s < i else s + 1 for s in range(k - 1)] for i in range(k)])
+    rng = np.random.default_rng(seed)
+    rows, rhos = [], {}
+    for p in levels:
+        moved = rng.binomial(np.broadcast_to(base_table, (replicates, k, 2)), p)
+        dest = rng.multinomial(moved, np.full(k - 1, 1.0 / (k - 1)))  # (R, k, 2, k-1)
+        arrivals = np.zeros((replicates, k, 2))
+        for i in range(k):
+            np.add.at(arrivals, (slice(None), target[i], slice(None)), dest[:, i].transpose(0, 2, 1))
+        noisy = base_table[None] - moved + arrivals
+        m = axis_point(noisy, reference, q=q, tau=tau)
+        flags = m["parity"].sum(axis=-1)
+        rho = m["rho"]
+        rhos[float(p)] = rho
+        rows.append(
+            {
+                "p": float(p),
+                "replicates": replicates,
+                "rho_base": float(base["rho"]),
+                "rho_mean": float(np.mean(rho)),
+                "rho_lo": float(np.quantile(rho, 0.025)),
+                "rho_median": float(np.median(rho)),
+                "rho_hi": float(np.quantile(rho, 0.975)),
+                "rho_min": float(rho.min()),
+                "rho_max": float(rho.max()),
+                "verdict_base": "attenuated" if base["attenuated"] else "not_attenuated",
+                "verdict_unchanged": float(np.mean(m["attenuated"] == base["attenuated"])),
+                "parity_flags_base": base_flags,
+                "parity_count_unchanged": float(np.mean(flags == base_flags)),
+                "parity_flags_mean": float(flags.mean()),
+            }
+        )
+    return pd.DataFrame(rows), rhos
+
+
+# --- re-deciding ----------------------------------------------------------------------------------
+
+
+def rule_masks(crosswalk: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every rule id in the ``<rater>_rule_id`` columns → the rows whose rule columns hold it (sorted by id).
+
+    Cells may list several ids (``C01;C02``). The final ``rule_id`` column is not a rater's.
+    """
+    out: dict[str, np.ndarray] = {}
+    for col in crosswalk.columns:
+        if not col.endswith("_rule_id") or col == "rule_id":
+            continue
+        values = crosswalk[col].astype(object).where(crosswalk[col].notna(), "").astype(str).to_numpy()
+        for cell in pd.unique(values):
+            if not cell.strip():
+                continue
+            rows = values == cell
+            for rid in _RULE_SPLIT.split(cell.strip()):
+                if rid:
+                    out[rid] = out[rid] | rows if rid in out else rows.copy()
+    return dict(sorted(out.items()))
+
+
+def _cells_with(crosswalk: pd.DataFrame, rid: str) -> set[str]:
+    cells = set()
+    for col in crosswalk.columns:
+        if col.endswith("_rule_id") and col != "rule_id":
+            for cell in pd.unique(crosswalk[col].astype(str)):
+                if rid in _RULE_SPLIT.split(cell.strip()):
+                    cells.add(cell)
+    return cells
+
+
+def _bucket_index(majors: Sequence[object]) -> np.ndarray:
+    return np.array([_BUCKET_INDEX.get(str(m), -1) for m in majors], dtype=np.int64)
+
+
+class _Sweeper:
+    """The baseline decision and the label × sex counts aligned to the crosswalk's rows."""
+
+    def __init__(self, crosswalk, label_sex, reference, policy, codes, q, tau):
+        from .crosswalk.decide import decide
+
+        self.crosswalk = crosswalk.reset_index(drop=True)
+        self.reference, self.policy, self.codes, self.q, self.tau = reference, policy, codes, q, tau
+        self.base = decide(self.crosswalk, policy, codes=codes)
+        pos = {k: i for i, k in enumerate(self.crosswalk["label_key"].astype(str))}
+        rows = np.array([pos.get(k, -1) for k in label_sex.label_keys], dtype=np.int64)
+        self.unmatched = float(label_sex.counts[rows < 0].sum())
+        self.counts = np.zeros((len(self.crosswalk), 2))
+        np.add.at(self.counts, rows[rows >= 0], label_sex.counts[rows >= 0])
+        self.persons = self.counts.sum(axis=1)
+        self.bucket = _bucket_index(self.base["ksco_major"])
+        self.code = self.base["ksco_code"].astype(str).to_numpy()
+        self.table = self.tabulate(self.bucket)
+        self.point = axis_point(self.table, reference, q=q, tau=tau)
+
+    def tabulate(self, bucket: np.ndarray) -> np.ndarray:
+        ok = bucket >= 0
+        out = np.zeros((len(KSCO_MAJORS), 2))
+        np.add.at(out, bucket[ok], self.counts[ok])
+        return out
+
+    def redecide(self, mask: np.ndarray, policy) -> tuple[np.ndarray, np.ndarray]:
+        """Buckets and codes of every row when ``mask`` rows are decided again under ``policy``."""
+        from .crosswalk.decide import decide
+
+        bucket, code = self.bucket.copy(), self.code.copy()
+        if mask.any():
+            sub = decide(self.crosswalk.loc[mask], policy, codes=self.codes)
+            bucket[mask] = _bucket_index(sub["ksco_major"])
+            code[mask] = sub["ksco_code"].astype(str).to_numpy()
+        return bucket, code
+
+    def compare(self, bucket: np.ndarray, code: np.ndarray) -> dict[str, object]:
+        table = self.tabulate(bucket)
+        m = axis_point(table, self.reference, q=self.q, tau=self.tau)
+        code_changed = code != self.code
+        bucket_changed = bucket != self.bucket
+        return {
+            "labels_changed": int(code_changed.sum()),
+            "persons_code_changed": float(self.persons[code_changed].sum()),
+            "persons_bucket_changed": float(self.persons[bucket_changed].sum()),
+            "persons_in_frame": float(table.sum()),
+            "rho": float(m["rho"]),
+            "delta_rho": float(m["rho"] - self.point["rho"]),
+            "verdict": "attenuated" if m["attenuated"] else "not_attenuated",
+            "verdict_changed": bool(m["attenuated"] != self.point["attenuated"]),
+            "parity_flags": int(m["parity"].sum()),
+            "parity_flags_changed": _flag_list(m["parity"] != self.point["parity"]),
+            "out_of_band_changed": _flag_list(m["out_of_band"] != self.point["out_of_band"]),
+        }
+
+
+# --- the result -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SensitivityResult:
+    """The sweeps of :func:`run_sensitivity`; ``to_dict()`` gives every number as JSON."""
+
+    settings: dict[str, object]
+    baseline: dict[str, object]
+    noise: pd.DataFrame
+    noise_rho: dict[str, dict[float, list[float]]]
+    rules: pd.DataFrame
+    raters: pd.DataFrame
+    thresholds: pd.DataFrame
+    mappings: pd.DataFrame
+    imputed: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> dict[str, object]:
+        """The headline of each sweep (largest |Δρ|, rules that change a verdict or a flag)."""
+        rules = self.rules
+        out: dict[str, object] = {"imputed": self.imputed, "rho_base": self.baseline["rho"]}
+        if len(rules):
+            worst = rules.iloc[rules["delta_rho"].abs().argmax()]
+            out |= {
+                "rules": len(rules),
+                "rules_max_abs_delta_rho": float(abs(worst["delta_rho"])),
+                "rules_max_abs_delta_rho_id": str(worst["rule_id"]),
+                "rules_changing_verdict": int(rules["verdict_changed"].sum()),
+                "rules_changing_parity_flags": int((rules["parity_flags_changed"] != "").sum()),
+            }
+        for row in self.noise.itertuples():
+            out[f"noise_{row.mapping}_{row.p:g}_verdict_unchanged"] = row.verdict_unchanged
+        return out
+
+    def to_dict(self) -> dict:
+        from .agreement import _records
+
+        return {
+            "settings": dict(self.settings),
+            "imputed": self.imputed,
+            "baseline": _clean(self.baseline),
+            "summary": _clean(self.summary()),
+            "noise": _records(self.noise),
+            "noise_rho": {
+                m: {f"{p:g}": [float(x) for x in v] for p, v in d.items()} for m, d in self.noise_rho.items()
+            },
+            "rules": _records(self.rules),
+            "raters": _records(self.raters),
+            "thresholds": _records(self.thresholds),
+            "mappings": _records(self.mappings),
+            "notes": list(self.notes),
+        }
+
+
+def _clean(d: Mapping[str, object]) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, np.ndarray):
+            v = [x.item() if isinstance(x, np.generic) else x for x in v.tolist()]
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+def run_sensitivity(
+    crosswalk: pd.DataFrame,
+    label_sex: LabelSexTable,
+    reference: ReferenceTable,
+    *,
+    policy=None,
+    codes=None,
+    bucket_tables: Mapping[str, np.ndarray] | None = None,
+    noise_levels: Sequence[float] = DEFAULT_NOISE,
+    replicates: int = 100,
+    seed: int = 20260101,
+    q: float = 0.8,
+    tau: float = 0.7,
+    model_thresholds: Sequence[float] = DEFAULT_MODEL_THRESHOLDS,
+    fuzzy_thresholds: Sequence[float] = DEFAULT_FUZZY_THRESHOLDS,
+    progress: bool = False,
+) -> SensitivityResult:
+    """Run every sweep (see the module docstring) on a crosswalk and its label × sex counts.
+
+    ``bucket_tables``: extra (9, 2) bucket × sex tables (women, men) to stress-test and compare
+    beside the crosswalk's mappings — for NPK the published tables of its two mappings, which
+    are exact where the label × sex table is imputed.
+    """
+    from tqdm.auto import tqdm
+
+    from .codes import load_codes
+    from .crosswalk.decide import rater_names
+    from .pipeline import make_policy
+    from .raters.base import slot_of
+
+    if not 0 < q < 1:
+        raise InputError(f"q = {q}: the band [q, 1/q] needs 0 < q < 1 — e.g. q = 0.8.")
+    codes = codes if codes is not None else load_codes()
+    policy = policy if policy is not None else make_policy()
+    disable = None if progress else True
+    sweep = _Sweeper(crosswalk, label_sex, reference, policy, codes, q, tau)
+    imputed = label_sex.imputed
+    tag = " (imputed label × sex)" if imputed else ""
+    notes = []
+    if imputed:
+        notes.append(f"label × sex counts are IMPUTED: {label_sex.note}")
+    if sweep.unmatched:
+        notes.append(f"{sweep.unmatched:,.0f} persons have labels missing from the crosswalk and are left out")
+    baseline = {
+        "rho": float(sweep.point["rho"]),
+        "verdict": "attenuated" if sweep.point["attenuated"] else "not_attenuated",
+        "parity_flags": int(sweep.point["parity"].sum()),
+        "parity_flagged": _flag_list(sweep.point["parity"]),
+        "out_of_band": _flag_list(sweep.point["out_of_band"]),
+        "persons_in_frame": float(sweep.table.sum()),
+        "persons": float(sweep.persons.sum()),
+        "table": sweep.table.tolist(),
+        "imputed": imputed,
+    }
+
+    # 1. noise, on the decided table and on every given bucket table
+    tables = {"decided" + ("_imputed" if imputed else ""): sweep.table, **dict(bucket_tables or {})}
+    noise_parts, noise_rho = [], {}
+    for name, table in tqdm(tables.items(), desc="noise", unit="table", disable=disable):
+        frame, rhos = noise_test(table, reference, levels=noise_levels, replicates=replicates, seed=seed, q=q, tau=tau)
+        frame.insert(0, "mapping", name)
+        noise_parts.append(frame)
+        noise_rho[name] = {p: v.tolist() for p, v in rhos.items()}
+    noise = pd.concat(noise_parts, ignore_index=True)
+
+    # 2. leave one rule out
+    rule_rows = []
+    masks = rule_masks(sweep.crosswalk)
+    for rid, mask in tqdm(masks.items(), desc="leave one rule out" + tag, unit="rule", disable=disable):
+        excluded = policy.exclude_rules | {rid} | _cells_with(sweep.crosswalk, rid)
+        bucket, code = sweep.redecide(mask, policy.with_(exclude_rules=frozenset(excluded)))
+        rule_rows.append({"rule_id": rid, "labels_with_rule": int(mask.sum()), **sweep.compare(bucket, code)})
+    rules = pd.DataFrame(rule_rows, columns=_SWEEP_COLUMNS("rule_id", "labels_with_rule"))
+    if len(rules):
+        rules = rules.sort_values(["delta_rho", "rule_id"], key=lambda s: -s.abs() if s.name == "delta_rho" else s)
+        rules = rules.reset_index(drop=True)
+    else:
+        notes.append("no rule ids in the crosswalk's <rater>_rule_id columns: leave-one-rule-out has nothing to remove")
+
+    # 3. leave one rater out (each panel member, the whole panel, every other rater)
+    names = rater_names(sweep.crosswalk)
+    members = [n for n in names if slot_of(n) == "panel"]
+    rater_rows = []
+    targets = [(n, frozenset({n})) for n in names] + (
+        [("panel (all members)", frozenset({"panel"}))] if members else []
+    )
+    for name, excl in tqdm(targets, desc="leave one rater out" + tag, unit="rater", disable=disable):
+        cols = [f"{n}_code" for n in (members if name.startswith("panel (") else [name])]
+        mask = np.zeros(len(sweep.crosswalk), dtype=bool)
+        for c in cols:
+            mask |= sweep.crosswalk[c].astype(str).to_numpy() != ""
+        bucket, code = sweep.redecide(mask, policy.with_(exclude_raters=policy.exclude_raters | excl))
+        role = (
+            "panel member"
+            if slot_of(name) == "panel" and name in members
+            else ("panel" if excl == {"panel"} else "rater")
+        )
+        rater_rows.append(
+            {"rater": name, "role": role, "labels_answered": int(mask.sum()), **sweep.compare(bucket, code)}
+        )
+    raters = pd.DataFrame(rater_rows, columns=_SWEEP_COLUMNS("rater", "role", "labels_answered"))
+    if not members:
+        notes.append(
+            "no panel members (panel_<id> columns) in the crosswalk: leave-one-rater-out covers the other raters"
+        )
+
+    # 4. threshold grid
+    t0 = {"model": policy.threshold("model"), "fuzzy": policy.threshold("fuzzy")}
+    weak = {s: [n for n in names if slot_of(n) == s] for s in ("model", "fuzzy")}
+    grid_rows = []
+    grid = [(mt, ft) for mt in model_thresholds for ft in fuzzy_thresholds]
+    for mt, ft in tqdm(grid, desc="threshold grid" + tag, unit="cell", disable=disable):
+        mask = np.zeros(len(sweep.crosswalk), dtype=bool)
+        for slot, t in (("model", mt), ("fuzzy", ft)):
+            lo, hi = min(t, t0[slot]), max(t, t0[slot])
+            for n in weak[slot]:
+                col = f"{n}_score"
+                score = (
+                    pd.to_numeric(sweep.crosswalk[col], errors="coerce").to_numpy(float)
+                    if col in sweep.crosswalk.columns
+                    else np.full(len(mask), np.nan)
+                )
+                has = sweep.crosswalk[f"{n}_code"].astype(str).to_numpy() != ""
+                mask |= has & (score >= lo) & (score < hi)
+        new = policy.with_(
+            model_threshold=mt, fuzzy_threshold=ft, thresholds={**policy.thresholds, "model": mt, "fuzzy": ft}
+        )
+        bucket, code = sweep.redecide(mask, new)
+        grid_rows.append(
+            {
+                "model_threshold": mt,
+                "fuzzy_threshold": ft,
+                "labels_redecided": int(mask.sum()),
+                **sweep.compare(bucket, code),
+            }
+        )
+    thresholds = pd.DataFrame(
+        grid_rows, columns=_SWEEP_COLUMNS("model_threshold", "fuzzy_threshold", "labels_redecided")
+    )
+
+    # 5. mapping comparison
+    map_rows = [_mapping_row("decided" + ("_imputed" if imputed else ""), "decided by the policy", sweep.table, sweep)]
+    for n in names:
+        codes_n = sweep.crosswalk[f"{n}_code"].astype(str).to_numpy()
+        bucket = _bucket_index([c[:1] for c in codes_n])
+        map_rows.append(
+            _mapping_row(n + ("_imputed" if imputed else ""), "rater's own codes", sweep.tabulate(bucket), sweep)
+        )
+    for name, table in (bucket_tables or {}).items():
+        map_rows.append(_mapping_row(name, "given bucket table", np.asarray(table, dtype=float), sweep))
+    mappings = pd.DataFrame(map_rows)
+
+    settings = {
+        "reference": reference.name,
+        "reference_sha256": reference.sha256,
+        "q": q,
+        "tau": tau,
+        "noise_levels": [float(p) for p in noise_levels],
+        "replicates": replicates,
+        "seed": seed,
+        "model_thresholds": [float(x) for x in model_thresholds],
+        "fuzzy_thresholds": [float(x) for x in fuzzy_thresholds],
+        "policy": policy.as_dict(),
+        "frame": list(KSCO_MAJORS),
+        "verdict_rule": "point screen: attenuated when ρ < τ (no interval in the sweeps)",
+        "noise_rule": "per bucket × sex cell, Binomial(n, p) persons moved, each to one of the 8 other majors uniformly",
+        "label_sex_imputed": imputed,
+        "label_sex_note": label_sex.note,
+    }
+    return SensitivityResult(
+        settings=settings,
+        baseline=baseline,
+        noise=noise,
+        noise_rho=noise_rho,
+        rules=rules,
+        raters=raters,
+        thresholds=thresholds,
+        mappings=mappings,
+        imputed=imputed,
+        notes=tuple(notes),
+    )
+
+
+def _SWEEP_COLUMNS(*head: str) -> list[str]:
+    return [
+        *head,
+        "labels_changed",
+        "persons_code_changed",
+        "persons_bucket_changed",
+        "persons_in_frame",
+        "rho",
+        "delta_rho",
+        "verdict",
+        "verdict_changed",
+        "parity_flags",
+        "parity_flags_changed",
+        "out_of_band_changed",
+    ]
+
+
+def _mapping_row(name: str, kind: str, table: np.ndarray, sweep: _Sweeper) -> dict[str, object]:
+    m = axis_point(table, sweep.reference, q=sweep.q, tau=sweep.tau)
+    base = sweep.point
+    defined = (m["gap_sign"] != 0) & (base["gap_sign"] != 0)
+    return {
+        "mapping": name,
+        "kind": kind,
+        "persons_in_frame": float(table.sum()),
+        "rho": float(m["rho"]),
+        "verdict": "attenuated" if m["attenuated"] else "not_attenuated",
+        "parity_flags": int(m["parity"].sum()),
+        "parity_flagged": _flag_list(m["parity"]),
+        "out_of_band": _flag_list(m["out_of_band"]),
+        "parity_flags_differ_from_decided": _flag_list(m["parity"] != base["parity"]),
+        "gap_sign_agreement": float(np.mean(m["gap_sign"][defined] == base["gap_sign"][defined]))
+        if defined.any()
+        else math.nan,
+        **{f"female_share_{b}": float(x) for b, x in zip(KSCO_MAJORS, m["female_share"], strict=True)},
+    }
+
+
+# --- the file twin --------------------------------------------------------------------------------
+
+_SENS_FILES = ("noise.csv", "rules.csv", "raters.csv", "thresholds.csv", "mappings.csv", "sensitivity.json")
+
+
+def read_label_sex(
+    rows_path: str | Path,
+    *,
+    sex_col: str,
+    text_col: str | None = None,
+    weight_col: str | None = None,
+    count_col: str | None = None,
+    sex_map: Mapping[str, str] | None = None,
+) -> tuple[LabelSexTable, dict[str, object]]:
+    """Read person rows (or an aggregated label × sex table) and tabulate persons per label × sex.
+
+    ``text_col`` defaults to the one recorded in the rows' ``.meta.json`` sidecar (``coder code``
+    writes it). Returns the table and the input's provenance.
+    """
+    import json
+
+    from .io import read_table
+    from .provenance import meta_path
+    from .resources import file_sha256
+
+    if text_col is None:
+        side = meta_path(rows_path)
+        if side.is_file():
+            try:
+                text_col = json.loads(side.read_text(encoding="utf-8")).get("params", {}).get("text_col")
+            except (OSError, json.JSONDecodeError):
+                text_col = None
+        if not text_col:
+            raise InputError(
+                f"{rows_path}: which column holds the occupation text? No sidecar {side.name} records it — "
+                "pass --text-col."
+            )
+    frame = read_table(rows_path)
+    table = label_sex_table(
+        frame, text_col=text_col, sex_col=sex_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
+    )
+    info = {"path": str(rows_path), "rows": len(frame), "text_col": text_col, "sex_col": sex_col}
+    if str(rows_path) != "-":
+        info["sha256"] = file_sha256(rows_path)
+    return table, info
+
+
+def sensitivity_file(
+    crosswalk_path: str | Path,
+    rows_path: str | Path,
+    out_dir: str | Path,
+    *,
+    sex_col: str,
+    text_col: str | None = None,
+    weight_col: str | None = None,
+    count_col: str | None = None,
+    sex_map: Mapping[str, str] | None = None,
+    reference: str = "kosis-res:2025H2",
+    progress: bool = False,
+    command: str = "coder sensitivity",
+    **options,
+) -> SensitivityResult:
+    """Read a crosswalk and rows, run :func:`run_sensitivity`, write the tables into ``out_dir``.
+
+    Writes ``noise.csv``, ``rules.csv``, ``raters.csv``, ``thresholds.csv``, ``mappings.csv`` and
+    ``sensitivity.json`` (every number, with the provenance), each with a ``.meta.json``
+    sidecar, only after every sweep succeeded; each file atomically.
+    """
+    from .agreement import write_outputs
+    from .axis.references import load_reference
+    from .codes import load_codes
+    from .crosswalk.store import crosswalk_files, read_crosswalk
+    from .provenance import build_meta, check_paths
+    from .resources import file_sha256
+
+    out = Path(out_dir)
+    targets = {name: out / name for name in _SENS_FILES}
+    check_paths({"the crosswalk": crosswalk_path, "the rows": rows_path}, {f"-o {k}": v for k, v in targets.items()})
+    ref = load_reference(reference)
+    codes = load_codes()
+    files = crosswalk_files(crosswalk_path, codes)
+    crosswalk = read_crosswalk(crosswalk_path)
+    label_sex, rows_info = read_label_sex(
+        rows_path, sex_col=sex_col, text_col=text_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
+    )
+    result = run_sensitivity(crosswalk, label_sex, ref, codes=codes, progress=progress, **options)
+    meta = build_meta(
+        command=command,
+        params={k: v for k, v in result.settings.items()},
+        files={**files, f"references/{ref.name}": ref.sha256},
+        inputs={"crosswalk": str(crosswalk_path), "crosswalk_sha256": file_sha256(crosswalk_path), "rows": rows_info},
+        outputs={k: str(v) for k, v in targets.items()},
+        summary=_clean(result.summary()),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    write_outputs(
+        {
+            targets["noise.csv"]: result.noise,
+            targets["rules.csv"]: result.rules,
+            targets["raters.csv"]: result.raters,
+            targets["thresholds.csv"]: result.thresholds,
+            targets["mappings.csv"]: result.mappings,
+        },
+        {targets["sensitivity.json"]: {**result.to_dict(), "provenance": meta}},
+        meta,
+    )
+    return result
