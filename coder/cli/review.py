@@ -1,0 +1,72 @@
+"""``coder review export`` / ``import``: the CSV review round trip (thin CLI over :mod:`coder.review`)."""
+
+from __future__ import annotations
+
+import click
+
+from . import CONTEXT, _say
+
+__all__ = ["review_group"]
+
+
+@click.group("review", context_settings=CONTEXT)
+def review_group():
+    """Send the labels that need a person to a reviewer, and bring their decisions back.
+
+    \b
+    Example:
+      coder review export xwalk_checked.csv -o review/b1/to_review.csv --limit 200
+      coder review import review/b1/to_review.csv --into xwalk_checked.csv -o xwalk_reviewed.csv
+    """
+
+
+@review_group.command("export")
+@click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Review sheet: .csv (UTF-8 with BOM) or .xlsx.")
+@click.option("--level", default=1, show_default=True, type=click.IntRange(1, 5), help="KSCO level at which raters must agree.")
+@click.option("--min-persons", default=0.0, show_default=True, type=click.FloatRange(0), help="Leave out labels with fewer persons.")
+@click.option("--limit", default=None, type=click.IntRange(1), help="At most this many labels (after ordering).")
+@click.option(
+    "--order",
+    default="impact",
+    show_default=True,
+    type=click.Choice(["impact", "persons"]),
+    help="impact: labels whose candidates span several major buckets first; persons: most persons first.",
+)
+@click.option("--blind", is_flag=True, help="Hide who said what: options A, B, C; the key goes to <output>.key.json.")
+@click.option("--batch", default=None, help="Batch name [default: the output's folder name].")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+def review_export_command(crosswalk_path, output, level, min_persons, limit, order, blind, batch, quiet):
+    """Write the labels that need a person as a sheet a reviewer edits in Excel.
+
+    The reviewer fills decision_code (a KSCO-7 code, A… for military, 0 for not employed),
+    decision_note and reviewer, and edits nothing else (a checksum guards the other columns).
+
+    \b
+    Example:
+      coder review export xwalk_checked.csv -o review/b1/to_review.csv --limit 200
+    """
+    from ..review import export_review_file
+
+    result = export_review_file(
+        crosswalk_path, output, batch=batch, level=level, min_persons=min_persons, limit=limit, order=order, blind=blind
+    )
+    _say(quiet, f"wrote {len(result.frame):,} labels to review to {output} (batch {result.batch})")
+
+
+@review_group.command("import")
+@click.argument("review_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--into", "into_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The crosswalk the sheet was exported from.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The reviewed crosswalk. Not an input.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+def review_import_command(review_path, into_path, output, quiet):
+    """Apply a reviewer's decisions (rater review) and re-decide; nothing is written on any error.
+
+    \b
+    Example:
+      coder review import review/b1/to_review.csv --into xwalk_checked.csv -o xwalk_reviewed.csv
+    """
+    from ..review import import_review_file
+
+    r = import_review_file(review_path, into_path, output)
+    _say(quiet, f"applied {r.applied:,} decisions ({r.skipped:,} empty rows skipped); {r.changed:,} final codes changed; wrote {output}")
