@@ -3,7 +3,7 @@
 Accepted forms: the object as the whole text, or the object as the only content of a
 ```` ```json ```` (or bare ```` ``` ````) fence — what many OpenAI-compatible servers return.
 Nothing is fished out of prose.  The vote is **valid** when the text parses to an object whose
-``code`` is a string in the code list (``0`` and the military ``A…`` codes included).  A code
+``code`` is a string in the code list (the military ``A…`` codes are in it) or the project bucket ``0`` (not in employment).  A code
 outside the list is kept verbatim and counted invalid — never truncated, padded or mapped.
 ``confidence`` must be a number in [0, 1] (otherwise NaN, and the problem is noted);
 ``reason`` a string.
@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ...codes import CodeList
+from ...codes import BUCKET_NOT_EMPLOYED, CodeList
 
 __all__ = ["ANSWER_SCHEMA", "ParsedAnswer", "parse_answer"]
 
@@ -83,6 +83,6 @@ def parse_answer(text: str | None, codes: CodeList) -> ParsedAnswer:
         return ParsedAnswer(str(code), conf, reason, False, "; ".join([f"code {code!r} is not a string", *problems]))
     if not code:
         return ParsedAnswer("", conf, reason, False, "; ".join(["empty code", *problems]))
-    if code not in codes:
+    if code not in codes and code != BUCKET_NOT_EMPLOYED:
         return ParsedAnswer(code, conf, reason, False, "; ".join([f"code {code!r} is not in {codes.name}", *problems]))
     return ParsedAnswer(code, conf, reason, True, "; ".join(problems))

@@ -528,7 +528,7 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> Non
                     spent[0] += c
                 texts[(task.member, task.core, task.sample)] = reply.text
                 if max_cost is not None and spent[0] > max_cost and not budget_hit:
-                    budget_hit = f"${spent[0]:.4f}"
+                    budget_hit = "yes"
                     stop.set()
     except BaseException:
         stop.set()
@@ -542,7 +542,7 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> Non
     received = sum(s.calls - s.errors for s in stats.values())
     if budget_hit:
         raise BudgetError(
-            f"panel: spent {budget_hit}, more than --max-cost {max_cost:g}, after {received:,} of {total:,} calls — stopped, "
+            f"panel: spent ${spent[0]:.4f}, more than --max-cost {max_cost:g}, after {received:,} of {total:,} calls — stopped, "
             "no output written. The answers received are cached: raise --max-cost and run again to pay only for the rest."
         )
     if failures:

@@ -54,8 +54,7 @@ def _keep_stored(crosswalk, result: RaterResult) -> RaterResult:
             not core
             or core in have
             or core in seen
-            or (not str(rec.get(cols["code"], "") or "")
-            and not rec.get(cols["reason"]))
+            or (not str(rec.get(cols["code"], "") or "") and not rec.get(cols["reason"]))
         ):
             continue
         seen.add(core)

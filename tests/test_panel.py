@@ -1,0 +1,477 @@
+"""The LLM panel through the real SDKs against the loopback fake vendor (no network, no key)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fake_vendor import FAKE_KEY, Answer, FakeVendor, Fault, answer_json, set_keys, write_panel, write_prices
+
+from coder.cache import ResponseCache
+from coder.codes import load_codes
+from coder.errors import MissingKeyError, RuleError, VendorError
+from coder.labels import tabulate_labels
+from coder.pipeline import code_labels
+from coder.raters.panel import (
+    BudgetError,
+    load_panel,
+    load_prices,
+    load_prompts,
+    panel_crosswalk,
+    parse_answer,
+    plan_panel,
+    run_panel,
+)
+from coder.raters.panel.evaluate import stratified_sample
+
+CODES = load_codes()
+LABELS = ["콘크리트패널 조립원", "전직 콘크리트패널 조립원, 현재 구직중", "소년원 학교 교사", "건물 청소원", "무직"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    f = FakeVendor()
+    yield f
+    f.close()
+
+
+@pytest.fixture
+def fake(server):
+    server.reset()
+    return server
+
+
+@pytest.fixture(scope="module")
+def crosswalk():
+    return code_labels(tabulate_labels(pd.Series(LABELS, dtype=object)))
+
+
+@pytest.fixture
+def setup(tmp_path, fake, monkeypatch):
+    set_keys(monkeypatch)
+    members, _ = load_panel(write_panel(tmp_path / "panel.toml", fake.url))
+    prices = load_prices(write_prices(tmp_path / "prices.toml"))
+    cache = ResponseCache(tmp_path / "cache")
+    yield {"members": members, "prices": prices, "cache": cache, "prompts": load_prompts()}
+    cache.close()
+
+
+def _plan(xw, s, members=None, **kw):
+    return plan_panel(
+        xw, members or s["members"], codes=CODES, prompts=s["prompts"], cache=s["cache"], prices=s["prices"], **kw
+    )
+
+
+def _run(xw, s, members=None, plan_kw=None, **kw):
+    plan = _plan(xw, s, members, **(plan_kw or {}))
+    return run_panel(plan, codes=CODES, cache=s["cache"], prices=s["prices"], **kw)
+
+
+# ------------------------------------------------------------------ parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "valid", "problem"),
+    [
+        ('{"code": "94111", "confidence": 0.8, "reason": "청소"}', "94111", True, ""),
+        ('```json\n{"code": "941", "confidence": 0.5, "reason": "r"}\n```', "941", True, ""),
+        ('```\n{"code": "0", "confidence": 1, "reason": "무직"}\n```', "0", True, ""),
+        ('{"code": "A01", "confidence": 0.9, "reason": "장교"}', "A01", True, ""),
+        ('{"code": "98765", "confidence": 0.9, "reason": "r"}', "98765", False, "code '98765' is not in ksco7"),
+        ('{"code": "9411 ", "confidence": 0.9, "reason": "r"}', "9411 ", False, "code '9411 ' is not in ksco7"),
+        ('{"code": 94111, "confidence": 0.9, "reason": "r"}', "94111", False, "code 94111 is not a string"),
+        ("", "", False, "empty answer"),
+        ("   ", "", False, "empty answer"),
+        ('답: {"code": "94111"}', "", False, 'not a JSON object: \'답: {"code": "94111"}\''),
+        ("[1, 2]", "", False, "not a JSON object: '[1, 2]'"),
+        ('{"code": "", "confidence": 0.1, "reason": "모름"}', "", False, "empty code"),
+        ('{"code": "941", "confidence": 1.5, "reason": "r"}', "941", True, "confidence 1.5 is not a number in [0, 1]"),
+    ],
+)
+def test_parse_answer_is_strict(text, code, valid, problem):
+    a = parse_answer(text, CODES)
+    assert (a.code, a.valid, a.problem) == (code, valid, problem)
+
+
+# ------------------------------------------------------------------ request shape
+
+
+@pytest.mark.parametrize(
+    ("mid", "path", "auth"),
+    [
+        ("oa", "/v1/chat/completions", ("authorization", f"Bearer {FAKE_KEY}")),
+        ("an", "/v1/messages", ("x-api-key", FAKE_KEY)),
+        ("ge", "/v1/models/fake-gemini:generateContent", ("x-goog-api-key", FAKE_KEY)),
+        ("cx", "/v1/chat/completions", ("authorization", f"Bearer {FAKE_KEY}")),
+    ],
+)
+def test_request_shape_per_vendor(tmp_path, fake, setup, crosswalk, mid, path, auth):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=(mid,), temperature=0.3))
+    run = _run(crosswalk, setup, members)
+    assert run.stats[mid].calls == 2 and run.stats[mid].valid == 2
+    req = fake.requests[0]
+    assert req.path == path
+    headers = {k.lower(): v for k, v in req.headers.items()}
+    assert headers.get(auth[0]) == auth[1] or headers.get("authorization") == f"Bearer {FAKE_KEY}", headers.keys()
+    body = req.body
+    if mid == "ge":
+        assert body["generationConfig"]["temperature"] == 0.3
+        assert body["generationConfig"]["responseMimeType"] == "application/json"
+        assert "KSCO-7" in body["systemInstruction"]["parts"][0]["text"]
+    else:
+        assert body["model"] == members[0].model and body["temperature"] == 0.3
+        system = body["system"] if mid == "an" else body["messages"][0]["content"]
+        assert "KSCO-7" in system
+    if mid == "oa":
+        assert body["response_format"]["type"] == "json_schema"
+    if mid == "an":
+        assert body["output_config"]["format"]["type"] == "json_schema"
+    if mid == "cx":
+        assert "response_format" not in body and body["max_tokens"] == 300
+    prompts = sorted(r.prompt for r in fake.requests)
+    concrete = next(p for p in prompts if "콘크리트" in p)
+    # the candidates of the stored crosswalk, each with its code and KSCO-7 title
+    cands = [ln for ln in concrete.splitlines() if ln.startswith("- ")]
+    assert cands and all(CODES.title(ln.split()[1]) in ln for ln in cands)
+    assert "직업 응답: 콘크리트패널 조립원" in concrete
+
+
+# ------------------------------------------------------------------ faults, retries, timeouts, cache
+
+
+def test_429_with_retry_after_is_honoured_then_cached(fake, setup, crosswalk):
+    an = [m for m in setup["members"] if m.id == "an"]
+    fake.script("fake-claude", Fault(429, {"Retry-After": "1"}))
+    t0 = time.perf_counter()
+    run = _run(crosswalk, setup, an)
+    assert time.perf_counter() - t0 >= 1.0
+    assert run.stats["an"].attempts == 3 and run.stats["an"].calls == 2 and run.stats["an"].errors == 0
+    fake.requests.clear()
+    again = _run(crosswalk, setup, an)
+    assert fake.requests == [] and again.stats["an"].hits == 2 and again.stats["an"].calls == 0
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(500), Fault(503), Fault(200, body=b"{not json"), Fault(200, delay=1.5)],
+    ids=["500", "503", "malformed-json", "slower-than-timeout"],
+)
+def test_transient_faults_are_retried(tmp_path, fake, setup, crosswalk, fault):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), timeout_s=0.5))
+    fake.script("fake-gpt", fault)
+    run = _run(crosswalk, setup, members)
+    assert run.stats["oa"].attempts == 3 and run.stats["oa"].valid == 2
+
+
+def test_errors_are_not_cached_and_the_run_says_so(tmp_path, fake, setup, crosswalk):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("ge",), timeout_s=0.5, retries=1))
+    fake.script("fake-gemini", Fault(500), Fault(500), Fault(500), Fault(500))
+    with pytest.raises(VendorError) as err:
+        _run(crosswalk, setup, members)
+    msg = str(err.value)
+    assert msg.startswith("panel: 2 call(s) failed after their retries (ge 2); first: ge (gemini/fake-gemini) on ")
+    assert msg.endswith(
+        "after 2 attempt(s): HTTP 500: fake 500 — no output written. The 0 answers received are cached: "
+        "run again to retry only the rest."
+    )
+    assert len(setup["cache"]) == 0
+    fake.requests.clear()
+    run = _run(crosswalk, setup, members)
+    assert len(fake.requests) == 2 and run.stats["ge"].calls == 2
+
+
+def test_a_permanent_error_is_not_retried(tmp_path, fake, setup, crosswalk):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), max_concurrency=1))
+    fake.script("fake-gpt", Fault(400))
+    with pytest.raises(VendorError, match=r"after 1 attempt\(s\): HTTP 400"):
+        _run(crosswalk, setup, members)
+    assert len(setup["cache"]) == 1  # the other label's answer was received and kept
+
+
+def test_invalid_and_empty_answers_are_kept_and_counted(tmp_path, fake, setup, crosswalk):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa", "an", "ge")))
+    fake.codes = {"콘크리트패널 조립원": "77777", "소년원 학교 교사": "25"}
+    fake.script("fake-claude", Answer(""), Answer(""))
+    run = _run(crosswalk, setup, members)
+    assert (run.stats["oa"].valid, run.stats["oa"].invalid) == (1, 1)
+    assert run.stats["an"].validity == 0.0
+    xw = panel_crosswalk(crosswalk, run, codes=CODES).set_index("label_key")
+    row = xw.loc["콘크리트패널조립원"]
+    assert row["panel_oa_code"] == "77777" and not row["panel_oa_valid"]  # kept verbatim, never coerced
+    assert row["panel_an_code"] == "" and row["panel_an_reason"] == "empty answer"
+    assert "invalid panel vote(s) from ge, oa" in row["code_note"]
+    teacher = xw.loc["소년원학교교사"]
+    assert teacher["panel_oa_code"] == "25" and teacher["panel_oa_valid"] and teacher["panel_valid"] == 2
+
+
+def test_votes_map_back_to_every_label_with_the_core_key(fake, setup, crosswalk):
+    fake.codes = {"콘크리트패널 조립원": "7", "소년원 학교 교사": "2"}
+    run = _run(crosswalk, setup)
+    xw = panel_crosswalk(crosswalk, run, codes=CODES).set_index("label_key")
+    seeker = xw.loc[crosswalk.loc[crosswalk["label"] == LABELS[1], "label_key"].iloc[0]]
+    assert seeker["panel_ge_code"] == "7" and seeker["panel_votes"] == "an=7 ge=7 oa=7"
+    assert seeker["panel_ge_confidence"] == 0.9 and seeker["status"] == "job_seeker"
+    assert xw.loc["무직", "panel_oa_code"] == ""  # not sent: nothing to rate
+
+
+def test_second_run_makes_zero_requests(fake, setup, crosswalk):
+    first = _run(crosswalk, setup)
+    assert sum(s.calls for s in first.stats.values()) == 6
+    fake.requests.clear()
+    second = _run(crosswalk, setup)
+    assert fake.requests == [] and sum(s.hits for s in second.stats.values()) == 6
+
+
+def test_each_key_field_changes_the_key(tmp_path, fake, setup, crosswalk):
+    oa = next(m for m in setup["members"] if m.id == "oa")
+    keys = lambda m, **kw: {t.key for t in _plan(crosswalk, setup, [m], **kw).members[0].tasks}  # noqa: E731
+    base = keys(oa)
+    variants = [
+        replace(oa, temperature=0.5),
+        replace(oa, model="fake-gpt-2"),
+        replace(oa, base_url=oa.base_url + "/"),
+        replace(oa, seed=1),
+        replace(oa, max_tokens=301),
+        replace(oa, response_format="json_object"),
+        replace(oa, params={"reasoning_effort": "low"}),
+    ]
+    for v in variants:
+        assert keys(v).isdisjoint(base), v
+    assert replace(oa, id="other", max_concurrency=1, timeout_s=9.0).sampling() == oa.sampling()  # not answer-changing
+    two = keys(oa, samples=2)
+    assert len(two) == 4 and base < two  # sample 0 keeps its key, sample 1 adds new ones
+    (tmp_path / "prompts").mkdir()
+    for name in ("system.txt", "user.txt"):
+        text = (Path(load_prompts().files and __file__).parent.parent / "rules" / "prompts" / name).read_text("utf-8")
+        (tmp_path / "prompts" / name).write_text(text + ("\n추가 규칙." if name == "system.txt" else ""), "utf-8")
+    other = plan_panel(
+        crosswalk,
+        [oa],
+        codes=CODES,
+        prompts=load_prompts(tmp_path / "prompts"),
+        cache=setup["cache"],
+        prices=setup["prices"],
+    )
+    assert {t.key for t in other.members[0].tasks}.isdisjoint(base)
+
+
+def test_samples_each_call_and_combine_by_majority(tmp_path, fake, setup, crosswalk):
+    members, _ = load_panel(
+        write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), samples=3, temperature=0.7, max_concurrency=1)
+    )
+    fake.script("fake-gpt", *(Answer(answer_json(c, 0.6)) for c in ("94111", "94112", "94111", "941", "941", "941")))
+    run = _run(crosswalk, setup, members, max_calls=6)
+    assert run.stats["oa"].calls == 6
+    xw = panel_crosswalk(crosswalk, run, codes=CODES)
+    votes = set(xw["panel_oa_code"]) - {""}
+    assert votes == {"94111", "941"}  # the deepest code more than half the samples share
+    row = xw[xw["panel_oa_code"] == "94111"].iloc[0]
+    assert row["panel_oa_confidence"] == pytest.approx(2 / 3 * 0.6)
+    assert row["panel_oa_reason"] == "가짜 응답 (samples: 94111 94112 94111)"
+
+
+def test_concurrency_is_bounded_per_member(tmp_path, fake, setup):
+    labels = [f"가짜 직업 {i}" for i in range(12)]
+    xw = code_labels(tabulate_labels(pd.Series(labels, dtype=object)))
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), max_concurrency=3))
+    fake.latency = 0.15
+    run = _run(xw, setup, members, plan_kw={"only": "all"})
+    assert run.stats["oa"].calls == 12 and fake.max_inflight == 3
+
+
+# ------------------------------------------------------------------ guards and keys
+
+
+def test_plan_makes_no_request(fake, setup, crosswalk):
+    plan = _plan(crosswalk, setup)
+    assert fake.requests == []
+    assert (plan.labels, len(plan.cores), plan.calls) == (3, 2, 6)
+    assert "total: 6 calls" in plan.to_text()
+
+
+def test_missing_key_names_member_and_variable(fake, setup, crosswalk, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY")
+    with pytest.raises(MissingKeyError) as err:
+        _run(crosswalk, setup)
+    assert str(err.value) == "No key for ge (gemini/fake-gemini) — set GEMINI_API_KEY"
+    assert fake.requests == []
+
+
+def test_max_calls_refuses_before_sending(fake, setup, crosswalk):
+    with pytest.raises(BudgetError) as err:
+        _run(crosswalk, setup, max_calls=5)
+    assert str(err.value) == (
+        "panel: 6 calls to make, more than --max-calls 5 — nothing was sent. "
+        "Raise --max-calls, narrow --only or --members, or see --plan."
+    )
+    assert fake.requests == []
+
+
+def test_max_cost_refuses_a_run_that_may_cost_more(fake, setup, crosswalk):
+    with pytest.raises(BudgetError) as err:
+        _run(crosswalk, setup, max_cost=0.001)
+    assert str(err.value) == (
+        "panel: the calls to make may cost up to $0.0061, more than --max-cost 0.001 — nothing was sent. "
+        "Raise --max-cost, narrow --only or --members, or see --plan."
+    )
+    assert fake.requests == []
+
+
+def test_max_cost_stops_a_run_that_spends_more(tmp_path, fake, setup, crosswalk):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), max_concurrency=1))
+    fake.usage = (1000, 400_000)  # the vendor reports far more than max_tokens: $0.801 a call
+    with pytest.raises(BudgetError) as err:
+        _run(crosswalk, setup, members, max_cost=0.5)
+    sent = len(fake.requests)
+    assert str(err.value) == (
+        f"panel: spent ${0.801 * sent:.4f}, more than --max-cost 0.5, after {sent} of 2 calls — stopped, no output "
+        "written. The answers received are cached: raise --max-cost and run again to pay only for the rest."
+    )
+    assert len(setup["cache"]) == sent
+    fake.requests.clear()
+    run = _run(crosswalk, setup, members)
+    assert len(fake.requests) == 2 - sent and run.stats["oa"].hits == sent  # pays only for the rest
+
+
+def test_unknown_price_is_refused_unless_allowed(tmp_path, fake, setup, crosswalk):
+    prices = load_prices(write_prices(tmp_path / "few.toml", models=("fake-gpt",)))
+    s2 = {**setup, "prices": prices}
+    with pytest.raises(BudgetError) as err:
+        _run(crosswalk, s2)
+    assert str(err.value) == (
+        f"panel: no price for an (fake-claude), ge (fake-gemini) in {prices.path} — add the model's price there "
+        "(or pass --prices FILE), or pass --allow-unknown-price to run without one."
+    )
+    with pytest.raises(BudgetError, match=r"--max-cost cannot bound an, ge \(no price\)"):
+        _run(crosswalk, s2, allow_unknown_price=True, max_cost=10)
+    run = _run(crosswalk, s2, allow_unknown_price=True)
+    assert not run.stats["an"].cost_known and run.stats["an"].as_dict()["cost"] is None
+    assert run.stats["oa"].cost == pytest.approx(2 * (100 * 1 + 20 * 2) / 1e6)
+
+
+def test_a_run_stopped_half_way_pays_only_for_the_rest(tmp_path, fake, setup, crosswalk):
+    labels = [f"가짜 직업 {i}" for i in range(10)]
+    xw = code_labels(tabulate_labels(pd.Series(labels, dtype=object)))
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("an",), max_concurrency=1))
+    fake.script("fake-claude", *([Answer(answer_json("9"))] * 4), *([Fault(401)] * 6))
+    with pytest.raises(VendorError, match=r"HTTP 401 \(check the key\)"):
+        _run(xw, setup, members, plan_kw={"only": "all"})
+    assert len(setup["cache"]) == 4
+    fake.requests.clear()
+    run = _run(xw, setup, members, plan_kw={"only": "all"})
+    assert len(fake.requests) == 6 and run.stats["an"].hits == 4
+
+
+def test_no_key_value_in_messages_cache_or_bundle(tmp_path, fake, setup, crosswalk):
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), retries=0))
+    fake.script("fake-gpt", Fault(403, body=f'{{"error": "bad key {FAKE_KEY}"}}'.encode()))
+    with pytest.raises(VendorError) as err:
+        _run(crosswalk, setup, members)
+    assert FAKE_KEY not in str(err.value) and "bad key ***" in str(err.value)
+    _run(crosswalk, setup, members)
+    setup["cache"].export(tmp_path / "bundle.jsonl.gz")
+    setup["cache"].close()
+    import gzip
+
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name not in ("p.toml", "panel.toml"):
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+            assert FAKE_KEY.encode() not in data, path
+
+
+def test_offline_needs_every_answer_in_the_cache(fake, setup, crosswalk):
+    with pytest.raises(VendorError) as err:
+        _run(crosswalk, setup, offline=True)
+    assert str(err.value) == (
+        "panel --offline: 6 answer(s) for 2 label(s) are not in the cache: '소년원학교교사', '콘크리트패널조립원' — "
+        "import the bundle they are in (`coder cache import FILE`) or run without --offline."
+    )
+    assert fake.requests == []
+
+
+# ------------------------------------------------------------------ data files and evaluation
+
+
+def test_default_panel_and_prices():
+    members, sha = load_panel()
+    assert [(m.id, m.vendor, m.model, m.temperature) for m in members] == [
+        ("claude", "anthropic", "claude-opus-4-5", 0.0),
+        ("gemini", "gemini", "gemini-2.5-flash", 0.0),
+        ("hcx", "openai-compatible", "HCX-005", 0.0),
+    ]
+    assert members[2].base_url == "https://clovastudio.stream.ntruss.com/v1/openai/"
+    assert members[2].api_key_env == "CLOVASTUDIO_API_KEY" and len(sha) == 64
+    prices = load_prices()
+    assert prices.get("claude-opus-4-5").input == 5.0 and prices.get("gemini-2.5-flash").output == 2.5
+    assert prices.get("HCX-005") is None and prices.get("claude-opus-4-5").seen == "2026-03-21"
+
+
+def test_a_bad_panel_file_lists_every_problem(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[[member]]\nid = "a"\nvendor = "nope"\nmodel = "m"\n\n[[member]]\nid = "a"\nvendor = "openai"\nmodel = "m"\n'
+        'temperature = 3.0\ncolour = "x"\n\n[[member]]\nid = "c"\nvendor = "openai-compatible"\nmodel = "m"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError) as err:
+        load_panel(path)
+    assert err.value.problems == [
+        f"{path} member 1: vendor 'nope' has no adapter (vendors: anthropic, gemini, openai, openai-compatible)",
+        f"{path} member 2: unknown field(s) colour (fields: id, vendor, model, base_url, api_key_env, temperature, "
+        "samples, max_concurrency, timeout_s, max_tokens, retries, seed, top_p, response_format, thinking_budget, "
+        "params, backoff_s)",
+        f"{path} member 3: vendor openai-compatible needs a base_url (e.g. http://localhost:8000/v1)",
+    ]
+
+
+@pytest.mark.parametrize("name", ["anthropic", "gemini", "openai", "openai_compatible"])
+def test_one_adapter_per_vendor_file(name):
+    import importlib
+
+    mod = importlib.import_module(f"coder.raters.panel.{name}")
+    lines = len(Path(mod.__file__).read_text(encoding="utf-8").splitlines())
+    assert 50 <= lines <= 150
+    assert mod.Adapter.vendor == name.replace("_", "-")
+
+
+def test_stratified_sample_is_proportional_and_seeded():
+    truth = ["1"] * 50 + ["2"] * 30 + ["9"] * 20
+    pick = stratified_sample(truth, 10, seed=3)
+    assert [truth[i] for i in pick].count("1") == 5 and [truth[i] for i in pick].count("9") == 2
+    assert pick == stratified_sample(truth, 10, seed=3) and pick != stratified_sample(truth, 10, seed=4)
+
+
+def test_evaluate_scores_members_majority_and_offline(fake, setup):
+    from coder.raters.index import load_index
+    from coder.raters.model import load_model
+    from coder.raters.panel import evaluate_panel
+    from coder.raters.panel.evaluate import heldout_names
+
+    names, truth, _, _ = heldout_names()
+    right = dict(zip(names, truth, strict=True))
+    from coder.normalize import label_key
+
+    fake.answer = lambda vendor, model, prompt: answer_json(
+        right.get(label_key(prompt.split("직업 응답: ")[1].splitlines()[0]), "9")[: 4 if vendor != "gemini" else 1]
+    )
+    result = evaluate_panel(
+        setup["members"],
+        n=20,
+        seed=0,
+        prompts=setup["prompts"],
+        cache=setup["cache"],
+        prices=setup["prices"],
+        model=load_model(),
+        index=load_index(),
+    )
+    rows = result.rows
+    assert set(rows) == {"oa", "an", "ge", "majority", "offline", "model"}
+    assert rows["oa"]["accuracy"][4] == 1.0 and rows["ge"]["accuracy"][1] == 1.0 and rows["ge"]["accuracy"][2] == 0.0
+    assert rows["majority"]["accuracy"][4] == 1.0 and rows["oa"]["calls"] == 20 and rows["oa"]["validity"] == 1.0
+    assert "majority" in result.to_text()
