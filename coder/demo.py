@@ -9,13 +9,34 @@ with the coded columns), ``crosswalk.csv`` (every rater side by side) and their
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .pipeline import CodingResult, code_file
 
-__all__ = ["DEMO_DATA", "demo_report", "run_demo"]
+__all__ = ["DEMO_DATA", "FullDemo", "demo_report", "full_demo_summary", "run_demo", "run_full_demo"]
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data" / "npk_occupation.csv"
+NPK_BUCKETS = DEMO_DATA.with_name("npk_sex_by_ksco_major_audit2026.csv")
+"""Table 3 of the 2026 NPK audit paper (arXiv 2606.12433v1): persons and female share per KSCO major
+under the rule mapping and the reviewed mapping; copied byte for byte from
+shared/data/npk/sex_by_ksco_major_audit2026.csv (see its README there)."""
+NPK_SEX_TOP20 = DEMO_DATA.with_name("npk_contingency_sex_by_occupation.csv")
+"""NPK sex × occupation for the 20 most frequent labels plus 기타 (all other labels); copied byte for
+byte from shared/data/npk/contingency_sex__x__occupation.csv (eopchang/nemotron-personas-korea-audit@99b064bc)."""
+DEMO_SHA256 = {
+    NPK_BUCKETS.name: "3274afbef29e892ca8fdd9985d670c70b05cba8747a7d6dc7b4ea93315d6ce9f",
+    NPK_SEX_TOP20.name: "81e7440728ba73b658bbe6f0bd21ef80eb823ba6820284fcc0f6f391d63bc835",
+}
+REFERENCE = "kosis-res:2025H2"
+IMPUTATION_NOTE = (
+    "NPK publishes sex by label only for its 20 most frequent labels (contingency_sex__x__occupation.csv); "
+    "those 20 keep their published counts, and every other label gets the female share of the published "
+    "'기타' (all other labels) column, 188,107 of 448,487 = 41.9 %, i.e. sex independent of occupation outside "
+    "the top 20. Figures on this table are NOT NPK's: they show how the sweeps work, and the flat share "
+    "attenuates the association by construction. The exact NPK figures are the published bucket tables."
+)
 
 
 def run_demo(out_dir: str | Path = "coder-demo") -> CodingResult:
@@ -56,4 +77,230 @@ def demo_report(result: CodingResult, *, top: int = 10) -> str:
     for row in short.itertuples():
         code = row.ksco_code or "-"
         lines.append(f"  {row.weight:>8,.0f}  {row.label}  → {code} ({row.code_source or 'uncoded'})")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class FullDemo:
+    """What :func:`run_full_demo` produced: file paths, stage results, timings and notes."""
+
+    out_dir: Path
+    report_html: Path
+    report_json: Path
+    coding: CodingResult
+    agreement: object
+    axis: dict
+    sensitivity: object
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _checked_demo_file(path: Path) -> Path:
+    from .errors import CrosswalkError
+    from .resources import file_sha256
+
+    digest = file_sha256(path)
+    if digest != DEMO_SHA256[path.name]:
+        raise CrosswalkError(
+            f"{path}: sha256 {digest[:12]}… differs from the recorded {DEMO_SHA256[path.name][:12]}… — "
+            "restore the file from the repository.",
+            path=path,
+        )
+    return path
+
+
+def _npk_imputed_label_sex(crosswalk):
+    import pandas as pd
+
+    from .normalize import label_key
+    from .sensitivity import impute_label_sex
+
+    top = pd.read_csv(_checked_demo_file(NPK_SEX_TOP20), index_col=0)
+    known = pd.DataFrame(
+        {
+            "label_key": [label_key(c) for c in top.columns if c != "기타"],
+            "women": [top.loc["여자", c] for c in top.columns if c != "기타"],
+            "men": [top.loc["남자", c] for c in top.columns if c != "기타"],
+        }
+    )
+    rest = float(top.loc["여자", "기타"]) / float(top["기타"].sum())
+    labels = pd.DataFrame({"label_key": crosswalk["label_key"], "persons": crosswalk["weight"].astype(float)})
+    return impute_label_sex(labels, known, rest_female_share=rest, note=IMPUTATION_NOTE)
+
+
+def _published_npk():
+    import numpy as np
+
+    from .io import read_table
+
+    frame = read_table(_checked_demo_file(NPK_BUCKETS))
+    tables = {}
+    for mapping in ("rule_mapping", "reviewed_mapping"):
+        n = frame[f"n_{mapping}"].astype(float).to_numpy()
+        women = np.round(n * frame[f"female_share_{mapping}"].astype(float).to_numpy())
+        tables[f"npk_published_{mapping}"] = np.stack([women, n - women], axis=1)
+    return frame, tables
+
+
+def run_full_demo(
+    out_dir: str | Path = "coder-demo",
+    *,
+    input: str | Path | None = None,
+    text_col: str | None = None,
+    sex_col: str | None = None,
+    weight_col: str | None = None,
+    replicates: int = 100,
+    n_bootstrap: int = 500,
+    seed: int = 20260101,
+    progress: bool = False,
+) -> FullDemo:
+    """The whole pipeline, offline: code, check, agreement, axis metrics, sweeps, report.
+
+    Without ``input`` it runs on the bundled NPK labels: axis metrics on the published NPK
+    bucket table (both mappings) against KOSIS RES 2025 H2, and the label sweeps on an
+    **imputed** label × sex table (see :data:`IMPUTATION_NOTE`). With ``input`` (a person-level
+    file with ``text_col`` and ``sex_col``) everything is computed exactly on the user's rows.
+    Writes ``coded.csv``, ``crosswalk.csv``, ``agreement/``, ``report.html`` and ``report.json``.
+    """
+    import pandas as pd
+
+    from .agreement import agree_file
+    from .axis.metrics import measure_axis, tabulate_axis
+    from .axis.references import load_reference
+    from .codes import load_codes
+    from .errors import InputError
+    from .provenance import build_meta
+    from .report import build_report, write_report
+    from .resources import file_sha256
+    from .sensitivity import label_sex_table, run_sensitivity
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    notes: list[str] = []
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
+    if input is not None:
+        if not text_col or not sex_col:
+            raise InputError("demo --input needs --text-col and --sex-col (the occupation text and the sex columns).")
+        coding = code_file(
+            input,
+            out / "coded.csv",
+            text_col=text_col,
+            weight_col=weight_col,
+            crosswalk_path=out / "crosswalk.csv",
+            command="coder demo --input",
+        )
+    else:
+        coding = run_demo(out)
+    lap("code")
+    crosswalk = coding.crosswalk
+    try:
+        from .consistency import check_crosswalk
+    except ImportError:
+        notes.append("consistency check skipped: coder.consistency is not installed in this build")
+    else:
+        checked = check_crosswalk(crosswalk, codes=load_codes())
+        crosswalk = checked.crosswalk
+        notes.append(f"consistency rules checked: {len(checked.violations)} violation(s)")
+    lap("check")
+    agreement = agree_file(
+        out / "crosswalk.csv", out / "agreement", n_bootstrap=n_bootstrap, seed=seed, progress=progress
+    )
+    lap("agreement")
+    ref = load_reference(REFERENCE)
+    axis = {}
+    inputs: dict[str, object] = {"labels": {"path": str(input or DEMO_DATA), "sha256": file_sha256(input or DEMO_DATA)}}
+    if input is None:
+        frame, published = _published_npk()
+        for mapping in ("rule_mapping", "reviewed_mapping"):
+            table = tabulate_axis(
+                frame, code_col="ksco_major", n_col=f"n_{mapping}", female_share_col=f"female_share_{mapping}"
+            )
+            axis[f"npk_published_{mapping}"] = measure_axis(table, ref, seed=seed)
+        label_sex = _npk_imputed_label_sex(crosswalk)
+        inputs["npk_bucket_table"] = {"path": str(NPK_BUCKETS), "sha256": DEMO_SHA256[NPK_BUCKETS.name]}
+        inputs["npk_sex_top20"] = {"path": str(NPK_SEX_TOP20), "sha256": DEMO_SHA256[NPK_SEX_TOP20.name]}
+        notes.append(
+            "NPK's public data has sex by label only for its 20 most frequent labels, so the sweeps that need "
+            "label × sex (leave-one-out, threshold grid, mapping comparison, noise on 'decided_imputed') cannot be "
+            "computed exactly for NPK; they are shown on an IMPUTED table (how: see the next note). The axis metrics "
+            "and the noise test on the published NPK bucket tables (npk_published_*) are exact."
+        )
+    else:
+        from .io import read_table
+
+        published = {}
+        label_sex = label_sex_table(read_table(input), text_col=text_col, sex_col=sex_col, weight_col=weight_col)
+    lap("axis")
+    sens = run_sensitivity(
+        crosswalk,
+        label_sex,
+        ref,
+        codes=load_codes(),
+        bucket_tables=published,
+        replicates=replicates,
+        seed=seed,
+        progress=progress,
+    )
+    if input is not None:
+        table = pd.DataFrame(
+            [
+                {"bucket": b, "sex": s, "n": sens.baseline["table"][i][j]}
+                for i, b in enumerate("123456789")
+                for j, s in enumerate(("female", "male"))
+            ]
+        )
+        axis["decided"] = measure_axis(tabulate_axis(table, code_col="bucket", count_col="n"), ref, seed=seed)
+    lap("sweeps")
+    meta = build_meta(
+        command="coder demo",
+        params={"reference": REFERENCE, "replicates": replicates, "n_bootstrap": n_bootstrap, "seed": seed},
+        files={**coding.files, f"references/{ref.name}": ref.sha256},
+        inputs=inputs,
+        outputs={"html": str(out / "report.html"), "json": str(out / "report.json")},
+    )
+    report = build_report(
+        crosswalk,
+        agreement=agreement,
+        axis=axis,
+        sensitivity=sens,
+        provenance=meta,
+        notes=notes,
+        title="coder demo: Nemotron-Personas-Korea" if input is None else f"coder demo: {Path(input).name}",
+    )
+    json_path = write_report(report, out / "report.html", meta=meta)
+    lap("report")
+    return FullDemo(out, out / "report.html", json_path, coding, agreement, axis, sens, seconds, tuple(notes))
+
+
+def full_demo_summary(demo: FullDemo) -> str:
+    """A plain-text summary of :func:`run_full_demo`, ending with the report's path."""
+    lines = [demo_report(demo.coding, top=5), ""]
+    for name, res in demo.axis.items():
+        lines.append(
+            f"axis {name} vs {res.reference['name']}: ρ = {res.rho:.3f} "
+            f"[{res.rho_ci[0]:.3f}, {res.rho_ci[1]:.3f}] → {res.verdict}; parity flags {res.n_parity_flagged}/9"
+        )
+    s = demo.sensitivity.summary()
+    if "rules" in s:
+        lines.append(
+            f"leave one rule out{' (IMPUTED label × sex)' if s['imputed'] else ''}: {s['rules']} rules, largest |Δρ| "
+            f"{s['rules_max_abs_delta_rho']:.5f} ({s['rules_max_abs_delta_rho_id']}), "
+            f"{s['rules_changing_verdict']} change the verdict, {s['rules_changing_parity_flags']} a parity flag"
+        )
+    for row in demo.sensitivity.noise.itertuples():
+        lines.append(
+            f"noise {row.mapping} p={row.p:g}: verdict unchanged in {100 * row.verdict_unchanged:.0f}% of "
+            f"{row.replicates} replicates, ρ 95% range [{row.rho_lo:.3f}, {row.rho_hi:.3f}]"
+        )
+    lines += [f"note: {n}" for n in demo.notes]
+    lines.append("steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in demo.seconds.items()))
+    lines.append(f"report: {demo.report_html} (numbers: {demo.report_json})")
     return "\n".join(lines)

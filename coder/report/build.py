@@ -1,0 +1,439 @@
+"""Assemble the report (numbers first, then HTML) and write it."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+
+__all__ = ["SECTIONS", "Report", "build_report", "report_file", "write_report"]
+
+SECTIONS = (
+    ("notes", "Read this first"),
+    ("coverage", "Coding coverage by source, level and bucket"),
+    ("agreement", "Agreement between raters"),
+    ("axis", "Female share per bucket: data vs reference"),
+    ("noise", "Label-noise stress test"),
+    ("leave_one_out", "Leave one rule out, leave one rater out"),
+    ("threshold", "Threshold grid"),
+    ("mappings", "Mapping comparison"),
+    ("provenance", "Provenance"),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """The report's numbers (``data``, JSON-ready) and its HTML text."""
+
+    data: dict
+    html: str
+    images: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        try:
+            return _clean(obj.item())
+        except (ValueError, AttributeError):
+            return obj
+    return obj
+
+
+def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
+    from ..axis.metrics import BUCKET_TITLES
+
+    w = crosswalk["weight"] if "weight" in crosswalk.columns else crosswalk["n_rows"]
+
+    def by(col, fmt=str):
+        sums = w.groupby(crosswalk[col].astype(str)).sum().sort_index()
+        return {fmt(k): float(v) for k, v in sums.items()}
+
+    return {
+        "persons by code source": by("code_source", lambda k: k or "(none)"),
+        "persons by KSCO level": by("ksco_level", lambda k: f"level {k}" if k != "0" else "no code"),
+        "persons by bucket": by("ksco_major", lambda k: f"{k or '?'} {BUCKET_TITLES.get(k or 'unknown', '')}"),
+    }
+
+
+def _table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format: str = "{:.4f}") -> str:
+    shown = frame if max_rows is None else frame.head(max_rows)
+    out = shown.to_html(
+        index=False,
+        classes="sortable",
+        border=0,
+        na_rep="—",
+        float_format=lambda x: float_format.format(x),
+        escape=True,
+    )
+    more = (
+        ""
+        if max_rows is None or len(frame) <= max_rows
+        else f"<p class='small'>first {max_rows} of {len(frame)} rows; all rows are in the JSON.</p>"
+    )
+    return f"<div class='scroll'>{out}</div>{more}"
+
+
+def _img(b64: str, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{b64}'>"
+
+
+def _axis_series(axis: Mapping[str, object]) -> dict[str, dict]:
+    out = {}
+    for name, res in axis.items():
+        buckets = res.buckets
+        out[name] = {
+            "buckets": [b.bucket for b in buckets],
+            "titles": [b.title for b in buckets],
+            "ref": [b.ref_female_share for b in buckets],
+            "share": [b.female_share if b.female_share is not None else math.nan for b in buckets],
+            "lo": [b.r_ci[0] * b.ref_female_share if b.r_ci else math.nan for b in buckets],
+            "hi": [b.r_ci[1] * b.ref_female_share if b.r_ci else math.nan for b in buckets],
+        }
+    return out
+
+
+def build_report(
+    crosswalk: pd.DataFrame,
+    *,
+    agreement=None,
+    axis: Mapping[str, object] | None = None,
+    sensitivity=None,
+    provenance: Mapping[str, object] | None = None,
+    notes: Sequence[str] = (),
+    title: str = "Crosswalk sensitivity report",
+) -> Report:
+    """Build the report from a decided crosswalk and the stage results (each optional but the crosswalk).
+
+    ``axis``: ``{mapping name: AxisResult}``. Every number shown is also in ``Report.data``.
+    """
+    from . import plots
+
+    axis = dict(axis or {})
+    images: dict[str, list[str]] = {k: [] for k, _ in SECTIONS}
+    body: dict[str, list[str]] = {k: [] for k, _ in SECTIONS}
+    all_notes = list(notes)
+    if sensitivity is not None:
+        all_notes += list(sensitivity.notes)
+    if agreement is not None:
+        all_notes += list(agreement.notes)
+    data: dict = {"title": title, "notes": all_notes}
+
+    body["notes"].append(
+        "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in all_notes) + "</ul>"
+        if all_notes
+        else "<p>No caveats.</p>"
+    )
+
+    cov = _coverage(crosswalk)
+    data["coverage"] = cov
+    images["coverage"].append(plots.coverage_bars(cov))
+    body["coverage"].append(
+        f"<p>{len(crosswalk):,} labels, {sum(cov['persons by code source'].values()):,.0f} persons.</p>"
+    )
+    body["coverage"].append(_img(images["coverage"][0], "coverage"))
+    cov_rows = [{"group": g, "value": k, "persons": v} for g, d in cov.items() for k, v in d.items()]
+    body["coverage"].append(_table(pd.DataFrame(cov_rows), float_format="{:,.0f}"))
+
+    if agreement is not None:
+        data["agreement"] = agreement.to_dict()
+        levels = agreement.settings["levels"]
+        for weighting in ("labels", "persons"):
+            mats = {lv: agreement.matrix(lv, stat="kappa", weighting=weighting) for lv in levels}
+            images["agreement"].append(
+                plots.agreement_heatmaps(mats, f"Cohen's κ by KSCO level, weighted by {weighting}")
+            )
+        body["agreement"] += [
+            "<p>Cohen's κ per rater pair and level (1 = perfect, 0 = chance). Codes are cut to the level; a "
+            "rater that answers only majors appears at level 1 only. Weighted by labels, then by persons.</p>",
+            *[_img(b, "agreement heatmap") for b in images["agreement"]],
+            "<h3>Fleiss' κ, unanimity and majority, Krippendorff's α per level</h3>",
+            _table(agreement.levels),
+            "<h3>Pairs (percent agreement and κ with bootstrap 95% intervals)</h3>",
+            _table(agreement.pairs, max_rows=200),
+        ]
+    else:
+        body["agreement"].append("<p>Not computed.</p>")
+
+    if axis:
+        data["axis"] = {k: v.to_dict() for k, v in axis.items()}
+        images["axis"].append(plots.female_share_plot(_axis_series(axis)))
+        summary = pd.DataFrame(
+            [
+                {
+                    "mapping": k,
+                    "persons in frame": v.n_persons,
+                    "rho": v.rho,
+                    "rho_lo": v.rho_ci[0] if v.rho_ci else None,
+                    "rho_hi": v.rho_ci[1] if v.rho_ci else None,
+                    "verdict": v.verdict,
+                    "parity flags": v.n_parity_flagged,
+                    "out of band (r)": v.n_out_of_band,
+                    "reference": v.reference["name"],
+                }
+                for k, v in axis.items()
+            ]
+        )
+        per_bucket = pd.DataFrame(
+            [
+                {
+                    "mapping": k,
+                    "bucket": b.bucket,
+                    "title": b.title,
+                    "persons": b.persons,
+                    "female share": b.female_share,
+                    "reference": b.ref_female_share,
+                    "gap pp": b.gap_pp,
+                    "r": b.r,
+                    "r lo": b.r_ci[0] if b.r_ci else None,
+                    "r hi": b.r_ci[1] if b.r_ci else None,
+                    "parity flag": b.parity_flag,
+                }
+                for k, v in axis.items()
+                for b in v.buckets
+            ]
+        )
+        body["axis"] += [
+            "<p>Bars: female share per KSCO major bucket; whiskers: 95% bootstrap interval (r interval × reference "
+            "share). ρ = V_data / V_ref (Bergsma bias-corrected Cramér's V); ρ &lt; τ fails the screen.</p>",
+            _img(images["axis"][0], "female share per bucket"),
+            _table(summary),
+            _table(per_bucket),
+        ]
+    else:
+        body["axis"].append("<p>Not computed.</p>")
+
+    if sensitivity is not None:
+        s = sensitivity
+        data["sensitivity"] = s.to_dict()
+        tag = " <b class='imputed'>[IMPUTED label × sex]</b>" if s.imputed else ""
+        images["noise"].append(
+            plots.noise_plot(s.noise_rho, {m: float(g["rho_base"].iloc[0]) for m, g in s.noise.groupby("mapping")})
+        )
+        body["noise"] += [
+            "<p>A share p of the persons in each bucket × sex cell moved uniformly to another bucket, "
+            f"{s.settings['replicates']} seeded replicates per p. Mappings ending in <code>_imputed</code> use the "
+            "imputed label × sex table.</p>",
+            _img(images["noise"][0], "noise"),
+            _table(s.noise),
+        ]
+        if len(s.rules):
+            images["leave_one_out"].append(plots.rule_plot(s.rules))
+        summ = s.summary()
+        claim = (
+            f"{summ.get('rules', 0)} rules left out one at a time; the largest |Δρ| is "
+            f"{summ.get('rules_max_abs_delta_rho', 0):.5f} ({summ.get('rules_max_abs_delta_rho_id', '—')}); "
+            f"{summ.get('rules_changing_verdict', 0)} change the screen verdict and "
+            f"{summ.get('rules_changing_parity_flags', 0)} change a parity flag."
+        )
+        body["leave_one_out"] += [
+            f"<p>{html.escape(claim)}{tag}</p>",
+            *[_img(b, "leave one rule out") for b in images["leave_one_out"]],
+            "<h3>Every rule (sorted by |Δρ|)</h3>",
+            _table(s.rules, max_rows=400),
+            "<h3>Leave one rater out</h3>",
+            _table(s.raters),
+        ]
+        if len(s.thresholds):
+            images["threshold"].append(plots.threshold_plot(s.thresholds))
+        body["threshold"] += [
+            f"<p>Model × fuzzy thresholds through <code>decide</code>.{tag}</p>",
+            *[_img(b, "threshold grid") for b in images["threshold"]],
+            _table(s.thresholds),
+        ]
+        body["mappings"] += [
+            "<p>The axis metrics (point values) under each rater's own mapping, the decided mapping and any given "
+            f"bucket tables; flags that differ from the decided mapping; sign agreement of the gaps.{tag}</p>",
+            _table(s.mappings),
+        ]
+    else:
+        for key in ("noise", "leave_one_out", "threshold", "mappings"):
+            body[key].append("<p>Not computed (no label × sex counts).</p>")
+
+    prov = _clean(dict(provenance or {}))
+    data["provenance"] = prov
+    body["provenance"].append(
+        f"<pre>{html.escape(json.dumps(prov, ensure_ascii=False, indent=2, sort_keys=True))}</pre>"
+    )
+    data = _clean(data)
+    text = _html(title, body)
+    return Report(data=data, html=text, images=images)
+
+
+_CSS = """
+body{font-family:'NanumGothic','Noto Sans CJK KR','Malgun Gothic',sans-serif;margin:0;background:#fafafa;color:#222}
+main{max-width:1200px;margin:0 auto;padding:16px 24px;background:#fff}
+h1{font-size:1.6em}h2{border-bottom:2px solid #4c72b0;padding-bottom:4px;margin-top:2em}
+nav a{margin-right:12px}img{max-width:100%;height:auto;display:block;margin:8px 0}
+.scroll{overflow-x:auto;max-height:520px;overflow-y:auto;margin:8px 0}
+table{border-collapse:collapse;font-size:12px}th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:right}
+th{background:#eef;position:sticky;top:0;cursor:pointer}td:first-child,th:first-child{text-align:left}
+.imputed{color:#b00}.small{font-size:11px;color:#666}pre{font-size:11px;background:#f4f4f4;padding:8px;overflow-x:auto}
+"""
+_JS = """
+document.querySelectorAll('table.sortable th').forEach(function(th){th.addEventListener('click',function(){
+var t=th.closest('table'),b=t.tBodies[0],i=Array.prototype.indexOf.call(th.parentNode.children,th),
+d=th.dataset.dir==='asc'?-1:1;th.dataset.dir=d===1?'asc':'desc';
+var r=Array.prototype.slice.call(b.rows);r.sort(function(x,y){var a=x.cells[i].innerText,c=y.cells[i].innerText,
+na=parseFloat(a.replace(/,/g,'')),nc=parseFloat(c.replace(/,/g,''));
+if(!isNaN(na)&&!isNaN(nc))return d*(na-nc);return d*a.localeCompare(c);});r.forEach(function(x){b.appendChild(x);});});});
+"""
+
+
+def _font_face(text: str) -> str:
+    """NanumGothic (OFL, shipped by koreanize-matplotlib) subset to the characters of the page, as a data URL.
+
+    The page then renders Hangul with no network and no installed Korean font. Empty when the
+    font or fontTools is unavailable (the CSS falls back to system fonts).
+    """
+    import base64
+    import io
+
+    from .plots import nanum_gothic
+
+    font = nanum_gothic()
+    try:
+        from fontTools import subset
+    except ImportError:
+        return ""
+    if font is None:
+        return ""
+    from fontTools.ttLib import TTFont
+
+    options = subset.Options()
+    buf = io.BytesIO()
+    with TTFont(str(font), lazy=False) as loaded:
+        sub = subset.Subsetter(options)
+        sub.populate(text="".join(sorted(set(text) | set("0123456789.,-—%"))))
+        sub.subset(loaded)
+        subset.save_font(loaded, buf, options)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"@font-face{{font-family:'NanumGothic';src:url(data:font/ttf;base64,{data}) format('truetype');}}"
+
+
+def _html(title: str, body: dict[str, list[str]]) -> str:
+    text = title + "".join("".join(v) for v in body.values())
+    face = _font_face("".join(ch for ch in text if ord(ch) > 127))
+    nav = " ".join(f"<a href='#{k}'>{html.escape(t)}</a>" for k, t in SECTIONS)
+    parts = [
+        "<!DOCTYPE html><html lang='ko'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{html.escape(title)}</title><style>{face}{_CSS}</style></head><body><main>",
+        f"<h1>{html.escape(title)}</h1><nav>{nav}</nav>",
+    ]
+    for key, heading in SECTIONS:
+        parts.append(f"<section id='{key}'><h2>{html.escape(heading)}</h2>{''.join(body[key])}</section>")
+    parts.append(f"</main><script>{_JS}</script></body></html>")
+    return "\n".join(parts)
+
+
+def write_report(report: Report, html_path: str | Path, *, meta: Mapping[str, object] | None = None) -> Path:
+    """Write ``report.html`` and ``report.json`` beside it (atomically, with sidecars); return the JSON path."""
+    from ..io import _atomic, write_json
+    from ..provenance import write_meta
+    from ..resources import file_sha256
+
+    html_path = Path(html_path)
+    if html_path.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"{html_path}: the report is HTML — give a path ending in .html (the JSON goes beside it).")
+    json_path = html_path.with_suffix(".json")
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(html_path, lambda tmp: tmp.write_text(report.html, encoding="utf-8"))
+    write_json(report.data, json_path)
+    if meta is not None:
+        for p in (html_path, json_path):
+            write_meta(p, {**meta, "outputs": {**meta.get("outputs", {}), "this": str(p), "sha256": file_sha256(p)}})
+    return json_path
+
+
+def report_file(
+    crosswalk_path: str | Path,
+    rows_path: str | Path | None,
+    html_path: str | Path,
+    *,
+    sex_col: str | None = None,
+    text_col: str | None = None,
+    weight_col: str | None = None,
+    count_col: str | None = None,
+    reference: str = "kosis-res:2025H2",
+    n_bootstrap: int = 500,
+    replicates: int = 100,
+    seed: int = 20260101,
+    progress: bool = False,
+    command: str = "coder report",
+) -> Report:
+    """Read a crosswalk (and rows with sex), run agreement, axis and sweeps, write the HTML + JSON report.
+
+    Without rows (or without ``sex_col``) the report has coverage and agreement only.
+    """
+    from ..agreement import measure_agreement
+    from ..axis.metrics import measure_axis, tabulate_axis
+    from ..axis.references import load_reference
+    from ..codes import load_codes
+    from ..crosswalk.decide import decide
+    from ..crosswalk.store import crosswalk_files, read_crosswalk
+    from ..pipeline import make_policy
+    from ..provenance import build_meta, check_paths
+    from ..resources import file_sha256
+    from ..sensitivity import read_label_sex, run_sensitivity
+
+    html_path = Path(html_path)
+    check_paths(
+        {"the crosswalk": crosswalk_path, "the rows": rows_path},
+        {"-o": html_path, "the report JSON": html_path.with_suffix(".json")},
+    )
+    if rows_path is not None and not sex_col:
+        raise InputError("rows given without --sex-col — name the sex column, e.g. --sex-col sex.")
+    codes = load_codes()
+    files = crosswalk_files(crosswalk_path, codes)
+    crosswalk = read_crosswalk(crosswalk_path)
+    policy = make_policy()
+    decided = decide(crosswalk, policy, codes=codes)
+    agreement = measure_agreement(decided, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
+    inputs: dict[str, object] = {"crosswalk": {"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path)}}
+    axis, sens = {}, None
+    ref = load_reference(reference)
+    if rows_path is not None:
+        label_sex, info = read_label_sex(
+            rows_path, sex_col=sex_col, text_col=text_col, weight_col=weight_col, count_col=count_col
+        )
+        inputs["rows"] = info
+        sens = run_sensitivity(
+            decided, label_sex, ref, policy=policy, codes=codes, replicates=replicates, seed=seed, progress=progress
+        )
+        table = pd.DataFrame(
+            [
+                {"bucket": b, "sex": s, "n": sens.baseline["table"][i][j]}
+                for i, b in enumerate("123456789")
+                for j, s in enumerate(("female", "male"))
+            ]
+        )
+        axis["decided"] = measure_axis(tabulate_axis(table, code_col="bucket", count_col="n"), ref, seed=seed)
+    meta = build_meta(
+        command=command,
+        params={
+            "reference": reference,
+            "n_bootstrap": n_bootstrap,
+            "replicates": replicates,
+            "seed": seed,
+            "policy": policy.as_dict(),
+        },
+        files={**files, f"references/{ref.name}": ref.sha256},
+        inputs=inputs,
+        outputs={"html": str(html_path), "json": str(html_path.with_suffix(".json"))},
+    )
+    report = build_report(decided, agreement=agreement, axis=axis, sensitivity=sens, provenance=meta)
+    write_report(report, html_path, meta=meta)
+    return report
