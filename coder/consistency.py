@@ -210,7 +210,9 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> ConsistencyRules:
             rules.append(rule)
     if problems:
         raise RuleError(
-            f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems) + "\nFix these rules or set status = \"retired\".",
+            f"{path}: {len(problems)} problem(s):\n  "
+            + "\n  ".join(problems)
+            + '\nFix these rules or set status = "retired".',
             path=path,
             problems=problems,
         )
@@ -379,14 +381,20 @@ def apply_consistency(
             answers.append(("panel", _panel_majority(row, members, codes)))
         answers = [(n, c) for n, c in answers if c and c in codes]
         beaten = [f"{n}={c}" for n, c in answers if not codes.same_lineage(target, c) and slot_of(n) in rule.overrides]
-        blockers = [f"{n}={c}" for n, c in answers if not codes.same_lineage(target, c) and slot_of(n) not in rule.overrides]
-        others = [h for h in hits[1:] if by_id[h].code != "core" and target and not codes.same_lineage(target, by_id[h].code)]
+        blockers = [
+            f"{n}={c}" for n, c in answers if not codes.same_lineage(target, c) and slot_of(n) not in rule.overrides
+        ]
+        others = [
+            h for h in hits[1:] if by_id[h].code != "core" and target and not codes.same_lineage(target, by_id[h].code)
+        ]
         fl: list[str] = ["conflict"] if others or blockers else []
         hits_col.append(" ".join(f"{h}={by_id[h].code}" for h in hits))
         rids.append(rule.rule_id)
         if blockers or not target:
             out_codes.append("")
-            why = f"{', '.join(blockers)} disagree(s) and {rule.rule_id} may not override them" if blockers else "no code"
+            why = (
+                f"{', '.join(blockers)} disagree(s) and {rule.rule_id} may not override them" if blockers else "no code"
+            )
             details.append(f"{rule.rule_id} not applied: {why}")
             overrode.append("")
         else:
@@ -453,7 +461,17 @@ def check_rules(
         valid_cites = []
         for code, title in rule.citation:
             if code not in codes:
-                out.append(Violation("citation", "", "", 0.0, code, rule.rule_id, f"{where}: cites {code}, which is not in {codes.name}"))
+                out.append(
+                    Violation(
+                        "citation",
+                        "",
+                        "",
+                        0.0,
+                        code,
+                        rule.rule_id,
+                        f"{where}: cites {code}, which is not in {codes.name}",
+                    )
+                )
                 continue
             valid_cites.append(code)
             if title and label_key(title) != label_key(codes.title(code)):
@@ -563,7 +581,11 @@ def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation
             elif final.startswith("A") and not military_words:
                 add("status_mismatch", final, f"group-A code {final} on a label with no military word")
         if _SEEKER_RE.search(key) and parsed not in ("job_seeker", "not_employed"):
-            add("status_mismatch", final, "job-seeker prefix lost: the label says 구직/전직 but its status is not job_seeker")
+            add(
+                "status_mismatch",
+                final,
+                "job-seeker prefix lost: the label says 구직/전직 but its status is not job_seeker",
+            )
         if parsed == "job_seeker" and status and status != "job_seeker":
             add("status_mismatch", final, f"job-seeker prefix lost: status {status} for a job-seeker label")
         if parsed == "not_employed" and final:
@@ -582,7 +604,11 @@ def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation
                         f"(level {codes.level(t)}); final {final} is level {level}",
                     )
             elif len(core) <= 3 and level == 5:
-                add("too_deep", final, f"code deeper than the evidence: generic word {core!r} with the 5-digit code {final}")
+                add(
+                    "too_deep",
+                    final,
+                    f"code deeper than the evidence: generic word {core!r} with the 5-digit code {final}",
+                )
         out.append(v)
     return out
 
@@ -700,7 +726,9 @@ def _impact(
                 "persons": float(persons[fired].sum()),
                 "changed_labels": int(changed.sum()),
                 "changed_persons": float(persons[changed].sum()),
-                "changed_from": "; ".join(f"{c} ({p:,.0f})" for c, p in sorted(frm.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "changed_from": "; ".join(
+                    f"{c} ({p:,.0f})" for c, p in sorted(frm.items(), key=lambda kv: (-kv[1], kv[0]))
+                ),
                 "blocked_labels": int(blocked.sum()),
                 "blocked_persons": float(persons[blocked].sum()),
                 "printed_persons": printed if isinstance(printed, int | float) else "",

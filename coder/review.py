@@ -215,7 +215,9 @@ def export_review_file(
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     write_table(result.frame, output_path, encoding="utf-8-sig")
     if options.get("blind"):
-        write_json({"batch": batch, "options": result.key}, Path(output_path).with_name(Path(output_path).name + ".key.json"))
+        write_json(
+            {"batch": batch, "options": result.key}, Path(output_path).with_name(Path(output_path).name + ".key.json")
+        )
     meta = build_meta(
         command=command,
         params={k: v for k, v in options.items()} | {"batch": batch},
@@ -270,11 +272,15 @@ def _problem_rows(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList,
             if rid != review_id(cells["batch"], key) or key not in known_keys:
                 bad.append(f"unknown review_id {rid} — it is not a label of this crosswalk's export")
         if _checksum([cells[c] for c in protected]) != cells["checksum"]:
-            bad.append("a protected field was edited (checksum mismatch) — change only decision_code, decision_note, reviewer")
+            bad.append(
+                "a protected field was edited (checksum mismatch) — change only decision_code, decision_note, reviewer"
+            )
         code = cells["decision_code"]
         if code:
             if not _CODE_RE.fullmatch(code):
-                bad.append(f"decision_code {code!r} is malformed — a KSCO-7 code is 1-5 digits, or A…; 0 = not employed")
+                bad.append(
+                    f"decision_code {code!r} is malformed — a KSCO-7 code is 1-5 digits, or A…; 0 = not employed"
+                )
             elif code != BUCKET_NOT_EMPLOYED and code not in codes:
                 bad.append(f"decision_code {code} is not in {codes.name} (nor 0 / A…)")
         if bad:
@@ -318,8 +324,10 @@ def import_review(
         return ReviewImport(crosswalk=decide(crosswalk, policy, codes=codes), applied=0, skipped=skipped, changed=0)
     frame = crosswalk.copy()
     keys = frame["label_key"].astype(str).tolist()
-    cur = {f: (frame[f"review_{f}"].astype(str).tolist() if f"review_{f}" in frame else [""] * len(frame))
-           for f in ("code", "detail", "reviewer", "note", "batch")}
+    cur = {
+        f: (frame[f"review_{f}"].astype(str).tolist() if f"review_{f}" in frame else [""] * len(frame))
+        for f in ("code", "detail", "reviewer", "note", "batch")
+    }
     pos = {k: i for i, k in enumerate(keys)}
     st_parsed = frame["status_parsed"].astype(str).tolist()
     st_rule = frame["status_rule"].astype(str).tolist()
@@ -395,4 +403,3 @@ def import_review_file(
     )
     save_crosswalk(result.crosswalk, output_path, meta)
     return result
-

@@ -103,9 +103,17 @@ def test_audit_rule_overrides_title_and_records_what_it_beat(xwalk):
     assert row["consistency_code"] == "9421" and row["consistency_rule_id"] == "NPK01"
     assert row["ksco_code"] == "9421" and row["code_source"] == "consistency" and row["rule_id"] == "NPK01"
     assert row["consistency_overrode"] == "title=41231; rule=4123; index=41231"
-    assert "title_contradiction: final 9421 (건물 관리원) contradicts the label's own KSCO-7 title 41231 (시설 경비원)" in row["violations"]
+    assert (
+        "title_contradiction: final 9421 (건물 관리원) contradicts the label's own KSCO-7 title 41231 (시설 경비원)"
+        in row["violations"]
+    )
     imp = res.impact.set_index("rule_id").loc["NPK01"]
-    assert (imp["labels"], imp["changed_labels"], imp["changed_from"], imp["printed_persons"]) == (1, 1, "41231 (1)", 28754)
+    assert (imp["labels"], imp["changed_labels"], imp["changed_from"], imp["printed_persons"]) == (
+        1,
+        1,
+        "41231 (1)",
+        28754,
+    )
 
 
 def test_default_rules_change_nothing_and_keep_depth(xwalk):
@@ -132,7 +140,9 @@ def test_panel_majority_is_what_the_rule_overrode(tmp_path, xwalk):
     keys = tuple(xwalk["label_key"])
     n = len(keys)
     panel = [
-        RaterResult(f"panel_{m}", keys, tuple("4123" if k == "경비원" else "" for k in keys), (math.nan,) * n, ("",) * n)
+        RaterResult(
+            f"panel_{m}", keys, tuple("4123" if k == "경비원" else "" for k in keys), (math.nan,) * n, ("",) * n
+        )
         for m in "abc"
     ]
     p = _rules(tmp_path, RULE.format(pat="경비원", code="9421", ov='["rule", "panel"]', ex="경비원"))

@@ -44,9 +44,15 @@ def check_command(crosswalk_path, output, rules_path, strict, quiet):
 
     result = check_file(crosswalk_path, output, rules=rules_path)
     _say(quiet, f"rules: {result.rules.path} ({len(result.rules.active)} active)")
-    _say(quiet, f"{'rule':<7} {'code':>5} {'labels':>7} {'persons':>10} {'changed':>8} {'ch.persons':>10}  changed from")
+    _say(
+        quiet, f"{'rule':<7} {'code':>5} {'labels':>7} {'persons':>10} {'changed':>8} {'ch.persons':>10}  changed from"
+    )
     for r in result.impact.itertuples():
-        printed = f"  [printed {r.printed_persons:,}]" if isinstance(r.printed_persons, int | float) and r.printed_persons != "" else ""
+        printed = (
+            f"  [printed {r.printed_persons:,}]"
+            if isinstance(r.printed_persons, int | float) and r.printed_persons != ""
+            else ""
+        )
         blocked = f"  blocked {r.blocked_labels} ({r.blocked_persons:,.0f})" if r.blocked_labels else ""
         _say(
             quiet,

@@ -22,9 +22,23 @@ def review_group():
 
 @review_group.command("export")
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Review sheet: .csv (UTF-8 with BOM) or .xlsx.")
-@click.option("--level", default=1, show_default=True, type=click.IntRange(1, 5), help="KSCO level at which raters must agree.")
-@click.option("--min-persons", default=0.0, show_default=True, type=click.FloatRange(0), help="Leave out labels with fewer persons.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Review sheet: .csv (UTF-8 with BOM) or .xlsx.",
+)
+@click.option(
+    "--level", default=1, show_default=True, type=click.IntRange(1, 5), help="KSCO level at which raters must agree."
+)
+@click.option(
+    "--min-persons",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Leave out labels with fewer persons.",
+)
 @click.option("--limit", default=None, type=click.IntRange(1), help="At most this many labels (after ordering).")
 @click.option(
     "--order",
@@ -56,8 +70,16 @@ def review_export_command(crosswalk_path, output, level, min_persons, limit, ord
 
 @review_group.command("import")
 @click.argument("review_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
-@click.option("--into", "into_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The crosswalk the sheet was exported from.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The reviewed crosswalk. Not an input.")
+@click.option(
+    "--into",
+    "into_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The crosswalk the sheet was exported from.",
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The reviewed crosswalk. Not an input."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def review_import_command(review_path, into_path, output, quiet):
     """Apply a reviewer's decisions (rater review) and re-decide; nothing is written on any error.
@@ -69,4 +91,7 @@ def review_import_command(review_path, into_path, output, quiet):
     from ..review import import_review_file
 
     r = import_review_file(review_path, into_path, output)
-    _say(quiet, f"applied {r.applied:,} decisions ({r.skipped:,} empty rows skipped); {r.changed:,} final codes changed; wrote {output}")
+    _say(
+        quiet,
+        f"applied {r.applied:,} decisions ({r.skipped:,} empty rows skipped); {r.changed:,} final codes changed; wrote {output}",
+    )
