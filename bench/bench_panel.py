@@ -1,0 +1,107 @@
+"""Panel throughput on the loopback fake vendor, and the cached second run.
+
+The fake vendor (``tests/fake_vendor.py``, in its own process so it does not share the
+client's interpreter lock) answers every call after 50 ms.  Labels: the NPK labels the offline
+core leaves for review plus 2,000 job-dictionary names (seeded sample), through three members
+(OpenAI, Anthropic and Gemini wire formats, the real SDKs), 8 calls in flight per member.
+
+Ideal throughput = members × concurrency / latency = 3 × 8 / 0.05 s = 480 calls/s.  Reports
+the measured calls/s and its share of the ideal (target ≥ 80 %), then the same run again from
+the cache (plan + run; target < 2 s).
+
+Run: ``python bench/bench_panel.py`` (a script, not a test).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fake_vendor import FAKE_KEY, write_panel, write_prices  # noqa: E402
+
+from coder.cache import ResponseCache  # noqa: E402
+from coder.codes import load_codes  # noqa: E402
+from coder.demo import DEMO_DATA  # noqa: E402
+from coder.io import read_table  # noqa: E402
+from coder.labels import tabulate_labels  # noqa: E402
+from coder.pipeline import code_labels  # noqa: E402
+from coder.raters.index import load_index  # noqa: E402
+from coder.raters.panel import load_panel, load_prices, load_prompts, plan_panel, run_panel  # noqa: E402
+from coder.raters.panel.run import select_cores  # noqa: E402
+
+LATENCY = 0.05
+CONCURRENCY = 8
+N_JOBS = 2000
+
+
+def labels_to_send() -> pd.DataFrame:
+    npk = read_table(DEMO_DATA)
+    table = tabulate_labels(npk["occupation"], pd.to_numeric(npk["count"]))
+    xw_npk = code_labels(table)
+    review = xw_npk.iloc[select_cores(xw_npk, "review")]
+    names = sorted({e.key for e in load_index().entries if e.source == "jobdict"} - set(xw_npk["core_key"]))
+    pick = np.random.default_rng(0).choice(len(names), size=N_JOBS, replace=False)
+    xw_jobs = code_labels(tabulate_labels(pd.Series([names[i] for i in sorted(pick)], dtype=object)))
+    print(f"labels: {len(review)} NPK labels left for review + {len(xw_jobs)} job-dictionary names")
+    return pd.concat([review, xw_jobs], ignore_index=True)
+
+
+def main() -> None:
+    xw = labels_to_send()
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "fake_vendor.py"), "--latency", str(LATENCY)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            for env in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+                os.environ[env] = FAKE_KEY
+            panel = write_panel(Path(tmp) / "panel.toml", url, max_concurrency=CONCURRENCY, timeout_s=30.0)
+            members, _ = load_panel(panel)
+            prices = load_prices(write_prices(Path(tmp) / "prices.toml"))
+            codes, prompts = load_codes(), load_prompts()
+            with ResponseCache(Path(tmp) / "cache") as cache:
+                t0 = time.perf_counter()
+                plan = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
+                t_plan = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                run = run_panel(plan, codes=codes, cache=cache, prices=prices)
+                wall = time.perf_counter() - t0
+                calls = sum(s.calls for s in run.stats.values())
+                ideal = len(members) * CONCURRENCY / LATENCY
+                print(
+                    f"plan: {len(plan.cores):,} texts × {len(members)} members = {plan.calls:,} calls ({t_plan:.2f} s)"
+                )
+                print(
+                    f"first run: {calls:,} calls in {wall:.2f} s = {calls / wall:.0f} calls/s; "
+                    f"ideal {ideal:.0f} calls/s → {calls / wall / ideal:.1%} of ideal (target ≥ 80%)"
+                )
+                t0 = time.perf_counter()
+                plan2 = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
+                run2 = run_panel(plan2, codes=codes, cache=cache, prices=prices)
+                cached = time.perf_counter() - t0
+                hits = sum(s.hits for s in run2.stats.values())
+                print(
+                    f"cached second run (plan + run): {hits:,} cache hits, "
+                    f"{sum(s.calls for s in run2.stats.values())} calls, {cached:.2f} s (target < 2 s)"
+                )
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
