@@ -557,7 +557,7 @@ def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation
         v: list[Violation] = []
 
         def add(check: str, code: str, msg: str, rid: str = "") -> None:
-            v.append(Violation(check, key, label, persons, code, rid, msg))
+            v.append(Violation(check, key, label, persons, code, rid, msg))  # noqa: B023 - called within this iteration only
 
         if final and final not in codes:
             add("not_in_ksco", final, f"final code {final} is not in {codes.name}")

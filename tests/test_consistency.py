@@ -177,8 +177,9 @@ def test_mapper_bare_delivery_word_is_flagged_too_deep(xwalk):
 
 
 def test_check_file_writes_output_and_sidecar(tmp_path, xwalk):
-    from coder.crosswalk.store import write_crosswalk
     import json
+
+    from coder.crosswalk.store import write_crosswalk
 
     src = tmp_path / "x.csv"
     write_crosswalk(xwalk, src)

@@ -103,7 +103,7 @@ def _edit(sheet, **codes) -> pd.DataFrame:
 
 def test_decisions_become_rater_review_excel_resave(tmp_path, files):
     into, sheet = files
-    other = [k for k in read_table(sheet)["label_key"] if k != "시설경비원"][0]
+    other = next(k for k in read_table(sheet)["label_key"] if k != "시설경비원")
     f = _edit(sheet, **{"시설경비원": "41231", other: "0"})
     resaved = tmp_path / "resaved.csv"
     blank = "," * (len(f.columns) - 1) + "\r\n"  # Excel keeps the column count on blank rows

@@ -571,7 +571,7 @@ def _combine(answers: Sequence[ParsedAnswer], codes: CodeList) -> tuple[str, flo
     if not valid:
         a = answers[0]
         return a.code, a.confidence, False, f"{a.problem} ({len(answers)} samples, none valid)"
-    code, n, agree, _ = panel_vote([(str(i), a.code) for i, a in enumerate(valid)], codes)
+    code, _n, agree, _ = panel_vote([(str(i), a.code) for i, a in enumerate(valid)], codes)
     tally = " ".join(a.code for a in answers)
     if not code:
         return "", math.nan, True, f"samples split: {tally}"
