@@ -412,3 +412,12 @@ def test_cli_status_col(tmp_path):
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["excluded"]["employed_unstated"] == 2 and data["excluded"]["unknown"] == 1
     assert data["verdict"] == "inconclusive"  # 60 persons < MIN_PERSONS
+    # the τ × q grid gives the same three-way verdict, not a point-estimate ATT/ok on 60 persons
+    assert {c["verdict"] for c in data["grid"]} == {"inconclusive"}
+    res = CliRunner().invoke(
+        axis_command,
+        [str(path), "--status-col", "st", "--bootstrap", "50", "--permutations", "20", "--no-vintages"],
+    )
+    assert res.exit_code == 0, res.output
+    grid = res.output.split("robustness grid")[1].split("\n\n")[0].split("\n", 2)[2]  # the cells only
+    assert "inc " in grid and "ATT " not in grid and " ok " not in grid

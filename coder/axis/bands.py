@@ -39,3 +39,22 @@ def parity_ratio(share: float | None) -> tuple[float | None, bool | None]:
     hi = max(share, 1.0 - share)
     ratio = min(share, 1.0 - share) / hi
     return ratio, bool(ratio < 0.8)
+
+
+MIN_PERSONS = 100
+"""Below this many persons in the comparison frame the ρ verdict is ``inconclusive``."""
+
+VERDICTS = ("attenuated", "not_attenuated", "inconclusive")
+
+
+def axis_verdict(rho: float | None, rho_ci: tuple[float, float] | None, tau: float, n_persons: int) -> str:
+    """``attenuated`` (ρ < τ), ``not_attenuated`` (ρ ≥ τ) or ``inconclusive``.
+
+    Inconclusive when ρ is undefined, the frame has fewer than :data:`MIN_PERSONS`
+    persons, or ρ's bootstrap interval contains τ (the data cannot tell the two apart).
+    """
+    if rho is None or n_persons < MIN_PERSONS:
+        return "inconclusive"
+    if rho_ci is not None and rho_ci[0] <= tau <= rho_ci[1]:
+        return "inconclusive"
+    return "attenuated" if rho < tau else "not_attenuated"

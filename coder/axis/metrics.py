@@ -43,7 +43,7 @@ from ..stats import (
     permutation_pvalue,
     total_variation,
 )
-from .bands import outside_band, parity_ratio, quantile_interval, safe_ratio
+from .bands import MIN_PERSONS, VERDICTS, axis_verdict, outside_band, parity_ratio, quantile_interval, safe_ratio  # noqa: F401 (re-exported)
 from .references import AGE_BANDS, KSCO_MAJORS, ReferenceTable
 from .robust import (
     AgeStandardisation,
@@ -97,26 +97,8 @@ TAU_NOTE = (
 )
 
 
-MIN_PERSONS = 100
-"""Below this many persons in the comparison frame the ρ verdict is ``inconclusive``."""
-
-VERDICTS = ("attenuated", "not_attenuated", "inconclusive")
-
 STATUS_COL = "code_status"
 EMPLOYED_UNSTATED = "employed_unstated"  # code_status of rows "employed, occupation not stated"
-
-
-def axis_verdict(rho: float | None, rho_ci: tuple[float, float] | None, tau: float, n_persons: int) -> str:
-    """``attenuated`` (ρ < τ), ``not_attenuated`` (ρ ≥ τ) or ``inconclusive``.
-
-    Inconclusive when ρ is undefined, the frame has fewer than :data:`MIN_PERSONS`
-    persons, or ρ's bootstrap interval contains τ (the data cannot tell the two apart).
-    """
-    if rho is None or n_persons < MIN_PERSONS:
-        return "inconclusive"
-    if rho_ci is not None and rho_ci[0] <= tau <= rho_ci[1]:
-        return "inconclusive"
-    return "attenuated" if rho < tau else "not_attenuated"
 
 
 @dataclass(frozen=True)
@@ -572,7 +554,7 @@ def measure_axis(
     }
     verdict = None if rho is None else bool(rho < tau)
 
-    grid = check_grid(rho, rho_ci, results, taus=taus, qs=qs)
+    grid = check_grid(rho, rho_ci, results, taus=taus, qs=qs, n_persons=n)
     vint = (
         check_vintages(
             reference,

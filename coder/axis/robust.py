@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..stats import cramers_v, draw_multinomial_tables
-from .bands import outside_band, parity_ratio, quantile_interval, safe_ratio
+from .bands import axis_verdict, outside_band, parity_ratio, quantile_interval, safe_ratio
 from .references import AGE_BANDS, list_reference_periods, load_age_structure, load_reference
 
 __all__ = [
@@ -51,6 +51,7 @@ class GridCell:
     n_out_of_band: int
     n_out_of_band_point: int
     n_bucket_out_of_band: int
+    verdict: str  # three-way, as the main verdict: see coder.axis.bands.axis_verdict
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _flag_ci(cis, q):
     return [outside_band(ci, q) for ci in cis]
 
 
-def check_grid(rho, rho_ci, results, *, taus, qs) -> tuple[GridCell, ...]:
+def check_grid(rho, rho_ci, results, *, taus, qs, n_persons) -> tuple[GridCell, ...]:
     """Verdict and flag counts at every (τ, q) of the grid (the intervals do not depend on q or τ)."""
     cells = []
     for tau in taus:
@@ -160,6 +161,7 @@ def check_grid(rho, rho_ci, results, *, taus, qs) -> tuple[GridCell, ...]:
                     n_out_of_band=sum(bool(outside_band(b.r_ci, q)) for b in results),
                     n_out_of_band_point=sum(b.r is not None and (b.r < q or b.r > 1 / q) for b in results),
                     n_bucket_out_of_band=sum(bool(outside_band(b.r_bucket_ci, q)) for b in results),
+                    verdict=axis_verdict(rho, rho_ci, tau, n_persons),
                 )
             )
     return tuple(cells)

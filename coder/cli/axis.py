@@ -77,7 +77,8 @@ def format_axis_table(result) -> str:
             for k_, d in result.distances.items()
         ),
         "",
-        "robustness grid (τ × q): verdict / out-of-band r / out-of-band r_bucket",
+        "robustness grid (τ × q): verdict (ATT attenuated, ok not attenuated, inc inconclusive) / "
+        "out-of-band r / out-of-band r_bucket",
         "        " + "".join(f"q={x:<12g}" for x in s["qs"]),
     ]
     for t in s["taus"]:
@@ -85,8 +86,7 @@ def format_axis_table(result) -> str:
         lines.append(
             f"τ={t:<5g} "
             + "".join(
-                f"{('ATT' if c.verdict_attenuated else 'ok'):<4}{c.n_out_of_band:>2}/{c.n_bucket_out_of_band:<2}     "
-                for c in cells
+                f"{_GRID_VERDICT[c.verdict]:<4}{c.n_out_of_band:>2}/{c.n_bucket_out_of_band:<2}     " for c in cells
             )
         )
     v = result.vintages
@@ -119,6 +119,9 @@ def format_axis_table(result) -> str:
     if result.notes:
         lines += [""] + [f"note: {n}" for n in result.notes]
     return "\n".join(lines) + "\n"
+
+
+_GRID_VERDICT = {"attenuated": "ATT", "not_attenuated": "ok", "inconclusive": "inc"}
 
 
 def buckets_frame(result):
