@@ -117,3 +117,16 @@ def test_manifest_lists_the_dictionary():
     hashes = verify_manifest("crosswalks")
     assert {"jobdict_index.csv", "jobdict_README.md"} <= set(hashes)
     assert load_index().sha256["jobdict_index.csv"] == hashes["jobdict_index.csv"]
+
+
+def test_an_empty_index_or_training_set_is_used_not_replaced_by_the_bundled_one():
+    # `x or load_x()` misfired on empty objects (falsy through __len__): an empty index is still the user's index
+    from coder.raters.model_fit import training_data
+
+    empty = build_index([])
+    assert len(empty) == 0
+    keys = [label_key("병원 청소원"), label_key("간호사")]
+    result = index_rater(keys, index=empty)
+    assert list(result.codes) == ["", ""]
+    data = training_data(empty, codes=load_codes())  # only parts of the code list's own titles remain
+    assert len(data) < len(training_data()) and set(data.sources) == {"ksco7_part"}

@@ -149,7 +149,7 @@ def load_index(path: str | Path | None = None, *, codes: CodeList | None = None)
     from ..resources import file_identity
 
     p = Path(path) if path is not None else data_path("crosswalks", JOBDICT_FILE)
-    codes = codes or load_codes()
+    codes = load_codes() if codes is None else codes
     return _cached(file_identity(p), file_identity(codes.path))
 
 

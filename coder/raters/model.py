@@ -121,7 +121,7 @@ def train_model(
     import sklearn
 
     params = {**PARAMS, **(params or {})}
-    data = data or training_data()
+    data = training_data() if data is None else data
     t0 = time.perf_counter()
     evaluation = evaluate_model(seed=seed, params=params, data=data).as_dict() if evaluate else None
     model = fit_levels(data, params, seed)

@@ -174,8 +174,8 @@ class TrainingData:
 
 def training_data(index: JobIndex | None = None, *, codes: CodeList | None = None) -> TrainingData:
     """The index as training data: dictionary names, and level-4/5 titles mapped to their unit group."""
-    index = index or load_index()
-    codes = codes or load_codes()
+    index = load_index() if index is None else index
+    codes = load_codes() if codes is None else codes
     rows = []
     for e in index.entries:
         if e.source == "jobdict":
