@@ -56,6 +56,12 @@ def labels_to_send() -> pd.DataFrame:
     return pd.concat([review, xw_jobs], ignore_index=True)
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     xw = labels_to_send()
     server = subprocess.Popen(
@@ -77,9 +83,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 plan = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
                 t_plan = time.perf_counter() - t0
-                t0 = time.perf_counter()
+                srv0, cpu0, t0 = _cpu_of(server.pid), time.process_time(), time.perf_counter()
                 run = run_panel(plan, codes=codes, cache=cache, prices=prices)
                 wall = time.perf_counter() - t0
+                cpu, srv = time.process_time() - cpu0, _cpu_of(server.pid) - srv0
                 calls = sum(s.calls for s in run.stats.values())
                 ideal = len(members) * CONCURRENCY / LATENCY
                 print(
@@ -88,6 +95,10 @@ def main() -> None:
                 print(
                     f"first run: {calls:,} calls in {wall:.2f} s = {calls / wall:.0f} calls/s; "
                     f"ideal {ideal:.0f} calls/s → {calls / wall / ideal:.1%} of ideal (target ≥ 80%)"
+                )
+                print(
+                    f"CPU: client {cpu:.1f} s = {1000 * cpu / calls:.2f} ms/call ({cpu / wall:.0%} of a core); "
+                    f"fake server (own process) {srv:.1f} s = {1000 * srv / calls:.2f} ms/call; load {os.getloadavg()[0]:.2f}"
                 )
                 t0 = time.perf_counter()
                 plan2 = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")

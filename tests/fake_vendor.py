@@ -85,6 +85,9 @@ class FakeVendor:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in separate writes; with Nagle on, the body waits for the
+            # client's delayed ACK (~40 ms on Linux) — a fake-server artefact no real vendor adds
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass

@@ -474,3 +474,30 @@ def test_evaluate_scores_members_majority_and_offline(fake, setup):
     assert rows["oa"]["accuracy"][4] == 1.0 and rows["ge"]["accuracy"][1] == 1.0 and rows["ge"]["accuracy"][2] == 0.0
     assert rows["majority"]["accuracy"][4] == 1.0 and rows["oa"]["calls"] == 20 and rows["oa"]["validity"] == 1.0
     assert "majority" in result.to_text()
+
+
+def test_fake_vendor_adds_no_nagle_delay(fake, setup):
+    """Headers and body leave the fake server in two writes; with Nagle on, each reply waited ~40 ms for the
+    client's delayed ACK (the benchmark measured that, not the client). 20 calls must take far less than 20 × 40 ms."""
+    from coder.raters.panel.vendor import adapter_class
+
+    for m in setup["members"]:
+        adapter = adapter_class(m.vendor)(m, FAKE_KEY)
+        try:
+            adapter.call("s", "직업 응답: 요리사")
+            t0 = time.perf_counter()
+            for _ in range(20):
+                adapter.call("s", "직업 응답: 요리사")
+            assert time.perf_counter() - t0 < 0.4, m.vendor
+        finally:
+            adapter.close()
+
+
+def test_many_tasks_complete_without_quadratic_waiting(tmp_path, fake, setup):
+    """600 calls (200 labels × 3 members): every answer arrives once, in the crosswalk order of cores."""
+    xw = code_labels(tabulate_labels(pd.Series([f"가상 직업 {i}" for i in range(200)], dtype=object)))
+    run = _run(xw, setup, plan_kw={"only": "all"})
+    assert sum(s.calls for s in run.stats.values()) == 600
+    assert all(s.errors == 0 for s in run.stats.values())
+    for mid in run.answers:
+        assert list(run.answers[mid]) == list(run.plan.cores)

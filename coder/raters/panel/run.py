@@ -20,11 +20,12 @@ invalid code, kept verbatim.
 from __future__ import annotations
 
 import math
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ...cache import ResponseCache, cache_key
@@ -504,32 +505,36 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> Non
         for mid in todo
     }
     budget_hit = ""
+    # finished futures arrive on a queue: concurrent.futures.wait(FIRST_COMPLETED) over all
+    # pending futures costs O(pending) per completion — O(n²) CPU for a run of n calls
+    finished: queue.SimpleQueue = queue.SimpleQueue()
     try:
-        pending = {pools[mid].submit(work, t) for mid, ts in todo.items() for t in ts}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                task, reply, err, attempts = fut.result()
-                st = stats[task.member]
-                mp = members[task.member]
-                bar.update(1)
-                if reply is None:
-                    if err is not None:
-                        st.calls += 1
-                        st.errors += 1
-                        failures.append((task, _scrub(err.message, secrets), attempts))
-                    continue
-                st.calls += 1
-                st.input_tokens += reply.input_tokens
-                st.output_tokens += reply.output_tokens
-                if mp.price is not None:
-                    c = mp.price.cost(reply.input_tokens, reply.output_tokens)
-                    st.cost += c
-                    spent[0] += c
-                texts[(task.member, task.core, task.sample)] = reply.text
-                if max_cost is not None and spent[0] > max_cost and not budget_hit:
-                    budget_hit = "yes"
-                    stop.set()
+        for mid, ts in todo.items():
+            for t in ts:
+                pools[mid].submit(work, t).add_done_callback(finished.put)
+        for _ in range(total):
+            fut = finished.get()
+            task, reply, err, attempts = fut.result()
+            st = stats[task.member]
+            mp = members[task.member]
+            bar.update(1)
+            if reply is None:
+                if err is not None:
+                    st.calls += 1
+                    st.errors += 1
+                    failures.append((task, _scrub(err.message, secrets), attempts))
+                continue
+            st.calls += 1
+            st.input_tokens += reply.input_tokens
+            st.output_tokens += reply.output_tokens
+            if mp.price is not None:
+                c = mp.price.cost(reply.input_tokens, reply.output_tokens)
+                st.cost += c
+                spent[0] += c
+            texts[(task.member, task.core, task.sample)] = reply.text
+            if max_cost is not None and spent[0] > max_cost and not budget_hit:
+                budget_hit = "yes"
+                stop.set()
     except BaseException:
         stop.set()
         raise
