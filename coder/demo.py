@@ -160,7 +160,8 @@ def run_full_demo(
     bucket table (both mappings) against KOSIS RES 2025 H2, and the label sweeps on an
     **imputed** label × sex table (see :data:`IMPUTATION_NOTE`). With ``input`` (a person-level
     file with ``text_col`` and ``sex_col``) everything is computed exactly on the user's rows.
-    Writes ``coded.csv``, ``crosswalk.csv``, ``agreement/``, ``report.html`` and ``report.json``.
+    Writes ``coded.csv``, ``crosswalk.csv``, ``crosswalk.checked.csv`` (consistency rules applied),
+    ``agreement/``, ``report.html`` and ``report.json``, each with a ``.meta.json`` sidecar.
     """
     import pandas as pd
 
@@ -201,18 +202,21 @@ def run_full_demo(
         coding = run_demo(out)
     lap("code")
     crosswalk = coding.crosswalk
+    rated = out / "crosswalk.csv"
     try:
-        from .consistency import check_crosswalk
-    except ImportError:
+        from .consistency import check_file
+    except ImportError:  # pragma: no cover - stage not installed
         notes.append("consistency check skipped: coder.consistency is not installed in this build")
     else:
-        checked = check_crosswalk(crosswalk, codes=load_codes())
+        rated = out / "crosswalk.checked.csv"
+        checked = check_file(out / "crosswalk.csv", rated, codes=load_codes(), command="coder demo (check)")
         crosswalk = checked.crosswalk
-        notes.append(f"consistency rules checked: {len(checked.violations)} violation(s)")
+        notes.append(
+            f"consistency rules ({Path(checked.rules.path).name}) checked: {len(checked.violations)} violation(s); "
+            "the rater 'consistency' is in the agreement tables"
+        )
     lap("check")
-    agreement = agree_file(
-        out / "crosswalk.csv", out / "agreement", n_bootstrap=n_bootstrap, seed=seed, progress=progress
-    )
+    agreement = agree_file(rated, out / "agreement", n_bootstrap=n_bootstrap, seed=seed, progress=progress)
     lap("agreement")
     ref = load_reference(REFERENCE)
     axis = {}
@@ -280,9 +284,9 @@ def run_full_demo(
     return FullDemo(out, out / "report.html", json_path, coding, agreement, axis, sens, seconds, tuple(notes))
 
 
-def full_demo_summary(demo: FullDemo) -> str:
-    """A plain-text summary of :func:`run_full_demo`, ending with the report's path."""
-    lines = [demo_report(demo.coding, top=5), ""]
+def full_demo_summary(demo: FullDemo, *, top: int = 5) -> str:
+    """A plain-text summary of :func:`run_full_demo` (``top`` largest labels short of level 5), ending with the report's path."""
+    lines = [demo_report(demo.coding, top=top), ""]
     for name, res in demo.axis.items():
         lines.append(
             f"axis {name} vs {res.reference['name']}: ρ = {res.rho:.3f} "

@@ -46,12 +46,15 @@ from .axis.references import KSCO_MAJORS, ReferenceTable
 from .errors import InputError
 
 __all__ = [
+    "CONSISTENCY_RULE_SETS",
     "DEFAULT_FUZZY_THRESHOLDS",
     "DEFAULT_MODEL_THRESHOLDS",
     "DEFAULT_NOISE",
     "LabelSexTable",
     "SensitivityResult",
+    "apply_rule_set",
     "axis_point",
+    "consistency_rules_path",
     "impute_label_sex",
     "label_sex_table",
     "noise_test",
@@ -671,6 +674,18 @@ def read_label_sex(
                 "pass --text-col."
             )
     frame = read_table(rows_path)
+    for option, col in (
+        ("--text-col", text_col),
+        ("--sex-col", sex_col),
+        ("--weight-col", weight_col),
+        ("--count-col", count_col),
+    ):
+        if col and col not in frame.columns:
+            raise InputError(
+                f"{rows_path}: no column {col!r} for {option} — the columns are: "
+                f"{', '.join(map(str, frame.columns))}. Pass {option} with one of them.",
+                path=rows_path,
+            )
     table = label_sex_table(
         frame, text_col=text_col, sex_col=sex_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
     )
@@ -678,6 +693,42 @@ def read_label_sex(
     if str(rows_path) != "-":
         info["sha256"] = file_sha256(rows_path)
     return table, info
+
+
+CONSISTENCY_RULE_SETS = {
+    "default": "consistency.toml",
+    "npk-audit-2026": "consistency_npk_audit_2026.toml",
+}
+"""Names for the bundled consistency rule sets (``--rules default``); any other value is a TOML path."""
+
+
+def consistency_rules_path(name: str | Path) -> Path:
+    """The TOML of a bundled rule set name (:data:`CONSISTENCY_RULE_SETS`) or the path itself."""
+    from .resources import data_path
+
+    text = str(name)
+    if text in CONSISTENCY_RULE_SETS:
+        return data_path("rules", CONSISTENCY_RULE_SETS[text])
+    path = Path(text)
+    if not path.is_file():
+        raise InputError(
+            f"{text}: no such consistency rules file — pass a TOML path or one of the bundled rule sets "
+            f"{', '.join(CONSISTENCY_RULE_SETS)}.",
+            path=text,
+        )
+    return path
+
+
+def apply_rule_set(crosswalk: pd.DataFrame, rules: str | Path, *, codes=None, policy=None):
+    """The crosswalk with the consistency rules ``rules`` applied (:func:`coder.consistency.check_crosswalk`).
+
+    Returns ``(checked crosswalk, loaded rules)``; the rules' ids then sit in ``consistency_rule_id``
+    and leave-one-rule-out covers them.
+    """
+    from .consistency import check_crosswalk, load_consistency_rules
+
+    loaded = load_consistency_rules(consistency_rules_path(rules), codes=codes)
+    return check_crosswalk(crosswalk, loaded, codes=codes, policy=policy).crosswalk, loaded
 
 
 def sensitivity_file(
@@ -691,6 +742,7 @@ def sensitivity_file(
     count_col: str | None = None,
     sex_map: Mapping[str, str] | None = None,
     reference: str = "kosis-res:2025H2",
+    rules: str | Path | None = None,
     progress: bool = False,
     command: str = "coder sensitivity",
     **options,
@@ -699,7 +751,9 @@ def sensitivity_file(
 
     Writes ``noise.csv``, ``rules.csv``, ``raters.csv``, ``thresholds.csv``, ``mappings.csv`` and
     ``sensitivity.json`` (every number, with the provenance), each with a ``.meta.json``
-    sidecar, only after every sweep succeeded; each file atomically.
+    sidecar, only after every sweep succeeded; each file atomically. ``rules``: a consistency rule
+    set (bundled name or TOML path) applied to the crosswalk first, so leave-one-rule-out covers
+    its rules too.
     """
     from .agreement import write_outputs
     from .axis.references import load_reference
@@ -718,11 +772,15 @@ def sensitivity_file(
     label_sex, rows_info = read_label_sex(
         rows_path, sex_col=sex_col, text_col=text_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
     )
+    rule_files = {}
+    if rules is not None:
+        crosswalk, loaded = apply_rule_set(crosswalk, rules, codes=codes, policy=options.get("policy"))
+        rule_files[loaded.file_key] = loaded.sha256
     result = run_sensitivity(crosswalk, label_sex, ref, codes=codes, progress=progress, **options)
     meta = build_meta(
         command=command,
-        params={k: v for k, v in result.settings.items()},
-        files={**files, f"references/{ref.name}": ref.sha256},
+        params={**result.settings, "consistency_rules": str(rules) if rules is not None else None},
+        files={**files, **rule_files, f"references/{ref.name}": ref.sha256},
         inputs={"crosswalk": str(crosswalk_path), "crosswalk_sha256": file_sha256(crosswalk_path), "rows": rows_info},
         outputs={k: str(v) for k, v in targets.items()},
         summary=_clean(result.summary()),
