@@ -6,7 +6,7 @@ import click
 
 from . import CONTEXT, _say
 
-__all__ = ["agree_command", "levels_option", "parse_levels"]
+__all__ = ["agree_command", "bootstrap_option", "levels_option", "parse_levels"]
 
 
 def parse_levels(text: str) -> tuple[int, ...]:
@@ -36,6 +36,16 @@ levels_option = click.option(
 )
 
 
+bootstrap_option = click.option(
+    "--bootstrap",
+    "n_bootstrap",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Bootstrap replicates over labels for the agreement's 95% intervals.",
+)
+
+
 @click.command("agree", context_settings=CONTEXT)
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -52,14 +62,7 @@ levels_option = click.option(
     default=None,
     help="Comma-separated raters (<rater>_code columns) to compare [default: every rater the crosswalk stores].",
 )
-@click.option(
-    "--bootstrap",
-    "n_bootstrap",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Bootstrap replicates over labels for the 95% intervals.",
-)
+@bootstrap_option
 @click.option("--seed", default=20260101, show_default=True, type=int, help="Random seed of the bootstrap.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
 def agree_command(crosswalk_path, out_dir, levels, raters, n_bootstrap, seed, quiet):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import CONTEXT, _say
+from .agree import bootstrap_option
 from .sensitivity import sensitivity_options, sweep_kwargs
 
 __all__ = ["report_command"]
@@ -23,14 +24,7 @@ __all__ = ["report_command"]
     help="The report, ending in .html; the JSON goes beside it (report.json), each with a .meta.json sidecar.",
 )
 @sensitivity_options
-@click.option(
-    "--bootstrap",
-    "n_bootstrap",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Bootstrap replicates over labels for the agreement intervals.",
-)
+@bootstrap_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def report_command(
     crosswalk_path,
