@@ -68,8 +68,27 @@ def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
     }
 
 
+_RATIO_WORDS = ("kappa", "alpha", "agreement", "share", "rho", "ratio", "delta", "p_", "unchanged", "_lo", "_hi", "ci")
+
+
+def _is_count_column(name: str, values: pd.Series) -> bool:
+    """Persons, labels and counts: numeric, whole numbers, and not named like a ratio or statistic."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    lowered = name.lower()
+    if any(w in lowered for w in _RATIO_WORDS) or lowered in ("p", "q", "tau", "level", "threshold"):
+        return False
+    finite = values.dropna()
+    return bool(len(finite)) and bool((finite == finite.round()).all())
+
+
 def _table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format: str = "{:.4f}") -> str:
     shown = frame if max_rows is None else frame.head(max_rows)
+    counts = [c for c in shown.columns if _is_count_column(str(c), shown[c])]
+    if counts:  # persons and label counts read as 164,964, not 164964.0000
+        shown = shown.astype({c: object for c in counts})
+        for c in counts:
+            shown[c] = [x if pd.isna(x) else f"{x:,.0f}" for x in shown[c]]
     out = shown.to_html(
         index=False,
         classes="sortable",
