@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -242,3 +243,56 @@ def test_demo_on_a_users_file_and_its_guards(coded, tmp_path):
     assert "decided" in data["axis"]
     assert not any("IMPUTED" in n for n in data["notes"])
     assert f"report: {out / 'report.html'}" in res.stderr
+
+
+class _Sections(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.headings, self._h = [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.append(a["id"])
+        if tag == "img":
+            self.images.append(a.get("src", ""))
+        self._h = tag == "h2"
+
+    def handle_data(self, data):
+        if self._h and data.strip():
+            self.headings.append(data.strip())
+            self._h = False
+
+
+def test_report_html_has_every_section_and_its_images(coded, tmp_path):
+    from coder.report import SECTIONS
+
+    _, rows, xw = coded
+    out = tmp_path / "r.html"
+    res = _run(
+        [
+            "report",
+            str(xw),
+            str(rows),
+            "--sex-col",
+            "sex",
+            "--text-col",
+            "occupation",
+            "-o",
+            str(out),
+            "-q",
+            "--bootstrap",
+            "20",
+            "--replicates",
+            "5",
+        ]
+    )
+    assert res.exit_code == 0, res.output
+    parser = _Sections()
+    parser.feed(out.read_text(encoding="utf-8"))
+    assert [t for _, t in SECTIONS] == [h for h in parser.headings if h in dict((t, k) for k, t in SECTIONS)]
+    for key, _ in SECTIONS:
+        assert key in parser.ids, key
+    assert len(parser.images) >= 4 and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert {"coverage", "agreement", "axis", "sensitivity", "provenance"} <= set(data)
