@@ -168,29 +168,30 @@ class FakeVendor:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         try:
-            self._reply(h, vendor, model, prompt, item)
+            status, data, headers = self._reply(vendor, model, prompt, item)
         finally:
+            # leave the in-flight count before the reply goes out: the client may send its next
+            # request the moment it has this one, before this thread would run a `finally`
             with self._lock:
                 self.inflight -= 1
+        self._send_raw(h, status, data, headers)
 
-    def _reply(self, h, vendor: str, model: str, prompt: str, item) -> None:
+    def _reply(self, vendor: str, model: str, prompt: str, item) -> tuple[int, bytes, dict | None]:
         if self.latency:
             time.sleep(self.latency)
         if isinstance(item, Fault):
             if item.delay:
                 time.sleep(item.delay)
             if item.body is not None:
-                self._send_raw(h, item.status, item.body, item.headers)
-            else:
-                self._send(h, item.status, _error(vendor, item.status), item.headers)
-            return
+                return item.status, item.body, item.headers
+            return item.status, _dumps(_error(vendor, item.status)), item.headers
         if isinstance(item, Answer):
             if item.delay:
                 time.sleep(item.delay)
             text, usage = item.text, item.usage
         else:
             text, usage = self._default(vendor, model, prompt), self.usage
-        self._send(h, 200, _reply(vendor, model, text, usage))
+        return 200, _dumps(_reply(vendor, model, text, usage)), None
 
     def _default(self, vendor: str, model: str, prompt: str) -> str:
         if self.answer is not None:
@@ -200,7 +201,7 @@ class FakeVendor:
         return answer_json(self.codes.get(label, self.default_code))
 
     def _send(self, h, status: int, obj: dict, headers: dict | None = None) -> None:
-        self._send_raw(h, status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers)
+        self._send_raw(h, status, _dumps(obj), headers)
 
     @staticmethod
     def _send_raw(h, status: int, data: bytes, headers: dict | None = None) -> None:
@@ -212,6 +213,10 @@ class FakeVendor:
         h.end_headers()
         h.wfile.write(data)
         h.wfile.flush()
+
+
+def _dumps(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
 
 def _content(content) -> str:

@@ -34,8 +34,17 @@ class Adapter(BaseAdapter):
         if member.base_url:
             options["base_url"] = member.base_url
         self.client = genai.Client(api_key=self.api_key, http_options=types.HttpOptions(**options))
+        self._last_config: tuple[str, object] | None = None
 
     def _config(self, system: str):
+        """The request config for ``system`` (built once: every call of a run has the same system prompt)."""
+        if self._last_config is not None and self._last_config[0] == system:
+            return self._last_config[1]
+        config = self._build_config(system)
+        self._last_config = (system, config)
+        return config
+
+    def _build_config(self, system: str):
         m, types = self.member, self._types
         cfg: dict = {"system_instruction": system, "temperature": m.temperature, "max_output_tokens": m.max_tokens}
         if m.top_p is not None:

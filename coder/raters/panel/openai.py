@@ -2,8 +2,10 @@
 
 Structured output: ``response_format={"type": "json_schema", ...}`` with the answer schema
 (strict) by default; ``json_object`` and ``text`` on request (``response_format`` in the member).
-``temperature``, ``top_p``, ``seed`` and ``max_tokens`` (sent as ``max_completion_tokens``) go as
-the SDK's own parameters; ``[member.params]`` go in the request body as they are.
+``temperature``, ``top_p``, ``seed`` and ``max_tokens`` (sent as ``max_completion_tokens``) and
+``[member.params]`` go in the request body, which is posted with the SDK's ``client.post`` (its
+documented call for a body sent as it is; auth, timeout, errors and the ``ChatCompletion``
+response model are the SDK's).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Adapter(BaseAdapter):
         if member.base_url:
             kwargs["base_url"] = member.base_url
         self.client = openai.OpenAI(**kwargs)
+        from openai.types.chat import ChatCompletion
+
+        self._completion = ChatCompletion
 
     def _format(self) -> dict | None:
         fmt = self.response_format(self.member)
@@ -43,9 +48,10 @@ class Adapter(BaseAdapter):
             return {"type": "json_object"}
         return None
 
-    def call(self, system: str, user: str) -> Reply:
+    def body(self, system: str, user: str) -> dict:
+        """The request body (JSON) of a Chat Completions call."""
         m = self.member
-        kwargs: dict = {
+        body: dict = {
             "model": m.model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             "temperature": m.temperature,
@@ -53,14 +59,23 @@ class Adapter(BaseAdapter):
         }
         fmt = self._format()
         if fmt is not None:
-            kwargs["response_format"] = fmt
+            body["response_format"] = fmt
         if m.top_p is not None:
-            kwargs["top_p"] = m.top_p
+            body["top_p"] = m.top_p
         if m.seed is not None:
-            kwargs["seed"] = m.seed
-        if m.params:
-            kwargs["extra_body"] = dict(m.params)
-        resp = stainless_call(self._sdk, self.client.chat.completions.create, **kwargs)
+            body["seed"] = m.seed
+        body.update(m.params)
+        return body
+
+    def call(self, system: str, user: str) -> Reply:
+        m = self.member
+        # the SDK's documented way to send a request body as it is (``client.post``, "undocumented
+        # endpoints" in its README): same auth, timeout, errors and response model as
+        # ``chat.completions.create``, without walking the body through its TypedDict transform on
+        # every call (a third of the client's CPU per call at panel rates)
+        resp = stainless_call(
+            self._sdk, self.client.post, "/chat/completions", body=self.body(system, user), cast_to=self._completion
+        )
         if not getattr(resp, "choices", None):
             raise CallError("response without choices", retryable=True)
         message = resp.choices[0].message

@@ -19,9 +19,11 @@ invalid code, kept verbatim.
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -63,9 +65,13 @@ class BudgetError(CoderError):
     """A budget guard (--max-calls, --max-cost) stopped the run or refused to start it."""
 
 
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+@functools.lru_cache(maxsize=65536)
 def estimate_tokens(text: str) -> int:
     """Rough token count: one per Hangul syllable, one per 4 other characters (documented estimate)."""
-    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    hangul = len(_HANGUL.findall(text))
     return hangul + math.ceil((len(text) - hangul) / 4)
 
 
