@@ -6,8 +6,10 @@ core leaves for review plus 2,000 job-dictionary names (seeded sample), through 
 (OpenAI, Anthropic and Gemini wire formats, the real SDKs), 8 calls in flight per member.
 
 Ideal throughput = members × concurrency / latency = 3 × 8 / 0.05 s = 480 calls/s.  Reports
-the measured calls/s and its share of the ideal (target ≥ 80 %), then the same run again from
-the cache (plan + run; target < 2 s).
+the measured calls/s and its share of the ideal (target ≥ 80 %) twice: run 1 cold (the vendor
+SDKs are imported inside it, once per process), run 2 on a fresh cache with the SDKs loaded;
+then run 2 again from the cache (plan + run; target < 2 s).  The machine's noise is large (the
+same run varies by ±10 %): run it a few times.
 
 Run: ``python bench/bench_panel.py`` (a script, not a test).
 """
@@ -79,34 +81,41 @@ def main() -> None:
             members, _ = load_panel(panel)
             prices = load_prices(write_prices(Path(tmp) / "prices.toml"))
             codes, prompts = load_codes(), load_prompts()
-            with ResponseCache(Path(tmp) / "cache") as cache:
-                t0 = time.perf_counter()
-                plan = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
-                t_plan = time.perf_counter() - t0
-                srv0, cpu0, t0 = _cpu_of(server.pid), time.process_time(), time.perf_counter()
-                run = run_panel(plan, codes=codes, cache=cache, prices=prices)
-                wall = time.perf_counter() - t0
-                cpu, srv = time.process_time() - cpu0, _cpu_of(server.pid) - srv0
-                calls = sum(s.calls for s in run.stats.values())
-                ideal = len(members) * CONCURRENCY / LATENCY
-                print(
-                    f"plan: {len(plan.cores):,} texts × {len(members)} members = {plan.calls:,} calls ({t_plan:.2f} s)"
-                )
-                print(
-                    f"first run: {calls:,} calls in {wall:.2f} s = {calls / wall:.0f} calls/s; "
-                    f"ideal {ideal:.0f} calls/s → {calls / wall / ideal:.1%} of ideal (target ≥ 80%)"
-                )
-                print(
-                    f"CPU: client {cpu:.1f} s = {1000 * cpu / calls:.2f} ms/call ({cpu / wall:.0%} of a core); "
-                    f"fake server (own process) {srv:.1f} s = {1000 * srv / calls:.2f} ms/call; load {os.getloadavg()[0]:.2f}"
-                )
+            ideal = len(members) * CONCURRENCY / LATENCY
+            # run 1 starts cold: the vendor SDKs are imported and their clients built inside the timed
+            # call (about 1.7 s here, once per process); run 2, on a fresh cache, is the steady state
+            for n, what in ((1, "cold (SDK import inside)"), (2, "SDKs loaded (steady state)")):
+                with ResponseCache(Path(tmp) / f"cache{n}") as cache:
+                    t0 = time.perf_counter()
+                    plan = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
+                    t_plan = time.perf_counter() - t0
+                    srv0, cpu0, t0 = _cpu_of(server.pid), time.process_time(), time.perf_counter()
+                    run = run_panel(plan, codes=codes, cache=cache, prices=prices)
+                    wall = time.perf_counter() - t0
+                    cpu, srv = time.process_time() - cpu0, _cpu_of(server.pid) - srv0
+                    calls = sum(s.calls for s in run.stats.values())
+                    if n == 1:
+                        print(
+                            f"plan: {len(plan.cores):,} texts × {len(members)} members = {plan.calls:,} calls "
+                            f"({t_plan:.2f} s); ideal {ideal:.0f} calls/s"
+                        )
+                    print(
+                        f"run {n}, {what}: {calls:,} calls in {wall:.2f} s = {calls / wall:.0f} calls/s "
+                        f"→ {calls / wall / ideal:.1%} of ideal (target ≥ 80%)"
+                    )
+                    print(
+                        f"  CPU: client {cpu:.1f} s = {1000 * cpu / calls:.2f} ms/call ({cpu / wall:.0%} of a core); "
+                        f"fake server (own process) {srv:.1f} s = {1000 * srv / calls:.2f} ms/call; "
+                        f"load {os.getloadavg()[0]:.2f}"
+                    )
+            with ResponseCache(Path(tmp) / "cache2") as cache:
                 t0 = time.perf_counter()
                 plan2 = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
                 run2 = run_panel(plan2, codes=codes, cache=cache, prices=prices)
                 cached = time.perf_counter() - t0
                 hits = sum(s.hits for s in run2.stats.values())
                 print(
-                    f"cached second run (plan + run): {hits:,} cache hits, "
+                    f"cached re-run (plan + run): {hits:,} cache hits, "
                     f"{sum(s.calls for s in run2.stats.values())} calls, {cached:.2f} s (target < 2 s)"
                 )
     finally:
