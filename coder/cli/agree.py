@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from . import CONTEXT, _say
@@ -107,7 +109,10 @@ def agree_command(crosswalk_path, out_dir, levels, raters, n_bootstrap, seed, qu
         )
     for note in result.notes:
         _say(quiet, f"note: {note}")
-    _say(quiet, f"wrote {out_dir}/agreement_{{pairs,levels,coverage,matrices}}.csv and agreement.json (+ .meta.json)")
+    _say(
+        quiet,
+        f"wrote {Path(out_dir)}/agreement_{{pairs,levels,coverage,matrices}}.csv and agreement.json (+ .meta.json)",
+    )
 
 
 def _f(x: float) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from . import CONTEXT, _say
@@ -184,7 +186,10 @@ def sensitivity_command(
     )
     for line in summary_lines(result):
         _say(quiet, line)
-    _say(quiet, f"wrote {out_dir}/{{noise,rules,raters,thresholds,mappings}}.csv and sensitivity.json (+ .meta.json)")
+    _say(
+        quiet,
+        f"wrote {Path(out_dir)}/{{noise,rules,raters,thresholds,mappings}}.csv and sensitivity.json (+ .meta.json)",
+    )
 
 
 def summary_lines(result) -> list[str]:
