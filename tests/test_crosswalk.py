@@ -133,6 +133,17 @@ def test_panel_truncates_to_the_deepest_majority_level():
     assert (row.ksco_code, row.code_source) == ("9411", "panel")
 
 
+def test_panel_zero_is_a_valid_vote_that_goes_to_review():
+    # "0" (not in employment) is a valid answer for the parser, so for the vote too: never "invalid"
+    row = _panel({"a": "0", "b": "0", "c": "94111"})
+    assert (row.panel_valid, row.panel_agreement) == (3, 2 / 3)
+    assert row.ksco_code == "" and row.status != "not_employed"  # the panel alone changes no status
+    assert row.needs_review and "panel_not_employed" in row.review_reasons
+    assert "invalid" not in row.review_reasons
+    minority = _panel({"a": "0", "b": "94111", "c": "94112"})
+    assert (minority.ksco_code, minority.code_source, minority.panel_valid) == ("9411", "panel", 3)
+
+
 def test_panel_split_gives_no_code_and_review():
     row = _panel({"a": "31320", "b": "94111"})
     assert row.ksco_code == ""

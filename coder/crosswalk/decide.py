@@ -8,7 +8,8 @@ wrote (or :func:`~coder.crosswalk.store.read_crosswalk` read back), the code lis
     the final status and code, its level (0 = none), its major bucket (``1``–``9``, ``A``
     military, ``0`` not in employment, ``""`` unknown), the rater and rule that decided it,
     whether a person should look at it, the machine-readable reasons (``no_code``, ``weak``,
-    ``ambiguous``, ``conflict``, ``disagree``, ``invalid``, ``panel_split``) and why, in words.
+    ``ambiguous``, ``conflict``, ``disagree``, ``invalid``, ``panel_split``, ``panel_not_employed``)
+    and why, in words.
 ``panel_votes, panel_valid, panel_agreement``  (when ``panel_<id>`` members are present)
     every member's vote, how many were valid KSCO-7 codes, and the share of valid votes that
     back the panel code.
@@ -18,7 +19,8 @@ slots (``review``, ``consistency``, ``title``, ``rule``, ``index``, ``panel``) a
 slots (``model``, ``fuzzy``) only at or above their threshold, and then the label is marked
 for review.  **Panel**: members ``panel_<id>`` vote first; the panel's code is the code,
 truncated to the deepest level where a majority agrees, that more than half of the valid
-votes share; no majority → no panel code and ``panel_split``.  **Refinement**: when a strong
+votes share; no majority → no panel code and ``panel_split``; a majority for ``0`` (not in
+employment) decides nothing and sends the label to review (``panel_not_employed``).  **Refinement**: when a strong
 rater or a confident model agrees in lineage and is deeper, the deeper code is taken and the
 note says who refined whom (rule ``8`` + index ``8411`` → ``8411``).  A code not in the code
 list is never final.
@@ -125,16 +127,25 @@ def rater_names(crosswalk: pd.DataFrame) -> list[str]:
 def panel_vote(votes: Sequence[tuple[str, str]], codes: CodeList) -> tuple[str, int, float, list[str]]:
     """Combine ``(member, code)`` votes: ``(code, n_valid, agreement, invalid members)``.
 
-    Empty codes abstain. The code is the deepest truncation that more than half of the
-    valid votes share ('' when there is none); agreement = share of valid votes backing it.
+    Empty codes abstain. A valid vote is a code of the list or ``0`` (not in employment, a
+    major-level answer, as the answer parser counts it). The code is the deepest truncation that
+    more than half of the valid votes share ('' when there is none); agreement = share of valid
+    votes backing it.
     """
-    valid = [c for _, c in votes if c and c in codes]
-    invalid = [m for m, c in votes if c and c not in codes]
+    valid = [c for _, c in votes if c and (c in codes or c == BUCKET_NOT_EMPLOYED)]
+    invalid = [m for m, c in votes if c and c not in codes and c != BUCKET_NOT_EMPLOYED]
     n = len(valid)
     if not n:
         return "", 0, math.nan, invalid
+
+    def depth(c: str) -> int:
+        return 1 if c == BUCKET_NOT_EMPLOYED else codes.level(c)
+
+    def cut(c: str, level: int) -> str:
+        return c if c == BUCKET_NOT_EMPLOYED else codes.truncate(c, level)
+
     for level in (5, 4, 3, 2, 1):
-        counts = Counter(codes.truncate(c, level) for c in valid if codes.level(c) >= level)
+        counts = Counter(cut(c, level) for c in valid if depth(c) >= level)
         if not counts:
             continue
         best, k = max(sorted(counts.items()), key=lambda kv: kv[1])
@@ -251,7 +262,13 @@ def decide(
                 if p_invalid:
                     notes.append(f"invalid panel vote(s) from {', '.join(p_invalid)}")
                     reasons.append("invalid")
-                if p_code:
+                if p_code == BUCKET_NOT_EMPLOYED:
+                    # the panel does not change a label's status on its own: a person decides (review "0")
+                    notes.append(
+                        f"panel majority says not in employment ({panel_out['panel_votes'][-1]}): left to review"
+                    )
+                    reasons.append("panel_not_employed")
+                elif p_code:
                     answers.append((rank["panel"], "panel", p_code, p_agree, ""))
                 elif p_valid:
                     notes.append(f"panel split ({panel_out['panel_votes'][-1]})")
