@@ -119,6 +119,11 @@ class FakeVendor:
         self.server.server_close()
 
     def reset(self) -> None:
+        """Forget requests, scripts and settings; first wait (up to 5 s) for replies still being written —
+        a test whose client gave up on a slow reply leaves one behind, and it must not count in the next."""
+        deadline = time.monotonic() + 5.0
+        while self.inflight and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self._lock:
             self.requests.clear()
             self._scripts.clear()

@@ -33,6 +33,11 @@ def _run(args):
     return result
 
 
+def _on_rows(command, xw, rows, out, *extra, sex_col="sex"):
+    """``coder <command> XWALK ROWS --sex-col S --text-col occupation -o OUT …`` (the sweep commands)."""
+    return _run([command, str(xw), str(rows), "--sex-col", sex_col, "--text-col", "occupation", "-o", str(out), *extra])
+
+
 @pytest.fixture(scope="module")
 def coded(tmp_path_factory):
     """Person rows with sex (seeded), coded; returns (folder, rows path, crosswalk path)."""
@@ -79,26 +84,19 @@ def test_agree_cli_rejects_bad_levels(coded, tmp_path, levels, message):
 def test_sensitivity_cli_runs_every_sweep_on_person_rows(coded, tmp_path):
     _, rows, xw = coded
     out = tmp_path / "sens"
-    res = _run(
-        [
-            "sensitivity",
-            str(xw),
-            str(rows),
-            "--sex-col",
-            "sex",
-            "--text-col",
-            "occupation",
-            "-o",
-            str(out),
-            "--replicates",
-            "5",
-            "--noise",
-            "0.01,0.1",
-            "--model-thresholds",
-            "0.6,0.9",
-            "--fuzzy-thresholds",
-            "0.9",
-        ]
+    res = _on_rows(
+        "sensitivity",
+        xw,
+        rows,
+        str(out),
+        "--replicates",
+        "5",
+        "--noise",
+        "0.01,0.1",
+        "--model-thresholds",
+        "0.6,0.9",
+        "--fuzzy-thresholds",
+        "0.9",
     )
     assert res.exit_code == 0, res.output
     for name in ("noise.csv", "rules.csv", "raters.csv", "thresholds.csv", "mappings.csv", "sensitivity.json"):
@@ -113,36 +111,10 @@ def test_sensitivity_cli_runs_every_sweep_on_person_rows(coded, tmp_path):
 
 def test_sensitivity_cli_errors_name_the_fix(coded, tmp_path):
     _, rows, xw = coded
-    res = _run(
-        [
-            "sensitivity",
-            str(xw),
-            str(rows),
-            "--sex-col",
-            "gender",
-            "--text-col",
-            "occupation",
-            "-o",
-            str(tmp_path / "s"),
-        ]
-    )
+    res = _on_rows("sensitivity", xw, rows, str(tmp_path / "s"), sex_col="gender")
     assert res.exit_code != 0
     assert "no column 'gender' for --sex-col" in res.output
-    res = _run(
-        [
-            "sensitivity",
-            str(xw),
-            str(rows),
-            "--sex-col",
-            "sex",
-            "--text-col",
-            "occupation",
-            "--noise",
-            "2",
-            "-o",
-            str(tmp_path / "s"),
-        ]
-    )
+    res = _on_rows("sensitivity", xw, rows, str(tmp_path / "s"), "--noise", "2")
     assert res.exit_code == 2 and "give shares in [0, 1]" in res.output
     assert not (tmp_path / "s").exists()
 
@@ -156,25 +128,7 @@ def test_report_cli_with_and_without_rows(coded, tmp_path):
     assert "agreement" in data and "coverage" in data
     assert any("no rows with sex" in n for n in data["notes"])
     full = tmp_path / "full.html"
-    res = _run(
-        [
-            "report",
-            str(xw),
-            str(rows),
-            "--sex-col",
-            "sex",
-            "--text-col",
-            "occupation",
-            "-o",
-            str(full),
-            "--bootstrap",
-            "20",
-            "--replicates",
-            "5",
-            "--rules",
-            "npk-audit-2026",
-        ]
-    )
+    res = _on_rows("report", xw, rows, str(full), "--bootstrap", "20", "--replicates", "5", "--rules", "npk-audit-2026")
     assert res.exit_code == 0, res.output
     text = full.read_text(encoding="utf-8")
     assert "<html" in text and "data:image/png;base64," in text
@@ -193,21 +147,7 @@ def test_report_cli_refuses_bad_paths_and_writes_nothing(coded, tmp_path):
     assert res.exit_code == 2 and "--sex-col needs ROWS" in res.output
     res = _run(["report", str(xw), str(rows), "-o", str(tmp_path / "r.html")])
     assert res.exit_code != 0 and "--sex-col" in res.output
-    res = _run(
-        [
-            "report",
-            str(xw),
-            str(rows),
-            "--sex-col",
-            "sex",
-            "--text-col",
-            "occupation",
-            "--rules",
-            "nope",
-            "-o",
-            str(tmp_path / "r.html"),
-        ]
-    )
+    res = _on_rows("report", xw, rows, str(tmp_path / "r.html"), "--rules", "nope")
     assert res.exit_code != 0 and "no such consistency rules file" in res.output
     assert list(tmp_path.iterdir()) == []
 
@@ -269,24 +209,7 @@ def test_report_html_has_every_section_and_its_images(coded, tmp_path):
 
     _, rows, xw = coded
     out = tmp_path / "r.html"
-    res = _run(
-        [
-            "report",
-            str(xw),
-            str(rows),
-            "--sex-col",
-            "sex",
-            "--text-col",
-            "occupation",
-            "-o",
-            str(out),
-            "-q",
-            "--bootstrap",
-            "20",
-            "--replicates",
-            "5",
-        ]
-    )
+    res = _on_rows("report", xw, rows, str(out), "-q", "--bootstrap", "20", "--replicates", "5")
     assert res.exit_code == 0, res.output
     parser = _Sections()
     parser.feed(out.read_text(encoding="utf-8"))

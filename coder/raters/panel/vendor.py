@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib import import_module
 from typing import ClassVar
@@ -87,7 +88,7 @@ def status_error(status: int, body: str, headers: object = None) -> CallError:
     )
 
 
-class BaseAdapter:
+class BaseAdapter(ABC):
     """Common part of the adapters: the member, the key, and the defaults a vendor module overrides."""
 
     vendor: ClassVar[str] = ""
@@ -102,8 +103,9 @@ class BaseAdapter:
     def response_format(cls, member: Member) -> str:
         return member.response_format or cls.default_format
 
-    def call(self, system: str, user: str) -> Reply:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def call(self, system: str, user: str) -> Reply:
+        """Send one request (system and user prompt); the :class:`Reply`, or raise :class:`CallError`."""
 
     def close(self) -> None:
         """Close the SDK client's connections."""
