@@ -9,7 +9,7 @@ Ideal throughput = members × concurrency / latency = 3 × 8 / 0.05 s = 480 call
 the measured calls/s and its share of the ideal (target ≥ 80 %) twice: run 1 cold (the vendor
 SDKs are imported inside it, once per process), run 2 on a fresh cache with the SDKs loaded;
 then run 2 again from the cache (plan + run; target < 2 s).  The machine's noise is large (the
-same run varies by ±10 %): run it a few times.
+same run varies by ±15 %): run it a few times.
 
 Run: ``python bench/bench_panel.py`` (a script, not a test).
 """
