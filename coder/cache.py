@@ -30,13 +30,22 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CacheError
 
-__all__ = ["CACHE_ENV", "CacheStats", "ResponseCache", "cache_dir", "cache_key", "canonical_json", "open_cache"]
+__all__ = [
+    "CACHE_ENV",
+    "CacheStats",
+    "ResponseCache",
+    "cache_dir",
+    "cache_key",
+    "canonical_json",
+    "make_entry",
+    "open_cache",
+]
 
 CACHE_ENV = "CODER_CACHE_DIR"
 _ENTRY_FIELDS = ("key", "request", "response", "usage", "model", "created_utc")
@@ -60,6 +69,20 @@ def cache_key(request: Mapping[str, object]) -> str:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def make_entry(
+    request: Mapping[str, object], text: str, usage: Mapping[str, int], model: str, *, key: str | None = None
+) -> dict:
+    """A cache entry for an answer (see the module docstring); ``key`` defaults to :func:`cache_key`."""
+    return {
+        "key": key or cache_key(request),
+        "request": dict(request),
+        "response": {"text": text},
+        "usage": {k: int(v) for k, v in usage.items()},
+        "model": model,
+        "created_utc": _now(),
+    }
 
 
 @dataclass(frozen=True)
@@ -93,7 +116,9 @@ class ResponseCache:
 
         self.directory = Path(directory) if directory is not None else cache_dir()
         try:
-            self._cache = diskcache.Cache(str(self.directory))
+            # never evict: an answer was paid for (diskcache's default drops the least recently
+            # stored entries once the folder passes 1 GB, and checks the size on every write)
+            self._cache = diskcache.Cache(str(self.directory), eviction_policy="none", cull_limit=0)
         except OSError as exc:
             raise CacheError(
                 f"{self.directory}: the response cache cannot be opened ({exc.strerror or exc}) — "
@@ -124,21 +149,23 @@ class ResponseCache:
         self, request: Mapping[str, object], text: str, usage: Mapping[str, int], model: str, *, key: str | None = None
     ) -> dict:
         """Store an answer (never an error) and return the entry."""
-        key = key or cache_key(request)
-        entry = {
-            "key": key,
-            "request": dict(request),
-            "response": {"text": text},
-            "usage": {k: int(v) for k, v in usage.items()},
-            "model": model,
-            "created_utc": _now(),
-        }
-        self._write(key, entry)
+        entry = make_entry(request, text, usage, model, key=key)
+        self._write([entry])
         return entry
 
-    def _write(self, key: str, entry: dict) -> None:
+    def put_many(self, entries: Sequence[dict]) -> None:
+        """Store entries made by :func:`make_entry`, in one transaction (all or none)."""
+        if entries:
+            self._write(entries)
+
+    def _write(self, entries: Sequence[dict]) -> None:
         try:
-            self._cache.set(key, entry)
+            if len(entries) == 1:
+                self._cache.set(entries[0]["key"], entries[0])
+            else:
+                with self._cache.transact():
+                    for entry in entries:
+                        self._cache.set(entry["key"], entry)
         except OSError as exc:
             raise CacheError(
                 f"{self.directory}: cannot write to the response cache ({exc.strerror or exc}) — "
@@ -225,14 +252,14 @@ class ResponseCache:
                 "re-export the bundle with `coder cache export`.",
                 path=path,
             )
-        added = present = 0
+        first: dict[str, dict] = {}
         for entry in good:
-            if entry["key"] in self._cache:
-                present += 1
-                continue
-            self._write(entry["key"], entry)
-            added += 1
-        return added, present
+            if entry["key"] not in self._cache:
+                first.setdefault(entry["key"], entry)
+        new = list(first.values())
+        for i in range(0, len(new), 1000):
+            self._write(new[i : i + 1000])
+        return len(new), len(good) - len(new)
 
     def prune(self, *, older_than_days: float | None = None, model: str | None = None) -> int:
         """Delete entries created more than ``older_than_days`` ago and/or of ``model``; both None = all.

@@ -6,7 +6,7 @@ and counts cache hits, calls to make, tokens and cost — without any request.
 :func:`run_panel` answers the plan: cached answers first, the rest concurrently (at most
 ``max_concurrency`` calls in flight per member, all members at once), each retried on
 429/5xx/timeouts with exponential backoff that honours ``Retry-After``.  Every answer is cached
-the moment it arrives, so a run that stops (budget guard, an error, Ctrl-C) pays only for the
+as soon as the collecting thread receives it, so a run that stops (budget guard, an error, Ctrl-C) pays only for the
 rest when started again.  :func:`panel_votes` turns the answers into one
 :class:`~coder.raters.base.RaterResult` per member, keyed by core key.
 
@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import functools
 import math
-import queue
-import random
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ...cache import ResponseCache, cache_key
@@ -36,9 +32,10 @@ from ...crosswalk.decide import panel_vote
 from ...errors import CoderError, InputError, MissingKeyError, VendorError
 from ..base import RaterResult
 from .config import Member, Price, PriceTable
+from .execute import execute
 from .parse import ParsedAnswer, parse_answer
 from .prompt import Prompts, candidates_for, render, status_text
-from .vendor import CallError, Reply, adapter_class
+from .vendor import Reply, adapter_class
 
 __all__ = [
     "ONLY",
@@ -57,7 +54,6 @@ __all__ = [
 
 ONLY = ("review", "uncoded", "all")
 REQUEST_VERSION = 1
-MAX_WAIT_S = 60.0
 _NO_CODE = frozenset({"not_employed", "unknown", "employed_unstated"})
 
 
@@ -350,31 +346,6 @@ def _scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _call_with_retries(
-    adapter, task: Task, member: Member, stop: threading.Event, counter: Callable[[], None]
-) -> tuple[Reply | None, CallError | None, int]:
-    last = None
-    attempts = 0
-    for attempt in range(member.retries + 1):
-        if stop.is_set():
-            return None, last, attempts
-        attempts += 1
-        counter()
-        try:
-            return adapter.call(task.system, task.user), None, attempts
-        except CallError as exc:
-            last = exc
-            if not exc.retryable or attempt == member.retries:
-                break
-            if exc.retry_after is not None:
-                delay = min(exc.retry_after, MAX_WAIT_S)
-            else:
-                delay = min(member.backoff_s * (2**attempt) * (0.5 + random.random()), MAX_WAIT_S)
-            if stop.wait(delay):
-                return None, last, attempts
-    return None, last, attempts
-
-
 def run_panel(
     plan: PanelPlan,
     *,
@@ -387,6 +358,7 @@ def run_panel(
     allow_unknown_price: bool = False,
     progress: bool = False,
     env: Mapping[str, str] | None = None,
+    workers: str = "auto",
 ) -> PanelRun:
     """Answer every task of ``plan`` from the cache or the vendors (see the module docstring).
 
@@ -429,7 +401,7 @@ def run_panel(
             env=env,
             prices=prices,
         )
-        _execute(plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env)
+        _execute(plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env, workers=workers)
     answers: dict[str, dict[str, tuple[ParsedAnswer, ...]]] = {}
     for mp in plan.members:
         per: dict[str, list[ParsedAnswer]] = {}
@@ -469,103 +441,57 @@ class _Plan:
         return sum(m.cost for m in self.members if m.calls and m.price is not None)
 
 
-def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> None:
+def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, workers) -> None:
     members = {mp.member.id: mp for mp in plan.members}
     secrets = [env.get(mp.member.api_key_env, "") for mp in plan.members if mp.member.api_key_env]
-    adapters = {}
-    for mid in todo:
-        m = members[mid].member
-        key = env.get(m.api_key_env, "") if m.api_key_env else None
-        adapters[mid] = adapter_class(m.vendor)(m, key)
-    stop = threading.Event()
-    lock = threading.Lock()
-    spent = [0.0]
-    failures: list[tuple[Task, str, int]] = []
     total = sum(len(ts) for ts in todo.values())
-    from tqdm import tqdm
 
-    bar = tqdm(total=total, desc="panel", unit="call", disable=None if progress else True, leave=False)
+    def on_attempt(mid: str, n: int) -> None:
+        stats[mid].attempts += n
 
-    def work(task: Task) -> tuple[Task, Reply | None, CallError | None, int]:
-        m = members[task.member].member
-        st = stats[task.member]
+    def on_reply(mid: str, i: int, reply: Reply) -> float:
+        task, st, mp = todo[mid][i], stats[mid], members[mid]
+        st.calls += 1
+        st.input_tokens += reply.input_tokens
+        st.output_tokens += reply.output_tokens
+        texts[(task.member, task.core, task.sample)] = reply.text
+        if mp.price is None:
+            return 0.0
+        c = mp.price.cost(reply.input_tokens, reply.output_tokens)
+        st.cost += c
+        return c
 
-        def count() -> None:
-            with lock:
-                st.attempts += 1
-
-        reply, err, attempts = _call_with_retries(adapters[task.member], task, m, stop, count)
-        if reply is not None:
-            # cache the answer the moment it arrives: a stopped run keeps what it paid for
-            cache.put(
-                task.request,
-                reply.text,
-                {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
-                reply.model,
-                key=task.key,
-            )
-        return task, reply, err, attempts
-
-    pools = {
-        mid: ThreadPoolExecutor(max_workers=members[mid].member.max_concurrency, thread_name_prefix=f"panel-{mid}")
-        for mid in todo
-    }
-    budget_hit = ""
-    # finished futures arrive on a queue: concurrent.futures.wait(FIRST_COMPLETED) over all
-    # pending futures costs O(pending) per completion — O(n²) CPU for a run of n calls
-    finished: queue.SimpleQueue = queue.SimpleQueue()
-    try:
-        for mid, ts in todo.items():
-            for t in ts:
-                pools[mid].submit(work, t).add_done_callback(finished.put)
-        for _ in range(total):
-            fut = finished.get()
-            task, reply, err, attempts = fut.result()
-            st = stats[task.member]
-            mp = members[task.member]
-            bar.update(1)
-            if reply is None:
-                if err is not None:
-                    st.calls += 1
-                    st.errors += 1
-                    failures.append((task, _scrub(err.message, secrets), attempts))
-                continue
-            st.calls += 1
-            st.input_tokens += reply.input_tokens
-            st.output_tokens += reply.output_tokens
-            if mp.price is not None:
-                c = mp.price.cost(reply.input_tokens, reply.output_tokens)
-                st.cost += c
-                spent[0] += c
-            texts[(task.member, task.core, task.sample)] = reply.text
-            if max_cost is not None and spent[0] > max_cost and not budget_hit:
-                budget_hit = "yes"
-                stop.set()
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        for pool in pools.values():
-            pool.shutdown(wait=True, cancel_futures=True)
-        for adapter in adapters.values():
-            adapter.close()
-        bar.close()
+    outcome = execute(
+        todo,
+        {mid: mp.member for mid, mp in members.items()},
+        cache=cache,
+        env=env,
+        on_reply=on_reply,
+        on_attempt=on_attempt,
+        max_cost=max_cost,
+        workers=workers,
+        progress=progress,
+    )
+    for mid, _i, _msg, _n in outcome.failures:
+        stats[mid].calls += 1
+        stats[mid].errors += 1
     received = sum(s.calls - s.errors for s in stats.values())
-    if budget_hit:
+    if outcome.budget_hit:
         raise BudgetError(
-            f"panel: spent ${spent[0]:.4f}, more than --max-cost {max_cost:g}, after {received:,} of {total:,} calls — stopped, "
+            f"panel: spent ${outcome.spent:.4f}, more than --max-cost {max_cost:g}, after {received:,} of {total:,} calls — stopped, "
             "no output written. The answers received are cached: raise --max-cost and run again to pay only for the rest."
         )
-    if failures:
-        task, msg, attempts = failures[0]
-        by_member = {}
-        for t, _, _ in failures:
-            by_member[t.member] = by_member.get(t.member, 0) + 1
+    if outcome.failures:
+        mid, i, msg, attempts = outcome.failures[0]
+        task = todo[mid][i]
+        by_member: dict[str, int] = {}
+        for f in outcome.failures:
+            by_member[f[0]] = by_member.get(f[0], 0) + 1
         counts = ", ".join(f"{k} {v:,}" for k, v in sorted(by_member.items()))
-        m = members[task.member].member
+        m = members[mid].member
         raise VendorError(
-            f"panel: {len(failures):,} call(s) failed after their retries ({counts}); first: {m.label} on {task.core!r} "
-            f"after {attempts} attempt(s): {msg} — no output written. The {received:,} answers received are cached: "
+            f"panel: {len(outcome.failures):,} call(s) failed after their retries ({counts}); first: {m.label} on {task.core!r} "
+            f"after {attempts} attempt(s): {_scrub(msg, secrets)} — no output written. The {received:,} answers received are cached: "
             "run again to retry only the rest.",
             vendor=m.vendor,
             attempts=attempts,
