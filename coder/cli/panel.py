@@ -23,6 +23,14 @@ def _common(f):
     opts = [
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr."),
         click.option(
+            "--workers",
+            type=click.Choice(["auto", "threads", "processes"]),
+            default="auto",
+            show_default=True,
+            help="Where calls run: threads here, or one worker process per member (Linux; auto: for big "
+            "runs of several members).",
+        ),
+        click.option(
             "--offline", is_flag=True, help="Answer only from the cache; fail listing the labels it cannot answer."
         ),
         click.option(
@@ -114,6 +122,7 @@ def run_command(
     max_cost,
     allow_unknown_price,
     offline,
+    workers,
     quiet,
 ):
     """Send the labels of XWALK to the panel, add each member's vote (panel_<id>_*), re-decide, write -o.
@@ -139,6 +148,7 @@ def run_command(
         allow_unknown_price=allow_unknown_price,
         prices=prices_path,
         progress=not quiet,
+        workers=workers,
     )
     if plan_only:
         click.echo(outcome.plan.to_text())
@@ -147,9 +157,10 @@ def run_command(
     _say(quiet, run.to_text())
     coded = int((xw["ksco_code"] != "").sum())
     by_panel = int((xw["code_source"] == "panel").sum())
+    where = {"processes": " (a worker process per member)", "threads": " (threads)"}.get(run.workers, "")
     _say(
         quiet,
-        f"panel: {len(outcome.plan.cores):,} texts rated in {run.seconds:.1f} s; {len(xw):,} labels: {coded:,} coded "
+        f"panel: {len(outcome.plan.cores):,} texts rated in {run.seconds:.1f} s{where}; {len(xw):,} labels: {coded:,} coded "
         f"({by_panel:,} by the panel), {int(xw['needs_review'].sum()):,} need review; wrote {output}",
     )
 
@@ -175,6 +186,7 @@ def evaluate_command(
     max_cost,
     allow_unknown_price,
     offline,
+    workers,
     quiet,
 ):
     """What is the panel worth? Score it on job names the offline model never saw, next to the offline coder.
@@ -208,6 +220,7 @@ def evaluate_command(
             max_cost=max_cost,
             allow_unknown_price=allow_unknown_price,
             progress=not quiet,
+            workers=workers,
         )
     if plan_only:
         click.echo(result.plan.to_text())

@@ -131,6 +131,7 @@ def evaluate_panel(
     model: object = None,
     index: object = None,
     env: Mapping[str, str] | None = None,
+    workers: str = "auto",
 ) -> PanelEvaluation:
     """Run the panel on a stratified sample of held-out job names and score it (see the module docstring).
 
@@ -171,6 +172,7 @@ def evaluate_panel(
             allow_unknown_price=allow_unknown_price,
             progress=progress,
             env=env,
+            workers=workers,
         )
         cores = xw["core_key"].astype(str).tolist()
         votes = {}

@@ -39,6 +39,7 @@ import sys
 import threading
 import traceback
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -138,24 +139,23 @@ class Outcome:
     workers: str
 
 
-class _Backend:
+class _Backend(ABC):
     """Where a run's calls happen; results go to ``out`` (a queue of :class:`_Done` / :class:`_Crashed` / :class:`_Ended`)."""
 
     def __init__(self, tasks: Mapping[str, Sequence], members: Mapping[str, Member], adapters, out: queue.SimpleQueue):
         self.tasks, self.members, self.adapters, self.out = tasks, members, adapters, out
         self.stop_event = threading.Event()
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Start sending the calls."""
 
     def stop(self) -> None:
         self.stop_event.set()
 
+    @abstractmethod
     def join(self) -> None:
-        raise NotImplementedError
-
-    def add_attempt(self, member: str) -> None:
-        """Count one attempt for ``member`` as it starts (threads; processes send the count with the result)."""
+        """Wait until every call in flight has finished and its result is on ``out``."""
 
 
 class _Threads(_Backend):

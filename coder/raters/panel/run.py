@@ -32,7 +32,7 @@ from ...crosswalk.decide import panel_vote
 from ...errors import CoderError, InputError, MissingKeyError, VendorError
 from ..base import RaterResult
 from .config import Member, Price, PriceTable
-from .execute import execute
+from .execute import choose_workers, execute
 from .parse import ParsedAnswer, parse_answer
 from .prompt import Prompts, candidates_for, render, status_text
 from .vendor import Reply, adapter_class
@@ -182,6 +182,7 @@ class PanelRun:
     answers: Mapping[str, Mapping[str, tuple[ParsedAnswer, ...]]]
     stats: Mapping[str, MemberStats]
     seconds: float
+    workers: str = ""  # where the calls ran: "threads", "processes", or "" (all answers from the cache)
 
     def to_text(self) -> str:
         lines = [
@@ -370,6 +371,8 @@ def run_panel(
     import os
 
     env = os.environ if env is None else env
+    choose_workers(workers, {})  # a bad value is refused before anything else
+    mode = ""
     t0 = time.perf_counter()
     stats = {mp.member.id: MemberStats(mp.member.id, cost_known=mp.price is not None) for mp in plan.members}
     texts: dict[tuple[str, str, int], str] = {}
@@ -401,7 +404,9 @@ def run_panel(
             env=env,
             prices=prices,
         )
-        _execute(plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env, workers=workers)
+        mode = _execute(
+            plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env, workers=workers
+        )
     answers: dict[str, dict[str, tuple[ParsedAnswer, ...]]] = {}
     for mp in plan.members:
         per: dict[str, list[ParsedAnswer]] = {}
@@ -414,7 +419,7 @@ def run_panel(
             else:
                 st.invalid += 1
         answers[mp.member.id] = {c: tuple(v) for c, v in per.items()}
-    return PanelRun(plan, answers, stats, round(time.perf_counter() - t0, 3))
+    return PanelRun(plan, answers, stats, round(time.perf_counter() - t0, 3), mode)
 
 
 class _Plan:
@@ -441,7 +446,7 @@ class _Plan:
         return sum(m.cost for m in self.members if m.calls and m.price is not None)
 
 
-def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, workers) -> None:
+def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, workers) -> str:
     members = {mp.member.id: mp for mp in plan.members}
     secrets = [env.get(mp.member.api_key_env, "") for mp in plan.members if mp.member.api_key_env]
     total = sum(len(ts) for ts in todo.values())
@@ -496,6 +501,7 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, worker
             vendor=m.vendor,
             attempts=attempts,
         )
+    return outcome.workers
 
 
 def _combine(answers: Sequence[ParsedAnswer], codes: CodeList) -> tuple[str, float, bool, str]:
