@@ -29,6 +29,7 @@ when a run stops (budget, Ctrl-C, an error) finish, and their answers are cached
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import queue
@@ -140,7 +141,11 @@ class Outcome:
 
 
 class _Backend(ABC):
-    """Where a run's calls happen; results go to ``out`` (a queue of :class:`_Done` / :class:`_Crashed` / :class:`_Ended`)."""
+    """Where a run's calls happen; results go to ``out`` (a queue of :class:`_Done` / :class:`_Crashed` / :class:`_Ended`).
+
+    ``adapters``: member id → its adapter (threads), or a function that builds it (processes: each
+    worker builds its own).
+    """
 
     def __init__(self, tasks: Mapping[str, Sequence], members: Mapping[str, Member], adapters, out: queue.SimpleQueue):
         self.tasks, self.members, self.adapters, self.out = tasks, members, adapters, out
@@ -268,8 +273,10 @@ class _Processes(_Backend):
         self._children.clear()
 
 
-def _worker_main(adapter: BaseAdapter, member: Member, tasks: Sequence, res_w: int, ctl_r: int, mid: str) -> None:
-    """A worker process: call the vendor for ``tasks``, send each result down ``res_w``, exit."""
+def _worker_main(
+    make: Callable[[], BaseAdapter], member: Member, tasks: Sequence, res_w: int, ctl_r: int, mid: str
+) -> None:
+    """A worker process: build the member's client, call the vendor for ``tasks``, send each result down ``res_w``, exit."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us (control pipe) and collects
@@ -288,6 +295,8 @@ def _worker_main(adapter: BaseAdapter, member: Member, tasks: Sequence, res_w: i
             with lock:
                 out.write(_HEADER.pack(len(data)) + data)
                 out.flush()
+
+        adapter = make()
 
         def work(i: int) -> None:
             t = tasks[i]
@@ -332,12 +341,15 @@ def execute(
     crash (a bug in a worker) after caching what arrived.
     """
     mode = choose_workers(workers, {mid: len(ts) for mid, ts in todo.items()})
-    adapters = {}
+    makers: dict[str, Callable[[], BaseAdapter]] = {}
+    for mid in todo:
+        m = members[mid]
+        key = env.get(m.api_key_env, "") if m.api_key_env else None
+        makers[mid] = functools.partial(adapter_class(m.vendor), m, key)
+    # a worker process builds its own client (the SDK imports, about half a second each, then run
+    # in parallel); threads share this process's
+    adapters = {} if mode == "processes" else {mid: make() for mid, make in makers.items()}
     try:
-        for mid in todo:
-            m = members[mid]
-            key = env.get(m.api_key_env, "") if m.api_key_env else None
-            adapters[mid] = adapter_class(m.vendor)(m, key)
         out: queue.SimpleQueue = queue.SimpleQueue()
         lock = threading.Lock()
 
@@ -346,7 +358,7 @@ def execute(
                 on_attempt(mid, 1)
 
         backend: _Backend = (
-            _Processes(todo, members, adapters, out)
+            _Processes(todo, members, makers, out)
             if mode == "processes"
             else _Threads(todo, members, adapters, out, attempt_counter=count)
         )
