@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coder.cache import ResponseCache, cache_dir, cache_key, canonical_json
+from coder.cache import ResponseCache, cache_dir, cache_key, canonical_json, make_entry
 from coder.errors import CacheError
 
 REQUEST = {
@@ -165,3 +165,27 @@ def test_prune_by_age_model_and_all(tmp_path):
     assert cache.prune() == 3
     assert len(cache) == 0
     cache.close()
+
+
+def test_no_answer_is_ever_evicted(tmp_path):
+    """diskcache culls the oldest entries past its size limit; a paid answer must never go that way."""
+    import diskcache
+
+    diskcache.Cache(str(tmp_path / "c"), size_limit=1).close()  # a folder whose stored limit is 1 byte
+    with ResponseCache(tmp_path / "c") as cache:
+        for i in range(60):
+            cache.put({**REQUEST, "sample": i}, "{}", {"input_tokens": 1}, "gpt-x")
+        cache.put_many([make_entry({**REQUEST, "sample": 100 + i}, "{}", {}, "gpt-x") for i in range(40)])
+        assert len(cache) == 100
+
+
+def test_import_counts_a_key_repeated_in_a_bundle_once(tmp_path):
+    with ResponseCache(tmp_path / "a") as a:
+        a.put(REQUEST, "{}", {}, "gpt-x")
+        a.export(tmp_path / "b.jsonl.gz")
+    line = gzip.decompress((tmp_path / "b.jsonl.gz").read_bytes())
+    (tmp_path / "twice.jsonl.gz").write_bytes(gzip.compress(line + line))
+    with ResponseCache(tmp_path / "c") as c:
+        assert c.import_(tmp_path / "twice.jsonl.gz") == (1, 1)
+        assert c.import_(tmp_path / "twice.jsonl.gz") == (0, 2)
+        assert len(c) == 1
