@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from . import CONTEXT, _say
@@ -71,6 +73,20 @@ def _common(f):
     return f
 
 
+@contextlib.contextmanager
+def _on_interrupt():
+    """Ctrl-C during a panel run: say what was kept, exit 130 (the shell's code for SIGINT)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(
+            "panel: interrupted — every answer received (and those in flight) is cached; "
+            "run the same command again to pay only for the rest. No output written.",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+
+
 def _ids(members):
     return [x.strip() for x in members.split(",") if x.strip()] if members else None
 
@@ -134,22 +150,23 @@ def run_command(
     """
     from ..raters.panel import panel_file
 
-    outcome = panel_file(
-        crosswalk_path,
-        output,
-        panel=panel_path,
-        members=_ids(members),
-        only=only,
-        samples=samples,
-        plan_only=plan_only,
-        offline=offline,
-        max_calls=max_calls,
-        max_cost=max_cost,
-        allow_unknown_price=allow_unknown_price,
-        prices=prices_path,
-        progress=not quiet,
-        workers=workers,
-    )
+    with _on_interrupt():
+        outcome = panel_file(
+            crosswalk_path,
+            output,
+            panel=panel_path,
+            members=_ids(members),
+            only=only,
+            samples=samples,
+            plan_only=plan_only,
+            offline=offline,
+            max_calls=max_calls,
+            max_cost=max_cost,
+            allow_unknown_price=allow_unknown_price,
+            prices=prices_path,
+            progress=not quiet,
+            workers=workers,
+        )
     if plan_only:
         click.echo(outcome.plan.to_text())
         return
@@ -206,7 +223,7 @@ def evaluate_command(
     from ..raters.panel import evaluate_panel, load_panel, load_prices, load_prompts, select_members
 
     chosen = select_members(load_panel(panel_path)[0], _ids(members))
-    with ResponseCache() as cache:
+    with ResponseCache() as cache, _on_interrupt():
         result = evaluate_panel(
             chosen,
             n=n,
