@@ -425,19 +425,20 @@ def _collect(backend: _Backend, todo, *, cache, on_reply, on_attempt, max_cost, 
                     failures.append((item.member, item.index, item.error.message, item.attempts))
         bar.update(sum(isinstance(item, _Done) for item in batch))
 
-    def batch_from(first) -> list:
-        batch = [first]
+    def waiting() -> list:
+        """Every result already on the queue (without blocking)."""
+        items = []
         while True:
             try:
-                batch.append(backend.out.get_nowait())
+                items.append(backend.out.get_nowait())
             except queue.Empty:
-                return batch
+                return items
 
     try:
         backend.start()
         while any(remaining.values()):
             # every answer is cached as soon as it arrives here: a run that stops keeps what it paid for
-            store(batch_from(backend.out.get()))
+            store([backend.out.get(), *waiting()])
             if crashes and isinstance(backend, _Threads):
                 break
             if max_cost is not None and spent > max_cost and not budget_hit:
@@ -449,13 +450,7 @@ def _collect(backend: _Backend, todo, *, cache, on_reply, on_attempt, max_cost, 
     finally:
         # calls in flight when the run stopped finish during the join: their answers are paid for
         backend.join()
-        rest: list = []
-        while True:
-            try:
-                rest.append(backend.out.get_nowait())
-            except queue.Empty:
-                break
-        store(rest)
+        store(waiting())
         bar.close()
     if crashes:
         first = crashes[0]
