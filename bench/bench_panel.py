@@ -6,7 +6,7 @@ core leaves for review plus 2,000 job-dictionary names (seeded sample), through 
 (OpenAI, Anthropic and Gemini wire formats, the real SDKs), 8 calls in flight per member.
 
 The run uses the default ``workers="auto"``: 6,006 calls of three members, so one forked
-worker process per member on Linux (``coder/raters/panel/execute.py``); ``--workers threads``
+worker process per member on Linux (``coder/panel/execute.py``); ``--workers threads``
 runs them all in this process for comparison.
 
 Ideal throughput = members × concurrency / latency = 3 × 8 / 0.05 s = 480 calls/s.  Reports
@@ -35,16 +35,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_vendor import FAKE_KEY, write_panel, write_prices  # noqa: E402
 
-from coder.cache import ResponseCache  # noqa: E402
 from coder.codes import load_codes  # noqa: E402
 from coder.demo import DEMO_DATA  # noqa: E402
 from coder.io import read_table  # noqa: E402
 from coder.labels import tabulate_labels  # noqa: E402
+from coder.panel import load_panel, load_prices, load_prompts, plan_panel, run_panel  # noqa: E402
+from coder.panel.cache import ResponseCache  # noqa: E402
+from coder.panel.run import select_cores  # noqa: E402
+from coder.panel.vendor import adapter_class  # noqa: E402
 from coder.pipeline import code_labels  # noqa: E402
 from coder.raters.index import load_index  # noqa: E402
-from coder.raters.panel import load_panel, load_prices, load_prompts, plan_panel, run_panel  # noqa: E402
-from coder.raters.panel.run import select_cores  # noqa: E402
-from coder.raters.panel.vendor import adapter_class  # noqa: E402
 
 LATENCY = 0.05
 CONCURRENCY = 8

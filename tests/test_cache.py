@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coder.cache import ResponseCache, cache_dir, cache_key, canonical_json, make_entry
 from coder.errors import CacheError
+from coder.panel.cache import ResponseCache, cache_dir, cache_key, canonical_json, make_entry
 
 REQUEST = {
     "vendor": "openai",

@@ -11,12 +11,10 @@ import pandas as pd
 import pytest
 from fake_vendor import FAKE_KEY, Answer, FakeVendor, Fault, answer_json, set_keys, write_panel, write_prices
 
-from coder.cache import ResponseCache
 from coder.codes import load_codes
 from coder.errors import InputError, MissingKeyError, RuleError, VendorError
 from coder.labels import tabulate_labels
-from coder.pipeline import code_labels
-from coder.raters.panel import (
+from coder.panel import (
     BudgetError,
     load_panel,
     load_prices,
@@ -26,8 +24,10 @@ from coder.raters.panel import (
     plan_panel,
     run_panel,
 )
-from coder.raters.panel.evaluate import stratified_sample
-from coder.raters.panel.execute import choose_workers
+from coder.panel.cache import ResponseCache
+from coder.panel.evaluate import stratified_sample
+from coder.panel.execute import choose_workers
+from coder.pipeline import code_labels
 
 CODES = load_codes()
 LABELS = ["콘크리트패널 조립원", "전직 콘크리트패널 조립원, 현재 구직중", "소년원 학교 교사", "건물 청소원", "무직"]
@@ -435,7 +435,7 @@ def test_a_bad_panel_file_lists_every_problem(tmp_path):
 def test_one_adapter_per_vendor_file(name):
     import importlib
 
-    mod = importlib.import_module(f"coder.raters.panel.{name}")
+    mod = importlib.import_module(f"coder.panel.vendors.{name}")
     lines = len(Path(mod.__file__).read_text(encoding="utf-8").splitlines())
     assert 50 <= lines <= 150
     assert mod.Adapter.vendor == name.replace("_", "-")
@@ -449,10 +449,10 @@ def test_stratified_sample_is_proportional_and_seeded():
 
 
 def test_evaluate_scores_members_majority_and_offline(fake, setup):
+    from coder.panel import evaluate_panel
+    from coder.panel.evaluate import heldout_names
     from coder.raters.index import load_index
     from coder.raters.model import load_model
-    from coder.raters.panel import evaluate_panel
-    from coder.raters.panel.evaluate import heldout_names
 
     names, truth, _, _ = heldout_names()
     right = dict(zip(names, truth, strict=True))
@@ -481,7 +481,7 @@ def test_evaluate_scores_members_majority_and_offline(fake, setup):
 def test_fake_vendor_adds_no_nagle_delay(fake, setup):
     """Headers and body leave the fake server in two writes; with Nagle on, each reply waited ~40 ms for the
     client's delayed ACK (the benchmark measured that, not the client). 20 calls must take far less than 20 × 40 ms."""
-    from coder.raters.panel.vendor import adapter_class
+    from coder.panel.vendor import adapter_class
 
     for m in setup["members"]:
         adapter = adapter_class(m.vendor)(m, FAKE_KEY)
@@ -596,7 +596,7 @@ def test_processes_stop_at_the_budget_and_keep_what_was_in_flight(tmp_path, fake
 
 
 def test_a_bug_in_a_worker_stops_the_run_and_says_where(fake, setup, crosswalk, monkeypatch):
-    from coder.raters.panel import gemini
+    from coder.panel.vendors import gemini
 
     def broken(self, system, user):
         raise RuntimeError("adapter bug")
@@ -616,11 +616,11 @@ def test_a_bug_in_a_worker_stops_the_run_and_says_where(fake, setup, crosswalk, 
 _KILLED_RUN = """
 import sys
 import pandas as pd
-from coder.cache import ResponseCache
+from coder.panel.cache import ResponseCache
 from coder.codes import load_codes
 from coder.labels import tabulate_labels
 from coder.pipeline import code_labels
-from coder.raters.panel import load_panel, load_prices, load_prompts, plan_panel, run_panel
+from coder.panel import load_panel, load_prices, load_prompts, plan_panel, run_panel
 
 panel, prices, cache_dir, marker = sys.argv[1:5]
 xw = code_labels(tabulate_labels(pd.Series([f"가짜 직업 {i}" for i in range(60)], dtype=object)))

@@ -29,7 +29,7 @@ def stats_command():
     Example:
       coder cache stats
     """
-    from ..cache import ResponseCache
+    from ..panel.cache import ResponseCache
 
     with ResponseCache() as cache:
         click.echo(cache.stats().to_text())
@@ -47,7 +47,7 @@ def export_command(path, quiet):
     Example:
       coder cache export panel-cache.jsonl.gz
     """
-    from ..cache import ResponseCache
+    from ..panel.cache import ResponseCache
 
     with ResponseCache() as cache:
         n = cache.export(path)
@@ -64,7 +64,7 @@ def import_command(path, quiet):
     Example:
       coder cache import panel-cache.jsonl.gz
     """
-    from ..cache import ResponseCache
+    from ..panel.cache import ResponseCache
 
     with ResponseCache() as cache:
         added, present = cache.import_(path)
@@ -86,7 +86,7 @@ def prune_command(days, model, everything, quiet):
       coder cache prune --older-than 90
       coder cache prune --model HCX-005
     """
-    from ..cache import ResponseCache
+    from ..panel.cache import ResponseCache
 
     if everything and (days is not None or model is not None):
         raise click.UsageError("--all cannot be combined with --older-than or --model.")

@@ -148,7 +148,7 @@ def run_command(
       coder panel xwalk.csv -o xwalk_panel.csv --plan
       coder panel xwalk.csv -o xwalk_panel.csv --members claude,gemini --max-cost 2
     """
-    from ..raters.panel import panel_file
+    from ..panel import panel_file
 
     with _on_interrupt():
         outcome = panel_file(
@@ -218,9 +218,9 @@ def evaluate_command(
       coder panel evaluate --n 300 --plan
       coder panel evaluate --n 300 --max-cost 3 --allow-unknown-price
     """
-    from ..cache import ResponseCache
     from ..io import write_json
-    from ..raters.panel import evaluate_panel, load_panel, load_prices, load_prompts, select_members
+    from ..panel import evaluate_panel, load_panel, load_prices, load_prompts, select_members
+    from ..panel.cache import ResponseCache
 
     chosen = select_members(load_panel(panel_path)[0], _ids(members))
     with ResponseCache() as cache, _on_interrupt():

@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...cache import ResponseCache
-from ...codes import CodeList, load_codes
-from ...crosswalk.assemble import add_raters
-from ...crosswalk.decide import DecisionPolicy, decide
-from ...crosswalk.store import crosswalk_files, read_crosswalk, save_crosswalk
-from ...provenance import build_meta, check_paths
-from ...resources import file_sha256
-from ..base import RaterResult
+from ..codes import CodeList, load_codes
+from ..crosswalk.assemble import add_raters
+from ..crosswalk.decide import DecisionPolicy, decide
+from ..crosswalk.store import crosswalk_files, read_crosswalk, save_crosswalk
+from ..provenance import build_meta, check_paths
+from ..raters.base import RaterResult
+from ..resources import file_sha256
+from .cache import ResponseCache
 from .config import Member, PriceTable, load_panel, load_prices, select_members
 from .prompt import Prompts, load_prompts
 from .run import PanelPlan, PanelRun, panel_votes, plan_panel, run_panel
@@ -89,7 +89,7 @@ def _keep_stored(crosswalk, result: RaterResult) -> RaterResult:
 
 def panel_crosswalk(crosswalk, run: PanelRun, *, codes: CodeList, policy: DecisionPolicy | None = None):
     """The crosswalk with the run's votes as ``panel_<id>`` raters, re-decided."""
-    from ...pipeline import make_policy
+    from ..pipeline import make_policy
 
     results = [_keep_stored(crosswalk, r) for r in panel_votes(run, codes)]
     with_votes = add_raters(crosswalk, results, on="core_key")
@@ -165,7 +165,7 @@ def panel_file(
         if own_cache:
             cache.close()
     decided = panel_crosswalk(stored, run, codes=codes, policy=policy)
-    from ...pipeline import make_policy
+    from ..pipeline import make_policy
 
     pol = policy if policy is not None else make_policy()
     used = {

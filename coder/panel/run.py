@@ -26,11 +26,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ...cache import ResponseCache, cache_key
-from ...codes import CodeList
-from ...crosswalk.decide import panel_vote
-from ...errors import CoderError, InputError, MissingKeyError, VendorError
-from ..base import RaterResult
+from ..codes import CodeList
+from ..crosswalk.decide import panel_vote
+from ..errors import CoderError, InputError, MissingKeyError, VendorError
+from ..raters.base import RaterResult
+from .cache import ResponseCache, cache_key
 from .config import Member, Price, PriceTable
 from .execute import choose_workers, execute
 from .parse import ParsedAnswer, parse_answer

@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ...codes import BUCKET_NOT_EMPLOYED, CodeList
+from ..codes import BUCKET_NOT_EMPLOYED, CodeList
 
 __all__ = ["ANSWER_SCHEMA", "ParsedAnswer", "parse_answer"]
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...cache import ResponseCache
-from ...codes import CodeList, load_codes
-from ...crosswalk.decide import panel_vote
-from ...errors import InputError
+from ..codes import CodeList, load_codes
+from ..crosswalk.decide import panel_vote
+from ..errors import InputError
+from .cache import ResponseCache
 from .config import Member, PriceTable
 from .prompt import Prompts
 from .run import PanelPlan, PanelRun, panel_votes, plan_panel, run_panel
@@ -71,7 +71,7 @@ class PanelEvaluation:
 
 def heldout_names(*, seed: int | None = None) -> tuple[list[str], list[str], object, object]:
     """Held-out job names with their true codes, the training data and the held-out mask."""
-    from ..model_fit import PARAMS, SEED, split_groups, training_data
+    from ..raters.model_fit import PARAMS, SEED, split_groups, training_data
 
     data = training_data()
     is_dict = np.array([s == "jobdict" for s in data.sources])
@@ -140,10 +140,10 @@ def evaluate_panel(
     """
     import pandas as pd
 
-    from ...labels import tabulate_labels
-    from ...pipeline import code_labels
-    from ..index import build_index, load_index
-    from ..model import train_model
+    from ..labels import tabulate_labels
+    from ..pipeline import code_labels
+    from ..raters.index import build_index, load_index
+    from ..raters.model import train_model
 
     codes = codes if codes is not None else load_codes()
     names, truth, data, test = heldout_names()

@@ -4,7 +4,7 @@
 
     [[member]]
     id = "claude"                 # rater name panel_<id>; letters, digits, _ (unique)
-    vendor = "anthropic"          # anthropic | gemini | openai | openai-compatible (a module of coder.raters.panel)
+    vendor = "anthropic"          # anthropic | gemini | openai | openai-compatible (a module of coder.panel)
     model = "claude-opus-4-5"
     base_url = ""                 # optional: another endpoint (proxy, local server, CLOVA Studio)
     api_key_env = "ANTHROPIC_API_KEY"   # the environment variable holding the key; "" = no key (local servers)
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
-from ...errors import InputError, RuleError
-from ...resources import data_path, file_sha256
+from ..errors import InputError, RuleError
+from ..resources import data_path, file_sha256
 
 __all__ = ["Member", "Price", "PriceTable", "load_panel", "load_prices", "select_members"]
 
@@ -111,7 +111,7 @@ class Member:
 
 
 def _vendor_module(vendor: str) -> str:
-    return f"{__package__}.{vendor.replace('-', '_')}"
+    return f"{__package__}.vendors.{vendor.replace('-', '_')}"
 
 
 def _member(raw: Mapping[str, object], where: str, problems: list[str]) -> Member | None:

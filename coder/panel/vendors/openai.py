@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .parse import ANSWER_SCHEMA
-from .vendor import BaseAdapter, CallError, Reply, stainless_call
+from ..parse import ANSWER_SCHEMA
+from ..vendor import BaseAdapter, CallError, Reply, stainless_call
 
 __all__ = ["Adapter"]
 

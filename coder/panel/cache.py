@@ -12,7 +12,7 @@ The cache is a :mod:`diskcache` folder.  Where it lives:
 ``separators=(",", ":")``, UTF-8) of the *request*: a dict holding everything that can change
 the answer — vendor, model, base URL, every sampling parameter, the rendered prompts, the
 prompt-template hash, the code-list version and the sample index (built by
-:mod:`coder.raters.panel`).  The request never holds an API key.
+:mod:`coder.panel`).  The request never holds an API key.
 
 **Entry.** ``{"key", "request", "response": {"text"}, "usage": {"input_tokens", "output_tokens"},
 "model" (the model id the vendor reported), "created_utc"}``.  Only answers are stored: an
@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CacheError
+from ..errors import CacheError
 
 __all__ = [
     "CACHE_ENV",

@@ -1,6 +1,6 @@
 """What every vendor adapter provides, and how one is found.
 
-An adapter is a module ``coder.raters.panel.<vendor>`` (``openai-compatible`` →
+An adapter is a module ``coder.panel.<vendor>`` (``openai-compatible`` →
 ``openai_compatible``) defining ``Adapter``, a subclass of :class:`BaseAdapter`.  Adding a
 vendor is adding one module: :func:`adapter_class` looks it up by name, nothing else lists
 vendors.  ``Adapter(member, api_key).call(system, user)`` returns a :class:`Reply` or raises
@@ -115,8 +115,8 @@ class BaseAdapter(ABC):
 
 
 def adapter_class(vendor: str) -> type[BaseAdapter]:
-    """The ``Adapter`` of ``coder.raters.panel.<vendor>`` (imported on first use)."""
-    module = import_module(f"{__package__}.{vendor.replace('-', '_')}")
+    """The ``Adapter`` of ``coder.panel.<vendor>`` (imported on first use)."""
+    module = import_module(f"{__package__}.vendors.{vendor.replace('-', '_')}")
     return module.Adapter
 
 

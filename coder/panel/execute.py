@@ -1,6 +1,6 @@
 """Sending a panel's calls: threads in this process, or one forked worker process per member.
 
-:func:`execute` is what :func:`coder.raters.panel.run.run_panel` calls for the answers not in
+:func:`execute` is what :func:`coder.panel.run.run_panel` calls for the answers not in
 the cache.  Each member has at most ``max_concurrency`` calls in flight, on a thread pool of
 that size; every call is retried on 429/5xx/timeouts with exponential backoff that honours
 ``Retry-After`` (:func:`call_with_retries`).  Answers reach one collecting loop (the calling
@@ -45,8 +45,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ...cache import ResponseCache, make_entry
-from ...errors import InputError, VendorError
+from ..errors import InputError, VendorError
+from .cache import ResponseCache, make_entry
 from .config import Member
 from .vendor import BaseAdapter, CallError, Reply, adapter_class
 

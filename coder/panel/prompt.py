@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from ...codes import CodeList
-from ...errors import RuleError
-from ...resources import data_path
-from ..base import decode_candidates
+from ..codes import CodeList
+from ..errors import RuleError
+from ..raters.base import decode_candidates
+from ..resources import data_path
 
 __all__ = ["MAX_CANDIDATES", "Prompts", "candidates_for", "load_prompts", "render", "status_text"]
 

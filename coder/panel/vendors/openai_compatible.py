@@ -19,8 +19,8 @@ import re
 from typing import ClassVar
 
 from ...errors import InputError
+from ..vendor import Reply
 from . import openai as _openai
-from .vendor import Reply
 
 __all__ = ["Adapter", "strip_reasoning"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .parse import ANSWER_SCHEMA
-from .vendor import BaseAdapter, CallError, Reply, status_error
+from ..parse import ANSWER_SCHEMA
+from ..vendor import BaseAdapter, CallError, Reply, status_error
 
 __all__ = ["Adapter"]
 
