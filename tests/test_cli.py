@@ -61,7 +61,7 @@ def test_usage_error_exit_code(runner):
 
 
 def test_demo(runner, tmp_path):
-    result = runner.invoke(cli, ["demo", "--out", str(tmp_path / "demo"), "--top", "3"])
+    result = runner.invoke(cli, ["demo", "-o", str(tmp_path / "demo"), "--top", "3"])
     assert result.exit_code == 0, result.output
     assert "2,120 labels, 1,000,000 persons" in result.stderr
     assert "persons by source:" in result.stderr

@@ -265,10 +265,13 @@ def test_held_out_accuracy_above_floor(data):
 
 def test_cli_train_needs_exactly_one_destination(tmp_path):
     runner = CliRunner()
-    for args in ([], ["--out", str(tmp_path), "--ship"]):
+    for args in ([], ["-o", str(tmp_path), "--ship"], ["--out", str(tmp_path), "--ship"]):
         res = runner.invoke(model_group, ["train", *args])
         assert res.exit_code == 2
-        assert "give exactly one of --out DIR or --ship." in res.output
+        assert "give exactly one of -o/--output DIR or --ship." in res.output
+    res = runner.invoke(model_group, ["train", "--out", str(tmp_path), "-o", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "Error: give -o/--output once (--out is its old name)." in res.output
 
 
 def test_title_parts_split_listed_occupations():

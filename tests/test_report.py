@@ -154,9 +154,9 @@ def test_report_cli_refuses_bad_paths_and_writes_nothing(coded, tmp_path):
 
 def test_demo_on_a_users_file_and_its_guards(coded, tmp_path):
     _, rows, _ = coded
-    res = _run(["demo", "--text-col", "occupation", "--out", str(tmp_path / "x")])
+    res = _run(["demo", "--text-col", "occupation", "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "go with --input FILE" in res.output
-    res = _run(["demo", "--input", str(rows), "--text-col", "occupation", "--out", str(tmp_path / "x")])
+    res = _run(["demo", "--input", str(rows), "--text-col", "occupation", "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "--input needs --text-col and --sex-col" in res.output
     out = tmp_path / "mine"
     res = _run(
@@ -168,7 +168,7 @@ def test_demo_on_a_users_file_and_its_guards(coded, tmp_path):
             "occupation",
             "--sex-col",
             "sex",
-            "--out",
+            "--output",
             str(out),
             "--replicates",
             "5",

@@ -179,7 +179,7 @@ def test_missing_columns(tmp_path, files):
 def test_end_to_end_cli(tmp_path):
     runner = CliRunner()
     d = tmp_path / "demo"
-    assert runner.invoke(cli, ["demo", "--out", str(d), "-q"]).exit_code == 0
+    assert runner.invoke(cli, ["demo", "-o", str(d), "-q"]).exit_code == 0
     checked = tmp_path / "checked.csv"
     r = runner.invoke(cli, ["check", str(d / "crosswalk.csv"), "--rules", str(AUDIT), "-o", str(checked), "-q"])
     assert r.exit_code == 0, r.output

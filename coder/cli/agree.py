@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import CONTEXT, _say
+from .options import output_option, quiet_option
 
 __all__ = ["agree_command", "bootstrap_option", "levels_option", "parse_levels"]
 
@@ -50,10 +51,8 @@ bootstrap_option = click.option(
 
 @click.command("agree", context_settings=CONTEXT)
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
+@output_option(
+    dest="out_dir",
     required=True,
     type=click.Path(file_okay=False),
     help="Folder for agreement_{pairs,levels,coverage,matrices}.csv and agreement.json (+ .meta.json each).",
@@ -66,7 +65,7 @@ bootstrap_option = click.option(
 )
 @bootstrap_option
 @click.option("--seed", default=20260101, show_default=True, type=int, help="Random seed of the bootstrap.")
-@click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
+@quiet_option
 def agree_command(crosswalk_path, out_dir, levels, raters, n_bootstrap, seed, quiet):
     """Agreement between every pair of raters in a crosswalk, at KSCO levels 1–5.
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .options import quiet_option
+
 __all__ = ["axis_command"]
 
 
@@ -241,7 +243,7 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--no-vintages", is_flag=True, help="Skip the vintage-drift check over the survey's other periods.")
 @click.option("--json", "json_path", default=None, help="Write every number as JSON here ('-' = stdout).")
 @click.option("--csv", "csv_path", default=None, help="Write the per-bucket table as CSV here.")
-@click.option("--quiet", is_flag=True, help="Do not print the table.")
+@quiet_option(help="Do not print the table (stdout).")
 def axis_command(
     input_path,
     reference,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import CONTEXT, _say
+from .options import quiet_option
 
 __all__ = ["cache_group"]
 
@@ -37,7 +38,7 @@ def stats_command():
 
 @cache_group.command("export", context_settings=CONTEXT)
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def export_command(path, quiet):
     """Write every cached answer to FILE (gzip JSONL: key, request, response, usage, model, time; no keys).
 
@@ -56,7 +57,7 @@ def export_command(path, quiet):
 
 @cache_group.command("import", context_settings=CONTEXT)
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def import_command(path, quiet):
     """Load a bundle written by `coder cache export` (every key is checked against its request).
 
@@ -77,7 +78,7 @@ def import_command(path, quiet):
 )
 @click.option("--model", default=None, help="Delete answers of this model only.")
 @click.option("--all", "everything", is_flag=True, help="Delete every answer.")
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def prune_command(days, model, everything, quiet):
     """Delete cached answers: older than DAYS, of one model, or all (--all).
 

@@ -7,15 +7,14 @@ import sys
 import click
 
 from . import CONTEXT, _say
+from .options import output_option, quiet_option
 
 __all__ = ["check_command"]
 
 
 @click.command("check", context_settings=CONTEXT)
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
+@output_option(
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
     help="The checked crosswalk (consistency_* and violations columns added, re-decided). Not the input.",
@@ -28,7 +27,7 @@ __all__ = ["check_command"]
     help="Consistency rules TOML [default: the bundled rules/consistency.toml].",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when any check finds a violation (for CI).")
-@click.option("-q", "--quiet", is_flag=True, help="No impact table or violation summary on stderr.")
+@quiet_option(help="No impact table or violation summary on stderr.")
 def check_command(crosswalk_path, output, rules_path, strict, quiet):
     """Apply the KSCO-7 consistency rules to a crosswalk, re-decide it, and run the checks.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import CONTEXT, _say
+from .options import output_option, quiet_option
 
 __all__ = ["apply_command", "code_command", "decide_command", "demo_command", "explain_command", "rules_option"]
 
@@ -78,10 +79,7 @@ _encoding_option = click.option(
 @click.option("--text-col", required=True, help="Column with the free-text occupation.")
 @click.option("--weight-col", default=None, help="Numeric weight column; persons are weight sums.")
 @click.option("--id-col", default=None, help="Row id column; checked to be a unique, non-empty key.")
-@click.option(
-    "-o",
-    "--output",
-    "output",
+@output_option(
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Coded rows; format by extension (.csv .tsv .parquet .xlsx), - for CSV on stdout. Not the input.",
@@ -98,7 +96,7 @@ _encoding_option = click.option(
 @click.option("--replace", is_flag=True, help="Overwrite ksco_* columns the input already has.")
 @_model_options
 @_encoding_option
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def code_command(
     input_path,
     text_col,
@@ -160,9 +158,7 @@ def code_command(
 
 @click.command("decide", context_settings=CONTEXT)
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="The re-decided crosswalk."
-)
+@output_option(required=True, type=click.Path(dir_okay=False, allow_dash=True), help="The re-decided crosswalk.")
 @_threshold_options
 @click.option(
     "--precedence",
@@ -176,7 +172,7 @@ def code_command(
     help="Take the model's deepest code at this probability when the fuzzy top candidate agrees "
     f"(1 turns it off) [default: {CORROBORATE_THRESHOLD_DEFAULT}].",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, precedence, corroborate_threshold, quiet):
     """Re-decide a stored crosswalk's final codes without running any rater.
 
@@ -214,17 +210,11 @@ def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, pre
     help="A (reviewed) crosswalk.",
 )
 @click.option("--text-col", required=True, help="Column with the free-text occupation.")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Coded rows; format by extension.",
-)
+@output_option(required=True, type=click.Path(dir_okay=False, allow_dash=True), help="Coded rows; format by extension.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a label is not in the crosswalk.")
 @click.option("--replace", is_flag=True, help="Overwrite ksco_* columns the rows already have.")
 @_encoding_option
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def apply_command(input_path, crosswalk_path, text_col, output, strict, replace, encoding, quiet):
     """Join a (reviewed) crosswalk to rows by exact label_key; no rater runs.
 
@@ -249,13 +239,13 @@ def apply_command(input_path, crosswalk_path, text_col, output, strict, replace,
 
 
 @click.command("demo", context_settings=CONTEXT)
-@click.option(
-    "--out",
-    "out_dir",
+@output_option(
+    dest="out_dir",
     default="coder-demo",
     show_default=True,
     type=click.Path(file_okay=False),
     help="Folder for coded.csv, crosswalk.csv, crosswalk.checked.csv, agreement/, report.html and report.json.",
+    old_name="--out",
 )
 @click.option(
     "--top",
@@ -286,7 +276,7 @@ def apply_command(input_path, crosswalk_path, text_col, output, strict, replace,
     type=click.IntRange(1),
     help="Bootstrap replicates for the agreement intervals.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option
 def demo_command(out_dir, top, input_path, text_col, sex_col, weight_col, replicates, n_bootstrap, quiet):
     """The whole pipeline, offline, on the bundled Nemotron-Personas-Korea labels (2,120 labels, 1M persons).
 
@@ -302,8 +292,8 @@ def demo_command(out_dir, top, input_path, text_col, sex_col, weight_col, replic
 
     \b
     Example:
-      coder demo --out coder-demo
-      coder demo --input personas.csv --text-col occupation --sex-col sex --out my-demo
+      coder demo -o coder-demo
+      coder demo --input personas.csv --text-col occupation --sex-col sex -o my-demo
     """
     from ..demo import full_demo_summary, run_full_demo
 

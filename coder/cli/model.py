@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from .options import output_option, quiet_option
+
 __all__ = ["model_group"]
 
 
@@ -17,41 +19,40 @@ def model_group() -> None:
     \b
     Example:
       coder model evaluate
-      coder model train --out my-model/
+      coder model train -o my-model/
     """
 
 
 @model_group.command("train")
-@click.option(
-    "--out",
-    "out_dir",
+@output_option(
+    dest="out_dir",
     type=click.Path(file_okay=False),
-    default=None,
     help="Directory to write jobdict_model.npz/.json into (load it with load_model(path)).",
+    old_name="--out",
 )
 @click.option(
     "--ship",
     is_flag=True,
-    help="Overwrite the model shipped inside the package (coder/models/) instead of --out.",
+    help="Overwrite the model shipped inside the package (coder/models/) instead of -o DIR.",
 )
 @click.option("--seed", default=None, type=int, help="Random seed [default: 0].")
 @click.option("--no-evaluate", is_flag=True, help="Skip the held-out evaluation stored in the metadata.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@quiet_option
 def train_command(out_dir: str | None, ship: bool, seed: int | None, no_evaluate: bool, quiet: bool) -> None:
     """Train the model on the shipped index (deterministic for a seed) and write it.
 
-    Exactly one of --out DIR or --ship is required, so that the packaged model is
+    Exactly one of -o DIR or --ship is required, so that the packaged model is
     only replaced on purpose. Prints the path of the metadata JSON on stdout.
 
     \b
     Example:
-      coder model train --out my-model/
+      coder model train -o my-model/
       coder model train --ship          # maintainers: refresh coder/models/
     """
     from ..raters import model as m
 
     if bool(out_dir) == ship:
-        raise click.UsageError("give exactly one of --out DIR or --ship.")
+        raise click.UsageError("give exactly one of -o/--output DIR or --ship.")
     seed = m.SEED if seed is None else seed
     if not quiet:
         click.echo(f"training (seed {seed}{', with held-out evaluation' if not no_evaluate else ''})…", err=True)

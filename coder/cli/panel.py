@@ -7,6 +7,7 @@ import contextlib
 import click
 
 from . import CONTEXT, _say
+from .options import output_option, quiet_option
 
 __all__ = ["panel_group"]
 
@@ -23,7 +24,7 @@ class _DefaultRun(click.Group):
 def _common(f):
     """Options shared by ``run`` and ``evaluate`` (applied bottom-up)."""
     opts = [
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr."),
+        quiet_option(help="No progress bar or summary on stderr."),
         click.option(
             "--workers",
             type=click.Choice(["auto", "threads", "processes"]),
@@ -108,9 +109,7 @@ def panel_group() -> None:
 
 @panel_group.command("run", context_settings=CONTEXT)
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The crosswalk with the panel's votes."
-)
+@output_option(required=True, type=click.Path(dir_okay=False), help="The crosswalk with the panel's votes.")
 @click.option(
     "--only",
     type=click.Choice(["review", "uncoded", "all"]),

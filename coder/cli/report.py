@@ -6,6 +6,7 @@ import click
 
 from . import CONTEXT, _say
 from .agree import bootstrap_option
+from .options import output_option, quiet_option
 from .sensitivity import sensitivity_options, sweep_kwargs
 
 __all__ = ["report_command"]
@@ -15,17 +16,15 @@ __all__ = ["report_command"]
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
 @click.argument("rows_path", metavar="[ROWS]", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--sex-col", default=None, help="Sex column of ROWS (needed with ROWS).")
-@click.option(
-    "-o",
-    "--output",
-    "html_path",
+@output_option(
+    dest="html_path",
     required=True,
     type=click.Path(dir_okay=False),
     help="The report, ending in .html; the JSON goes beside it (report.json), each with a .meta.json sidecar.",
 )
 @sensitivity_options
 @bootstrap_option
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@quiet_option
 def report_command(
     crosswalk_path,
     rows_path,

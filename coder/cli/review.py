@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import CONTEXT, _say
+from .options import output_option, quiet_option
 
 __all__ = ["review_group"]
 
@@ -22,13 +23,7 @@ def review_group():
 
 @review_group.command("export")
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Review sheet: .csv (UTF-8 with BOM) or .xlsx.",
-)
+@output_option(required=True, type=click.Path(dir_okay=False), help="Review sheet: .csv (UTF-8 with BOM) or .xlsx.")
 @click.option(
     "--level", default=1, show_default=True, type=click.IntRange(1, 5), help="KSCO level at which raters must agree."
 )
@@ -49,7 +44,7 @@ def review_group():
 )
 @click.option("--blind", is_flag=True, help="Hide who said what: options A, B, C; the key goes to <output>.key.json.")
 @click.option("--batch", default=None, help="Batch name [default: the output's folder name].")
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@quiet_option(help="No summary on stderr.")
 def review_export_command(crosswalk_path, output, level, min_persons, limit, order, blind, batch, quiet):
     """Write the labels that need a person as a sheet a reviewer edits in Excel.
 
@@ -77,10 +72,8 @@ def review_export_command(crosswalk_path, output, level, min_persons, limit, ord
     type=click.Path(exists=True, dir_okay=False),
     help="The crosswalk the sheet was exported from.",
 )
-@click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The reviewed crosswalk. Not an input."
-)
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@output_option(required=True, type=click.Path(dir_okay=False), help="The reviewed crosswalk. Not an input.")
+@quiet_option(help="No summary on stderr.")
 def review_import_command(review_path, into_path, output, quiet):
     """Apply a reviewer's decisions (rater review) and re-decide; nothing is written on any error.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import CONTEXT, _say
+from .options import output_option, quiet_option
 
 __all__ = ["float_list", "sensitivity_command", "sensitivity_options"]
 
@@ -123,16 +124,14 @@ def sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, 
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
 @click.argument("rows_path", metavar="ROWS", type=click.Path(dir_okay=False))
 @click.option("--sex-col", required=True, help="Sex column of ROWS (female/male, 여자/남자, F/M, …).")
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
+@output_option(
+    dest="out_dir",
     required=True,
     type=click.Path(file_okay=False),
     help="Folder for noise, rules, raters, thresholds, mappings .csv and sensitivity.json (+ .meta.json each).",
 )
 @sensitivity_options
-@click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
+@quiet_option
 def sensitivity_command(
     crosswalk_path,
     rows_path,
