@@ -421,3 +421,64 @@ def test_cli_status_col(tmp_path):
     assert res.exit_code == 0, res.output
     grid = res.output.split("robustness grid")[1].split("\n\n")[0].split("\n", 2)[2]  # the cells only
     assert "inc " in grid and "ATT " not in grid and " ok " not in grid
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_cli_output_equal_to_the_input_is_refused(tmp_path, flag):
+    from coder.cli import cli
+
+    path = _write_npk(tmp_path)
+    before = path.read_bytes()
+    args = ["axis", str(path), "--n-col", "n_rule_mapping", "--female-share-col", "female_share_rule_mapping"]
+    result = CliRunner().invoke(cli, [*args, flag, str(path)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {path}: {flag} is the same file as the input — writing it would overwrite the input. "
+        "Choose another output path.\n"
+    )
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["npk.csv"]  # no sidecar, no temporary file
+
+
+def test_axis_file_writes_json_and_csv_with_sidecars(tmp_path):
+    from coder.axis import axis_file
+    from coder.resources import file_sha256
+
+    path = _write_npk(tmp_path)
+    out_json, out_csv = tmp_path / "out" / "axis.json", tmp_path / "out" / "axis.csv"
+    result = axis_file(
+        path,
+        json_path=out_json,
+        csv_path=out_csv,
+        n_col="n_rule_mapping",
+        female_share_col="female_share_rule_mapping",
+        n_bootstrap=50,
+        n_permutations=50,
+        vintages=False,
+    )
+    assert json.loads(out_json.read_text(encoding="utf-8")) == json.loads(json.dumps(result.to_dict()))
+    assert pd.read_csv(out_csv, dtype=str)["bucket"].tolist() == [str(i) for i in range(1, 10)]
+    for out in (out_json, out_csv):
+        meta = json.loads((tmp_path / "out" / f"{out.name}.meta.json").read_text(encoding="utf-8"))
+        assert meta["command"] == "coder axis"
+        assert meta["outputs"]["this"] == str(out) and meta["outputs"]["sha256"] == file_sha256(out)
+        assert meta["inputs"]["sha256"] == file_sha256(path)
+        assert meta["files_sha256"] == {"references/kosis-res:2025H2": load_reference("kosis-res:2025H2").sha256}
+        assert meta["params"]["n_col"] == "n_rule_mapping" and meta["params"]["vintages"] is False
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "axis.csv",
+        "axis.csv.meta.json",
+        "axis.json",
+        "axis.json.meta.json",
+    ]
+
+
+def test_axis_file_refuses_a_reference_csv_as_output(tmp_path):
+    from coder.axis import axis_file
+
+    path = _write_npk(tmp_path)
+    ref = tmp_path / "ref.csv"
+    ref.write_text("bucket,sex,count\n1,female,1\n1,male,1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="--csv is the same file as the reference"):
+        axis_file(path, reference=ref, csv_path=ref)
+    assert ref.read_text(encoding="utf-8") == "bucket,sex,count\n1,female,1\n1,male,1\n"

@@ -1,10 +1,6 @@
-"""``coder axis``: sex × KSCO axis metrics against a KOSIS reference (thin CLI over :mod:`coder.axis.metrics`)."""
+"""``coder axis``: sex × KSCO axis metrics against a KOSIS reference (thin CLI over :func:`coder.axis.axis_file`)."""
 
 from __future__ import annotations
-
-import json
-import sys
-from pathlib import Path
 
 import click
 
@@ -126,32 +122,6 @@ def format_axis_table(result) -> str:
 _GRID_VERDICT = {"attenuated": "ATT", "not_attenuated": "ok", "inconclusive": "inc"}
 
 
-def buckets_frame(result):
-    """One row per bucket with every per-bucket figure (intervals split into _lo/_hi columns)."""
-    import pandas as pd
-
-    rows = []
-    for b in result.to_dict()["buckets"]:
-        row = {}
-        for key, value in b.items():
-            if key in ("r_ci", "r_ci_bonferroni", "r_bucket_ci", "r_bucket_ci_bonferroni"):
-                row[f"{key}_lo"], row[f"{key}_hi"] = value if value is not None else (None, None)
-            else:
-                row[key] = value
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _read(path: str):
-    try:
-        from ..io import read_table
-    except ImportError:  # pragma: no cover - io.py not yet in the tree
-        import pandas as pd
-
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return read_table(path)
-
-
 def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for item in values:
@@ -241,8 +211,18 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
     "not publish it with these tables).",
 )
 @click.option("--no-vintages", is_flag=True, help="Skip the vintage-drift check over the survey's other periods.")
-@click.option("--json", "json_path", default=None, help="Write every number as JSON here ('-' = stdout).")
-@click.option("--csv", "csv_path", default=None, help="Write the per-bucket table as CSV here.")
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    help="Write every number as JSON here ('-' = stdout), with a .meta.json sidecar. Not the input.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    default=None,
+    help="Write the per-bucket table as CSV here, with a .meta.json sidecar. Not the input.",
+)
 @quiet_option(help="Do not print the table (stdout).")
 def axis_command(
     input_path,
@@ -277,19 +257,20 @@ def axis_command(
             --reference kosis-res:2025H2 --json axis.json
         coder axis table.csv --code-col ksco_major --n-col n --female-share-col female_share
     """
-    from ..axis.metrics import measure_axis, tabulate_axis
-    from ..axis.references import load_reference
+    from ..axis.stage import axis_file
 
     if n_col and count_col:
         raise click.UsageError("--count-col and --n-col are mutually exclusive (long vs wide aggregated table).")
     if bool(n_col) != bool(female_share_col):
         raise click.UsageError("--n-col and --female-share-col go together.")
-    ref = load_reference(reference)
-    frame = _read(input_path)
-    table = tabulate_axis(
-        frame,
+    result = axis_file(
+        input_path,
+        reference=reference,
+        json_path=json_path,
+        csv_path=csv_path,
         sex_col=sex_col,
         code_col=code_col,
+        status_col=status_col,
         weight_col=weight_col,
         age_col=age_col,
         count_col=count_col,
@@ -297,11 +278,6 @@ def axis_command(
         female_share_col=female_share_col,
         sex_map=_sex_map(sex_map),
         exclude=[e.strip() for e in exclude.split(",")] if exclude else [],
-        status_col=status_col,
-    )
-    result = measure_axis(
-        table,
-        ref,
         q=q,
         tau=tau,
         n_bootstrap=n_bootstrap,
@@ -311,13 +287,5 @@ def axis_command(
         ref_sample_size=ref_sample_size,
         vintages=not no_vintages,
     )
-    if json_path:
-        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        if json_path == "-":
-            sys.stdout.write(text)
-        else:
-            Path(json_path).write_text(text, encoding="utf-8")
-    if csv_path:
-        buckets_frame(result).to_csv(csv_path, index=False, encoding="utf-8")
     if not quiet and json_path != "-":
         click.echo(format_axis_table(result), nl=False)
