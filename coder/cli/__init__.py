@@ -85,4 +85,5 @@ _register()
 
 
 def main() -> None:
+    """Run the ``coder`` command line (the console script and ``python -m coder``)."""
     cli(prog_name="coder")

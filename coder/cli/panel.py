@@ -205,7 +205,7 @@ def evaluate_command(
     workers,
     quiet,
 ):
-    """What is the panel worth? Score it on job names the offline model never saw, next to the offline coder.
+    """What the panel is worth: its score on job names the offline model never saw, next to the offline coder.
 
     A stratified sample (by major group, seeded) of the 한국직업사전 names that `coder model evaluate`
     holds out is coded offline (model and index without those jobs; about a minute of training) and

@@ -14,7 +14,13 @@ __all__ = ["rules_group"]
 
 @click.group("rules", context_settings=CONTEXT)
 def rules_group():
-    """Check the rule files."""
+    """Check the rule files.
+
+    \b
+    Example:
+      coder rules check --strict
+      coder rules check --rules my_rules.csv
+    """
 
 
 @rules_group.command("check")
