@@ -13,7 +13,12 @@ rules in ``rules/consistency_npk_audit_2026.toml``), one ``[[rule]]`` table each
 ``citation``         ``[{code, title}, …]``: the KSCO-7 code(s) and title(s) that justify the target
 ``overrides``        slots whose disagreeing answer the rule may overrule (``title``, ``rule``,
                      ``index``, ``panel``, ``model``, ``fuzzy``); a disagreeing answer from any
-                     other slot keeps the rule from firing and flags a conflict instead
+                     other slot keeps the rule from firing and flags a conflict instead.
+                     ``title`` covers every exact KSCO-7 title: the title lookup, and a mapper
+                     rule or job-index answer at the unit-group level (5 digits).  The default
+                     rules list ``title`` nowhere, so they never override an exact title; the
+                     printed NPK-audit set does, deliberately, and ``check`` reports each such
+                     override (check ``exact_title``)
 ``examples``         labels the rule must win with its code; ``counterexamples``: labels it must not hit
 ``note``             free text; ``printed``: optional ``{target, overrides, persons}`` as published
 
@@ -339,6 +344,21 @@ def _panel_majority(row: Mapping[str, object], members: Sequence[str], codes: Co
     return panel_vote(votes, codes)[0]
 
 
+EXACT = frozenset({"rule", "index"})
+"""Raters whose unit-group (5-digit) answer names an exact KSCO-7 title, as the title lookup does."""
+
+
+def _slot(rater: str, code: str, codes: CodeList) -> str:
+    """The slot a rule must list in ``overrides`` to beat this answer: ``title`` for an exact title.
+
+    The title lookup, and a mapper rule or job-index name at the unit-group level (헤어디자이너 →
+    rule 42220 미용사), name the occupation exactly; the default rules list ``title`` in no rule's
+    overrides, so they never override an exact title.
+    """
+    slot = slot_of(rater)
+    return "title" if slot in EXACT and codes.level(code) == 5 else slot
+
+
 def apply_consistency(
     crosswalk: pd.DataFrame,
     rules: ConsistencyRules | None = None,
@@ -380,10 +400,9 @@ def apply_consistency(
         if members:
             answers.append(("panel", _panel_majority(row, members, codes)))
         answers = [(n, c) for n, c in answers if c and c in codes]
-        beaten = [f"{n}={c}" for n, c in answers if not codes.same_lineage(target, c) and slot_of(n) in rule.overrides]
-        blockers = [
-            f"{n}={c}" for n, c in answers if not codes.same_lineage(target, c) and slot_of(n) not in rule.overrides
-        ]
+        against = [(n, c) for n, c in answers if not codes.same_lineage(target, c)]
+        beaten = [f"{n}={c}" for n, c in against if _slot(n, c, codes) in rule.overrides]
+        blockers = [f"{n}={c}" for n, c in against if _slot(n, c, codes) not in rule.overrides]
         others = [
             h for h in hits[1:] if by_id[h].code != "core" and target and not codes.same_lineage(target, by_id[h].code)
         ]

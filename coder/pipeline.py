@@ -33,9 +33,9 @@ from .io import read_table, write_table
 from .labels import LabelTable, tabulate_labels
 from .provenance import build_meta, check_paths, write_meta
 from .raters.base import RaterResult
-from .raters.fuzzy import FUZZY_THRESHOLD, fuzzy_shortlist
+from .raters.fuzzy import fuzzy_shortlist
 from .raters.index import JobIndex, index_rater, load_index
-from .raters.model import MODEL_THRESHOLD, JobModel, load_model, model_rater
+from .raters.model import JobModel, load_model, model_rater
 from .raters.rules import RuleSet, apply_rules, load_rules
 from .raters.title import lookup_titles
 from .resources import data_path, file_sha256
@@ -155,14 +155,15 @@ def _load_rules(path: str | Path | None, codes: CodeList, bundled: bool) -> Rule
 
 def make_policy(
     *,
-    model_threshold: float = MODEL_THRESHOLD,
-    fuzzy_threshold: float = FUZZY_THRESHOLD,
+    model_threshold: float | None = None,
+    fuzzy_threshold: float | None = None,
     precedence: Sequence[str] | None = None,
     base: DecisionPolicy | None = None,
 ) -> DecisionPolicy:
-    """A :class:`~coder.crosswalk.decide.DecisionPolicy` with the toolkit's default thresholds."""
+    """``base`` (default: a :class:`~coder.crosswalk.decide.DecisionPolicy` with the registry's thresholds) with the given values changed."""
     policy = base if base is not None else DecisionPolicy()
-    changes: dict[str, object] = {"model_threshold": model_threshold, "fuzzy_threshold": fuzzy_threshold}
+    thresholds = {k: v for k, v in (("model", model_threshold), ("fuzzy", fuzzy_threshold)) if v is not None}
+    changes: dict[str, object] = {"thresholds": thresholds}
     if precedence is not None:
         changes["precedence"] = tuple(precedence)
     return policy.with_(**changes)
@@ -179,8 +180,8 @@ def code_labels(
     index: JobIndex | None = None,
     extra_raters: Sequence[RaterResult] = (),
     fuzzy_k: int = 5,
-    fuzzy_threshold: float = FUZZY_THRESHOLD,
-    model_threshold: float = MODEL_THRESHOLD,
+    fuzzy_threshold: float | None = None,
+    model_threshold: float | None = None,
     policy: DecisionPolicy | None = None,
 ) -> pd.DataFrame:
     """Code a distinct-label table and return its crosswalk (see :mod:`coder.crosswalk`).
@@ -214,7 +215,7 @@ def _fuzzy(
     keys: Sequence[str], setup: _Setup, prior: Mapping[str, RaterResult], k: int, policy: DecisionPolicy
 ) -> RaterResult:
     coded = [any(r.codes[i] for n, r in prior.items() if n in ("title", "rule", "index")) for i in range(len(keys))]
-    return fuzzy_shortlist(keys, entries=setup.index.entries, k=k, threshold=policy.fuzzy_threshold, skip=coded)
+    return fuzzy_shortlist(keys, entries=setup.index.entries, k=k, threshold=policy.threshold("fuzzy"), skip=coded)
 
 
 OFFLINE_RATERS: tuple[_Offline, ...] = (
@@ -225,7 +226,7 @@ OFFLINE_RATERS: tuple[_Offline, ...] = (
         "model",
         "model",
         False,
-        lambda keys, s, prior, k, p: model_rater(keys, k=k, model=s.model, threshold=p.model_threshold),
+        lambda keys, s, prior, k, p: model_rater(keys, k=k, model=s.model, threshold=p.threshold("model")),
     ),
     _Offline("fuzzy", "fuzzy", False, _fuzzy),
 )
@@ -305,8 +306,8 @@ def code_frame(
     status_rules: StatusRules | None = None,
     model: JobModel | str | Path | bool | None = None,
     fuzzy_k: int = 5,
-    fuzzy_threshold: float = FUZZY_THRESHOLD,
-    model_threshold: float = MODEL_THRESHOLD,
+    fuzzy_threshold: float | None = None,
+    model_threshold: float | None = None,
     policy: DecisionPolicy | None = None,
     source: str = "input",
 ) -> CodingResult:
@@ -379,8 +380,8 @@ def code_file(
     bundled_rules: bool = True,
     model: str | Path | bool | None = None,
     fuzzy_k: int = 5,
-    fuzzy_threshold: float = FUZZY_THRESHOLD,
-    model_threshold: float = MODEL_THRESHOLD,
+    fuzzy_threshold: float | None = None,
+    model_threshold: float | None = None,
     encoding: str = "utf-8",
     command: str = "coder code",
 ) -> CodingResult:

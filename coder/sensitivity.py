@@ -539,9 +539,7 @@ def run_sensitivity(
                 )
                 has = sweep.crosswalk[f"{n}_code"].astype(str).to_numpy() != ""
                 mask |= has & (score >= lo) & (score < hi)
-        new = policy.with_(
-            model_threshold=mt, fuzzy_threshold=ft, thresholds={**policy.thresholds, "model": mt, "fuzzy": ft}
-        )
+        new = policy.with_(thresholds={"model": mt, "fuzzy": ft})
         bucket, code = sweep.redecide(mask, new)
         grid_rows.append(
             {

@@ -131,7 +131,10 @@ def test_rule_blocked_by_a_rater_it_may_not_override(tmp_path, xwalk):
     res = check_crosswalk(xwalk, p)
     row = res.crosswalk.set_index("label_key").loc["시설경비원"]
     assert row["consistency_code"] == "" and row["consistency_flags"] == "conflict"
-    assert row["consistency_detail"] == "X01 not applied: title=41231 disagree(s) and X01 may not override them"
+    assert (
+        row["consistency_detail"]
+        == "X01 not applied: title=41231, index=41231 disagree(s) and X01 may not override them"
+    )
     assert row["ksco_code"] == "41231" and row["needs_review"] and "conflict" in row["review_reasons"]
     assert res.impact.iloc[0][["labels", "blocked_labels"]].tolist() == [0, 1]
 
@@ -169,11 +172,13 @@ def test_checks_status_depth_and_codes_not_in_ksco(tmp_path, xwalk):
     assert "무직" not in set(res.violations["label_key"])
 
 
-def test_mapper_bare_delivery_word_is_flagged_too_deep(xwalk):
-    v = check_crosswalk(xwalk).violations
-    assert v["message"].tolist() == [
-        "code deeper than the evidence: '배달원' is the title of 922 (배달원) (level 3); final 9223 is level 4"
-    ]
+def test_an_exact_title_is_final_in_depth_so_nothing_is_too_deep(xwalk):
+    # 배달원 is the title of 922: decide no longer lets the mapper's 9223 deepen it (it was flagged too_deep)
+    res = check_crosswalk(xwalk)
+    row = res.crosswalk.set_index("label_key").loc["배달원"]
+    assert row["ksco_code"] == "922"
+    assert "title=922 is final in depth (rule=9223 not taken)" in row["code_note"]
+    assert res.violations["message"].tolist() == []
 
 
 def test_check_file_writes_output_and_sidecar(tmp_path, xwalk):

@@ -162,7 +162,7 @@ def test_panel_invalid_votes_are_counted_not_used_and_abstention_ignored():
 def test_panel_ranks_below_strong_offline_raters():
     row = _panel({"a": "31320", "b": "31320"}, extra=[_rater("rule", {"가": "94111"}, details=["R1"])])
     assert (row.ksco_code, row.code_source) == ("94111", "rule")
-    assert "disagree" in row.review_reasons
+    assert "panel_advisory" in row.review_reasons  # a majority against a strong rater at the major level is advisory
 
 
 def test_confident_model_refines_a_shallow_rule():
@@ -225,7 +225,20 @@ def test_policy_defaults_are_the_library_thresholds():
     from coder.raters.fuzzy import FUZZY_THRESHOLD
     from coder.raters.model import MODEL_THRESHOLD
 
-    assert (DecisionPolicy().model_threshold, DecisionPolicy().fuzzy_threshold) == (MODEL_THRESHOLD, FUZZY_THRESHOLD)
+    assert DecisionPolicy().thresholds == {"fuzzy": FUZZY_THRESHOLD, "model": MODEL_THRESHOLD}
+    assert (DecisionPolicy().threshold("model"), DecisionPolicy().threshold("panel_a")) == (MODEL_THRESHOLD, math.inf)
+
+
+def test_policy_as_dict_is_the_truth_and_round_trips():
+    policy = DecisionPolicy(thresholds={"model": 0.5}, exclude_rules=frozenset({"R0001"}), refine=False)
+    data = policy.as_dict()
+    assert data["thresholds"] == {"fuzzy": 0.95, "model": 0.5}  # it reported 0.75 before
+    assert DecisionPolicy.from_dict(data) == policy
+    assert DecisionPolicy.from_dict({"model_threshold": 0.9}).threshold("model") == 0.9  # an older sidecar
+    with pytest.raises(ValueError, match="unknown policy key"):
+        DecisionPolicy.from_dict({"model_treshold": 0.9})
+    with pytest.raises(ValueError, match="only weak raters"):
+        DecisionPolicy(thresholds={"rule": 0.5})
 
 
 def test_confident_fuzzy_refines_a_shallow_model_code():
@@ -302,5 +315,5 @@ def test_corroboration_needs_the_same_lineage_and_can_be_turned_off():
     assert other.loc["가", "ksco_code"] == ""
     table = tabulate_labels(pd.Series(["가"], dtype=object))
     stored = assemble_crosswalk(table, parse_status(table.keys), _model_and_fuzzy("가", CHAIN, "84110"))
-    off = decide(stored, DecisionPolicy(model_threshold=0.95, corroborate_threshold=1.0))
+    off = decide(stored, DecisionPolicy(thresholds={"model": 0.95}, corroborate_threshold=1.0))
     assert off["ksco_code"].tolist() == [""]

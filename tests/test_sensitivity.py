@@ -197,7 +197,7 @@ def test_threshold_grid_mask_equals_full_redecide(demo, ref):
     )
     sweep = _Sweeper(xw, label_sex, ref, base, load_codes(), 0.8, 0.7)
     for row in result.thresholds.itertuples():
-        p = base.with_(model_threshold=row.model_threshold, thresholds={"model": row.model_threshold, "fuzzy": 0.95})
+        p = base.with_(thresholds={"model": row.model_threshold, "fuzzy": 0.95})
         full = _full_buckets(xw, p)
         table = sweep.tabulate(np.array([KSCO_MAJORS.index(b) if b in KSCO_MAJORS else -1 for b in full]))
         assert row.rho == pytest.approx(float(axis_point(table, ref)["rho"]))

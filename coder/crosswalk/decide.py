@@ -8,22 +8,36 @@ wrote (or :func:`~coder.crosswalk.store.read_crosswalk` read back), the code lis
     the final status and code, its level (0 = none), its major bucket (``1``–``9``, ``A``
     military, ``0`` not in employment, ``""`` unknown), the rater and rule that decided it,
     whether a person should look at it, the machine-readable reasons (``no_code``, ``weak``,
-    ``ambiguous``, ``conflict``, ``disagree``, ``invalid``, ``panel_split``, ``panel_not_employed``)
-    and why, in words.
+    ``ambiguous``, ``conflict``, ``disagree``, ``invalid``, ``panel_split``, ``panel_not_employed``,
+    ``panel_advisory``) and why, in words.
 ``panel_votes, panel_valid, panel_agreement``  (when ``panel_<id>`` members are present)
-    every member's vote, how many were valid KSCO-7 codes, and the share of valid votes that
-    back the panel code.
+    every member's vote, how many were valid, and the share of valid votes that back the panel code.
 
 **Precedence.** The first slot in ``policy.precedence`` with a valid answer decides; strong
-slots (``review``, ``consistency``, ``title``, ``rule``, ``index``, ``panel``) always, weak
-slots (``model``, ``fuzzy``) only at or above their threshold, and then the label is marked
-for review.  **Panel**: members ``panel_<id>`` vote first; the panel's code is the code,
-truncated to the deepest level where a majority agrees, that more than half of the valid
-votes share; no majority → no panel code and ``panel_split``; a majority for ``0`` (not in
-employment) decides nothing and sends the label to review (``panel_not_employed``).  **Refinement**: when a strong
-rater or a confident model agrees in lineage and is deeper, the deeper code is taken and the
-note says who refined whom (rule ``8`` + index ``8411`` → ``8411``).  A code not in the code
-list is never final.
+slots (:data:`~coder.raters.base.REGISTRY`: ``review``, ``consistency``, ``title``, ``rule``,
+``index``, ``panel``) always, weak slots (``model``, ``fuzzy``) only at or above their threshold
+(``policy.thresholds``, keyed by rater), and then the label goes to review.  When nothing
+decides, the model's deepest code with probability ≥ ``corroborate_threshold`` is taken (weak)
+if the fuzzy shortlist's top candidate shares its lineage.  **Refinement**: a strong or
+confident rater that agrees in lineage and is deeper refines the code (rule ``8`` + index
+``8411`` → ``8411``); the note says who refined whom.
+
+**The rules a decision obeys** (each a hypothesis property in ``tests/test_decide_invariants.py``):
+
+1. *A review decision is final.*  A reviewer's code (rater ``review``) is the code: nothing
+   overrides, deepens or re-flags it, whatever the precedence; ``needs_review`` is False.
+2. *An invalid vote never counts.*  A code not in the code list, or a panel answer flagged
+   invalid (``panel_<id>_valid`` False), is ignored (reason ``invalid``).
+3. *A panel decides only when at least two valid votes agree* (and more than half of the valid
+   votes share the code, truncated to the deepest level where they do).  A single vote, or a
+   majority that contradicts a strong rater at the major level, is advisory: it may fill a
+   blank (nothing else decided) only as a weak code, and the label goes to review
+   (``panel_advisory``).  A majority for ``0`` decides nothing (``panel_not_employed``).
+4. *A rule may declare its depth final* (``depth = final`` in the mapper: 교사 → 25) and the title
+   lookup names the code exactly: nothing deepens such a code.
+5. *A code is never deeper than the deepest rater that supports it*: the final code is always
+   one rater's own answer (or the panel's majority code), never a composite.
+6. *A code not in the code list is never final.*
 """
 
 from __future__ import annotations
@@ -46,6 +60,7 @@ __all__ = [
     "PANEL_COLUMNS",
     "PRECEDENCE",
     "STRONG",
+    "THRESHOLDS",
     "DecisionPolicy",
     "decide",
     "panel_vote",
@@ -54,6 +69,13 @@ __all__ = [
 
 PRECEDENCE: tuple[str, ...] = tuple(s.slot for s in REGISTRY)
 STRONG: frozenset[str] = frozenset(s.slot for s in REGISTRY if s.strong)
+THRESHOLDS: Mapping[str, float] = {s.slot: s.threshold for s in REGISTRY if not s.strong}
+"""Each weak rater's default threshold, from the registry."""
+HUMAN: frozenset[str] = frozenset(s.slot for s in REGISTRY if s.human)
+DEPTH_FINAL: frozenset[str] = frozenset({"title"})
+"""Raters whose code is final in depth by construction (an exact title names the level)."""
+MIN_PANEL_VOTES = 2
+"""A panel decides only where at least this many valid votes agree."""
 FINAL_COLUMNS = (
     "status",
     "ksco_code",
@@ -72,11 +94,24 @@ _NO_CODE_STATUSES = {
     "unknown": "no usable label",
     "employed_unstated": "employed, occupation not stated",
 }
+_POLICY_KEYS = (
+    "precedence",
+    "strong",
+    "thresholds",
+    "refine",
+    "corroborate_threshold",
+    "exclude_raters",
+    "exclude_rules",
+)
 
 
 @dataclass(frozen=True)
 class DecisionPolicy:
     """How to decide: precedence of slots, which are strong, weak thresholds, refinement, exclusions.
+
+    ``thresholds`` maps a weak rater to the score its code must reach; raters not given keep
+    their registry default (:data:`THRESHOLDS`), so ``DecisionPolicy(thresholds={"model": 0.5})``
+    has ``{"fuzzy": 0.95, "model": 0.5}``.  A threshold above 1 turns a weak rater off.
 
     ``corroborate_threshold``: when nothing else decides, the model's deepest code with at least
     this probability is taken if the fuzzy shortlist's top candidate shares its lineage (two
@@ -84,37 +119,96 @@ class DecisionPolicy:
 
     ``exclude_raters`` leaves raters (by name, or a whole slot such as ``panel``) out;
     ``exclude_rules`` ignores answers whose ``rule_id`` is listed (leave-one-rule-out).
+
+    :meth:`as_dict` is what a sidecar records and :meth:`from_dict` reads it back: the two
+    round-trip exactly.
+
+    >>> DecisionPolicy(thresholds={"model": 0.5}).as_dict()["thresholds"]
+    {'fuzzy': 0.95, 'model': 0.5}
+    >>> DecisionPolicy.from_dict(DecisionPolicy(refine=False).as_dict()) == DecisionPolicy(refine=False)
+    True
     """
 
     precedence: tuple[str, ...] = PRECEDENCE
     strong: frozenset[str] = STRONG
-    model_threshold: float = 0.75  # = coder.raters.model.MODEL_THRESHOLD (checked by tests)
-    fuzzy_threshold: float = 0.95
+    thresholds: Mapping[str, float] = field(default_factory=dict)
     refine: bool = True
     corroborate_threshold: float = 0.6
     exclude_raters: frozenset[str] = frozenset()
     exclude_rules: frozenset[str] = frozenset()
-    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.thresholds) - set(THRESHOLDS))
+        if unknown:
+            raise ValueError(
+                f"thresholds for {', '.join(unknown)}: only weak raters have one ({', '.join(sorted(THRESHOLDS))})"
+            )
+        merged = {k: float(self.thresholds.get(k, v)) for k, v in sorted(THRESHOLDS.items())}
+        bad = {k: v for k, v in merged.items() if not v >= 0}
+        if bad:
+            raise ValueError(f"thresholds must be numbers ≥ 0, got {bad}")
+        slots = set(PRECEDENCE)
+        wrong = [p for p in self.precedence if p not in slots]
+        if wrong or len(set(self.precedence)) != len(self.precedence):
+            raise ValueError(f"precedence {list(self.precedence)}: slots must be distinct and among {list(PRECEDENCE)}")
+        object.__setattr__(self, "precedence", tuple(self.precedence))
+        object.__setattr__(self, "strong", frozenset(self.strong))
+        object.__setattr__(self, "thresholds", merged)
+        object.__setattr__(self, "exclude_raters", frozenset(self.exclude_raters))
+        object.__setattr__(self, "exclude_rules", frozenset(self.exclude_rules))
+        object.__setattr__(self, "refine", bool(self.refine))
+        object.__setattr__(self, "corroborate_threshold", float(self.corroborate_threshold))
 
     def threshold(self, slot: str) -> float:
-        if slot in self.thresholds:
-            return float(self.thresholds[slot])
-        return {"model": self.model_threshold, "fuzzy": self.fuzzy_threshold}.get(slot, math.inf)
+        """The score a weak slot's code must reach (``inf`` for a strong slot: thresholds do not apply)."""
+        return self.thresholds.get(slot_of(slot), math.inf)
 
     def with_(self, **changes: object) -> DecisionPolicy:
+        """A copy with fields changed; ``thresholds`` given here are merged into this policy's."""
+        if "thresholds" in changes:
+            changes["thresholds"] = {**self.thresholds, **changes["thresholds"]}  # type: ignore[dict-item]
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, object]:
+        """The policy as JSON-ready data (what a sidecar records)."""
         return {
             "precedence": list(self.precedence),
             "strong": sorted(self.strong),
-            "model_threshold": self.model_threshold,
-            "fuzzy_threshold": self.fuzzy_threshold,
+            "thresholds": dict(self.thresholds),
             "refine": self.refine,
             "corroborate_threshold": self.corroborate_threshold,
             "exclude_raters": sorted(self.exclude_raters),
             "exclude_rules": sorted(self.exclude_rules),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> DecisionPolicy:
+        """The policy :meth:`as_dict` wrote (older sidecars' ``model_threshold``/``fuzzy_threshold`` too).
+
+        Raises ValueError naming any unknown key or bad value.
+        """
+        data = dict(data)
+        thresholds = dict(data.pop("thresholds", None) or {})  # type: ignore[arg-type]
+        for legacy, slot in (("model_threshold", "model"), ("fuzzy_threshold", "fuzzy")):
+            if legacy in data:
+                thresholds.setdefault(slot, data.pop(legacy))  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(_POLICY_KEYS))
+        if unknown:
+            raise ValueError(f"unknown policy key(s) {', '.join(unknown)}; keys are {', '.join(_POLICY_KEYS)}")
+        kwargs: dict[str, object] = {"thresholds": {str(k): float(v) for k, v in thresholds.items()}}  # type: ignore[arg-type]
+        for key in ("precedence",):
+            if key in data:
+                kwargs[key] = tuple(str(x) for x in data[key])  # type: ignore[union-attr]
+        for key in ("strong", "exclude_raters", "exclude_rules"):
+            if key in data:
+                kwargs[key] = frozenset(str(x) for x in data[key])  # type: ignore[union-attr]
+        if "refine" in data:
+            if not isinstance(data["refine"], bool):
+                raise ValueError(f"refine must be true or false, got {data['refine']!r}")
+            kwargs["refine"] = data["refine"]
+        if "corroborate_threshold" in data:
+            kwargs["corroborate_threshold"] = float(data["corroborate_threshold"])  # type: ignore[arg-type]
+        return cls(**kwargs)  # type: ignore[arg-type]
 
 
 def rater_names(crosswalk: pd.DataFrame) -> list[str]:
@@ -131,6 +225,10 @@ def panel_vote(votes: Sequence[tuple[str, str]], codes: CodeList) -> tuple[str, 
     major-level answer, as the answer parser counts it). The code is the deepest truncation that
     more than half of the valid votes share ('' when there is none); agreement = share of valid
     votes backing it.
+
+    >>> from coder.codes import load_codes
+    >>> panel_vote([("a", "94111"), ("b", "94112"), ("c", "3")], load_codes())[:3]
+    ('9411', 3, 0.6666666666666666)
     """
     valid = [c for _, c in votes if c and (c in codes or c == BUCKET_NOT_EMPLOYED)]
     invalid = [m for m, c in votes if c and c not in codes and c != BUCKET_NOT_EMPLOYED]
@@ -154,12 +252,151 @@ def panel_vote(votes: Sequence[tuple[str, str]], codes: CodeList) -> tuple[str, 
     return "", n, 0.0, invalid
 
 
+# ---------------------------------------------------------------- one label
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One rater's usable answer on one label."""
+
+    rank: int
+    rater: str
+    code: str
+    score: float
+    rule_id: str
+    strong: bool
+    confident: bool  # strong, or weak at/above its threshold
+    depth_final: bool = False
+
+
+@dataclass
+class _Label:
+    """What the raters said about one label, read from the stored columns."""
+
+    status: str
+    status_rule: str
+    core: str
+    answers: list[_Answer]
+    human: _Answer | None = None
+    panel: _Answer | None = None  # the panel's majority code (two or more agreeing valid votes)
+    advisory: _Answer | None = None  # a lone or contradicted panel code
+    model_chain: list[tuple[str, float]] = field(default_factory=list)
+    fuzzy_top: str = ""
+    notes: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    status: str
+    code: str
+    source: str
+    rule_id: str
+    reasons: tuple[str, ...]
+    notes: tuple[str, ...]
+    coded: bool = True  # False: a label with an occupation that no rater could code (major unknown)
+
+
+def _decide_label(ev: _Label, policy: DecisionPolicy, codes: CodeList) -> _Decision:
+    """The decision of one label, following the rules of the module docstring in order."""
+    notes, reasons = ev.notes, ev.reasons
+    st = ev.status
+    # a status that carries no occupation decides without a code
+    if st in _NO_CODE_STATUSES or (st == "job_seeker" and not ev.core):
+        notes.append(_NO_CODE_STATUSES.get(st, "job-seeker with no former occupation"))
+        source, rid = ("status", ev.status_rule) if ev.status_rule else ("", "")
+        if ev.status_rule in HUMAN:  # a reviewer's 0 set this status: final, nothing to look at
+            return _Decision(st, "", ev.status_rule, "", (), tuple(notes))
+        return _Decision(st, "", source, rid, tuple(reasons), tuple(notes))
+    # rule 1: a person's decision is final
+    if ev.human is not None:
+        h = ev.human
+        others = [f"{a.rater}={a.code}" for a in ev.answers if a.strong and not codes.same_lineage(h.code, a.code)]
+        if others:
+            notes.append(f"reviewer decided against {', '.join(others)}")
+        return _Decision(_status_of(st, h.code), h.code, h.rater, h.rule_id, (), tuple(notes))
+
+    answers = sorted(ev.answers + ([ev.panel] if ev.panel else []), key=lambda a: (a.rank, a.rater))
+    chosen = next((a for a in answers if a.confident), None)
+    if chosen is None and ev.fuzzy_top and ev.model_chain:
+        backed = [
+            (c, s)
+            for c, s in ev.model_chain
+            if s >= policy.corroborate_threshold and c in codes and codes.same_lineage(c, ev.fuzzy_top)
+        ]
+        if backed:
+            c, s = backed[-1]
+            chosen = _Answer(_rank(policy, "model"), "model", c, s, "", False, True)
+            answers.append(chosen)
+            notes.append(f"model={c} ({s:.2f}) corroborated by fuzzy top {ev.fuzzy_top}")
+    # rule 3: an advisory panel code only fills a blank, as a weak code
+    if ev.advisory is not None:
+        if chosen is None:
+            chosen = replace(ev.advisory, strong=False, confident=True)
+            notes.append(f"advisory panel code {chosen.code} fills a blank")
+            reasons.append("panel_advisory")
+        elif not codes.same_lineage(ev.advisory.code, chosen.code):
+            notes.append(f"advisory panel code {ev.advisory.code} disagrees")
+            reasons.append("panel_advisory")
+    if chosen is None:
+        notes.append("no rater could code it")
+        reasons.append("no_code")
+        return _Decision(st if st == "job_seeker" else "unknown", "", "", "", tuple(reasons), tuple(notes), coded=False)
+
+    code, source, rule_id = chosen.code, chosen.rater, chosen.rule_id
+    if not chosen.strong:
+        if chosen.score >= policy.threshold(source):
+            notes.append(f"weak rater {source}: score {chosen.score:.3f} >= {policy.threshold(source):.2f}")
+        reasons.append("weak")
+    # rule 4: refinement by a deeper agreeing rater, never below a code whose depth is final
+    if policy.refine:
+        caps = [a for a in answers if a.depth_final and a.code in codes.ancestors(code)]
+        deeper = [a for a in answers if a.confident and a.code != code and code in codes.ancestors(a.code)]
+        held = [a for a in deeper if any(c.code != a.code and c.code in codes.ancestors(a.code) for c in caps)]
+        if held:
+            cap = caps[0]
+            notes.append(
+                f"{cap.rater}={cap.code} is final in depth ({', '.join(f'{a.rater}={a.code}' for a in held)} not taken)"
+            )
+        deeper = [a for a in deeper if a not in held]
+        if deeper:
+            best = max(deeper, key=lambda a: (codes.level(a.code), -a.rank))
+            notes.append(f"{best.rater}={best.code} refines {source}={code}")
+            code, source = best.code, best.rater
+            rule_id = rule_id or best.rule_id
+    clash = [f"{a.rater}={a.code}" for a in answers if a.strong and not codes.same_lineage(code, a.code)]
+    if clash:
+        notes.append(f"disagrees with {', '.join(clash)}")
+        reasons.append("disagree")
+    for a in answers:
+        if not a.strong and a.confident and a.rater != source and not codes.same_lineage(code, a.code):
+            notes.append(f"{a.rater}={a.code} ({a.score:.2f}) disagrees")
+    level = codes.level(code)
+    if source == "rule" and level < 3:
+        notes.append(f"vague label: coded at level {level} only")
+    return _Decision(_status_of(st, code), code, source, rule_id, tuple(reasons), tuple(notes))
+
+
+def _status_of(parsed: str, code: str) -> str:
+    if parsed == "job_seeker":
+        return "job_seeker"
+    return "military" if code.startswith(BUCKET_MILITARY) else "employed"
+
+
+def _rank(policy: DecisionPolicy, slot: str) -> int:
+    return policy.precedence.index(slot) if slot in policy.precedence else len(policy.precedence)
+
+
+# ---------------------------------------------------------------- the table
+
+
 def decide(
     crosswalk: pd.DataFrame, policy: DecisionPolicy | None = None, *, codes: CodeList | None = None
 ) -> pd.DataFrame:
     """Return the crosswalk with its final columns computed from the stored rater columns.
 
-    Pure: the same stored columns, code list and policy give the same result.
+    Pure: the same stored columns, code list and policy give the same result.  The rules every
+    decision obeys are in the module docstring.
     """
     if policy is None:
         policy = DecisionPolicy()
@@ -168,172 +405,102 @@ def decide(
     missing = [c for c in (*LABEL_COLUMNS, *STATUS_COLUMNS) if c not in crosswalk.columns]
     if missing:
         raise ValueError(f"not a crosswalk: column(s) {', '.join(missing)} missing")
-    names = [
-        n for n in rater_names(crosswalk) if n not in policy.exclude_raters and slot_of(n) not in policy.exclude_raters
-    ]
-    names = order_raters([n for n in names if slot_of(n) in policy.precedence], policy.precedence)
+    excluded = policy.exclude_raters
+    stored = [n for n in rater_names(crosswalk) if n not in excluded and slot_of(n) not in excluded]
+    humans = [n for n in stored if slot_of(n) in HUMAN]
+    names = order_raters([n for n in stored if slot_of(n) in policy.precedence and n not in humans], policy.precedence)
     members = [n for n in names if slot_of(n) == "panel"]
     singles = [n for n in names if slot_of(n) != "panel"]
-    rank = {s: i for i, s in enumerate(policy.precedence)}
-    thresholds = {s: policy.threshold(s) for s in policy.precedence}
+    n_rows = len(crosswalk)
 
     def col(name: str, field_: str, default: object) -> list:
         c = f"{name}_{field_}"
-        return crosswalk[c].tolist() if c in crosswalk.columns else [default] * len(crosswalk)
+        return crosswalk[c].tolist() if c in crosswalk.columns else [default] * n_rows
 
-    data = {
-        n: (
-            [str(v or "") for v in col(n, "code", "")],
-            [float(v) if v not in ("", None) else math.nan for v in col(n, "score", math.nan)],
-            [str(v or "") for v in col(n, "rule_id", "")],
-            [str(v or "") for v in col(n, "flags", "")],
-            [str(v or "") for v in col(n, "detail", "")],
-        )
-        for n in names
-    }
-    levels: list[list[tuple[str, float]]] = []
-    if "model" in data:
-        levels = [_model_levels(d) for d in data["model"][4]]
-        m_codes, m_scores = data["model"][0], data["model"][1]
-        t = policy.threshold("model")
-        for i, chain in enumerate(levels):
-            if chain:  # the model's answer at this policy's threshold (rate once, decide many times)
-                ok = [(c, s) for c, s in chain if s >= t]
-                m_codes[i], m_scores[i] = ok[-1] if ok else ("", chain[0][1])
+    def texts(name: str, field_: str) -> list[str]:
+        return [str(v or "") for v in col(name, field_, "")]
+
+    def scores(name: str) -> list[float]:
+        return [float(v) if v not in ("", None) else math.nan for v in col(name, "score", math.nan)]
+
+    model_chain: list[list[tuple[str, float]]] = (
+        [_model_levels(d) for d in texts("model", "detail")] if "model" in singles else [[]] * n_rows
+    )
     fuzzy_top = (
         [next(iter(decode_candidates(v)), ("", math.nan))[0] for v in col("fuzzy", "candidates", "")]
-        if "fuzzy" in data and levels and policy.corroborate_threshold < 1
-        else []
+        if "fuzzy" in singles and "model" in singles and policy.corroborate_threshold < 1
+        else [""] * n_rows
     )
-    rows = {n: list(zip(*v, strict=True)) for n, v in data.items()}
-    slots = {n: slot_of(n) for n in names}
-    slots["panel"] = "panel"
-    rule_hits = col("rule", "hits", "")
+    single_cols = {
+        n: (
+            texts(n, "code"),
+            scores(n),
+            texts(n, "rule_id"),
+            texts(n, "flags"),
+            texts(n, "detail"),
+            [_truthy(v) for v in col(n, "depth_final", False)],
+        )
+        for n in singles
+    }
+    if "model" in single_cols:  # the model's answer at this policy's threshold (rate once, decide many times)
+        m_codes, m_scores = single_cols["model"][0], single_cols["model"][1]
+        t = policy.threshold("model")
+        for i, chain in enumerate(model_chain):
+            if chain:
+                ok = [(c, s) for c, s in chain if s >= t]
+                m_codes[i], m_scores[i] = ok[-1] if ok else ("", chain[0][1])
+    member_cols = {
+        m: (texts(m, "code"), [_truthy(v) if v not in ("", None) else True for v in col(m, "valid", True)])
+        for m in members
+    }
+    human_cols = {h: (texts(h, "code"), texts(h, "rule_id")) for h in humans}
+    rule_hits = texts("rule", "hits")
     rule_conflict = [_truthy(v) for v in col("rule", "conflict", False)]
-    exclude_rules = policy.exclude_rules
-    code_set = codes.codes
     statuses = crosswalk["status_parsed"].astype(str).tolist()
     status_rules = crosswalk["status_rule"].astype(str).tolist()
     cores = crosswalk["core_key"].astype(str).tolist()
     out: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
     panel_out: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
+    code_set = codes.codes
 
-    for i in range(len(crosswalk)):
-        st, core = statuses[i], cores[i]
-        notes: list[str] = []
-        reasons: list[str] = []
+    for i in range(n_rows):
+        ev = _Label(statuses[i], status_rules[i], cores[i], [], model_chain=model_chain[i], fuzzy_top=fuzzy_top[i])
+        for h, (h_codes, h_ids) in human_cols.items():
+            c = h_codes[i]
+            if c and c in code_set:
+                ev.human = _Answer(-1, h, c, math.nan, h_ids[i], True, True, True)
+            elif c and c != BUCKET_NOT_EMPLOYED:
+                ev.notes.append(f"{h} gave {c!r}, not in {codes.name} (ignored)")
+                ev.reasons.append("invalid")
+        for n in singles:
+            c, s, rid, fl, det, final = (v[i] for v in single_cols[n])
+            _read_flags(ev, n, fl, det, rule_hits[i] if n == "rule" else "", n == "rule" and rule_conflict[i])
+            if not c or (rid and rid in policy.exclude_rules):
+                continue
+            if c not in code_set:
+                ev.notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
+                ev.reasons.append("invalid")
+                continue
+            slot = slot_of(n)
+            strong = slot in policy.strong
+            confident = strong or s >= policy.threshold(slot)
+            ev.answers.append(
+                _Answer(_rank(policy, slot), n, c, s, rid, strong, confident, final or slot in DEPTH_FINAL)
+            )
         if members:
-            votes = [(m[len("panel_") :], data[m][0][i]) for m in members]
-            p_code, p_valid, p_agree, p_invalid = panel_vote(votes, codes)
-            panel_out["panel_votes"].append(" ".join(f"{m}={c}" for m, c in votes if c))
-            panel_out["panel_valid"].append(p_valid)
-            panel_out["panel_agreement"].append(p_agree)
-        code, source, rule_id = "", "", ""
-        if st in _NO_CODE_STATUSES or (st == "job_seeker" and not core):
-            source, rule_id = ("status", status_rules[i]) if status_rules[i] else ("", "")
-            notes.append(_NO_CODE_STATUSES.get(st, "job-seeker with no former occupation"))
-            final_status = st
-            major = BUCKET_NOT_EMPLOYED if st in ("not_employed", "job_seeker") else ""
-        else:
-            answers: list[tuple[int, str, str, float, str]] = []  # (rank, name, code, score, rule_id)
-            for n in singles:
-                c, s, rid, fl, det = rows[n][i]
-                if fl or det:
-                    flags = fl.split(";")
-                    if "ambiguous" in flags or det.startswith("ambiguous"):
-                        notes.append(f"{n} {det}" if det else f"{n} ambiguous")
-                        reasons.append("ambiguous")
-                    if "conflict" in flags:
-                        notes.append(
-                            f"{n} conflict: {rule_hits[i]}" if n == "rule" and rule_hits[i] else f"{n} conflict"
-                        )
-                        reasons.append("conflict")
-                if n == "rule" and rule_conflict[i] and "conflict" not in fl.split(";"):
-                    notes.append(f"{n} conflict: {rule_hits[i]}" if rule_hits[i] else f"{n} conflict")
-                    reasons.append("conflict")
-                if not c or (rid and rid in exclude_rules):
-                    continue
-                if c not in code_set:
-                    notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
-                    reasons.append("invalid")
-                    continue
-                answers.append((rank[slots[n]], n, c, s, rid))
-            if members:
-                if p_invalid:
-                    notes.append(f"invalid panel vote(s) from {', '.join(p_invalid)}")
-                    reasons.append("invalid")
-                if p_code == BUCKET_NOT_EMPLOYED:
-                    # the panel does not change a label's status on its own: a person decides (review "0")
-                    notes.append(
-                        f"panel majority says not in employment ({panel_out['panel_votes'][-1]}): left to review"
-                    )
-                    reasons.append("panel_not_employed")
-                elif p_code:
-                    answers.append((rank["panel"], "panel", p_code, p_agree, ""))
-                elif p_valid:
-                    notes.append(f"panel split ({panel_out['panel_votes'][-1]})")
-                    reasons.append("panel_split")
-            answers.sort(key=lambda a: (a[0], a[1]))
-            strong = [a for a in answers if slots[a[1]] in policy.strong]
-            confident = [a for a in answers if slots[a[1]] not in policy.strong and a[3] >= thresholds[slots[a[1]]]]
-            chosen = next((a for a in answers if a in strong or a in confident), None)
-            if chosen is None and fuzzy_top and fuzzy_top[i] and levels[i]:
-                backed = [
-                    (c, s)
-                    for c, s in levels[i]
-                    if s >= policy.corroborate_threshold and c in code_set and codes.same_lineage(c, fuzzy_top[i])
-                ]
-                if backed:
-                    c, s = backed[-1]
-                    chosen = (rank["model"], "model", c, s, "")
-                    confident = [chosen]
-                    notes.append(f"model={c} ({s:.2f}) corroborated by fuzzy top {fuzzy_top[i]}")
-            if chosen is not None:
-                _, source, code, score, rule_id = chosen
-                if chosen in confident and chosen not in strong:
-                    if score >= policy.threshold(slot_of(source)):
-                        notes.append(
-                            f"weak rater {source}: score {score:.3f} >= {policy.threshold(slot_of(source)):.2f}"
-                        )
-                    reasons.append("weak")
-                if policy.refine:
-                    deeper = [a for a in strong + confident if a[2] != code and code in codes.ancestors(a[2])]
-                    if deeper:
-                        best = max(deeper, key=lambda a: (codes.level(a[2]), -a[0]))
-                        notes.append(f"{best[1]}={best[2]} refines {source}={code}")
-                        code, source = best[2], best[1]
-                        rule_id = rule_id or best[4]
-                clash = [f"{a[1]}={a[2]}" for a in strong if not codes.same_lineage(code, a[2])]
-                if clash:
-                    notes.append(f"disagrees with {', '.join(clash)}")
-                    reasons.append("disagree")
-                for a in confident:
-                    if a[1] != source and not codes.same_lineage(code, a[2]):
-                        notes.append(f"{a[1]}={a[2]} ({a[3]:.2f}) disagrees")
-                level = codes.level(code)
-                if source == "rule" and level < 3:
-                    notes.append(f"vague label: coded at level {level} only")
-                final_status = (
-                    "job_seeker"
-                    if st == "job_seeker"
-                    else ("military" if code.startswith(BUCKET_MILITARY) else "employed")
-                )
-                major = codes.major(code)
-            else:
-                notes.append("no rater could code it")
-                reasons.append("no_code")
-                final_status = "job_seeker" if st == "job_seeker" else "unknown"
-                major = ""
-        out["status"].append(final_status)
-        out["ksco_code"].append(code)
-        out["ksco_level"].append(codes.level(code))
-        out["ksco_major"].append(major)
-        out["ksco_title"].append(codes.title(code))
-        out["code_source"].append(source)
-        out["rule_id"].append(rule_id)
-        out["needs_review"].append(bool(reasons))
-        out["review_reasons"].append(";".join(dict.fromkeys(reasons)))
-        out["code_note"].append("; ".join(dict.fromkeys(notes)))
+            _read_panel(ev, i, members, member_cols, policy, codes, panel_out)
+        d = _decide_label(ev, policy, codes)
+        out["status"].append(d.status)
+        out["ksco_code"].append(d.code)
+        out["ksco_level"].append(codes.level(d.code))
+        no_job = not d.code and d.coded and d.status in ("not_employed", "job_seeker")
+        out["ksco_major"].append(BUCKET_NOT_EMPLOYED if no_job else codes.major(d.code))
+        out["ksco_title"].append(codes.title(d.code))
+        out["code_source"].append(d.source)
+        out["rule_id"].append(d.rule_id)
+        out["needs_review"].append(bool(d.reasons))
+        out["review_reasons"].append(";".join(dict.fromkeys(d.reasons)))
+        out["code_note"].append("; ".join(dict.fromkeys(d.notes)))
 
     frame = crosswalk.drop(columns=[c for c in (*FINAL_COLUMNS, *PANEL_COLUMNS) if c in crosswalk.columns])
     head = [*LABEL_COLUMNS, *STATUS_COLUMNS]
@@ -349,6 +516,64 @@ def decide(
         parts.append(panel)
     parts.append(frame[rest])
     return pd.concat(parts, axis=1)
+
+
+def _read_flags(ev: _Label, n: str, fl: str, det: str, hits: str, conflict: bool) -> None:
+    """Ambiguity and conflict a rater flagged send the label to review."""
+    flags = fl.split(";") if fl else []
+    if "ambiguous" in flags or det.startswith("ambiguous"):
+        ev.notes.append(f"{n} {det}" if det else f"{n} ambiguous")
+        ev.reasons.append("ambiguous")
+    if "conflict" in flags or conflict:
+        why = hits or (det if n != "rule" else "")
+        ev.notes.append(f"{n} conflict: {why}" if why else f"{n} conflict")
+        ev.reasons.append("conflict")
+
+
+def _read_panel(
+    ev: _Label,
+    i: int,
+    members: Sequence[str],
+    member_cols: Mapping[str, tuple[list[str], list[bool]]],
+    policy: DecisionPolicy,
+    codes: CodeList,
+    panel_out: dict[str, list],
+) -> None:
+    """The panel's votes on label ``i``: a deciding majority, an advisory code, or a reason for review."""
+    votes = [(m[len("panel_") :], member_cols[m][0][i]) for m in members]
+    flagged = [m[len("panel_") :] for m in members if member_cols[m][0][i] and not member_cols[m][1][i]]
+    counted = [(m, c) for m, c in votes if m not in flagged]
+    p_code, p_valid, p_agree, p_invalid = panel_vote(counted, codes)
+    shown = " ".join(f"{m}={c}" for m, c in votes if c)
+    panel_out["panel_votes"].append(shown)
+    panel_out["panel_valid"].append(p_valid)
+    panel_out["panel_agreement"].append(p_agree)
+    invalid = flagged + p_invalid
+    if invalid:
+        ev.notes.append(f"invalid panel vote(s) from {', '.join(invalid)} (not counted)")
+        ev.reasons.append("invalid")
+    if not p_valid:
+        return
+    backing = round(p_agree * p_valid) if p_code else 0
+    if p_code == BUCKET_NOT_EMPLOYED:
+        # the panel does not change a label's status on its own: a person decides (review "0")
+        ev.notes.append(f"panel majority says not in employment ({shown}): left to review")
+        ev.reasons.append("panel_not_employed")
+        return
+    if not p_code:
+        ev.notes.append(f"panel split ({shown})")
+        ev.reasons.append("panel_split")
+        return
+    answer = _Answer(_rank(policy, "panel"), "panel", p_code, p_agree, "", True, True)
+    contradicts = [f"{a.rater}={a.code}" for a in ev.answers if a.strong and codes.major(a.code) != codes.major(p_code)]
+    if backing < MIN_PANEL_VOTES:
+        ev.notes.append(f"a single panel vote ({shown}) is advisory")
+        ev.advisory = answer
+    elif contradicts:
+        ev.notes.append(f"panel {p_code} contradicts {', '.join(contradicts)} at the major level: advisory")
+        ev.advisory = answer
+    elif "panel" in policy.precedence:
+        ev.panel = answer
 
 
 def _model_levels(detail: str) -> list[tuple[str, float]]:

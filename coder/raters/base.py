@@ -10,8 +10,9 @@ reviewer (``review``) are raters.
 Each rater has a name, a precedence **slot** (``panel_a`` sits in slot ``panel``)
 and is **strong** (its code is final when no higher slot answers) or **weak**
 (final only at or above a score threshold; see :mod:`coder.crosswalk.decide`).
-:data:`REGISTRY` lists the known slots in precedence order; the pipeline drives
-the offline raters from :func:`offline_raters`.
+:data:`REGISTRY` lists the known slots in precedence order with their default
+thresholds and how they contribute candidates; :func:`coder.crosswalk.decide.decide`, the
+panel prompt, the review sheet and the threshold grid iterate it instead of naming raters.
 
 The crosswalk stores each result as columns (:meth:`RaterResult.as_columns`):
 
@@ -30,17 +31,16 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 __all__ = [
     "FIELDS",
     "FLAGS",
     "REGISTRY",
-    "Rater",
     "RaterResult",
     "RaterSpec",
     "decode_candidates",
     "encode_candidates",
+    "rater_spec",
     "slot_of",
 ]
 
@@ -53,24 +53,57 @@ FIELDS = ("code", "score", "rule_id", "flags", "candidates", "detail")
 
 @dataclass(frozen=True)
 class RaterSpec:
-    """A precedence slot: its name, whether it is strong, and for weak slots the threshold parameter."""
+    """One entry of the rater registry.
 
-    slot: str
+    ``name``        the rater's name and precedence slot (panel members ``panel_<id>`` share the
+                    slot ``panel``)
+    ``strong``      a strong rater's valid code is final when no higher slot answers; a weak rater's
+                    only at or above its threshold, and then the label goes to review
+    ``threshold``   a weak rater's default threshold (``inf`` for strong raters: not used)
+    ``candidates``  how it contributes candidates to the panel prompt and the review sheet:
+                    ``"code"`` (its code, and every hit in ``<name>_hits`` when it has one),
+                    ``"ranked"`` (its ranked ``<name>_candidates``) or ``""`` (none)
+    ``label``       the Korean name of its candidates in the panel prompt
+    ``human``       its answers are a person's decisions (final; see :mod:`coder.crosswalk.decide`)
+    """
+
+    name: str
     strong: bool
-    threshold: str = ""  # DecisionPolicy field holding a weak slot's threshold
+    threshold: float = math.inf
+    candidates: str = ""
+    label: str = ""
+    human: bool = False
+
+    @property
+    def slot(self) -> str:
+        return self.name
 
 
 REGISTRY: tuple[RaterSpec, ...] = (
-    RaterSpec("review", True),
+    RaterSpec("review", True, human=True),
     RaterSpec("consistency", True),
-    RaterSpec("title", True),
-    RaterSpec("rule", True),
-    RaterSpec("index", True),
+    RaterSpec("title", True, candidates="code", label="분류명 일치"),
+    RaterSpec("rule", True, candidates="code", label="규칙"),
+    RaterSpec("index", True, candidates="code", label="직업사전"),
     RaterSpec("panel", True),
-    RaterSpec("model", False, "model_threshold"),
-    RaterSpec("fuzzy", False, "fuzzy_threshold"),
+    # thresholds: the evidence is in coder.raters.model_fit.MODEL_THRESHOLD and coder.raters.fuzzy.FUZZY_THRESHOLD
+    RaterSpec("model", False, 0.75, candidates="ranked", label="모델"),
+    RaterSpec("fuzzy", False, 0.95, candidates="ranked", label="유사 명칭"),
 )
-"""Every slot in default precedence order (first answers first)."""
+"""Every rater slot in default precedence order (first answers first).
+
+Adding a rater is one module that returns a :class:`RaterResult` plus one entry here.
+"""
+
+_BY_NAME = {s.name: s for s in REGISTRY}
+
+
+def rater_spec(rater: str) -> RaterSpec:
+    """The registry entry of a rater name (``panel_a`` → the ``panel`` entry); KeyError names the known slots."""
+    try:
+        return _BY_NAME[slot_of(rater)]
+    except KeyError:
+        raise KeyError(f"unknown rater {rater!r}; raters are {', '.join(_BY_NAME)} and panel_<id>") from None
 
 
 def slot_of(rater: str) -> str:
@@ -170,18 +203,3 @@ class RaterResult:
         }
         cols.update({f"{self.rater}_{k}": v for k, v in self.extra.items()})
         return cols
-
-
-@runtime_checkable
-class Rater(Protocol):
-    """A rater: a name, a precedence slot, strong or weak, and ``rate(keys, prior)``.
-
-    ``prior`` holds the results of the raters that ran before it (by name), so a
-    shortlist can skip keys a strong rater already coded.
-    """
-
-    name: str
-    slot: str
-    strong: bool
-
-    def rate(self, keys: Sequence[str], prior: Mapping[str, RaterResult]) -> RaterResult: ...

@@ -44,11 +44,11 @@ from rapidfuzz.distance import Levenshtein
 
 from ..codes import CodeList, load_codes
 from ..normalize import label_key
-from .base import RaterResult
+from .base import RaterResult, rater_spec
 
 __all__ = ["FUZZY_THRESHOLD", "ShortlistEntry", "decompose_jamo", "fuzzy_scores", "fuzzy_shortlist", "title_entries"]
 
-FUZZY_THRESHOLD = 0.95
+FUZZY_THRESHOLD = rater_spec("fuzzy").threshold  # 0.95, held in the rater registry
 """Minimum score for the fuzzy top code to become a final code."""
 
 TYPO_SCORE = 0.96

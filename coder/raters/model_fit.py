@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from ..codes import CodeList, load_codes
+from .base import rater_spec
 from .index import JobIndex, load_index
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
     "with_changes",
 ]
 
-MODEL_THRESHOLD = 0.75
+MODEL_THRESHOLD = rater_spec("model").threshold  # 0.75, held in the rater registry
 """Calibrated probability a code must reach for the model to give it (the deepest chain code at/above it).
 
 Rule (:func:`coder.raters.model_eval.suggest_threshold`): the smallest threshold on

@@ -1,7 +1,7 @@
 """The rule mapper (rater ``rule``): regexes in ``rules/mapper.csv``.
 
 Columns: ``rule_id, status, priority, pattern, match, code, code_title, example,
-counterexample, note``.
+counterexample, note`` and the optional ``depth``.
 
 * ``pattern`` is a Python regex applied to the label *key* (NFKC, no whitespace,
   no middle dots, Latin lower-case; see :func:`coder.normalize.label_key`), after
@@ -16,6 +16,8 @@ counterexample, note``.
   hits the rule.
 * ``status``: ``active`` or ``retired`` (retired rules are kept, never reused,
   and never fire).
+* ``depth`` (optional column): ``final`` when the rule codes shallow on purpose (교사 → 25: the
+  words do not say which school), so that no other rater deepens its code; blank otherwise.
 
 :func:`apply_rules` returns *all* hits per key, resolved by priority; a key whose
 top-priority hits name codes in different lineages is flagged as a conflict.
@@ -53,6 +55,7 @@ _COLUMNS = (
     "note",
 )
 _RULE_STATUS = ("active", "retired")
+_DEPTHS = ("", "final")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Rule:
     line: int
     level: int
     source: str = ""  # path of the file the rule comes from
+    depth_final: bool = False  # ``depth = final``: nothing deepens this rule's code
 
     @functools.cached_property
     def _matcher(self) -> Callable[[str], int | None]:
@@ -215,6 +219,9 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
         except ValueError:
             bad.append(f"priority {row['priority']!r} is not an integer from 1 to 100")
             priority = 0
+        depth = row.get("depth", "")
+        if depth not in _DEPTHS:
+            bad.append(f"depth {depth!r} is not 'final' or blank")
         if row["match"] not in MATCH_MODES:
             bad.append(f"match {row['match']!r} is not one of {', '.join(MATCH_MODES)}")
         if not row["pattern"]:
@@ -247,6 +254,7 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
                 line,
                 codes.level(code),
                 path,
+                depth == "final",
             )
         )
     if problems:
@@ -322,14 +330,15 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
     ``code`` is the winning rule's code, ``rule_id`` and ``detail`` its rule id,
     ``flags`` ``("conflict",)`` when hits at the winning rank and priority name codes
     in different lineages, ``candidates`` every hit's ``(code, priority / 100)``
-    best first; extra columns ``hits`` (every hit as ``rule_id=code``) and
-    ``conflict``.
+    best first; extra columns ``hits`` (every hit as ``rule_id=code``), ``conflict`` and
+    ``depth_final`` (the winning rule's ``depth = final``: nothing may deepen its code).
     """
     if codes is None:
         codes = load_codes()
     if rules is None:
         rules = load_rules(codes=codes)
-    out_codes, details, hits_col, conflicts, cands = [], [], [], [], []
+    out_codes, details, hits_col, conflicts, cands, final = [], [], [], [], [], []
+    by_id = {r.rule_id: r for r in rules.active}
     for key in keys:
         hits = match_rules(label_key(key), rules) if key else []
         if not hits:
@@ -338,6 +347,7 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
             hits_col.append("")
             conflicts.append(False)
             cands.append(())
+            final.append(False)
             continue
         best = hits[0]
         top = [h for h in hits if (h.rank, h.priority) == (best.rank, best.priority)]
@@ -346,6 +356,7 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
         hits_col.append(" ".join(f"{h.rule_id}={h.code}" for h in hits))
         conflicts.append(any(not codes.same_lineage(best.code, h.code) for h in top[1:]))
         cands.append(tuple((h.code, h.priority / 100) for h in hits))
+        final.append(by_id[best.rule_id].depth_final)
     n = len(keys)
     return RaterResult(
         rater="rule",
@@ -353,7 +364,7 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
         codes=tuple(out_codes),
         scores=(math.nan,) * n,
         details=tuple(details),
-        extra={"hits": tuple(hits_col), "conflict": tuple(conflicts)},
+        extra={"hits": tuple(hits_col), "conflict": tuple(conflicts), "depth_final": tuple(final)},
         rule_ids=tuple(details),
         flags=tuple(("conflict",) if c else () for c in conflicts),
         candidates=tuple(cands),
