@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .io import frame_records
 
 __all__ = [
     "LEVELS",
@@ -262,7 +263,7 @@ class AgreementResult:
         """JSON-ready dict: every table as records, NaN as ``None``, plus the matrices."""
         matrices = {
             f"{stat}_{weighting}": {
-                str(level): _records(self.matrix(level, stat=stat, weighting=weighting).reset_index(names="rater"))
+                str(level): frame_records(self.matrix(level, stat=stat, weighting=weighting).reset_index(names="rater"))
                 for level in self.settings["levels"]
             }
             for stat in ("kappa", "agreement")
@@ -271,26 +272,12 @@ class AgreementResult:
         return {
             "raters": list(self.raters),
             "settings": dict(self.settings),
-            "pairs": _records(self.pairs),
-            "levels": _records(self.levels),
-            "coverage": _records(self.coverage),
+            "pairs": frame_records(self.pairs),
+            "levels": frame_records(self.levels),
+            "coverage": frame_records(self.coverage),
             "matrices": matrices,
             "notes": list(self.notes),
         }
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for rec in frame.to_dict("records"):
-        clean = {}
-        for k, v in rec.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            clean[str(k)] = v
-        out.append(clean)
-    return out
 
 
 def _ci(x: np.ndarray, alpha: float) -> tuple[float, float]:

@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -31,6 +32,8 @@ __all__ = [
     "decode_text",
     "detect_encoding",
     "file_delimiter",
+    "frame_records",
+    "json_ready",
     "read_table",
     "sniff_delimiter",
     "table_format",
@@ -278,6 +281,32 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8
         _atomic(target, lambda tmp: pq.write_table(_arrow_table(frame), tmp))
     else:
         _atomic(target, lambda tmp: frame.to_excel(tmp, index=False, engine="openpyxl"))
+
+
+def json_ready(obj: object) -> object:
+    """``obj`` with NumPy scalars and arrays as Python values and NaN/inf as None, recursively (for JSON).
+
+    >>> import numpy as np
+    >>> json_ready({"a": np.int64(3), "b": [np.float64("nan"), 1.5], 2: (np.bool_(True),)})
+    {'a': 3, 'b': [None, 1.5], '2': [True]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "tolist") and not isinstance(obj, str):  # NumPy scalars and arrays
+        try:
+            return json_ready(obj.tolist())
+        except (ValueError, AttributeError, TypeError):
+            return obj
+    return obj
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as JSON-ready dicts (see :func:`json_ready`), columns named by ``str``."""
+    return json_ready(frame.to_dict("records"))  # type: ignore[return-value]
 
 
 def write_json(obj: object, path: str | Path) -> None:

@@ -44,6 +44,7 @@ import pandas as pd
 
 from .axis.references import KSCO_MAJORS, ReferenceTable
 from .errors import InputError
+from .io import frame_records, json_ready
 
 __all__ = [
     "CONSISTENCY_RULE_SETS",
@@ -383,36 +384,21 @@ class SensitivityResult:
         return out
 
     def to_dict(self) -> dict:
-        from .agreement import _records
-
         return {
             "settings": dict(self.settings),
             "imputed": self.imputed,
-            "baseline": _clean(self.baseline),
-            "summary": _clean(self.summary()),
-            "noise": _records(self.noise),
+            "baseline": json_ready(self.baseline),
+            "summary": json_ready(self.summary()),
+            "noise": frame_records(self.noise),
             "noise_rho": {
                 m: {f"{p:g}": [float(x) for x in v] for p, v in d.items()} for m, d in self.noise_rho.items()
             },
-            "rules": _records(self.rules),
-            "raters": _records(self.raters),
-            "thresholds": _records(self.thresholds),
-            "mappings": _records(self.mappings),
+            "rules": frame_records(self.rules),
+            "raters": frame_records(self.raters),
+            "thresholds": frame_records(self.thresholds),
+            "mappings": frame_records(self.mappings),
             "notes": list(self.notes),
         }
-
-
-def _clean(d: Mapping[str, object]) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, np.ndarray):
-            v = [x.item() if isinstance(x, np.generic) else x for x in v.tolist()]
-        if isinstance(v, float) and not math.isfinite(v):
-            v = None
-        out[k] = v
-    return out
 
 
 def run_sensitivity(
@@ -781,7 +767,7 @@ def sensitivity_file(
         files={**files, **rule_files, f"references/{ref.name}": ref.sha256},
         inputs={"crosswalk": str(crosswalk_path), "crosswalk_sha256": file_sha256(crosswalk_path), "rows": rows_info},
         outputs={k: str(v) for k, v in targets.items()},
-        summary=_clean(result.summary()),
+        summary=json_ready(result.summary()),
     )
     out.mkdir(parents=True, exist_ok=True)
     write_outputs(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ..io import json_ready
 
 __all__ = ["SECTIONS", "Report", "build_report", "report_file", "write_report"]
 
@@ -35,21 +36,6 @@ class Report:
     data: dict
     html: str
     images: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if hasattr(obj, "item") and not isinstance(obj, str):
-        try:
-            return _clean(obj.item())
-        except (ValueError, AttributeError):
-            return obj
-    return obj
 
 
 def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -281,12 +267,12 @@ def build_report(
         for key in ("noise", "leave_one_out", "threshold", "mappings"):
             body[key].append("<p>Not computed (no label × sex counts).</p>")
 
-    prov = _clean(dict(provenance or {}))
+    prov = json_ready(dict(provenance or {}))
     data["provenance"] = prov
     body["provenance"].append(
         f"<pre>{html.escape(json.dumps(prov, ensure_ascii=False, indent=2, sort_keys=True))}</pre>"
     )
-    data = _clean(data)
+    data = json_ready(data)
     text = _html(title, body)
     return Report(data=data, html=text, images=images)
 
