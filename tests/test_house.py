@@ -106,6 +106,9 @@ def test_every_stage_command_is_registered():
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
 def test_help_renders_with_one_sentence_first_line_and_an_example(path, command):
+    # its own settings, not only the group's: a command invoked on its own once (tests do) caches
+    # a help option without -h, and `coder <command> -h` then fails depending on test order
+    assert command.context_settings.get("help_option_names") == ["-h", "--help"]
     for flag in ("--help", "-h"):
         result = CliRunner().invoke(cli, [*path, flag], prog_name="coder")
         assert result.exit_code == 0, result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import CONTEXT
 from .options import quiet_option
 
 __all__ = ["axis_command"]
@@ -132,7 +133,7 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@click.command("axis")
+@click.command("axis", context_settings=CONTEXT)
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--reference",

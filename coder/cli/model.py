@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from . import CONTEXT
 from .options import output_option, quiet_option
 
 __all__ = ["model_group"]
 
 
-@click.group("model")
+@click.group("model", context_settings=CONTEXT)
 def model_group() -> None:
     """Train and evaluate the character n-gram model of job names (rater "model").
 
@@ -23,7 +24,7 @@ def model_group() -> None:
     """
 
 
-@model_group.command("train")
+@model_group.command("train", context_settings=CONTEXT)
 @output_option(
     dest="out_dir",
     type=click.Path(file_okay=False),
@@ -72,7 +73,7 @@ def train_command(out_dir: str | None, ship: bool, seed: int | None, no_evaluate
     click.echo(str(path))
 
 
-@model_group.command("evaluate")
+@model_group.command("evaluate", context_settings=CONTEXT)
 @click.option("--seed", default=None, type=int, help="Seed of the job split and training [default: 0].")
 @click.option(
     "--threshold",

@@ -21,7 +21,7 @@ def review_group():
     """
 
 
-@review_group.command("export")
+@review_group.command("export", context_settings=CONTEXT)
 @click.argument("crosswalk_path", metavar="XWALK", type=click.Path(exists=True, dir_okay=False))
 @output_option(required=True, type=click.Path(dir_okay=False), help="Review sheet: .csv (UTF-8 with BOM) or .xlsx.")
 @click.option(
@@ -63,7 +63,7 @@ def review_export_command(crosswalk_path, output, level, min_persons, limit, ord
     _say(quiet, f"wrote {len(result.frame):,} labels to review to {output} (batch {result.batch})")
 
 
-@review_group.command("import")
+@review_group.command("import", context_settings=CONTEXT)
 @click.argument("review_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--into",

@@ -23,7 +23,7 @@ def rules_group():
     """
 
 
-@rules_group.command("check")
+@rules_group.command("check", context_settings=CONTEXT)
 @rules_option
 @click.option("--strict", is_flag=True, help="Exit 1 when any example or counterexample fails.")
 def rules_check_command(rules_path, strict):
