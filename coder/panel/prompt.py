@@ -17,7 +17,7 @@ from string import Template
 
 from ..codes import CodeList
 from ..errors import RuleError
-from ..raters.base import decode_candidates
+from ..raters.base import REGISTRY, decode_candidates
 from ..resources import data_path
 
 __all__ = ["MAX_CANDIDATES", "Prompts", "candidates_for", "load_prompts", "render", "status_text"]
@@ -77,6 +77,8 @@ def candidates_for(
 ) -> list[tuple[str, list[str]]]:
     """Candidate codes of one crosswalk row, in rater order, each with the raters (and scores) that gave it.
 
+    Which raters offer candidates, and how, is the registry's ``candidates`` (:data:`~coder.raters.base.REGISTRY`).
+
     Codes not in the code list are left out (a candidate must come with its title).
     """
     found: dict[str, list[str]] = {}
@@ -86,20 +88,21 @@ def candidates_for(
         if c and c in codes and source not in found.setdefault(c, []):
             found[c].append(source)
 
-    add(row.get("title_code"), "분류명 일치")
-    hits = _HIT.findall(str(row.get("rule_hits", "") or ""))
-    for rid, c in hits:
-        add(c, f"규칙 {rid}")
-    if not hits:
-        add(row.get("rule_code"), f"규칙 {row.get('rule_rule_id', '')}".strip())
-    add(row.get("index_code"), "직업사전")
-    for name, label in (("model", "모델"), ("fuzzy", "유사 명칭")):
-        try:
-            pairs = decode_candidates(row.get(f"{name}_candidates", ""))
-        except (ValueError, TypeError):
-            pairs = ()
-        for c, s in pairs:
-            add(c, f"{label}{_score(s)}")
+    for spec in REGISTRY:  # the registry says which raters offer candidates, and how
+        if spec.candidates == "code":
+            hits = _HIT.findall(str(row.get(f"{spec.name}_hits", "") or ""))
+            for rid, c in hits:
+                add(c, f"{spec.label} {rid}")
+            if not hits:
+                rid = str(row.get(f"{spec.name}_rule_id", "") or "") if spec.name == "rule" else ""
+                add(row.get(f"{spec.name}_code"), f"{spec.label} {rid}".strip())
+        elif spec.candidates == "ranked":
+            try:
+                pairs = decode_candidates(row.get(f"{spec.name}_candidates", ""))
+            except (ValueError, TypeError):
+                pairs = ()
+            for c, s in pairs:
+                add(c, f"{spec.label}{_score(s)}")
     return list(found.items())[:limit]
 
 
