@@ -33,6 +33,7 @@ is :func:`coder.axis.metrics.measure_axis`. :func:`sensitivity_file` is the file
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,7 @@ import pandas as pd
 from .axis.references import KSCO_MAJORS, ReferenceTable
 from .errors import InputError
 from .io import frame_records, json_ready
+from .raters.base import REGISTRY, slot_of
 
 __all__ = [
     "CONSISTENCY_RULE_SETS",
@@ -429,7 +431,6 @@ def run_sensitivity(
     from .codes import load_codes
     from .crosswalk.decide import rater_names
     from .pipeline import make_policy
-    from .raters.base import slot_of
 
     if not 0 < q < 1:
         raise InputError(f"q = {q}: the band [q, 1/q] needs 0 < q < 1 — e.g. q = 0.8.")
@@ -507,14 +508,16 @@ def run_sensitivity(
             "no panel members (panel_<id> columns) in the crosswalk: leave-one-rater-out covers the other raters"
         )
 
-    # 4. threshold grid
-    t0 = {"model": policy.threshold("model"), "fuzzy": policy.threshold("fuzzy")}
-    weak = {s: [n for n in names if slot_of(n) == s] for s in ("model", "fuzzy")}
+    # 4. threshold grid: every weak rater of the registry, each over its own values
+    values = {"model": model_thresholds, "fuzzy": fuzzy_thresholds}
+    slots = [s.name for s in REGISTRY if not s.strong and s.name in values]
+    t0 = {s: policy.threshold(s) for s in slots}
+    weak = {s: [n for n in names if slot_of(n) == s] for s in slots}
     grid_rows = []
-    grid = [(mt, ft) for mt in model_thresholds for ft in fuzzy_thresholds]
-    for mt, ft in tqdm(grid, desc="threshold grid" + tag, unit="cell", disable=disable):
+    grid = list(itertools.product(*(values[s] for s in slots)))
+    for cell in tqdm(grid, desc="threshold grid" + tag, unit="cell", disable=disable):
         mask = np.zeros(len(sweep.crosswalk), dtype=bool)
-        for slot, t in (("model", mt), ("fuzzy", ft)):
+        for slot, t in zip(slots, cell):
             lo, hi = min(t, t0[slot]), max(t, t0[slot])
             for n in weak[slot]:
                 col = f"{n}_score"
@@ -525,19 +528,15 @@ def run_sensitivity(
                 )
                 has = sweep.crosswalk[f"{n}_code"].astype(str).to_numpy() != ""
                 mask |= has & (score >= lo) & (score < hi)
-        new = policy.with_(thresholds={"model": mt, "fuzzy": ft})
-        bucket, code = sweep.redecide(mask, new)
+        bucket, code = sweep.redecide(mask, policy.with_(thresholds=dict(zip(slots, cell))))
         grid_rows.append(
             {
-                "model_threshold": mt,
-                "fuzzy_threshold": ft,
+                **{f"{s}_threshold": t for s, t in zip(slots, cell)},
                 "labels_redecided": int(mask.sum()),
                 **sweep.compare(bucket, code),
             }
         )
-    thresholds = pd.DataFrame(
-        grid_rows, columns=_SWEEP_COLUMNS("model_threshold", "fuzzy_threshold", "labels_redecided")
-    )
+    thresholds = pd.DataFrame(grid_rows, columns=_SWEEP_COLUMNS(*(f"{s}_threshold" for s in slots), "labels_redecided"))
 
     # 5. mapping comparison
     map_rows = [_mapping_row("decided" + ("_imputed" if imputed else ""), "decided by the policy", sweep.table, sweep)]
