@@ -87,9 +87,11 @@ class ReviewExport:
 
 
 def _rater_codes(crosswalk: pd.DataFrame) -> list[str]:
+    """The machine raters whose answers a reviewer sees (the registry's human raters are the reviewers)."""
     from .crosswalk.decide import rater_names
+    from .raters.base import rater_spec
 
-    return [n for n in rater_names(crosswalk) if n != "review"]
+    return [n for n in rater_names(crosswalk) if not rater_spec(n).human]
 
 
 def export_review(
