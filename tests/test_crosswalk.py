@@ -259,10 +259,8 @@ def test_employed_unstated_has_no_code_and_no_review():
 
 
 def test_add_raters_replaces_a_rater_and_keeps_final_columns():
-    from coder.crosswalk.assemble import _RESERVED, add_raters
-    from coder.crosswalk.decide import FINAL_COLUMNS, PANEL_COLUMNS
+    from coder.crosswalk.assemble import add_raters
 
-    assert set(FINAL_COLUMNS) | set(PANEL_COLUMNS) <= _RESERVED
     table = tabulate_labels(pd.Series(["경비원", "간호사"], dtype=object))
     xw = decide(assemble_crosswalk(table, parse_status(table.keys), [_rater("rule", {"경비원": "9", "간호사": ""})]))
     review = RaterResult("review", ("경비원",), ("41231",), (1.0,), ("kim",), extra={"note": ("시설 경비",)})

@@ -31,17 +31,6 @@ LABEL_COLUMNS = ("label_key", "label", "n_rows", "weight")
 STATUS_COLUMNS = ("status_parsed", "status_rule", "core_key")
 
 
-# Columns that are never a rater's own (the final and panel columns of decide, the label table).
-_RESERVED = frozenset(
-    (
-        *LABEL_COLUMNS,
-        *STATUS_COLUMNS,
-        *("status", "ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_source", "rule_id"),
-        *("needs_review", "review_reasons", "code_note", "panel_votes", "panel_valid", "panel_agreement"),
-    )
-)
-
-
 def order_raters(names: Sequence[str], precedence: Sequence[str] | None = None) -> list[str]:
     """Rater names sorted by their slot's place in ``precedence`` (default :data:`REGISTRY`), then by name.
 

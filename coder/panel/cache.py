@@ -44,7 +44,6 @@ __all__ = [
     "cache_key",
     "canonical_json",
     "make_entry",
-    "open_cache",
 ]
 
 CACHE_ENV = "CODER_CACHE_DIR"
@@ -297,8 +296,3 @@ def _check_entry(line: str) -> tuple[str, dict]:
     if cache_key(entry["request"]) != entry["key"]:
         return f"key {str(entry['key'])[:12]}… is not the sha256 of its request", {}
     return "", entry
-
-
-def open_cache(directory: str | Path | None = None) -> ResponseCache:
-    """A :class:`ResponseCache` at ``directory`` (default :func:`cache_dir`)."""
-    return ResponseCache(directory)
