@@ -33,6 +33,9 @@ decide's refinement keeps the deeper code (``title=41231 refines consistency=412
 
 ``not_in_ksco``          a final or rater code that is not in the code list (nor ``0``)
 ``title_contradiction``  a final code outside the lineage of the label's own exact KSCO-7 title
+``exact_title``          a consistency rule against an exact title answer (the title lookup, or a mapper
+                         rule / job-index answer at the unit-group level): overridden, deliberately
+                         (the rule lists ``title`` in its overrides), or not applied (it may not)
 ``rule_family``          a rule's target (or citation) outside the lineage of a title its labels carry
 ``citation``             a cited code not in KSCO-7, a cited title that is not the code's, a target not
                          under any cited code
@@ -77,7 +80,15 @@ __all__ = [
     "match_consistency",
 ]
 
-CHECKS = ("not_in_ksco", "title_contradiction", "rule_family", "citation", "status_mismatch", "too_deep")
+CHECKS = (
+    "not_in_ksco",
+    "title_contradiction",
+    "exact_title",
+    "rule_family",
+    "citation",
+    "status_mismatch",
+    "too_deep",
+)
 RATER = "consistency"
 DEFAULT_FILE = "consistency.toml"
 _SLOTS = tuple(s.slot for s in REGISTRY if s.slot not in ("review", RATER))
@@ -561,6 +572,35 @@ def check_rules(
     return out
 
 
+def _exact_title_checks(row: Mapping[str, object], codes: CodeList) -> list[tuple[str, str, str]]:
+    """A consistency rule that overrode an exact title (deliberately), or that was kept from doing so."""
+    rid = str(row.get(f"{RATER}_rule_id", "") or "")
+    if not rid:
+        return []
+    fired = str(row.get(f"{RATER}_code", "") or "")
+    first = str(row.get(f"{RATER}_hits", "") or "").split(" ")[0]
+    target = fired or first.partition("=")[2]
+    if not target or target not in codes:
+        return []
+    exact = [
+        (n, c)
+        for n in ("title", *EXACT)
+        if (c := str(row.get(f"{n}_code", "") or "")) in codes and _slot(n, c, codes) == "title"
+    ]
+    against = ", ".join(f"{n}={_fmt(codes, c)}" for n, c in exact if not codes.same_lineage(target, c))
+    if not against:
+        return []
+    if fired:
+        return [
+            (
+                target,
+                f"{rid} overrides the exact KSCO-7 title {against} (deliberate: it lists title in its overrides)",
+                rid,
+            )
+        ]
+    return [(target, f"{rid} ({target}) may not override the exact KSCO-7 title {against}: not applied", rid)]
+
+
 def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation]]:
     """Per-label checks on a decided crosswalk; one list of violations per row."""
     from .crosswalk.decide import rater_names
@@ -593,6 +633,8 @@ def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation
                 + ", ".join(_fmt(codes, t) for t in titles),
                 str(row.get("rule_id", "") or ""),
             )
+        for code, msg, rid in _exact_title_checks(row, codes):
+            add("exact_title", code, msg, rid)
         if final in codes:
             military_words = bool(_MILITARY_RE.search(core))
             if military_words and not final.startswith("A"):
