@@ -1,21 +1,30 @@
-"""Panel throughput on the loopback fake vendor, and the cached second run.
+"""Panel throughput on the loopback fake vendor, threads against worker processes, and the cached second run.
 
 The fake vendor (``tests/fake_vendor.py``, in its own process so it does not share the
-client's interpreter lock) answers every call after 50 ms.  Labels: the NPK labels the offline
-core leaves for review plus 2,000 job-dictionary names (seeded sample), through three members
-(OpenAI, Anthropic and Gemini wire formats, the real SDKs), 8 calls in flight per member.
+client's interpreter lock) answers every call after ``--latency`` seconds (default 50 ms; a real
+vendor takes 1 s or more: run ``--latency 1.0`` and ``--latency 2.0``).  Labels: the NPK labels
+the offline core leaves for review plus job-dictionary names (seeded sample), through three
+members (OpenAI, Anthropic and Gemini wire formats, the real SDKs), ``--concurrency`` calls in
+flight per member (default 8, the members' default ``max_concurrency``).
 
-The run uses the default ``workers="auto"``: 6,006 calls of three members, so one forked
-worker process per member on Linux (``coder/panel/execute.py``); ``--workers threads``
-runs them all in this process for comparison.
+Ideal throughput = members × concurrency / latency (3 × 8 / 0.05 s = 480 calls/s; 3 × 8 / 1 s =
+24 calls/s).  The number of job names is chosen so that each member's calls fill whole rounds of
+``concurrency`` calls (give or take the few labels that share a text) and the ideal run lasts
+about ``--seconds`` (default 30 s); ``--jobs N`` sets it instead (``--jobs 2000`` is the
+6,006-call run of the earlier 50 ms measurements).
 
-Ideal throughput = members × concurrency / latency = 3 × 8 / 0.05 s = 480 calls/s.  Reports
-the measured calls/s and its share of the ideal (target ≥ 80 %) twice: run 1 cold (the vendor
-SDKs are imported inside it, once per process), run 2 on a fresh cache with the SDKs loaded;
-then run 2 again from the cache (plan + run; target < 2 s).  The machine's noise is large (the
-same run varies by ±15 %): run it a few times.
+``--workers threads`` (the default of ``coder panel``) runs every member in this process;
+``--workers processes`` forks one worker process per member (``coder/panel/execute.py``).
+Reports the measured calls/s and its share of the ideal twice: run 1 cold (the vendor SDKs are
+imported inside it, once per process), run 2 on a fresh cache with the SDKs loaded; then run 2
+again from the cache (plan + run; target < 2 s).  The machine's noise is large (the same run
+varies by ±15 % at 50 ms): run it a few times.
 
-Run: ``python bench/bench_panel.py [--workers auto|threads|processes]`` (a script, not a test).
+Run (a script, not a test)::
+
+    python bench/bench_panel.py --latency 1.0 --workers threads
+    python bench/bench_panel.py --latency 1.0 --workers processes
+    python bench/bench_panel.py --latency 0.05 --jobs 2000 --workers processes
 """
 
 from __future__ import annotations
@@ -46,18 +55,20 @@ from coder.panel.vendor import adapter_class  # noqa: E402
 from coder.pipeline import code_labels  # noqa: E402
 from coder.raters.index import load_index  # noqa: E402
 
-LATENCY = 0.05
-CONCURRENCY = 8
-N_JOBS = 2000
 
-
-def labels_to_send() -> pd.DataFrame:
+def labels_to_send(latency: float, concurrency: int, seconds: float, n_jobs: int | None) -> pd.DataFrame:
+    """The review labels plus ``n_jobs`` job names; by default as many as make whole rounds lasting ~``seconds``."""
     npk = read_table(DEMO_DATA)
     table = tabulate_labels(npk["occupation"], pd.to_numeric(npk["count"]))
     xw_npk = code_labels(table)
     review = xw_npk.iloc[select_cores(xw_npk, "review")]
     names = sorted({e.key for e in load_index().entries if e.source == "jobdict"} - set(xw_npk["core_key"]))
-    pick = np.random.default_rng(0).choice(len(names), size=N_JOBS, replace=False)
+    if n_jobs is None:
+        rounds = max(1, round(seconds / latency))
+        n_jobs = max(0, rounds * concurrency - len(review))
+    if n_jobs > len(names):
+        raise SystemExit(f"{n_jobs:,} job names asked for, {len(names):,} available: lower --seconds or --concurrency")
+    pick = np.random.default_rng(0).choice(len(names), size=n_jobs, replace=False)
     xw_jobs = code_labels(tabulate_labels(pd.Series([names[i] for i in sorted(pick)], dtype=object)))
     print(f"labels: {len(review)} NPK labels left for review + {len(xw_jobs)} job-dictionary names")
     return pd.concat([review, xw_jobs], ignore_index=True)
@@ -73,11 +84,18 @@ def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--workers", choices=("auto", "threads", "processes"), default="auto")
-    workers = ap.parse_args().workers
-    xw = labels_to_send()
+    ap.add_argument("--workers", choices=("threads", "processes"), default="threads")
+    ap.add_argument("--latency", type=float, default=0.05, help="seconds the fake vendor takes per call (default 0.05)")
+    ap.add_argument("--concurrency", type=int, default=8, help="calls in flight per member (default 8)")
+    ap.add_argument(
+        "--seconds", type=float, default=30.0, help="length of the ideal run, sizes the labels (default 30)"
+    )
+    ap.add_argument("--jobs", type=int, default=None, help="job-dictionary names to send (overrides --seconds)")
+    args = ap.parse_args()
+    workers, latency, concurrency = args.workers, args.latency, args.concurrency
+    xw = labels_to_send(latency, concurrency, args.seconds, args.jobs)
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_vendor.py"), "--latency", str(LATENCY)],
+        [sys.executable, str(ROOT / "tests" / "fake_vendor.py"), "--latency", str(latency)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -87,11 +105,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for env in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
                 os.environ[env] = FAKE_KEY
-            panel = write_panel(Path(tmp) / "panel.toml", url, max_concurrency=CONCURRENCY, timeout_s=30.0)
+            panel = write_panel(Path(tmp) / "panel.toml", url, max_concurrency=concurrency, timeout_s=30.0 + latency)
             members, _ = load_panel(panel)
             prices = load_prices(write_prices(Path(tmp) / "prices.toml"))
             codes, prompts = load_codes(), load_prompts()
-            ideal = len(members) * CONCURRENCY / LATENCY
+            ideal = len(members) * concurrency / latency
             # run 1 starts cold, as `coder panel` does: the vendor SDKs are imported inside the timed
             # call (about 0.5 s each; in the worker processes, in parallel).  Run 2, on a fresh cache,
             # is the steady state of a process that has the SDKs imported already (a notebook that
@@ -116,10 +134,11 @@ def main() -> None:
                     if n == 1:
                         print(
                             f"plan: {len(plan.cores):,} texts × {len(members)} members = {plan.calls:,} calls "
-                            f"({t_plan:.2f} s); ideal {ideal:.0f} calls/s"
+                            f"({t_plan:.2f} s); latency {latency:g} s, {concurrency} in flight per member: "
+                            f"ideal {ideal:.0f} calls/s, {plan.calls / ideal:.1f} s"
                         )
                     print(
-                        f"run {n}, {what}, {run.workers}: {calls:,} calls in {wall:.2f} s = {calls / wall:.0f} calls/s "
+                        f"run {n}, {what}, {run.workers}: {calls:,} calls in {wall:.2f} s = {calls / wall:.1f} calls/s "
                         f"→ {calls / wall / ideal:.1%} of ideal (target ≥ 80%)"
                     )
                     print(

@@ -495,12 +495,15 @@ def test_fake_vendor_adds_no_nagle_delay(fake, setup):
             adapter.close()
 
 
-@pytest.mark.parametrize("workers", ["auto", "threads"])
+@pytest.mark.parametrize("workers", [None, "auto", "threads", "processes"])
 def test_many_tasks_complete_without_quadratic_waiting(tmp_path, fake, setup, workers):
-    """600 calls (200 labels × 3 members): every answer arrives once, in the crosswalk order of cores."""
+    """600 calls (200 labels × 3 members): every answer arrives once, in the crosswalk order of cores.
+
+    The default (and ``auto``, the old default) runs them in threads: a big run of several
+    members forked worker processes before, which a 1 s latency showed gained nothing."""
     xw = code_labels(tabulate_labels(pd.Series([f"가상 직업 {i}" for i in range(200)], dtype=object)))
-    run = _run(xw, setup, plan_kw={"only": "all"}, workers=workers)
-    assert run.workers == ("processes" if workers == "auto" else "threads")
+    run = _run(xw, setup, plan_kw={"only": "all"}, **({} if workers is None else {"workers": workers}))
+    assert run.workers == ("processes" if workers == "processes" else "threads")
     assert len(setup["cache"]) == 600 and len(fake.requests) == 600
     assert sum(s.calls for s in run.stats.values()) == 600
     assert all(s.errors == 0 for s in run.stats.values())
@@ -524,14 +527,21 @@ def _children() -> list[int]:
     return out
 
 
-def test_auto_uses_processes_only_for_big_runs_of_several_members():
-    assert choose_workers("auto", {"oa": 150, "an": 150}) == "processes"
-    assert choose_workers("auto", {"oa": 150, "an": 49}) == "threads"  # 199 calls: not worth a fork
-    assert choose_workers("auto", {"oa": 5000, "an": 0}) == "threads"  # one member: nothing to spread
-    assert choose_workers("threads", {"oa": 5000, "an": 5000}) == "threads"
-    assert choose_workers("processes", {"oa": 1}) == "processes"
-    with pytest.raises(InputError, match=r"--workers 'fork': choose one of auto, threads, processes"):
-        choose_workers("fork", {})
+def test_threads_are_the_default_and_processes_only_on_request():
+    import inspect
+
+    from coder.cli.panel import panel_group
+    from coder.panel.execute import execute
+
+    assert choose_workers("threads") == choose_workers("auto") == "threads"  # auto: the old default, now threads
+    assert choose_workers("processes") == "processes"
+    with pytest.raises(InputError, match=r"--workers 'fork': choose one of threads, processes\."):
+        choose_workers("fork")
+    for f in (run_panel, execute):
+        assert inspect.signature(f).parameters["workers"].default == "threads", f.__name__
+    for name in ("run", "evaluate"):
+        (opt,) = [p for p in panel_group.commands[name].params if p.name == "workers"]
+        assert opt.default == "threads" and list(opt.type.choices) == ["threads", "processes"], name
 
 
 def test_processes_answer_cache_and_count_like_threads(fake, setup, crosswalk):

@@ -10,21 +10,45 @@ when a run stops (budget, Ctrl-C, an error) finish, and their answers are cached
 
 **Where the calls run** (``workers``):
 
-``threads``
-    Every member's pool in this process.  The vendor SDKs spend about 1–2 ms of Python per call
-    (request models, HTTP parsing), and all members then share one interpreter lock: at a local
-    server's rates (hundreds of calls a second) the run is bound by one core.
-``processes``
-    One worker process per member, forked from this one (Linux): the SDK, the client and the
-    member's tasks are already in memory, so a worker starts in milliseconds and the members no
-    longer share a lock.  A worker only calls its vendor and sends back each answer (over a
-    pipe) as it arrives; this process still does all the caching and accounting.  A worker
-    ignores Ctrl-C (this process tells it to stop, then collects what was in flight) and stops
-    by itself when this process goes away.
-``auto`` (default)
-    ``processes`` on Linux when at least two members have calls to make and there are at least
-    :data:`PROCESS_MIN_CALLS` of them; ``threads`` otherwise (small runs, one member, other
-    systems).  With a real vendor's latency of seconds per call either is far from any CPU limit.
+``threads`` (default)
+    Every member's pool in this process.  The vendor SDKs spend about 2 ms of Python per call
+    (request models, HTTP parsing), and all members share one interpreter lock; a call spends
+    the rest of its time waiting on the network, with the lock released.
+``processes`` (opt-in, Linux)
+    One worker process per member, forked from this one: the SDK, the client and the member's
+    tasks are already in memory, so a worker starts in milliseconds and the members no longer
+    share a lock.  A worker only calls its vendor and sends back each answer (over a pipe) as it
+    arrives; this process still does all the caching and accounting.  A worker ignores Ctrl-C
+    (this process tells it to stop, then collects what was in flight) and stops by itself when
+    this process goes away.
+
+``auto``, the old default, forked worker processes on Linux when two or more members had 200
+calls or more between them.  It is still accepted from library callers and now means
+``threads``; the command line offers ``threads`` and ``processes`` only.
+
+Why threads: processes only help when the interpreter lock is the limit, which takes hundreds of
+calls a second.  A real vendor answers in a second or more, so a member's calls spend nearly all
+their time waiting on the network.  Measured on this 2-core machine (load 0.5–5, other work
+running) with ``python bench/bench_panel.py --latency L [--concurrency C] --workers
+threads|processes``: the loopback fake vendor in its own process, three members through the real
+SDKs, a ~30 s run; calls/s as a share of the ideal members × C / L, with the SDKs imported
+(cold, with the imports inside the run, in brackets):
+
+=======  ==  ======  ========  =============================  =============================
+L        C   calls   ideal     threads                        processes
+=======  ==  ======  ========  =============================  =============================
+1 s      8   714     24/s      97.4, 97.9 % (92.2, 92.2 %)    97.6, 97.3 % (90.2, 93.7 %)
+2 s      8   354     12/s      97.4 % (88.4 %)                97.2 % (91.3 %)
+1 s      32  2,874   96/s      97.5 % (91.5 %)                97.5 % (86.2 %)
+50 ms    8   6,006   480/s     80.9, 78.7 % (63.0, 69.6 %)    81.4, 81.3 % (72.3, 66.3 %)
+=======  ==  ======  ========  =============================  =============================
+
+At 1 s the ceiling is about 99 % (e.g. 238 calls per member take 30 rounds of 8, 30 s, against
+the ideal's 29.75 s); the client used 5–6 % of a core with C = 8 and 18 % with C = 32, in
+either mode.  The cold run costs 1–4.5 s of SDK imports in either mode.  Only the 50 ms loopback
+server (``--latency 0.05 --jobs 2000``, the run measured before), at hundreds of calls a
+second, moves the client near a core, and even there processes gain 0.5–2.6 points, inside
+the ±15 % noise of a run.  So processes stay only as an opt-in.
 """
 
 from __future__ import annotations
@@ -50,10 +74,9 @@ from .cache import ResponseCache, make_entry
 from .config import Member
 from .vendor import BaseAdapter, CallError, Reply, adapter_class
 
-__all__ = ["MAX_WAIT_S", "PROCESS_MIN_CALLS", "WORKERS", "Outcome", "call_with_retries", "choose_workers", "execute"]
+__all__ = ["MAX_WAIT_S", "WORKERS", "Outcome", "call_with_retries", "choose_workers", "execute"]
 
-WORKERS = ("auto", "threads", "processes")
-PROCESS_MIN_CALLS = 200
+WORKERS = ("threads", "processes")
 MAX_WAIT_S = 60.0
 _HEADER = struct.Struct("<I")
 
@@ -63,18 +86,21 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def choose_workers(workers: str, calls_by_member: Mapping[str, int]) -> str:
-    """``threads`` or ``processes`` for a run with ``calls_by_member`` (see the module docstring)."""
+def choose_workers(workers: str) -> str:
+    """``threads`` or ``processes``: ``workers`` checked (``processes`` only where it can fork).
+
+    ``auto``, the old default that forked for big runs, is still accepted from library callers
+    and means ``threads`` (see the module docstring).
+    """
+    if workers == "auto":
+        return "threads"
     if workers not in WORKERS:
         raise InputError(f"--workers {workers!r}: choose one of {', '.join(WORKERS)}.")
     if workers == "processes" and not can_fork():
         raise InputError(
             f"--workers processes needs os.fork on Linux (this is {sys.platform}) — use --workers threads."
         )
-    if workers != "auto":
-        return workers
-    busy = [n for n in calls_by_member.values() if n]
-    return "processes" if can_fork() and len(busy) >= 2 and sum(busy) >= PROCESS_MIN_CALLS else "threads"
+    return workers
 
 
 def call_with_retries(
@@ -331,7 +357,7 @@ def execute(
     on_reply: Callable[[str, int, Reply], float],
     on_attempt: Callable[[str, int], None],
     max_cost: float | None,
-    workers: str = "auto",
+    workers: str = "threads",
     progress: bool = False,
 ) -> Outcome:
     """Send the calls of ``todo`` (member id → tasks) and cache every answer (see the module docstring).
@@ -340,7 +366,7 @@ def execute(
     ``on_attempt(member, n)`` counts attempts.  Returns the :class:`Outcome`; raises the first
     crash (a bug in a worker) after caching what arrived.
     """
-    mode = choose_workers(workers, {mid: len(ts) for mid, ts in todo.items()})
+    mode = choose_workers(workers)
     makers: dict[str, Callable[[], BaseAdapter]] = {}
     for mid in todo:
         m = members[mid]

@@ -359,7 +359,7 @@ def run_panel(
     allow_unknown_price: bool = False,
     progress: bool = False,
     env: Mapping[str, str] | None = None,
-    workers: str = "auto",
+    workers: str = "threads",
 ) -> PanelRun:
     """Answer every task of ``plan`` from the cache or the vendors (see the module docstring).
 
@@ -371,7 +371,7 @@ def run_panel(
     import os
 
     env = os.environ if env is None else env
-    choose_workers(workers, {})  # a bad value is refused before anything else
+    choose_workers(workers)  # a bad value is refused before anything else
     mode = ""
     t0 = time.perf_counter()
     stats = {mp.member.id: MemberStats(mp.member.id, cost_known=mp.price is not None) for mp in plan.members}
