@@ -6,7 +6,8 @@ Library first, thin CLI (``coder --help``).  The layout (see each module's docst
   :mod:`coder.resources`, :mod:`coder.io`, :mod:`coder.provenance`
 * :mod:`coder.codes`, :mod:`coder.labels`, :mod:`coder.status`, :mod:`coder.stats`
 * :mod:`coder.raters` — the rater contract and every offline rater (title, rule, index, model, fuzzy)
-* :mod:`coder.crosswalk` — assemble the rater columns, decide the final code, read and write the file
+* :mod:`coder.crosswalk` — assemble the rater columns, decide the final code, the crosswalk with its
+  state (policy, code list, files), read and write it, the stage runner
 * :mod:`coder.pipeline` — rows → labels → raters → crosswalk → rows, with provenance sidecars
 * :mod:`coder.axis` — sex × KSCO metrics against KOSIS
 * :mod:`coder.cli` — one thin command per stage
@@ -24,6 +25,7 @@ _EXPORTS = {
     "CodeList": "codes",
     "CoderError": "errors",
     "CodingResult": "pipeline",
+    "Crosswalk": "crosswalk.model",
     "CrosswalkError": "errors",
     "DecisionPolicy": "crosswalk.decide",
     "apply_file": "pipeline",

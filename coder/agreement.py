@@ -39,6 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .crosswalk.decide import rater_names
+from .crosswalk.model import Crosswalk
+from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import InputError
 from .io import frame_records
 
@@ -296,7 +299,7 @@ def _level_codes(codes: np.ndarray, level: int) -> np.ndarray:
 
 
 def measure_agreement(
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     *,
     raters: Sequence[str] | None = None,
     levels: Sequence[int] = LEVELS,
@@ -314,9 +317,10 @@ def measure_agreement(
     the notes and left out. ``weight_col``: persons per label (``n_rows`` when the column is
     absent). Fleiss' κ uses the raters that answered at least ``fleiss_min_coverage`` of the
     labels any rater answered at that level, over the labels all of them answered.
+    The crosswalk's codes are taken as decided (nothing is decided again).
     """
-    from .crosswalk.decide import rater_names
-
+    if isinstance(crosswalk, Crosswalk):
+        crosswalk = crosswalk.frame
     names = list(raters) if raters is not None else rater_names(crosswalk)
     missing = [n for n in names if f"{n}_code" not in crosswalk.columns]
     if missing:
@@ -510,44 +514,34 @@ def agree_file(
     Writes ``agreement_pairs.csv``, ``agreement_levels.csv``, ``agreement_coverage.csv``,
     ``agreement_matrices.csv`` (square κ and percent-agreement matrices per level, by labels
     and by persons, stacked) and ``agreement.json`` (every number), each with a
-    ``.meta.json`` sidecar. Nothing is written unless the measurement succeeded; each file
-    is written atomically.
+    ``.meta.json`` sidecar that records the policy the crosswalk was decided with. Nothing is
+    written unless the measurement succeeded; each file is written atomically.
     """
-    from .codes import load_codes
-    from .crosswalk.store import crosswalk_files, read_crosswalk
-    from .provenance import build_meta, check_paths
-    from .resources import file_sha256
-
     out = Path(out_dir)
     targets = {name: out / name for name in _AGREE_FILES}
-    check_paths({"the crosswalk": crosswalk_path}, {f"-o {k}": v for k, v in targets.items()})
-    codes = load_codes()
-    files = crosswalk_files(crosswalk_path, codes)
-    crosswalk = read_crosswalk(crosswalk_path)
-    result = measure_agreement(
-        crosswalk, raters=raters, levels=levels, n_bootstrap=n_bootstrap, seed=seed, progress=progress
+
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        result = measure_agreement(
+            crosswalk, raters=raters, levels=levels, n_bootstrap=n_bootstrap, seed=seed, progress=progress
+        )
+        tables = {
+            "agreement_pairs.csv": result.pairs,
+            "agreement_levels.csv": result.levels,
+            "agreement_coverage.csv": result.coverage,
+            "agreement_matrices.csv": _matrices_frame(result),
+        }
+        outputs = [Output(targets[name], frame, kind="table") for name, frame in tables.items()]
+        outputs.append(Output(targets["agreement.json"], lambda meta: {**result.to_dict(), "provenance": meta}, "json"))
+        return StageResult(
+            result,
+            outputs,
+            params={k: v for k, v in result.settings.items() if k not in ("labels", "persons")},
+            summary={"raters": list(result.raters), "notes": list(result.notes)},
+        )
+
+    return run_stage(  # type: ignore[return-value]
+        stage, crosswalk_path, {f"-o {k}": v for k, v in targets.items()}, command=command
     )
-    meta = build_meta(
-        command=command,
-        params={k: v for k, v in result.settings.items() if k not in ("labels", "persons")},
-        files=files,
-        inputs={"crosswalk": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(crosswalk)},
-        outputs={k: str(v) for k, v in targets.items()},
-        summary={"raters": list(result.raters), "notes": list(result.notes)},
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {**result.to_dict(), "provenance": meta}
-    write_outputs(
-        {
-            targets["agreement_pairs.csv"]: result.pairs,
-            targets["agreement_levels.csv"]: result.levels,
-            targets["agreement_coverage.csv"]: result.coverage,
-            targets["agreement_matrices.csv"]: _matrices_frame(result),
-        },
-        {targets["agreement.json"]: payload},
-        meta,
-    )
-    return result
 
 
 _AGREE_FILES = (
@@ -570,21 +564,3 @@ def _matrices_frame(result: AgreementResult) -> pd.DataFrame:
                 m.insert(0, "level", level)
                 parts.append(m)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def write_outputs(frames: dict, jsons: dict, meta: dict) -> None:
-    """Write CSV tables and JSON documents atomically, each with a ``.meta.json`` sidecar naming its sha256."""
-    from .io import write_json, write_table
-    from .provenance import write_meta
-    from .resources import file_sha256
-
-    for path, frame in frames.items():
-        write_table(frame, path)
-        write_meta(
-            path, {**meta, "outputs": {**meta.get("outputs", {}), "this": str(path), "sha256": file_sha256(path)}}
-        )
-    for path, obj in jsons.items():
-        write_json(obj, path)
-        write_meta(
-            path, {**meta, "outputs": {**meta.get("outputs", {}), "this": str(path), "sha256": file_sha256(path)}}
-        )

@@ -59,6 +59,10 @@ from pathlib import Path
 import pandas as pd
 
 from .codes import BUCKET_NOT_EMPLOYED, CodeList, load_codes
+from .crosswalk.assemble import add_raters
+from .crosswalk.decide import DecisionPolicy, decide
+from .crosswalk.model import Crosswalk
+from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import RuleError
 from .normalize import label_key
 from .patterns import MATCH_MODES, compile_matcher
@@ -67,6 +71,7 @@ from .resources import data_path, file_identity, file_sha256
 
 __all__ = [
     "CHECKS",
+    "RULE_SETS",
     "CheckResult",
     "ConsistencyRule",
     "ConsistencyRules",
@@ -78,6 +83,7 @@ __all__ = [
     "check_rules",
     "load_consistency_rules",
     "match_consistency",
+    "rules_path",
 ]
 
 CHECKS = (
@@ -91,6 +97,11 @@ CHECKS = (
 )
 RATER = "consistency"
 DEFAULT_FILE = "consistency.toml"
+RULE_SETS: Mapping[str, str] = {
+    "default": DEFAULT_FILE,
+    "npk-audit-2026": "consistency_npk_audit_2026.toml",
+}
+"""Names of the bundled rule sets (``--rules npk-audit-2026``) → their file in ``rules/``; any other value is a path."""
 _SLOTS = tuple(s.slot for s in REGISTRY if s.slot not in ("review", RATER))
 _KEYS = {
     "id",
@@ -173,8 +184,30 @@ class ConsistencyRules:
         return f"rules/{p.name}"
 
 
-def load_consistency_rules(path: str | Path | None = None, *, codes: CodeList | None = None) -> ConsistencyRules:
-    """Load and validate a consistency rules file (default: the bundled ``rules/consistency.toml``).
+def rules_path(rules: str | Path | None = None) -> Path:
+    """The TOML file of a rule set: a bundled name (:data:`RULE_SETS`), a path, or None (``default``).
+
+    Raises :class:`~coder.errors.RuleError` (one line, listing the bundled names) when ``rules``
+    is neither a bundled name nor an existing file.
+
+    >>> rules_path("npk-audit-2026").name
+    'consistency_npk_audit_2026.toml'
+    """
+    text = "default" if rules is None else str(rules)
+    if text in RULE_SETS:
+        return data_path("rules", RULE_SETS[text])
+    path = Path(text)
+    if not path.is_file():
+        what = "is a directory, not a consistency rules file" if path.is_dir() else "no such consistency rules file"
+        raise RuleError(
+            f"{text}: {what} — give a TOML path or a bundled rule set name ({', '.join(RULE_SETS)}).",
+            path=text,
+        )
+    return path
+
+
+def load_consistency_rules(rules: str | Path | None = None, *, codes: CodeList | None = None) -> ConsistencyRules:
+    """Load and validate a consistency rule set: a bundled name (:data:`RULE_SETS`), a TOML path, or None (``default``).
 
     Every rule is checked at load time (id, fields, patterns, match mode, target code, overrides);
     one :class:`~coder.errors.RuleError` lists every bad rule with its line and id.  What the code
@@ -184,8 +217,7 @@ def load_consistency_rules(path: str | Path | None = None, *, codes: CodeList | 
     """
     if codes is None:
         codes = load_codes()
-    p = Path(path) if path is not None else data_path("rules", DEFAULT_FILE)
-    return _load(file_identity(p), codes)
+    return _load(file_identity(rules_path(rules)), codes)
 
 
 @functools.lru_cache(maxsize=16)
@@ -681,15 +713,17 @@ def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation
 class CheckResult:
     """The checked crosswalk, each rule's impact and every check hit.
 
-    ``crosswalk``: re-decided, with the ``consistency_*`` rater columns and ``violations``
-    (``check: message`` joined by `` | ``).  ``impact``: one row per active rule — ``rule_id``,
-    ``code``, ``labels``/``persons`` it fired on, ``changed_labels``/``changed_persons`` whose final
-    code it changed, ``changed_from`` (the codes they had, with persons), ``blocked_labels``/
-    ``blocked_persons`` (a rater outside ``overrides`` disagreed), ``printed_persons``.
+    ``crosswalk``: a :class:`~coder.crosswalk.model.Crosswalk` re-decided with the policy it was
+    checked under, with the ``consistency_*`` rater columns and ``violations`` (``check: message``
+    joined by `` | ``) in its frame, and the rules file among its files.  ``impact``: one row per
+    active rule — ``rule_id``, ``code``, ``labels``/``persons`` it fired on,
+    ``changed_labels``/``changed_persons`` whose final code it changed, ``changed_from`` (the
+    codes they had, with persons), ``blocked_labels``/``blocked_persons`` (a rater outside
+    ``overrides`` disagreed), ``printed_persons``.
     ``violations``: one row per :class:`Violation`.
     """
 
-    crosswalk: pd.DataFrame
+    crosswalk: Crosswalk
     impact: pd.DataFrame
     violations: pd.DataFrame
     rules: ConsistencyRules
@@ -700,28 +734,27 @@ class CheckResult:
 
 
 def check_crosswalk(
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     rules: ConsistencyRules | str | Path | None = None,
     *,
     codes: CodeList | None = None,
-    policy: object = None,
+    policy: DecisionPolicy | None = None,
 ) -> CheckResult:
     """Apply the decision rules as the rater ``consistency``, re-decide, and run every check.
 
-    ``rules`` is a loaded rule set, a path, or None (bundled ``rules/consistency.toml``); ``policy``
-    a :class:`~coder.crosswalk.decide.DecisionPolicy` (default: the toolkit's thresholds).  Pure:
-    the input frame is not changed.
+    ``crosswalk``: a :class:`~coder.crosswalk.model.Crosswalk` (a bare frame is one with the
+    default policy).  ``rules`` is a loaded rule set, a bundled name (:data:`RULE_SETS`), a path,
+    or None (``default``).  ``policy``: decide with this
+    :class:`~coder.crosswalk.decide.DecisionPolicy` (default: the crosswalk's own, so a stricter
+    threshold chosen earlier stays).  Pure: the input is not changed.
     """
-    from .crosswalk.assemble import add_raters
-    from .crosswalk.decide import decide
-    from .pipeline import make_policy
-
-    if codes is None:
-        codes = load_codes()
+    xwalk = Crosswalk.of(crosswalk, codes=codes)
+    codes = codes if codes is not None else xwalk.codes
     if not isinstance(rules, ConsistencyRules):
         rules = load_consistency_rules(rules, codes=codes)
     if policy is None:
-        policy = make_policy()
+        policy = xwalk.policy
+    crosswalk = xwalk.frame
     stored = crosswalk.drop(columns=[c for c in crosswalk.columns if c.startswith(f"{RATER}_") or c == "violations"])
     before = decide(stored, policy, codes=codes)
     result = apply_consistency(before, rules, codes=codes, baseline=before["ksco_code"].astype(str).tolist())
@@ -753,7 +786,8 @@ def check_crosswalk(
         [v.__dict__ for v in records], columns=["check", "label_key", "label", "persons", "code", "rule_id", "message"]
     )
     impact = _impact(rules, result, before, decided, persons, codes)
-    return CheckResult(crosswalk=out, impact=impact, violations=violations, rules=rules)
+    checked = xwalk.with_frame(out, policy=policy, files={rules.file_key: rules.sha256})
+    return CheckResult(crosswalk=checked, impact=impact, violations=violations, rules=rules)
 
 
 def _impact(
@@ -803,44 +837,37 @@ def check_file(
     output_path: str | Path,
     *,
     rules: str | Path | None = None,
-    policy: object = None,
+    policy: DecisionPolicy | None = None,
     codes: CodeList | None = None,
     command: str = "coder check",
 ) -> CheckResult:
     """Read a stored crosswalk, :func:`check_crosswalk` it, write the result with a sidecar.
 
-    The sidecar records the rules file's sha256 and, in its summary, the impact table and the
-    violation counts per check.  Nothing is written when reading or checking fails.
+    ``rules``: a bundled rule set name (:data:`RULE_SETS`) or a TOML path (default ``default``);
+    ``policy``: decide with this one instead of the crosswalk's own.  The sidecar records the
+    policy, the rules file's sha256 and, in its summary, the impact table and the violation
+    counts per check.  Nothing is written when reading or checking fails.
     """
-    from .crosswalk.store import crosswalk_files, read_crosswalk, save_crosswalk
-    from .pipeline import make_policy
-    from .provenance import build_meta, check_paths
 
-    check_paths({"the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
-    if codes is None:
-        codes = load_codes()
-    if policy is None:
-        policy = make_policy()
-    ruleset = load_consistency_rules(rules, codes=codes)
-    files = crosswalk_files(crosswalk_path, codes)
-    stored = read_crosswalk(crosswalk_path)
-    result = check_crosswalk(stored, ruleset, codes=codes, policy=policy)
-    counts = Counter(result.violations["check"]) if len(result.violations) else Counter()
-    meta = build_meta(
-        command=command,
-        params={"policy": policy.as_dict(), "rules": ruleset.path},
-        files={**files, ruleset.file_key: ruleset.sha256, "crosswalks/" + Path(codes.path).name: codes.sha256},
-        inputs={"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(stored)},
-        outputs={"crosswalk": str(output_path)},
-        summary={
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        ruleset = load_consistency_rules(rules, codes=crosswalk.codes)
+        result = check_crosswalk(crosswalk, ruleset, policy=policy)
+        counts = Counter(result.violations["check"]) if len(result.violations) else Counter()
+        summary = {
             "labels": len(result.crosswalk),
             "violations": int(result.n_violations),
             "violations_by_check": {c: int(counts.get(c, 0)) for c in CHECKS},
             "impact": result.impact.to_dict("records"),
-        },
-    )
-    save_crosswalk(result.crosswalk, output_path, meta)
-    return result
+        }
+        return StageResult(
+            result,
+            [Output(output_path, result.crosswalk)],
+            crosswalk=result.crosswalk,
+            params={"rules": ruleset.path},
+            summary=summary,
+        )
+
+    return run_stage(stage, crosswalk_path, {"the output (-o)": output_path}, command=command, codes=codes)  # type: ignore[return-value]
 
 
 def check_examples(rules: ConsistencyRules, codes: CodeList | None = None) -> list[str]:

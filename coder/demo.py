@@ -168,7 +168,7 @@ def run_full_demo(
     from .agreement import agree_file
     from .axis.metrics import measure_axis, tabulate_axis
     from .axis.references import load_reference
-    from .codes import load_codes
+    from .crosswalk.model import code_list_record
     from .errors import InputError
     from .provenance import build_meta
     from .report import build_report, write_report
@@ -201,7 +201,7 @@ def run_full_demo(
     else:
         coding = run_demo(out)
     lap("code")
-    crosswalk = coding.crosswalk
+    crosswalk = coding.as_crosswalk()
     rated = out / "crosswalk.csv"
     try:
         from .consistency import check_file
@@ -209,8 +209,8 @@ def run_full_demo(
         notes.append("consistency check skipped: coder.consistency is not installed in this build")
     else:
         rated = out / "crosswalk.checked.csv"
-        checked = check_file(out / "crosswalk.csv", rated, codes=load_codes(), command="coder demo (check)")
-        crosswalk = checked.crosswalk
+        checked = check_file(out / "crosswalk.csv", rated, command="coder demo (check)")
+        crosswalk = checked.crosswalk  # decided with the policy crosswalk.csv's sidecar records
         notes.append(
             f"consistency rules ({Path(checked.rules.path).name}) checked: {len(checked.violations)} violation(s); "
             "the rater 'consistency' is in the agreement tables"
@@ -228,7 +228,7 @@ def run_full_demo(
                 frame, code_col="ksco_major", n_col=f"n_{mapping}", female_share_col=f"female_share_{mapping}"
             )
             axis[f"npk_published_{mapping}"] = measure_axis(table, ref, seed=seed)
-        label_sex = _npk_imputed_label_sex(crosswalk)
+        label_sex = _npk_imputed_label_sex(crosswalk.frame)
         inputs["npk_bucket_table"] = {"path": str(NPK_BUCKETS), "sha256": DEMO_SHA256[NPK_BUCKETS.name]}
         inputs["npk_sex_top20"] = {"path": str(NPK_SEX_TOP20), "sha256": DEMO_SHA256[NPK_SEX_TOP20.name]}
         notes.append(
@@ -247,7 +247,6 @@ def run_full_demo(
         crosswalk,
         label_sex,
         ref,
-        codes=load_codes(),
         bucket_tables=published,
         replicates=replicates,
         seed=seed,
@@ -265,10 +264,17 @@ def run_full_demo(
     lap("sweeps")
     meta = build_meta(
         command="coder demo",
-        params={"reference": REFERENCE, "replicates": replicates, "n_bootstrap": n_bootstrap, "seed": seed},
-        files={**coding.files, f"references/{ref.name}": ref.sha256},
+        params={
+            "reference": REFERENCE,
+            "replicates": replicates,
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
+            "policy": crosswalk.policy.as_dict(),
+        },
+        files={**crosswalk.files, f"references/{ref.name}": ref.sha256},
         inputs=inputs,
         outputs={"html": str(out / "report.html"), "json": str(out / "report.json")},
+        code_list=code_list_record(crosswalk.codes),
     )
     report = build_report(
         crosswalk,

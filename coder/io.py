@@ -39,6 +39,7 @@ __all__ = [
     "table_format",
     "write_json",
     "write_table",
+    "write_text",
 ]
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
@@ -316,3 +317,11 @@ def write_json(obj: object, path: str | Path) -> None:
         sys.stdout.write(text)
         return
     _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_text(text: str, path: str | Path, *, encoding: str = "utf-8") -> None:
+    """Write text (an HTML report, say) atomically; ``-`` writes to stdout."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding=encoding))

@@ -27,7 +27,9 @@ import pandas as pd
 from .codes import CodeList, load_codes
 from .crosswalk.assemble import assemble_crosswalk
 from .crosswalk.decide import DecisionPolicy, decide
-from .crosswalk.store import crosswalk_files, read_crosswalk, write_crosswalk
+from .crosswalk.model import Crosswalk, code_list_record
+from .crosswalk.stage import Output, StageResult, run_stage
+from .crosswalk.store import write_crosswalk
 from .errors import CrosswalkError, InputError
 from .io import read_table, write_table
 from .labels import LabelTable, tabulate_labels
@@ -44,6 +46,7 @@ from .status import StatusRules, load_status_rules, parse_status
 __all__ = [
     "OFFLINE_RATERS",
     "OUTPUT_COLUMNS",
+    "ApplyResult",
     "CodingResult",
     "apply_crosswalk",
     "apply_file",
@@ -67,6 +70,17 @@ class CodingResult:
     files: dict[str, str] = field(default_factory=dict)
     params: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
+    codes: CodeList | None = None
+    policy: DecisionPolicy | None = None
+
+    def as_crosswalk(self) -> Crosswalk:
+        """The crosswalk with its state (policy, code list, files), for the stages over a crosswalk."""
+        return Crosswalk(
+            self.crosswalk,
+            policy=self.policy if self.policy is not None else DecisionPolicy(),
+            codes=self.codes if self.codes is not None else load_codes(),
+            files=dict(self.files),
+        )
 
     def summary(self) -> dict[str, object]:
         """Persons by code source, major bucket, status and level.
@@ -330,7 +344,15 @@ def code_frame(
         "code_list": setup.codes.name,
         "policy": policy.as_dict(),
     }
-    return CodingResult(rows=rows, crosswalk=crosswalk, files=setup.files(), params=params, seconds=seconds)
+    return CodingResult(
+        rows=rows,
+        crosswalk=crosswalk,
+        files=setup.files(),
+        params=params,
+        seconds=seconds,
+        codes=setup.codes,
+        policy=policy,
+    )
 
 
 def _check_columns(frame: pd.DataFrame, text_col: str, weight_col: str | None, id_col: str | None, source: str) -> None:
@@ -422,6 +444,7 @@ def code_file(
         inputs=inputs,
         outputs=outputs,
         summary=result.summary(),
+        code_list=code_list_record(result.codes) if result.codes is not None else None,
     )
     _write_with_meta(result.rows, output_path, meta, crosswalk=False, encoding=encoding)
     if crosswalk_path is not None:
@@ -429,38 +452,32 @@ def code_file(
     return result
 
 
-def _crosswalk_files(path: str | Path, codes: CodeList) -> dict[str, str]:
-    return crosswalk_files(path, codes)
-
-
 def decide_file(
     crosswalk_path: str | Path,
     output_path: str | Path,
     *,
     policy: DecisionPolicy | None = None,
+    changes: Mapping[str, object] | None = None,
     codes: CodeList | None = None,
     command: str = "coder decide",
-) -> pd.DataFrame:
-    """Re-decide a stored crosswalk (no rater runs) and write it with a sidecar."""
-    check_paths({"the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
-    if codes is None:
-        codes = load_codes()
-    if policy is None:
-        policy = make_policy()
-    files = _crosswalk_files(crosswalk_path, codes)
-    stored = read_crosswalk(crosswalk_path)
-    decided = decide(stored, policy, codes=codes)
-    changed = int((decided["ksco_code"] != stored["ksco_code"]).sum()) if "ksco_code" in stored else len(decided)
-    meta = build_meta(
-        command=command,
-        params={"policy": policy.as_dict()},
-        files={**files, "crosswalks/" + Path(codes.path).name: codes.sha256},
-        inputs={"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(stored)},
-        outputs={"crosswalk": str(output_path)},
-        summary={"labels": len(decided), "codes_changed": changed, "needs_review": int(decided["needs_review"].sum())},
-    )
-    _write_with_meta(decided, output_path, meta, crosswalk=True, encoding="utf-8-sig")
-    return decided
+) -> Crosswalk:
+    """Re-decide a stored crosswalk (no rater runs) and write it with a sidecar; return it.
+
+    ``policy``: decide with this policy (default: the crosswalk's own, from its sidecar).
+    ``changes``: fields to change on that policy (:meth:`~coder.crosswalk.decide.DecisionPolicy.with_`;
+    thresholds are merged), e.g. ``{"thresholds": {"model": 0.99}}`` keeps everything else the
+    crosswalk was decided with.  The output's sidecar records the policy used.
+    """
+
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        base = policy if policy is not None else crosswalk.policy
+        decided = crosswalk.decided(base.with_(**changes) if changes else base)
+        before, after = crosswalk.frame, decided.frame
+        changed = int((after["ksco_code"] != before["ksco_code"]).sum()) if "ksco_code" in before else len(after)
+        summary = {"labels": len(after), "codes_changed": changed, "needs_review": int(after["needs_review"].sum())}
+        return StageResult(decided, [Output(output_path, decided)], crosswalk=decided, summary=summary)
+
+    return run_stage(stage, crosswalk_path, {"the output (-o)": output_path}, command=command, codes=codes)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -473,7 +490,7 @@ class ApplyResult:
 
 def apply_crosswalk(
     frame: pd.DataFrame,
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     *,
     text_col: str,
     replace: bool = False,
@@ -483,12 +500,14 @@ def apply_crosswalk(
 ) -> ApplyResult:
     """Join a (reviewed) crosswalk's final columns to rows by exact ``label_key``.
 
-    Labels the crosswalk lacks come out with status ``unknown`` and no code; they are
-    listed in :attr:`ApplyResult.missing` (``strict=True`` makes them an error).
-    Every final code is checked against the code list.
+    The codes are the crosswalk's as decided (nothing is decided again).  Labels the crosswalk
+    lacks come out with status ``unknown`` and no code; they are listed in
+    :attr:`ApplyResult.missing` (``strict=True`` makes them an error).  Every final code is
+    checked against the code list (default: the crosswalk's).
     """
-    if codes is None:
-        codes = load_codes()
+    xwalk = Crosswalk.of(crosswalk, codes=codes)
+    codes = codes if codes is not None else xwalk.codes
+    crosswalk = xwalk.frame
     _check_columns(frame, text_col, None, None, source)
     frame = _drop_output_columns(frame, replace, source)
     bad = sorted({c for c in crosswalk["ksco_code"].astype(str) if c and c not in codes})
@@ -531,31 +550,28 @@ def apply_file(
     encoding: str = "utf-8",
     command: str = "coder apply",
 ) -> ApplyResult:
-    """Read rows and a crosswalk, join them (:func:`apply_crosswalk`), write the rows with a sidecar."""
-    check_paths({"the input": input_path, "the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
-    codes = load_codes()
-    files = _crosswalk_files(crosswalk_path, codes)
-    crosswalk = read_crosswalk(crosswalk_path)
-    frame = read_table(input_path)
-    result = apply_crosswalk(
-        frame, crosswalk, text_col=text_col, replace=replace, strict=strict, codes=codes, source=str(input_path)
+    """Read rows and a crosswalk, join them (:func:`apply_crosswalk`), write the rows with a sidecar.
+
+    The sidecar records the policy the crosswalk was decided with and the files that made it.
+    """
+
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        frame = read_table(input_path)
+        result = apply_crosswalk(
+            frame, crosswalk, text_col=text_col, replace=replace, strict=strict, source=str(input_path)
+        )
+        return StageResult(
+            result,
+            [Output(output_path, result.rows, kind="table", encoding=encoding)],
+            params={"text_col": text_col, "strict": strict, "rows_encoding": encoding},
+            inputs={"input": {"rows": len(frame)}},
+            summary={
+                "rows": len(frame),
+                "labels_missing": len(result.missing),
+                "rows_missing": int(result.missing["n_rows"].sum()),
+            },
+        )
+
+    return run_stage(  # type: ignore[return-value]
+        stage, crosswalk_path, {"the output (-o)": output_path}, command=command, inputs={"the input": input_path}
     )
-    meta = build_meta(
-        command=command,
-        params={"text_col": text_col, "strict": strict},
-        files={**files, "crosswalks/" + Path(codes.path).name: codes.sha256},
-        inputs={
-            "path": str(input_path),
-            "rows": len(frame),
-            "crosswalk": str(crosswalk_path),
-            "crosswalk_sha256": file_sha256(crosswalk_path),
-        },
-        outputs={"rows": str(output_path), "rows_encoding": encoding},
-        summary={
-            "rows": len(frame),
-            "labels_missing": len(result.missing),
-            "rows_missing": int(result.missing["n_rows"].sum()),
-        },
-    )
-    _write_with_meta(result.rows, output_path, meta, crosswalk=False, encoding=encoding)
-    return result

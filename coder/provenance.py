@@ -44,9 +44,15 @@ def build_meta(
     outputs: Mapping[str, object] | None = None,
     summary: Mapping[str, object] | None = None,
     run_id: str | None = None,
+    code_list: Mapping[str, str] | None = None,
 ) -> dict:
-    """Assemble a provenance record (a plain dict, ready for JSON)."""
-    return {
+    """Assemble a provenance record (a plain dict, ready for JSON).
+
+    ``code_list`` (``{"name", "file", "sha256"}``) names the code list a crosswalk was coded
+    against; :func:`coder.crosswalk.store.read_crosswalk` refuses a crosswalk whose sidecar names
+    another.
+    """
+    record = {
         "toolkit": "ksco-coder",
         "version": toolkit_version(),
         "run_id": run_id or uuid.uuid4().hex,
@@ -59,6 +65,9 @@ def build_meta(
         "files_sha256": dict(sorted(files.items())),
         "summary": dict(summary or {}),
     }
+    if code_list is not None:
+        record["code_list"] = dict(code_list)
+    return record
 
 
 def write_meta(output: str | Path, meta: Mapping[str, object]) -> Path:

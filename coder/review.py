@@ -37,8 +37,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .codes import BUCKET_NOT_EMPLOYED, CodeList, load_codes
-from .errors import ReviewError
+from .codes import BUCKET_NOT_EMPLOYED, CodeList
+from .crosswalk.assemble import add_raters
+from .crosswalk.decide import DecisionPolicy, decide
+from .crosswalk.model import Crosswalk
+from .crosswalk.stage import Output, StageResult, run_stage
+from .errors import InputError, ReviewError
+from .io import read_table
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -95,7 +100,7 @@ def _rater_codes(crosswalk: pd.DataFrame) -> list[str]:
 
 
 def export_review(
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     *,
     batch: str = "b1",
     level: int = 1,
@@ -105,11 +110,15 @@ def export_review(
     blind: bool = False,
     codes: CodeList | None = None,
 ) -> ReviewExport:
-    """Select and order the labels that need a person (see the module docstring)."""
+    """Select and order the labels that need a person (see the module docstring).
+
+    The crosswalk's codes are taken as decided (nothing is decided again).
+    """
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {_ORDERS}, not {order!r}")
-    if codes is None:
-        codes = load_codes()
+    xwalk = Crosswalk.of(crosswalk, codes=codes)
+    codes = codes if codes is not None else xwalk.codes
+    crosswalk = xwalk.frame
     names = _rater_codes(crosswalk)
     persons = crosswalk["weight"].astype(float) if "weight" in crosswalk else crosswalk["n_rows"].astype(float)
     rows = []
@@ -200,43 +209,30 @@ def export_review_file(
 ) -> ReviewExport:
     """Read a crosswalk, export its review sheet (CSV with BOM or .xlsx), the key (blind) and a sidecar.
 
-    ``batch`` defaults to the output's folder name (``review/b1/to_review.csv`` → ``b1``).
+    ``batch`` defaults to the output's folder name (``review/b1/to_review.csv`` → ``b1``).  The
+    sidecar records the policy the crosswalk was decided with (the sheet's suggested codes).
     """
-    from .crosswalk.store import read_crosswalk
-    from .io import write_json, write_table
-    from .provenance import build_meta, check_paths, write_meta
-    from .resources import file_sha256
-
-    check_paths({"the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
+    key_path = Path(output_path).with_name(Path(output_path).name + ".key.json")
     if batch is None:
         parent = Path(output_path).resolve().parent.name
         batch = parent if parent and re.fullmatch(r"[\w.-]+", parent) else Path(output_path).stem
-    codes = load_codes()
-    stored = read_crosswalk(crosswalk_path)
-    result = export_review(stored, batch=batch, codes=codes, **options)
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    write_table(result.frame, output_path, encoding="utf-8-sig")
-    if options.get("blind"):
-        write_json(
-            {"batch": batch, "options": result.key}, Path(output_path).with_name(Path(output_path).name + ".key.json")
-        )
-    meta = build_meta(
-        command=command,
-        params={k: v for k, v in options.items()} | {"batch": batch},
-        files={"crosswalks/" + Path(codes.path).name: codes.sha256},
-        inputs={"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(stored)},
-        outputs={"review": str(output_path), "this": str(output_path), "sha256": file_sha256(output_path)},
-        summary={"rows": len(result.frame)},
-    )
-    write_meta(output_path, meta)
-    return result
+
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        result = export_review(crosswalk, batch=batch, **options)  # type: ignore[arg-type]
+        outputs = [Output(output_path, result.frame, kind="table", encoding="utf-8-sig")]
+        if options.get("blind"):
+            outputs.append(Output(key_path, {"batch": batch, "options": result.key}, kind="json"))
+        return StageResult(result, outputs, params={**options, "batch": batch}, summary={"rows": len(result.frame)})
+
+    targets = {"the output (-o)": output_path, "the key": key_path if options.get("blind") else None}
+    return run_stage(stage, crosswalk_path, targets, command=command)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
 class ReviewImport:
-    """The re-decided crosswalk and counts: decisions applied, empty rows skipped."""
+    """The re-decided crosswalk (a :class:`~coder.crosswalk.model.Crosswalk`) and counts: decisions applied, empty rows skipped."""
 
-    crosswalk: pd.DataFrame
+    crosswalk: Crosswalk
     applied: int
     skipped: int
     changed: int
@@ -296,23 +292,25 @@ def _problem_rows(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList,
 
 def import_review(
     sheet: pd.DataFrame,
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     *,
     codes: CodeList | None = None,
-    policy: object = None,
+    policy: DecisionPolicy | None = None,
     where: str = "review sheet",
 ) -> ReviewImport:
-    """Apply a reviewed sheet to a crosswalk as the rater ``review`` and re-decide (see the module docstring)."""
-    from .crosswalk.assemble import add_raters
-    from .crosswalk.decide import decide
-    from .pipeline import make_policy
+    """Apply a reviewed sheet to a crosswalk as the rater ``review`` and re-decide (see the module docstring).
+
+    ``crosswalk``: a :class:`~coder.crosswalk.model.Crosswalk` (a bare frame is one with the
+    default policy); it is decided again with ``policy``, default its own.
+    """
     from .raters.base import RaterResult
     from .status import parse_status
 
-    if codes is None:
-        codes = load_codes()
+    xwalk = Crosswalk.of(crosswalk, codes=codes)
+    codes = codes if codes is not None else xwalk.codes
     if policy is None:
-        policy = make_policy()
+        policy = xwalk.policy
+    crosswalk = xwalk.frame
     problems, decisions, skipped = _problem_rows(sheet, crosswalk, codes, where)
     if problems:
         raise ReviewError(
@@ -323,7 +321,7 @@ def import_review(
             problems=problems,
         )
     if not decisions:
-        return ReviewImport(crosswalk=decide(crosswalk, policy, codes=codes), applied=0, skipped=skipped, changed=0)
+        return ReviewImport(crosswalk=xwalk.decided(policy), applied=0, skipped=skipped, changed=0)
     frame = crosswalk.copy()
     keys = frame["label_key"].astype(str).tolist()
     cur = {
@@ -360,7 +358,9 @@ def import_review(
     decided["review_code"] = cur["code"]
     before = crosswalk["ksco_code"].astype(str) if "ksco_code" in crosswalk else pd.Series([""] * n)
     changed = int((decided["ksco_code"].astype(str).to_numpy() != before.to_numpy()).sum())
-    return ReviewImport(crosswalk=decided, applied=len(decisions), skipped=skipped, changed=changed)
+    return ReviewImport(
+        crosswalk=xwalk.with_frame(decided, policy=policy), applied=len(decisions), skipped=skipped, changed=changed
+    )
 
 
 def import_review_file(
@@ -368,40 +368,34 @@ def import_review_file(
     into_path: str | Path,
     output_path: str | Path,
     *,
+    policy: DecisionPolicy | None = None,
     command: str = "coder review import",
 ) -> ReviewImport:
     """Read a reviewed sheet (CSV in any encoding Excel writes, or .xlsx) and a crosswalk; write the reviewed crosswalk.
 
+    The crosswalk is decided again with ``policy``, default the one its sidecar records.
     Nothing is written when any row has a problem.
     """
-    from .crosswalk.store import crosswalk_files, read_crosswalk, save_crosswalk
-    from .errors import InputError
-    from .io import read_table
-    from .provenance import build_meta, check_paths
-    from .resources import file_sha256
 
-    check_paths({"the review file": review_path, "--into": into_path}, {"the output (-o)": output_path})
-    codes = load_codes()
-    files = crosswalk_files(into_path, codes)
-    try:
-        sheet = read_table(review_path)
-    except InputError as exc:
-        raise ReviewError(str(exc), path=review_path) from None
-    sheet.columns = [str(c).strip() for c in sheet.columns]
-    stored = read_crosswalk(into_path)
-    result = import_review(sheet, stored, codes=codes, where=str(review_path))
-    meta = build_meta(
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        try:
+            sheet = read_table(review_path)
+        except InputError as exc:
+            raise ReviewError(str(exc), path=review_path) from None
+        sheet.columns = [str(c).strip() for c in sheet.columns]
+        result = import_review(sheet, crosswalk, policy=policy, where=str(review_path))
+        return StageResult(
+            result,
+            [Output(output_path, result.crosswalk)],
+            crosswalk=result.crosswalk,
+            summary={"applied": result.applied, "skipped_empty": result.skipped, "codes_changed": result.changed},
+        )
+
+    return run_stage(  # type: ignore[return-value]
+        stage,
+        into_path,
+        {"the output (-o)": output_path},
         command=command,
-        params={},
-        files={**files, "crosswalks/" + Path(codes.path).name: codes.sha256},
-        inputs={
-            "path": str(into_path),
-            "sha256": file_sha256(into_path),
-            "review": str(review_path),
-            "review_sha256": file_sha256(review_path),
-        },
-        outputs={"crosswalk": str(output_path)},
-        summary={"applied": result.applied, "skipped_empty": result.skipped, "codes_changed": result.changed},
+        inputs={"the review file": review_path},
+        input_label="--into",
     )
-    save_crosswalk(result.crosswalk, output_path, meta)
-    return result

@@ -43,13 +43,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .axis.references import KSCO_MAJORS, ReferenceTable
+from .axis.references import KSCO_MAJORS, ReferenceTable, load_reference
+from .codes import CodeList
+from .consistency import ConsistencyRules, check_crosswalk, load_consistency_rules
+from .crosswalk.decide import DecisionPolicy, decide, rater_names
+from .crosswalk.model import Crosswalk
+from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import InputError
 from .io import frame_records, json_ready
 from .raters.base import REGISTRY, slot_of
 
 __all__ = [
-    "CONSISTENCY_RULE_SETS",
     "DEFAULT_FUZZY_THRESHOLDS",
     "DEFAULT_MODEL_THRESHOLDS",
     "DEFAULT_NOISE",
@@ -57,7 +61,6 @@ __all__ = [
     "SensitivityResult",
     "apply_rule_set",
     "axis_point",
-    "consistency_rules_path",
     "impute_label_sex",
     "label_sex_table",
     "noise_test",
@@ -297,8 +300,6 @@ class _Sweeper:
     """The baseline decision and the label × sex counts aligned to the crosswalk's rows."""
 
     def __init__(self, crosswalk, label_sex, reference, policy, codes, q, tau):
-        from .crosswalk.decide import decide
-
         self.crosswalk = crosswalk.reset_index(drop=True)
         self.reference, self.policy, self.codes, self.q, self.tau = reference, policy, codes, q, tau
         self.base = decide(self.crosswalk, policy, codes=codes)
@@ -321,8 +322,6 @@ class _Sweeper:
 
     def redecide(self, mask: np.ndarray, policy) -> tuple[np.ndarray, np.ndarray]:
         """Buckets and codes of every row when ``mask`` rows are decided again under ``policy``."""
-        from .crosswalk.decide import decide
-
         bucket, code = self.bucket.copy(), self.code.copy()
         if mask.any():
             sub = decide(self.crosswalk.loc[mask], policy, codes=self.codes)
@@ -404,12 +403,12 @@ class SensitivityResult:
 
 
 def run_sensitivity(
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     label_sex: LabelSexTable,
     reference: ReferenceTable,
     *,
-    policy=None,
-    codes=None,
+    policy: DecisionPolicy | None = None,
+    codes: CodeList | None = None,
     bucket_tables: Mapping[str, np.ndarray] | None = None,
     noise_levels: Sequence[float] = DEFAULT_NOISE,
     replicates: int = 100,
@@ -424,23 +423,23 @@ def run_sensitivity(
 
     ``bucket_tables``: extra (9, 2) bucket × sex tables (women, men) to stress-test and compare
     beside the crosswalk's mappings — for NPK the published tables of its two mappings, which
-    are exact where the label × sex table is imputed.
+    are exact where the label × sex table is imputed.  Every sweep decides again from
+    ``policy``, default the crosswalk's own (a bare frame has the default policy); the
+    crosswalk's notes are the first of the result's notes.
     """
     from tqdm.auto import tqdm
 
-    from .codes import load_codes
-    from .crosswalk.decide import rater_names
-    from .pipeline import make_policy
-
     if not 0 < q < 1:
         raise InputError(f"q = {q}: the band [q, 1/q] needs 0 < q < 1 — e.g. q = 0.8.")
-    codes = codes if codes is not None else load_codes()
-    policy = policy if policy is not None else make_policy()
+    xwalk = Crosswalk.of(crosswalk, codes=codes)
+    codes = codes if codes is not None else xwalk.codes
+    policy = policy if policy is not None else xwalk.policy
+    crosswalk = xwalk.frame
     disable = None if progress else True
     sweep = _Sweeper(crosswalk, label_sex, reference, policy, codes, q, tau)
     imputed = label_sex.imputed
     tag = " (imputed label × sex)" if imputed else ""
-    notes = []
+    notes = list(xwalk.notes)
     if imputed:
         notes.append(f"label × sex counts are IMPUTED: {label_sex.note}")
     if sweep.unmatched:
@@ -678,39 +677,20 @@ def read_label_sex(
     return table, info
 
 
-CONSISTENCY_RULE_SETS = {
-    "default": "consistency.toml",
-    "npk-audit-2026": "consistency_npk_audit_2026.toml",
-}
-"""Names for the bundled consistency rule sets (``--rules default``); any other value is a TOML path."""
-
-
-def consistency_rules_path(name: str | Path) -> Path:
-    """The TOML of a bundled rule set name (:data:`CONSISTENCY_RULE_SETS`) or the path itself."""
-    from .resources import data_path
-
-    text = str(name)
-    if text in CONSISTENCY_RULE_SETS:
-        return data_path("rules", CONSISTENCY_RULE_SETS[text])
-    path = Path(text)
-    if not path.is_file():
-        raise InputError(
-            f"{text}: no such consistency rules file — pass a TOML path or one of the bundled rule sets "
-            f"{', '.join(CONSISTENCY_RULE_SETS)}.",
-            path=text,
-        )
-    return path
-
-
-def apply_rule_set(crosswalk: pd.DataFrame, rules: str | Path, *, codes=None, policy=None):
+def apply_rule_set(
+    crosswalk: Crosswalk | pd.DataFrame,
+    rules: str | Path,
+    *,
+    codes: CodeList | None = None,
+    policy: DecisionPolicy | None = None,
+) -> tuple[Crosswalk, ConsistencyRules]:
     """The crosswalk with the consistency rules ``rules`` applied (:func:`coder.consistency.check_crosswalk`).
 
+    ``rules``: a bundled rule set name (:data:`coder.consistency.RULE_SETS`) or a TOML path.
     Returns ``(checked crosswalk, loaded rules)``; the rules' ids then sit in ``consistency_rule_id``
-    and leave-one-rule-out covers them.
+    and leave-one-rule-out covers them.  Decided with ``policy``, default the crosswalk's own.
     """
-    from .consistency import check_crosswalk, load_consistency_rules
-
-    loaded = load_consistency_rules(consistency_rules_path(rules), codes=codes)
+    loaded = load_consistency_rules(rules, codes=codes)
     return check_crosswalk(crosswalk, loaded, codes=codes, policy=policy).crosswalk, loaded
 
 
@@ -736,48 +716,39 @@ def sensitivity_file(
     ``sensitivity.json`` (every number, with the provenance), each with a ``.meta.json``
     sidecar, only after every sweep succeeded; each file atomically. ``rules``: a consistency rule
     set (bundled name or TOML path) applied to the crosswalk first, so leave-one-rule-out covers
-    its rules too.
+    its rules too.  The sweeps decide from the crosswalk's own policy unless ``policy=`` is given.
     """
-    from .agreement import write_outputs
-    from .axis.references import load_reference
-    from .codes import load_codes
-    from .crosswalk.store import crosswalk_files, read_crosswalk
-    from .provenance import build_meta, check_paths
-    from .resources import file_sha256
-
     out = Path(out_dir)
     targets = {name: out / name for name in _SENS_FILES}
-    check_paths({"the crosswalk": crosswalk_path, "the rows": rows_path}, {f"-o {k}": v for k, v in targets.items()})
     ref = load_reference(reference)
-    codes = load_codes()
-    files = crosswalk_files(crosswalk_path, codes)
-    crosswalk = read_crosswalk(crosswalk_path)
-    label_sex, rows_info = read_label_sex(
-        rows_path, sex_col=sex_col, text_col=text_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
-    )
-    rule_files = {}
-    if rules is not None:
-        crosswalk, loaded = apply_rule_set(crosswalk, rules, codes=codes, policy=options.get("policy"))
-        rule_files[loaded.file_key] = loaded.sha256
-    result = run_sensitivity(crosswalk, label_sex, ref, codes=codes, progress=progress, **options)
-    meta = build_meta(
+
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        label_sex, rows_info = read_label_sex(
+            rows_path, sex_col=sex_col, text_col=text_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
+        )
+        files = {f"references/{ref.name}": ref.sha256}
+        if rules is not None:
+            crosswalk, _ = apply_rule_set(crosswalk, rules, policy=options.get("policy"))
+        result = run_sensitivity(crosswalk, label_sex, ref, progress=progress, **options)
+        tables = {name: getattr(result, name.removesuffix(".csv")) for name in _SENS_FILES if name.endswith(".csv")}
+        outputs = [Output(targets[name], frame, kind="table") for name, frame in tables.items()]
+        outputs.append(
+            Output(targets["sensitivity.json"], lambda meta: {**result.to_dict(), "provenance": meta}, kind="json")
+        )
+        return StageResult(
+            result,
+            outputs,
+            crosswalk=crosswalk,
+            params={**result.settings, "consistency_rules": str(rules) if rules is not None else None},
+            files=files,
+            inputs={"rows": rows_info},
+            summary=json_ready(result.summary()),  # type: ignore[arg-type]
+        )
+
+    return run_stage(  # type: ignore[return-value]
+        stage,
+        crosswalk_path,
+        {f"-o {k}": v for k, v in targets.items()},
         command=command,
-        params={**result.settings, "consistency_rules": str(rules) if rules is not None else None},
-        files={**files, **rule_files, f"references/{ref.name}": ref.sha256},
-        inputs={"crosswalk": str(crosswalk_path), "crosswalk_sha256": file_sha256(crosswalk_path), "rows": rows_info},
-        outputs={k: str(v) for k, v in targets.items()},
-        summary=json_ready(result.summary()),
+        inputs={"the rows": rows_path},
     )
-    out.mkdir(parents=True, exist_ok=True)
-    write_outputs(
-        {
-            targets["noise.csv"]: result.noise,
-            targets["rules.csv"]: result.rules,
-            targets["raters.csv"]: result.raters,
-            targets["thresholds.csv"]: result.thresholds,
-            targets["mappings.csv"]: result.mappings,
-        },
-        {targets["sensitivity.json"]: {**result.to_dict(), "provenance": meta}},
-        meta,
-    )
-    return result

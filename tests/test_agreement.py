@@ -253,7 +253,7 @@ def test_agree_file_writes_tables_with_sidecars(demo_crosswalk, tmp_path):
     )
     doc = json.loads((out / "agreement.json").read_text(encoding="utf-8"))
     assert doc["raters"] == list(result.raters) and "title" in doc["raters"]
-    assert doc["provenance"]["inputs"]["crosswalk"] == str(demo_crosswalk)
+    assert doc["provenance"]["inputs"]["crosswalk"]["path"] == str(demo_crosswalk)
     pairs = pd.read_csv(out / "agreement_pairs.csv")
     assert set(pairs["level"]) == {1, 2, 3, 4, 5}
     assert len(pairs) == len(result.pairs)

@@ -99,7 +99,7 @@ def test_missing_keys(tmp_path):
 
 def test_audit_rule_overrides_title_and_records_what_it_beat(xwalk):
     res = check_crosswalk(xwalk, load_consistency_rules(AUDIT))
-    row = res.crosswalk.set_index("label_key").loc["시설경비원"]
+    row = res.crosswalk.frame.set_index("label_key").loc["시설경비원"]
     assert row["consistency_code"] == "9421" and row["consistency_rule_id"] == "NPK01"
     assert row["ksco_code"] == "9421" and row["code_source"] == "consistency" and row["rule_id"] == "NPK01"
     assert row["consistency_overrode"] == "title=41231; rule=4123; index=41231"
@@ -118,7 +118,7 @@ def test_audit_rule_overrides_title_and_records_what_it_beat(xwalk):
 
 def test_default_rules_change_nothing_and_keep_depth(xwalk):
     res = check_crosswalk(xwalk)
-    x = res.crosswalk.set_index("label_key")
+    x = res.crosswalk.frame.set_index("label_key")
     assert x.loc["시설경비원", "ksco_code"] == "41231"  # C02 4123 refined by the title
     assert x.loc["시설경비원", "rule_id"] == "C02"
     assert x.loc["경비원", "ksco_code"] == "9421" and x.loc["경비원", "consistency_rule_id"] == "C01"
@@ -129,7 +129,7 @@ def test_default_rules_change_nothing_and_keep_depth(xwalk):
 def test_rule_blocked_by_a_rater_it_may_not_override(tmp_path, xwalk):
     p = _rules(tmp_path, RULE.format(pat="시설경비원", code="9421", ov='["rule", "index"]', ex="시설 경비원"))
     res = check_crosswalk(xwalk, p)
-    row = res.crosswalk.set_index("label_key").loc["시설경비원"]
+    row = res.crosswalk.frame.set_index("label_key").loc["시설경비원"]
     assert row["consistency_code"] == "" and row["consistency_flags"] == "conflict"
     assert (
         row["consistency_detail"]
@@ -150,7 +150,7 @@ def test_panel_majority_is_what_the_rule_overrode(tmp_path, xwalk):
     ]
     p = _rules(tmp_path, RULE.format(pat="경비원", code="9421", ov='["rule", "panel"]', ex="경비원"))
     res = check_crosswalk(add_raters(xwalk, panel), p)
-    row = res.crosswalk.set_index("label_key").loc["경비원"]
+    row = res.crosswalk.frame.set_index("label_key").loc["경비원"]
     assert row["consistency_overrode"] == "panel=4123"
     assert row["ksco_code"] == "9421" and row["code_source"] == "consistency"
 
@@ -175,7 +175,7 @@ def test_checks_status_depth_and_codes_not_in_ksco(tmp_path, xwalk):
 def test_an_exact_title_is_final_in_depth_so_nothing_is_too_deep(xwalk):
     # 배달원 is the title of 922: decide no longer lets the mapper's 9223 deepen it (it was flagged too_deep)
     res = check_crosswalk(xwalk)
-    row = res.crosswalk.set_index("label_key").loc["배달원"]
+    row = res.crosswalk.frame.set_index("label_key").loc["배달원"]
     assert row["ksco_code"] == "922"
     assert "title=922 is final in depth (rule=9223 not taken)" in row["code_note"]
     assert res.violations["message"].tolist() == []
@@ -189,7 +189,7 @@ def test_check_file_writes_output_and_sidecar(tmp_path, xwalk):
     src = tmp_path / "x.csv"
     write_crosswalk(xwalk, src)
     res = check_file(src, tmp_path / "out.csv", rules=AUDIT)
-    back = read_crosswalk(tmp_path / "out.csv")
+    back = read_crosswalk(tmp_path / "out.csv").frame
     assert back["label_key"].tolist() == xwalk["label_key"].tolist()
     assert "violations" in back and "consistency_overrode" in back
     meta = json.loads((tmp_path / "out.csv.meta.json").read_text(encoding="utf-8"))

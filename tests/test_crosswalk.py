@@ -208,7 +208,7 @@ def test_pipeline_crosswalk_round_trips_and_decides_the_same(tmp_path, suffix):
         xw = code_labels(tabulate_labels(pd.Series(texts, dtype=object)))
         path = tmp_path / f"xw{suffix}"
         write_crosswalk(xw, path)
-        back = read_crosswalk(path)
+        back = read_crosswalk(path).frame
         assert list(back.columns) == list(xw.columns)
         again = decide(back)
         for c in FINAL_COLUMNS:

@@ -30,7 +30,7 @@ def test_a_depth_final_rule_is_not_deepened_by_the_model(coded, key, code, rule,
     assert row["model_code"].startswith(deeper)  # the model is confident and deeper …
     assert (row["ksco_code"], row["rule_id"]) == (code, rule)  # … but the words say no more than this
     assert "is final in depth" in row["code_note"]
-    after = check_crosswalk(coded).crosswalk.set_index("label_key").loc[key]
+    after = check_crosswalk(coded).crosswalk.frame.set_index("label_key").loc[key]
     assert after["ksco_code"] == code  # a consistency rule in the same lineage does not open the depth either
 
 
@@ -41,7 +41,7 @@ def test_a_rule_without_final_depth_is_refined_as_before(coded):
 
 def test_default_consistency_rules_never_override_an_exact_title(coded):
     res = check_crosswalk(coded)
-    row = res.crosswalk.set_index("label_key").loc["헤어디자이너"]
+    row = res.crosswalk.frame.set_index("label_key").loc["헤어디자이너"]
     assert (row["ksco_code"], row["code_source"]) == ("42220", "rule")  # C19 would have made it 285 디자이너
     assert row["consistency_code"] == "" and row["consistency_rule_id"] == "C19"
     assert row["needs_review"] and "conflict" in row["review_reasons"]
@@ -53,7 +53,7 @@ def test_default_consistency_rules_never_override_an_exact_title(coded):
 
 def test_the_audit_set_overrides_exact_titles_deliberately_and_says_so(coded):
     res = check_crosswalk(coded, load_consistency_rules(AUDIT))
-    x = res.crosswalk.set_index("label_key")
+    x = res.crosswalk.frame.set_index("label_key")
     assert x.loc["시설경비원", "ksco_code"] == "9421"
     v = res.violations[res.violations["check"] == "exact_title"].set_index("label")
     assert v.loc["시설 경비원", "message"].startswith("NPK01 overrides the exact KSCO-7 title title=41231")

@@ -200,7 +200,7 @@ def test_invalid_and_empty_answers_are_kept_and_counted(tmp_path, fake, setup, c
     run = _run(crosswalk, setup, members)
     assert (run.stats["oa"].valid, run.stats["oa"].invalid) == (1, 1)
     assert run.stats["an"].validity == 0.0
-    xw = panel_crosswalk(crosswalk, run, codes=CODES).set_index("label_key")
+    xw = panel_crosswalk(crosswalk, run, codes=CODES).frame.set_index("label_key")
     row = xw.loc["콘크리트패널조립원"]
     assert row["panel_oa_code"] == "77777" and not row["panel_oa_valid"]  # kept verbatim, never coerced
     assert row["panel_an_code"] == "" and row["panel_an_reason"] == "empty answer"
@@ -212,7 +212,7 @@ def test_invalid_and_empty_answers_are_kept_and_counted(tmp_path, fake, setup, c
 def test_votes_map_back_to_every_label_with_the_core_key(fake, setup, crosswalk):
     fake.codes = {"콘크리트패널 조립원": "7", "소년원 학교 교사": "2"}
     run = _run(crosswalk, setup)
-    xw = panel_crosswalk(crosswalk, run, codes=CODES).set_index("label_key")
+    xw = panel_crosswalk(crosswalk, run, codes=CODES).frame.set_index("label_key")
     seeker = xw.loc[crosswalk.loc[crosswalk["label"] == LABELS[1], "label_key"].iloc[0]]
     assert seeker["panel_ge_code"] == "7" and seeker["panel_votes"] == "an=7 ge=7 oa=7"
     assert seeker["panel_ge_confidence"] == 0.9 and seeker["status"] == "job_seeker"
@@ -267,7 +267,7 @@ def test_samples_each_call_and_combine_by_majority(tmp_path, fake, setup, crossw
     fake.script("fake-gpt", *(Answer(answer_json(c, 0.6)) for c in ("94111", "94112", "94111", "941", "941", "941")))
     run = _run(crosswalk, setup, members, max_calls=6)
     assert run.stats["oa"].calls == 6
-    xw = panel_crosswalk(crosswalk, run, codes=CODES)
+    xw = panel_crosswalk(crosswalk, run, codes=CODES).frame
     votes = set(xw["panel_oa_code"]) - {""}
     assert votes == {"94111", "941"}  # the deepest code more than half the samples share
     row = xw[xw["panel_oa_code"] == "94111"].iloc[0]
@@ -555,7 +555,7 @@ def test_processes_answer_cache_and_count_like_threads(fake, setup, crosswalk):
         "ge": (2, 2, 2, 0),
     }
     assert len(setup["cache"]) == 6 and len(fake.requests) == 6
-    xw = panel_crosswalk(crosswalk, run, codes=CODES).set_index("label_key")
+    xw = panel_crosswalk(crosswalk, run, codes=CODES).frame.set_index("label_key")
     assert xw.loc["소년원학교교사", "panel_votes"] == "an=2 ge=2 oa=2"
     fake.requests.clear()
     again = _run(crosswalk, setup, workers="processes")

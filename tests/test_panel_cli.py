@@ -94,12 +94,12 @@ def test_end_to_end_code_panel_decide_apply(project, fake):
     p = project
     votes = {"fake-gpt": "9", "fake-claude": "91", "fake-gemini": "9"}
     fake.answer = lambda vendor, model, prompt: answer_json(votes[model], 0.7, "막연한 응답")
-    stored = read_crosswalk(p["xw"]).set_index("label_key")
+    stored = read_crosswalk(p["xw"]).frame.set_index("label_key")
     assert stored.loc["뭐든지함", "ksco_code"] == ""  # the offline raters left no code
     res = _panel(p, "-q")
     assert res.exit_code == 0, res.output
     assert sorted(r.vendor for r in fake.requests) == ["anthropic", "gemini", "openai"]
-    out = read_crosswalk(p["dir"] / "xw_panel.csv").set_index("label_key")
+    out = read_crosswalk(p["dir"] / "xw_panel.csv").frame.set_index("label_key")
     row = out.loc["뭐든지함"]
     assert (row["panel_oa_code"], row["panel_an_code"], row["panel_ge_code"]) == ("9", "91", "9")
     assert row["panel_an_valid"] and row["panel_an_confidence"] == 0.7 and row["panel_an_reason"] == "막연한 응답"

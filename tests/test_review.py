@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from coder.cli import cli
 from coder.consistency import check_crosswalk
+from coder.crosswalk.model import Crosswalk
 from coder.crosswalk.store import read_crosswalk, write_crosswalk
 from coder.errors import ReviewError
 from coder.io import read_table
@@ -33,7 +34,7 @@ LABELS = ["시설 경비원"] * 5 + [
 
 
 @pytest.fixture(scope="module")
-def checked() -> pd.DataFrame:
+def checked() -> Crosswalk:
     xw = code_labels(tabulate_labels(pd.Series(LABELS, dtype=object)), model=False)
     return check_crosswalk(xw, AUDIT).crosswalk
 
@@ -91,7 +92,7 @@ def test_importing_an_unedited_export_changes_nothing(checked, limit, order, bli
     ex = export_review(checked, limit=limit, order=order, blind=blind)
     r = import_review(ex.frame, checked)
     assert (r.applied, r.changed) == (0, 0) and r.skipped == len(ex.frame)
-    pd.testing.assert_frame_equal(r.crosswalk, checked)
+    pd.testing.assert_frame_equal(r.crosswalk.frame, checked.frame)
 
 
 def _edit(sheet, **codes) -> pd.DataFrame:
@@ -112,7 +113,7 @@ def test_decisions_become_rater_review_excel_resave(tmp_path, files):
     out = tmp_path / "reviewed.csv"
     r = import_review_file(resaved, into, out)
     assert (r.applied, r.skipped) == (2, len(f) - 2)
-    x = read_crosswalk(out).set_index("label_key")
+    x = read_crosswalk(out).frame.set_index("label_key")
     assert x.loc["시설경비원", "ksco_code"] == "41231" and x.loc["시설경비원", "code_source"] == "review"
     assert x.loc["시설경비원", "rule_id"] == "b1"
     assert (x.loc["시설경비원", "review_reviewer"], x.loc["시설경비원", "review_note"]) == ("kim", "검토함")
@@ -130,7 +131,7 @@ def test_xlsx_round_trip(tmp_path, checked):
     f.to_excel(tmp_path / "b1" / "back.xlsx", index=False)
     r = import_review_file(tmp_path / "b1" / "back.xlsx", into, tmp_path / "out.csv")
     assert r.applied == 1
-    assert read_crosswalk(tmp_path / "out.csv").set_index("label_key").loc["우편집배원", "ksco_code"] == "92210"
+    assert read_crosswalk(tmp_path / "out.csv").frame.set_index("label_key").loc["우편집배원", "ksco_code"] == "92210"
 
 
 def test_every_bad_row_reported_and_nothing_written(tmp_path, files):

@@ -23,25 +23,29 @@ __all__ = ["check_command"]
     "--rules",
     "rules_path",
     default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Consistency rules TOML [default: the bundled rules/consistency.toml].",
+    metavar="NAME|TOML",
+    help="Consistency rule set: a bundled name (default, npk-audit-2026) or a TOML path [default: default].",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when any check finds a violation (for CI).")
 @quiet_option(help="No impact table or violation summary on stderr.")
 def check_command(crosswalk_path, output, rules_path, strict, quiet):
     """Apply the KSCO-7 consistency rules to a crosswalk, re-decide it, and run the checks.
 
-    Prints each rule's impact (labels and persons it fired on and changed, from which codes)
-    and every violation to stderr; the output is written even when there are violations.
+    The crosswalk is decided again with the policy its sidecar records (set it with
+    coder decide).  Prints each rule's impact (labels and persons it fired on and changed,
+    from which codes) and every violation to stderr; the output is written even when there
+    are violations.
 
     \b
     Example:
       coder check xwalk.csv -o xwalk_checked.csv
-      coder check xwalk.csv --rules rules/consistency_npk_audit_2026.toml -o audit.csv --strict
+      coder check xwalk.csv --rules npk-audit-2026 -o audit.csv --strict
     """
     from ..consistency import check_file
 
     result = check_file(crosswalk_path, output, rules=rules_path)
+    for note in result.crosswalk.notes:
+        _say(quiet, f"note: {note}")
     _say(quiet, f"rules: {result.rules.path} ({len(result.rules.active)} active)")
     _say(
         quiet, f"{'rule':<7} {'code':>5} {'labels':>7} {'persons':>10} {'changed':>8} {'ch.persons':>10}  changed from"

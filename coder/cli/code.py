@@ -176,12 +176,16 @@ def code_command(
 def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, precedence, corroborate_threshold, quiet):
     """Re-decide a stored crosswalk's final codes without running any rater.
 
+    Starts from the policy the crosswalk was decided with (its .meta.json sidecar) and changes
+    only the options given; the defaults shown apply to a crosswalk without a sidecar. Later
+    stages (check, panel, review import, …) keep the policy this writes into the sidecar.
+
     \b
     Example:
       coder decide xwalk.csv -o xwalk_strict.csv --model-threshold 0.8
     """
     from ..crosswalk.decide import PRECEDENCE
-    from ..pipeline import decide_file, make_policy
+    from ..pipeline import decide_file
 
     order = None
     if precedence:
@@ -191,13 +195,20 @@ def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, pre
             raise click.BadParameter(
                 f"unknown slot(s) {', '.join(bad)}; slots are {', '.join(PRECEDENCE)}", param_hint="--precedence"
             )
-    mt, ft = _thresholds(model_threshold, fuzzy_threshold)
-    policy = make_policy(model_threshold=mt, fuzzy_threshold=ft, precedence=order)
+    changes: dict[str, object] = {}
+    thresholds = {k: v for k, v in (("model", model_threshold), ("fuzzy", fuzzy_threshold)) if v is not None}
+    if thresholds:
+        changes["thresholds"] = thresholds
+    if order is not None:
+        changes["precedence"] = order
     if corroborate_threshold is not None:
-        policy = policy.with_(corroborate_threshold=corroborate_threshold)
-    decided = decide_file(crosswalk_path, output, policy=policy)
-    coded = int((decided["ksco_code"] != "").sum())
-    _say(quiet, f"decided {len(decided):,} labels: {coded:,} coded, {int(decided['needs_review'].sum()):,} need review")
+        changes["corroborate_threshold"] = corroborate_threshold
+    decided = decide_file(crosswalk_path, output, changes=changes)
+    for note in decided.notes:
+        _say(quiet, f"note: {note}")
+    xw = decided.frame
+    coded = int((xw["ksco_code"] != "").sum())
+    _say(quiet, f"decided {len(xw):,} labels: {coded:,} coded, {int(xw['needs_review'].sum()):,} need review")
 
 
 @click.command("apply", context_settings=CONTEXT)

@@ -170,7 +170,7 @@ def run_command(
     if plan_only:
         click.echo(outcome.plan.to_text())
         return
-    run, xw = outcome.run, outcome.crosswalk
+    run, xw = outcome.run, outcome.crosswalk.frame
     _say(quiet, run.to_text())
     coded = int((xw["ksco_code"] != "").sum())
     by_panel = int((xw["code_source"] == "panel").sum())
@@ -180,6 +180,8 @@ def run_command(
         f"panel: {len(outcome.plan.cores):,} texts rated in {run.seconds:.1f} s{where}; {len(xw):,} labels: {coded:,} coded "
         f"({by_panel:,} by the panel), {int(xw['needs_review'].sum()):,} need review; wrote {output}",
     )
+    for note in outcome.crosswalk.notes:
+        _say(quiet, f"note: {note}")
 
 
 @panel_group.command("evaluate", context_settings=CONTEXT)

@@ -77,6 +77,8 @@ def review_export_command(crosswalk_path, output, level, min_persons, limit, ord
 def review_import_command(review_path, into_path, output, quiet):
     """Apply a reviewer's decisions (rater review) and re-decide; nothing is written on any error.
 
+    The crosswalk is decided again with the policy its sidecar records (set it with coder decide).
+
     \b
     Example:
       coder review import review/b1/to_review.csv --into xwalk_checked.csv -o xwalk_reviewed.csv
@@ -84,6 +86,8 @@ def review_import_command(review_path, into_path, output, quiet):
     from ..review import import_review_file
 
     r = import_review_file(review_path, into_path, output)
+    for note in r.crosswalk.notes:
+        _say(quiet, f"note: {note}")
     _say(
         quiet,
         f"applied {r.applied:,} decisions ({r.skipped:,} empty rows skipped); {r.changed:,} final codes changed; wrote {output}",

@@ -1,41 +1,68 @@
-"""Read and write a stored crosswalk (CSV or Parquet), types kept.
+"""Read and write a stored crosswalk (CSV or Parquet), types kept, with its state.
 
 CSV is written as UTF-8 **with BOM** (``utf-8-sig``) so Korean Excel shows Hangul; it is
 read back with encoding detection.  Codes stay strings (``01`` stays ``01``); counts,
 levels and flags get their types back; ``<rater>_candidates`` cells are JSON and are
 parsed back into ranked ``(code, score)`` pairs by :func:`rater_results`.
+
+:func:`read_crosswalk` returns a :class:`~coder.crosswalk.model.Crosswalk`: the table plus what
+its sidecar ``<file>.meta.json`` records — the policy it was decided with (``params.policy``),
+the code list it was coded against (refused when it is not the toolkit's) and the files that
+made it (``files_sha256``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..codes import CodeList, load_codes
 from ..errors import CrosswalkError
 from ..io import read_table, write_table
-from ..provenance import meta_path, write_meta
+from ..provenance import meta_path
 from ..raters.base import RaterResult, decode_candidates
 from ..resources import file_sha256
 from .assemble import LABEL_COLUMNS, STATUS_COLUMNS
-from .decide import rater_names
+from .decide import DecisionPolicy, rater_names
+from .model import Crosswalk, code_list_record
 
-__all__ = ["crosswalk_files", "rater_results", "read_crosswalk", "save_crosswalk", "write_crosswalk"]
+__all__ = ["rater_results", "read_crosswalk", "write_crosswalk"]
 
 _INT = ("n_rows", "ksco_level", "panel_valid")
 _FLOAT = ("weight", "panel_agreement")
 _BOOL = ("needs_review",)
 
 
-def write_crosswalk(crosswalk: pd.DataFrame, path: str | Path) -> None:
-    """Write a crosswalk by extension: CSV/TSV as UTF-8 with BOM, Parquet as is; atomic."""
-    write_table(crosswalk, path, encoding="utf-8-sig")
+def write_crosswalk(crosswalk: Crosswalk | pd.DataFrame, path: str | Path) -> None:
+    """Write a crosswalk's table by extension: CSV/TSV as UTF-8 with BOM, Parquet as is; atomic.
+
+    Only the table: the stage runner (:func:`coder.crosswalk.stage.run_stage`) writes the sidecar.
+    """
+    frame = crosswalk.frame if isinstance(crosswalk, Crosswalk) else crosswalk
+    write_table(frame, path, encoding="utf-8-sig")
 
 
-def read_crosswalk(path: str | Path) -> pd.DataFrame:
-    """Read a crosswalk written by :func:`write_crosswalk` (or by ``coder code --crosswalk``)."""
+def read_crosswalk(path: str | Path, *, codes: CodeList | None = None) -> Crosswalk:
+    """Read a crosswalk written by a stage (or by ``coder code --crosswalk``) with its sidecar.
+
+    The sidecar ``<file>.meta.json`` gives the policy it was decided with and the files that made
+    it.  A sidecar that names another code list than ``codes`` (default: the toolkit's) is
+    refused (:class:`~coder.errors.CrosswalkError`).  Without a sidecar the policy it was decided
+    with is unknown: the crosswalk gets the default policy and a note saying so (``notes``).
+    """
+    if codes is None:
+        codes = load_codes()
+    frame = _read_frame(path)
+    sha = file_sha256(path)
+    policy, files, notes = _read_sidecar(path, sha, codes)
+    return Crosswalk(frame, policy=policy, codes=codes, files=files, path=str(path), sha256=sha, notes=notes)
+
+
+def _read_frame(path: str | Path) -> pd.DataFrame:
     frame = read_table(path)
     missing = [c for c in (*LABEL_COLUMNS, *STATUS_COLUMNS) if c not in frame.columns]
     if missing:
@@ -78,8 +105,10 @@ def _bool(v: object) -> bool:
     raise ValueError(f"{v!r} is not True/False")
 
 
-def rater_results(crosswalk: pd.DataFrame) -> list[RaterResult]:
+def rater_results(crosswalk: Crosswalk | pd.DataFrame) -> list[RaterResult]:
     """Each stored rater's answers as a :class:`RaterResult` keyed by ``label_key`` (candidates parsed)."""
+    if isinstance(crosswalk, Crosswalk):
+        crosswalk = crosswalk.frame
     keys = tuple(crosswalk["label_key"].astype(str))
     out = []
     for name in rater_names(crosswalk):
@@ -104,40 +133,77 @@ def rater_results(crosswalk: pd.DataFrame) -> list[RaterResult]:
     return out
 
 
-def crosswalk_files(path: str | Path, codes: object) -> dict[str, str]:
-    """The rule/code-list files a stored crosswalk's sidecar records; refuse another code list.
-
-    ``codes`` is the :class:`~coder.codes.CodeList` in use.  No sidecar → ``{}``.
-    """
-    import json
-
+def _read_sidecar(
+    path: str | Path, sha: str, codes: CodeList
+) -> tuple[DecisionPolicy, dict[str, str], tuple[str, ...]]:
+    """``(policy, files, notes)`` from the sidecar of a stored crosswalk; refuse another code list."""
     side = meta_path(path)
     if not side.is_file():
-        return {}
+        return (
+            DecisionPolicy(),
+            {},
+            (
+                f"{path} has no sidecar {side.name}: the policy it was decided with is unknown, "
+                "so the default policy is used (choose one with `coder decide`)",
+            ),
+        )
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    files = meta.get("files_sha256", {})
-    name = Path(codes.path).name
-    recorded = {k: v for k, v in files.items() if k.startswith("crosswalks/") and k.endswith(name)}
-    for key, sha in recorded.items():
-        if sha != codes.sha256:
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CrosswalkError(
+            f"{side}: the sidecar of {path} cannot be read ({exc}) — restore it, or delete it to use the default policy.",
+            path=side,
+        ) from None
+    files = {str(k): str(v) for k, v in (meta.get("files_sha256") or {}).items()}
+    _check_code_list(path, meta, files, codes)
+    notes: list[str] = []
+    params = meta.get("params") or {}
+    raw = params.get("policy") if isinstance(params, dict) else None
+    if raw is None:
+        policy = DecisionPolicy()
+        notes.append(f"{side.name} records no policy: {path} is decided again with the default policy")
+    else:
+        try:
+            policy = DecisionPolicy.from_dict(raw)
+        except (TypeError, ValueError) as exc:
             raise CrosswalkError(
-                f"{path}: made with another code list ({key} sha256 {sha[:12]}…, this toolkit has "
-                f"{codes.sha256[:12]}…) — re-code the labels with this code list (`coder code`).",
-                path=path,
-            )
-    return dict(files)
+                f"{side}: params.policy cannot be read ({exc}) — fix the sidecar, or re-decide with `coder decide`.",
+                path=side,
+            ) from None
+    recorded = (meta.get("outputs") or {}).get("sha256")
+    if recorded and recorded != sha:
+        notes.append(
+            f"{path} changed after its sidecar was written (sha256 {sha[:12]}…, the sidecar says {recorded[:12]}…); "
+            "the policy the sidecar records is used"
+        )
+    return policy, files, tuple(notes)
 
 
-def save_crosswalk(crosswalk: pd.DataFrame, path: str | Path, meta: dict) -> None:
-    """Write a crosswalk (:func:`write_crosswalk`) and its sidecar ``<name>.meta.json`` with the output's sha256.
+def _check_code_list(path: str | Path, meta: dict, files: dict[str, str], codes: CodeList) -> None:
+    """Refuse a sidecar that names another code list (by name or sha256) than ``codes``.
 
-    ``meta`` comes from :func:`coder.provenance.build_meta`.  The crosswalk is written first,
-    atomically; a failure leaves any earlier output intact.
+    The evidence: the sidecar's ``code_list`` record, an older sidecar's ``params.code_list``
+    name, and the code list file's sha256 among ``files_sha256``; any one that differs refuses.
     """
-    write_crosswalk(crosswalk, path)
-    if str(path) != "-":
-        record = {**meta, "outputs": {**meta.get("outputs", {}), "this": str(path), "sha256": file_sha256(path)}}
-        write_meta(path, record)
+    ours = code_list_record(codes)
+    named = meta.get("code_list") if isinstance(meta.get("code_list"), dict) else {}
+    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    legacy = params.get("code_list")
+    names = {str(n) for n in (named.get("name"), legacy if isinstance(legacy, str) else None) if n}
+    shas = {str(h) for h in (named.get("sha256"), files.get(ours["file"])) if h}
+    other = sorted(names - {ours["name"]})
+    if other:
+        raise CrosswalkError(
+            f"{path}: made with another code list ({', '.join(other)}; this toolkit codes to {ours['name']}) — "
+            "re-code the labels with this code list (`coder code`).",
+            path=path,
+        )
+    other = sorted(shas - {ours["sha256"]})
+    if other:
+        raise CrosswalkError(
+            f"{path}: made with another code list ({ours['file']} sha256 {other[0][:12]}…, this toolkit has "
+            f"{ours['sha256'][:12]}…) — re-code the labels with this code list (`coder code`).",
+            path=path,
+        )

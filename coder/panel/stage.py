@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codes import CodeList, load_codes
+import pandas as pd
+
+from ..codes import CodeList
 from ..crosswalk.assemble import add_raters
-from ..crosswalk.decide import DecisionPolicy, decide
-from ..crosswalk.store import crosswalk_files, read_crosswalk, save_crosswalk
-from ..provenance import build_meta, check_paths
+from ..crosswalk.decide import DecisionPolicy
+from ..crosswalk.model import Crosswalk
+from ..crosswalk.stage import Output, StageResult, run_stage
 from ..raters.base import RaterResult
-from ..resources import file_sha256
 from .cache import ResponseCache
 from .config import Member, PriceTable, load_panel, load_prices, select_members
 from .prompt import Prompts, load_prompts
@@ -32,11 +33,11 @@ __all__ = ["PanelOutcome", "panel_crosswalk", "panel_file"]
 
 @dataclass(frozen=True, eq=False)
 class PanelOutcome:
-    """A panel stage run: the plan, the run (None for a plan only) and the decided crosswalk (None for a plan)."""
+    """A panel stage run: the plan, the run (None for a plan only) and the decided :class:`~coder.crosswalk.model.Crosswalk` (None for a plan)."""
 
     plan: PanelPlan
     run: PanelRun | None
-    crosswalk: object | None
+    crosswalk: Crosswalk | None
 
 
 def _keep_stored(crosswalk, result: RaterResult) -> RaterResult:
@@ -87,13 +88,22 @@ def _keep_stored(crosswalk, result: RaterResult) -> RaterResult:
     )
 
 
-def panel_crosswalk(crosswalk, run: PanelRun, *, codes: CodeList, policy: DecisionPolicy | None = None):
-    """The crosswalk with the run's votes as ``panel_<id>`` raters, re-decided."""
-    from ..pipeline import make_policy
+def panel_crosswalk(
+    crosswalk: Crosswalk | pd.DataFrame,
+    run: PanelRun,
+    *,
+    codes: CodeList | None = None,
+    policy: DecisionPolicy | None = None,
+) -> Crosswalk:
+    """The crosswalk with the run's votes as ``panel_<id>`` raters, decided again.
 
-    results = [_keep_stored(crosswalk, r) for r in panel_votes(run, codes)]
-    with_votes = add_raters(crosswalk, results, on="core_key")
-    return decide(with_votes, policy if policy is not None else make_policy(), codes=codes)
+    Decided with ``policy``, default the crosswalk's own (a bare frame has the default policy).
+    """
+    xwalk = Crosswalk.of(crosswalk, codes=codes)
+    codes = codes if codes is not None else xwalk.codes
+    results = [_keep_stored(xwalk.frame, r) for r in panel_votes(run, codes)]
+    with_votes = add_raters(xwalk.frame, results, on="core_key")
+    return xwalk.with_frame(with_votes).decided(policy)
 
 
 def member_record(m: Member) -> dict:
@@ -123,83 +133,82 @@ def panel_file(
     workers: str = "auto",
     command: str = "coder panel",
 ) -> PanelOutcome:
-    """Plan (and unless ``plan_only``, run) the panel on a stored crosswalk and write the re-decided crosswalk."""
-    check_paths({"the crosswalk": crosswalk_path}, {"the output (-o)": output_path})
-    codes = load_codes()
-    files = crosswalk_files(crosswalk_path, codes)
-    stored = read_crosswalk(crosswalk_path)
+    """Plan (and unless ``plan_only``, run) the panel on a stored crosswalk and write the re-decided crosswalk.
+
+    Decided with ``policy``, default the one the crosswalk's sidecar records.  With ``plan_only``
+    nothing is written.
+    """
     panel_members, panel_sha = load_panel(panel)
     chosen = select_members(panel_members, members)
     price_table: PriceTable = load_prices(prices)
     templates: Prompts = load_prompts(prompts)
-    own_cache = cache is None
-    cache = cache if cache is not None else ResponseCache()
-    try:
-        plan = plan_panel(
-            stored,
-            chosen,
-            codes=codes,
-            prompts=templates,
-            cache=cache,
-            prices=price_table,
-            only=only,
-            samples=samples,
-            env=env,
-        )
-        if plan_only:
-            return PanelOutcome(plan, None, None)
-        run = run_panel(
-            plan,
-            codes=codes,
-            cache=cache,
-            prices=price_table,
-            offline=offline,
-            max_calls=max_calls,
-            max_cost=max_cost,
-            allow_unknown_price=allow_unknown_price,
-            progress=progress,
-            env=env,
-            workers=workers,
-        )
-    finally:
-        if own_cache:
-            cache.close()
-    decided = panel_crosswalk(stored, run, codes=codes, policy=policy)
-    from ..pipeline import make_policy
 
-    pol = policy if policy is not None else make_policy()
-    used = {
-        **files,
-        "crosswalks/" + Path(codes.path).name: codes.sha256,
-        "rules/panel.toml" if panel is None else f"panel/{Path(panel).name}": panel_sha,
-        "rules/prices.toml" if prices is None else f"prices/{Path(prices).name}": price_table.sha256,
-        **{f"rules/prompts/{n}": h for n, h in templates.files.items()},
-    }
-    changed = int((decided["ksco_code"] != stored["ksco_code"]).sum()) if "ksco_code" in stored else len(decided)
-    meta = build_meta(
-        command=command,
-        params={
-            "only": only,
-            "samples": samples,
-            "offline": offline,
-            "max_calls": max_calls,
-            "max_cost": max_cost,
-            "members": [member_record(mp.member) for mp in plan.members],
-            "prompt_template_sha256": templates.sha256,
-            "prices": {"path": price_table.path, "sha256": price_table.sha256},
-            "policy": pol.as_dict(),
-        },
-        files=used,
-        inputs={"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path), "labels": len(stored)},
-        outputs={"crosswalk": str(output_path)},
-        summary={
-            "labels_sent": plan.labels,
-            "texts_rated": len(plan.cores),
-            "members": {k: v.as_dict() for k, v in run.stats.items()},
-            "codes_changed": changed,
-            "coded": int((decided["ksco_code"] != "").sum()),
-            "needs_review": int(decided["needs_review"].sum()),
-        },
-    )
-    save_crosswalk(decided, output_path, meta)
-    return PanelOutcome(plan, run, decided)
+    def stage(stored: Crosswalk) -> StageResult:
+        codes = stored.codes
+        nonlocal cache
+        own_cache = cache is None
+        cache = cache if cache is not None else ResponseCache()
+        try:
+            plan = plan_panel(
+                stored.frame,
+                chosen,
+                codes=codes,
+                prompts=templates,
+                cache=cache,
+                prices=price_table,
+                only=only,
+                samples=samples,
+                env=env,
+            )
+            if plan_only:
+                return StageResult(PanelOutcome(plan, None, None))
+            run = run_panel(
+                plan,
+                codes=codes,
+                cache=cache,
+                prices=price_table,
+                offline=offline,
+                max_calls=max_calls,
+                max_cost=max_cost,
+                allow_unknown_price=allow_unknown_price,
+                progress=progress,
+                env=env,
+                workers=workers,
+            )
+        finally:
+            if own_cache:
+                cache.close()
+        decided = panel_crosswalk(stored, run, policy=policy)
+        before, after = stored.frame, decided.frame
+        changed = int((after["ksco_code"] != before["ksco_code"]).sum()) if "ksco_code" in before else len(after)
+        used = {
+            "rules/panel.toml" if panel is None else f"panel/{Path(panel).name}": panel_sha,
+            "rules/prices.toml" if prices is None else f"prices/{Path(prices).name}": price_table.sha256,
+            **{f"rules/prompts/{n}": h for n, h in templates.files.items()},
+        }
+        return StageResult(
+            PanelOutcome(plan, run, decided),
+            [Output(output_path, decided)],
+            crosswalk=decided,
+            params={
+                "only": only,
+                "samples": samples,
+                "offline": offline,
+                "max_calls": max_calls,
+                "max_cost": max_cost,
+                "members": [member_record(mp.member) for mp in plan.members],
+                "prompt_template_sha256": templates.sha256,
+                "prices": {"path": price_table.path, "sha256": price_table.sha256},
+            },
+            files=used,
+            summary={
+                "labels_sent": plan.labels,
+                "texts_rated": len(plan.cores),
+                "members": {k: v.as_dict() for k, v in run.stats.items()},
+                "codes_changed": changed,
+                "coded": int((after["ksco_code"] != "").sum()),
+                "needs_review": int(after["needs_review"].sum()),
+            },
+        )
+
+    return run_stage(stage, crosswalk_path, {"the output (-o)": output_path}, command=command)  # type: ignore[return-value]

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..agreement import measure_agreement
+from ..axis.metrics import measure_axis, tabulate_axis
+from ..axis.references import load_reference
+from ..crosswalk.decide import DecisionPolicy
+from ..crosswalk.model import Crosswalk
+from ..crosswalk.stage import Output, StageResult, run_stage
 from ..errors import InputError
 from ..io import json_ready
+from ..sensitivity import apply_rule_set, read_label_sex, run_sensitivity
 
 __all__ = ["SECTIONS", "Report", "build_report", "report_file", "write_report"]
 
@@ -111,7 +118,7 @@ def _axis_series(axis: Mapping[str, object]) -> dict[str, dict]:
 
 
 def build_report(
-    crosswalk: pd.DataFrame,
+    crosswalk: Crosswalk | pd.DataFrame,
     *,
     agreement=None,
     axis: Mapping[str, object] | None = None,
@@ -126,6 +133,8 @@ def build_report(
     """
     from . import plots
 
+    if isinstance(crosswalk, Crosswalk):
+        crosswalk = crosswalk.frame
     axis = dict(axis or {})
     images: dict[str, list[str]] = {k: [] for k, _ in SECTIONS}
     body: dict[str, list[str]] = {k: [] for k, _ in SECTIONS}
@@ -383,6 +392,7 @@ def report_file(
     seed: int = 20260101,
     q: float = 0.8,
     tau: float = 0.7,
+    policy: DecisionPolicy | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     command: str = "coder report",
@@ -392,21 +402,11 @@ def report_file(
 
     Without rows the report has coverage and agreement only. ``rules``: a consistency rule set
     (bundled name or TOML path) applied first (:func:`coder.sensitivity.apply_rule_set`).
+    Everything is decided with ``policy``, default the crosswalk's own (from its sidecar).
     ``sweep_options`` go to :func:`coder.sensitivity.run_sensitivity` (noise levels, threshold
     grids). ``log`` gets one line per step. Nothing is written unless every step succeeded.
     """
     import time
-
-    from ..agreement import measure_agreement
-    from ..axis.metrics import measure_axis, tabulate_axis
-    from ..axis.references import load_reference
-    from ..codes import load_codes
-    from ..crosswalk.decide import decide
-    from ..crosswalk.store import crosswalk_files, read_crosswalk
-    from ..pipeline import make_policy
-    from ..provenance import build_meta, check_paths
-    from ..resources import file_sha256
-    from ..sensitivity import apply_rule_set, read_label_sex, run_sensitivity
 
     say = log or (lambda text: None)
     clock = [time.perf_counter()]
@@ -419,81 +419,96 @@ def report_file(
     html_path = Path(html_path)
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"{html_path}: the report is HTML — give a path ending in .html (the JSON goes beside it).")
-    check_paths(
-        {"the crosswalk": crosswalk_path, "the rows": rows_path},
-        {"-o": html_path, "the report JSON": html_path.with_suffix(".json")},
-    )
+    json_path = html_path.with_suffix(".json")
     if rows_path is not None and not sex_col:
         raise InputError("rows given without --sex-col — name the sex column, e.g. --sex-col sex.")
     ref = load_reference(reference)
-    codes = load_codes()
-    files = crosswalk_files(crosswalk_path, codes)
-    crosswalk = read_crosswalk(crosswalk_path)
-    policy = make_policy()
-    inputs: dict[str, object] = {"crosswalk": {"path": str(crosswalk_path), "sha256": file_sha256(crosswalk_path)}}
-    label_sex = None
-    if rows_path is not None:
-        label_sex, info = read_label_sex(
-            rows_path, sex_col=sex_col, text_col=text_col, weight_col=weight_col, count_col=count_col, sex_map=sex_map
-        )
-        inputs["rows"] = info
-    step(f"read {len(crosswalk):,} labels" + (f" and {inputs['rows']['rows']:,} rows" if label_sex else ""))
-    if rules is not None:
-        crosswalk, loaded = apply_rule_set(crosswalk, rules, codes=codes, policy=policy)
-        files = {**files, loaded.file_key: loaded.sha256}
-        inputs["consistency_rules"] = {"path": str(loaded.path), "sha256": loaded.sha256}
-        step(f"applied the consistency rules {Path(loaded.path).name}")
-    decided = decide(crosswalk, policy, codes=codes)
-    agreement = measure_agreement(decided, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
-    step(f"agreement between {len(agreement.raters)} raters")
-    axis, sens = {}, None
-    if label_sex is not None:
-        sens = run_sensitivity(
-            decided,
-            label_sex,
-            ref,
-            policy=policy,
-            codes=codes,
-            replicates=replicates,
-            seed=seed,
-            q=q,
-            tau=tau,
-            progress=progress,
-            **sweep_options,
-        )
-        step("sweeps (noise, leave one out, threshold grid, mappings)")
-        table = pd.DataFrame(
+
+    def stage(crosswalk: Crosswalk) -> StageResult:
+        inputs: dict[str, dict] = {}
+        label_sex = None
+        if rows_path is not None:
+            label_sex, info = read_label_sex(
+                rows_path,
+                sex_col=sex_col,
+                text_col=text_col,
+                weight_col=weight_col,
+                count_col=count_col,
+                sex_map=sex_map,
+            )
+            inputs["rows"] = info
+        step(f"read {len(crosswalk):,} labels" + (f" and {inputs['rows']['rows']:,} rows" if label_sex else ""))
+        if rules is not None:
+            crosswalk, loaded = apply_rule_set(crosswalk, rules, policy=policy)
+            inputs["consistency_rules"] = {"path": str(loaded.path), "sha256": loaded.sha256}
+            step(f"applied the consistency rules {Path(loaded.path).name}")
+        decided = crosswalk.decided(policy)
+        agreement = measure_agreement(decided, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
+        step(f"agreement between {len(agreement.raters)} raters")
+        axis, sens = {}, None
+        if label_sex is not None:
+            sens = run_sensitivity(
+                decided,
+                label_sex,
+                ref,
+                replicates=replicates,
+                seed=seed,
+                q=q,
+                tau=tau,
+                progress=progress,
+                **sweep_options,
+            )
+            step("sweeps (noise, leave one out, threshold grid, mappings)")
+            table = pd.DataFrame(
+                [
+                    {"bucket": b, "sex": s, "n": sens.baseline["table"][i][j]}
+                    for i, b in enumerate("123456789")
+                    for j, s in enumerate(("female", "male"))
+                ]
+            )
+            axis["decided"] = measure_axis(
+                tabulate_axis(table, code_col="bucket", count_col="n"), ref, q=q, tau=tau, seed=seed
+            )
+            step("axis metrics with intervals")
+        notes = list(decided.notes)
+        if label_sex is None:
+            notes.append("no rows with sex were given: the axis metrics and the sweeps are not computed")
+        built: dict[str, Report] = {}
+
+        def report(meta: dict) -> Report:
+            if "report" not in built:
+                built["report"] = build_report(
+                    decided.frame, agreement=agreement, axis=axis, sensitivity=sens, provenance=meta, notes=notes
+                )
+            return built["report"]
+
+        return StageResult(
+            report,
             [
-                {"bucket": b, "sex": s, "n": sens.baseline["table"][i][j]}
-                for i, b in enumerate("123456789")
-                for j, s in enumerate(("female", "male"))
-            ]
+                Output(html_path, lambda meta: report(meta).html, kind="text"),
+                Output(json_path, lambda meta: report(meta).data, kind="json"),
+            ],
+            crosswalk=decided,
+            params={
+                "reference": reference,
+                "consistency_rules": str(rules) if rules is not None else None,
+                "n_bootstrap": n_bootstrap,
+                "replicates": replicates,
+                "seed": seed,
+                "q": q,
+                "tau": tau,
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in sweep_options.items()},
+            },
+            files={f"references/{ref.name}": ref.sha256},
+            inputs=inputs,
         )
-        axis["decided"] = measure_axis(
-            tabulate_axis(table, code_col="bucket", count_col="n"), ref, q=q, tau=tau, seed=seed
-        )
-        step("axis metrics with intervals")
-    meta = build_meta(
+
+    result = run_stage(
+        stage,
+        crosswalk_path,
+        {"the output (-o)": html_path, "the report JSON": json_path},
         command=command,
-        params={
-            "reference": reference,
-            "consistency_rules": str(rules) if rules is not None else None,
-            "n_bootstrap": n_bootstrap,
-            "replicates": replicates,
-            "seed": seed,
-            "q": q,
-            "tau": tau,
-            "policy": policy.as_dict(),
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in sweep_options.items()},
-        },
-        files={**files, f"references/{ref.name}": ref.sha256},
-        inputs=inputs,
-        outputs={"html": str(html_path), "json": str(html_path.with_suffix(".json"))},
+        inputs={"the rows": rows_path},
     )
-    notes = []
-    if label_sex is None:
-        notes.append("no rows with sex were given: the axis metrics and the sweeps are not computed")
-    report = build_report(decided, agreement=agreement, axis=axis, sensitivity=sens, provenance=meta, notes=notes)
-    write_report(report, html_path, meta=meta)
-    step(f"wrote {html_path} and {html_path.with_suffix('.json')}")
-    return report
+    step(f"wrote {html_path} and {json_path}")
+    return result  # type: ignore[return-value]
