@@ -60,7 +60,7 @@ import pandas as pd
 
 from .codes import BUCKET_NOT_EMPLOYED, CodeList, load_codes
 from .crosswalk.assemble import add_raters
-from .crosswalk.decide import DecisionPolicy, decide
+from .crosswalk.decide import DecisionPolicy, decide, panel_vote, rater_names
 from .crosswalk.model import Crosswalk
 from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import RuleError
@@ -68,6 +68,7 @@ from .normalize import label_key
 from .patterns import MATCH_MODES, compile_matcher
 from .raters.base import REGISTRY, RaterResult, slot_of
 from .resources import data_path, file_identity, file_sha256
+from .status import parse_status
 
 __all__ = [
     "CHECKS",
@@ -381,7 +382,6 @@ def match_consistency(key: str, status: str, rules: ConsistencyRules, *, core_ke
 
 
 def _panel_majority(row: Mapping[str, object], members: Sequence[str], codes: CodeList) -> str:
-    from .crosswalk.decide import panel_vote
 
     votes = [(m[len("panel_") :], str(row.get(f"{m}_code", "") or "")) for m in members]
     return panel_vote(votes, codes)[0]
@@ -415,7 +415,6 @@ def apply_consistency(
     default: the crosswalk's ``ksco_code``).  Stored answers are read from ``<rater>_code``
     columns; panel members ``panel_<id>`` count as their majority (:func:`~coder.crosswalk.decide.panel_vote`).
     """
-    from .crosswalk.decide import rater_names
 
     if codes is None:
         codes = load_codes()
@@ -515,7 +514,6 @@ def check_rules(
     """
     if codes is None:
         codes = load_codes()
-    from .status import parse_status
 
     out: list[Violation] = []
     for rule in rules.active:
@@ -635,7 +633,6 @@ def _exact_title_checks(row: Mapping[str, object], codes: CodeList) -> list[tupl
 
 def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation]]:
     """Per-label checks on a decided crosswalk; one list of violations per row."""
-    from .crosswalk.decide import rater_names
 
     names = [n for n in rater_names(decided)]
     out: list[list[Violation]] = []
@@ -875,7 +872,6 @@ def check_examples(rules: ConsistencyRules, codes: CodeList | None = None) -> li
 
     Examples are parsed like labels (status and core key from :mod:`coder.status`); empty = consistent.
     """
-    from .status import parse_status
 
     problems = []
     for rule in rules.active:

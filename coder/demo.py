@@ -13,7 +13,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .agreement import agree_file
+from .axis.metrics import measure_axis, tabulate_axis
+from .axis.references import load_reference
+from .consistency import check_file
+from .crosswalk.model import code_list_record
+from .errors import CrosswalkError, InputError
+from .io import read_table
+from .normalize import label_key
 from .pipeline import CodingResult, code_file
+from .provenance import build_meta
+from .report import build_report, write_report
+from .resources import file_sha256
+from .sensitivity import impute_label_sex, label_sex_table, run_sensitivity
 
 __all__ = ["DEMO_DATA", "FullDemo", "demo_report", "full_demo_summary", "run_demo", "run_full_demo"]
 
@@ -96,8 +108,6 @@ class FullDemo:
 
 
 def _checked_demo_file(path: Path) -> Path:
-    from .errors import CrosswalkError
-    from .resources import file_sha256
 
     digest = file_sha256(path)
     if digest != DEMO_SHA256[path.name]:
@@ -111,9 +121,6 @@ def _checked_demo_file(path: Path) -> Path:
 
 def _npk_imputed_label_sex(crosswalk):
     import pandas as pd
-
-    from .normalize import label_key
-    from .sensitivity import impute_label_sex
 
     top = pd.read_csv(_checked_demo_file(NPK_SEX_TOP20), index_col=0)
     known = pd.DataFrame(
@@ -130,8 +137,6 @@ def _npk_imputed_label_sex(crosswalk):
 
 def _published_npk():
     import numpy as np
-
-    from .io import read_table
 
     frame = read_table(_checked_demo_file(NPK_BUCKETS))
     tables = {}
@@ -165,16 +170,6 @@ def run_full_demo(
     """
     import pandas as pd
 
-    from .agreement import agree_file
-    from .axis.metrics import measure_axis, tabulate_axis
-    from .axis.references import load_reference
-    from .crosswalk.model import code_list_record
-    from .errors import InputError
-    from .provenance import build_meta
-    from .report import build_report, write_report
-    from .resources import file_sha256
-    from .sensitivity import label_sex_table, run_sensitivity
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -203,18 +198,13 @@ def run_full_demo(
     lap("code")
     crosswalk = coding.as_crosswalk()
     rated = out / "crosswalk.csv"
-    try:
-        from .consistency import check_file
-    except ImportError:  # pragma: no cover - stage not installed
-        notes.append("consistency check skipped: coder.consistency is not installed in this build")
-    else:
-        rated = out / "crosswalk.checked.csv"
-        checked = check_file(out / "crosswalk.csv", rated, command="coder demo (check)")
-        crosswalk = checked.crosswalk  # decided with the policy crosswalk.csv's sidecar records
-        notes.append(
-            f"consistency rules ({Path(checked.rules.path).name}) checked: {len(checked.violations)} violation(s); "
-            "the rater 'consistency' is in the agreement tables"
-        )
+    rated = out / "crosswalk.checked.csv"
+    checked = check_file(out / "crosswalk.csv", rated, command="coder demo (check)")
+    crosswalk = checked.crosswalk  # decided with the policy crosswalk.csv's sidecar records
+    notes.append(
+        f"consistency rules ({Path(checked.rules.path).name}) checked: {len(checked.violations)} violation(s); "
+        "the rater 'consistency' is in the agreement tables"
+    )
     lap("check")
     agreement = agree_file(rated, out / "agreement", n_bootstrap=n_bootstrap, seed=seed, progress=progress)
     lap("agreement")
@@ -238,8 +228,6 @@ def run_full_demo(
             "and the noise test on the published NPK bucket tables (npk_published_*) are exact."
         )
     else:
-        from .io import read_table
-
         published = {}
         label_sex = label_sex_table(read_table(input), text_col=text_col, sex_col=sex_col, weight_col=weight_col)
     lap("axis")

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from .errors import CoderError, CrosswalkError, InputError
+from .io import decode_text, file_delimiter
 
 __all__ = ["data_path", "file_identity", "file_sha256", "load_manifest", "read_csv_rows", "verify_manifest"]
 
@@ -126,7 +127,6 @@ def read_csv_rows(
     of the ``one_of`` columns.  A row with more cells than the header keeps the
     extra cells under key None.
     """
-    from .io import decode_text, file_delimiter
 
     try:
         data = Path(path).read_bytes()

@@ -39,11 +39,13 @@ import pandas as pd
 
 from .codes import BUCKET_NOT_EMPLOYED, CodeList
 from .crosswalk.assemble import add_raters
-from .crosswalk.decide import DecisionPolicy, decide
+from .crosswalk.decide import DecisionPolicy, decide, rater_names
 from .crosswalk.model import Crosswalk
 from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import InputError, ReviewError
 from .io import read_table
+from .raters.base import RaterResult, rater_spec
+from .status import parse_status
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -93,8 +95,6 @@ class ReviewExport:
 
 def _rater_codes(crosswalk: pd.DataFrame) -> list[str]:
     """The machine raters whose answers a reviewer sees (the registry's human raters are the reviewers)."""
-    from .crosswalk.decide import rater_names
-    from .raters.base import rater_spec
 
     return [n for n in rater_names(crosswalk) if not rater_spec(n).human]
 
@@ -303,8 +303,6 @@ def import_review(
     ``crosswalk``: a :class:`~coder.crosswalk.model.Crosswalk` (a bare frame is one with the
     default policy); it is decided again with ``policy``, default its own.
     """
-    from .raters.base import RaterResult
-    from .status import parse_status
 
     xwalk = Crosswalk.of(crosswalk, codes=codes)
     codes = codes if codes is not None else xwalk.codes

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .axis.metrics import parse_sex
 from .axis.references import KSCO_MAJORS, ReferenceTable, load_reference
 from .codes import CodeList
 from .consistency import ConsistencyRules, check_crosswalk, load_consistency_rules
@@ -50,8 +51,12 @@ from .crosswalk.decide import DecisionPolicy, decide, rater_names
 from .crosswalk.model import Crosswalk
 from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import InputError
-from .io import frame_records, json_ready
+from .io import frame_records, json_ready, read_table
+from .labels import tabulate_labels
+from .provenance import meta_path
 from .raters.base import REGISTRY, slot_of
+from .resources import file_sha256
+from .stats import cramers_v
 
 __all__ = [
     "DEFAULT_FUZZY_THRESHOLDS",
@@ -112,8 +117,6 @@ def label_sex_table(
     they join the crosswalk by ``label_key``. Sex values are read by
     :func:`coder.axis.metrics.parse_sex` (unknown values are an error listing every value).
     """
-    from .axis.metrics import parse_sex
-    from .labels import tabulate_labels
 
     if weight_col and count_col:
         raise InputError("weight and count columns are mutually exclusive — give --weight-col or --count-col.")
@@ -172,7 +175,6 @@ def axis_point(
     ``out_of_band`` (…, 9) point flags of r outside [q, 1/q], ``gap_sign`` (…, 9), ``female_share``,
     ``persons``. Buckets with nobody have no flags and gap sign 0.
     """
-    from .stats import cramers_v
 
     t = np.asarray(tables, dtype=float)
     ref = reference.subset(KSCO_MAJORS)
@@ -638,10 +640,6 @@ def read_label_sex(
     writes it). Returns the table and the input's provenance.
     """
     import json
-
-    from .io import read_table
-    from .provenance import meta_path
-    from .resources import file_sha256
 
     if text_col is None:
         side = meta_path(rows_path)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io import read_table, write_json, write_table
+from ..provenance import build_meta, check_paths, write_meta
+from ..resources import file_sha256
 from .metrics import DEFAULT_EXCLUDE, AxisResult, measure_axis, tabulate_axis
 from .references import AGE_TABLE, load_age_structure, load_reference
 
@@ -72,9 +75,6 @@ def axis_file(
     those of :func:`~coder.axis.metrics.tabulate_axis` and
     :func:`~coder.axis.metrics.measure_axis`.
     """
-    from ..io import read_table, write_json, write_table
-    from ..provenance import build_meta, check_paths, write_meta
-    from ..resources import file_sha256
 
     ref_file = str(reference) if Path(str(reference)).is_file() else None
     check_paths({"the input": input_path, "the reference": ref_file}, {"--json": json_path, "--csv": csv_path})

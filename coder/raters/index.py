@@ -33,7 +33,7 @@ from pathlib import Path
 from ..codes import CodeList, load_codes
 from ..errors import CrosswalkError
 from ..normalize import label_key, normalize_label
-from ..resources import data_path, file_sha256
+from ..resources import data_path, file_identity, file_sha256, read_csv_rows
 from .base import RaterResult
 
 __all__ = ["JOBDICT_FILE", "IndexEntry", "JobIndex", "index_entries", "index_rater", "load_index"]
@@ -89,7 +89,6 @@ def read_jobdict(path: str | Path, codes: CodeList) -> list[IndexEntry]:
     Read by :func:`coder.resources.read_csv_rows` (UTF-8, BOM or cp949).  Every
     bad row is collected and reported in one :class:`CrosswalkError`.
     """
-    from ..resources import read_csv_rows
 
     path = Path(path)
     if not path.is_file():
@@ -146,7 +145,6 @@ def _cached(jobdict: tuple[str, int, int], codes_key: tuple[str, int, int]) -> J
 
 def load_index(path: str | Path | None = None, *, codes: CodeList | None = None) -> JobIndex:
     """Load the index: a job dictionary (default: the bundled one) plus every title of ``codes``."""
-    from ..resources import file_identity
 
     p = Path(path) if path is not None else data_path("crosswalks", JOBDICT_FILE)
     codes = load_codes() if codes is None else codes

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from ..codes import CodeList, load_codes
+from ..normalize import label_key
 from .base import rater_spec
 from .index import JobIndex, load_index
 
@@ -204,7 +205,6 @@ def title_parts(codes: CodeList) -> list[tuple[str, str]]:
     >>> title_parts(load_codes())[:2]
     [('가공기조작원', '8431'), ('가구제조', '7302')]
     """
-    from ..normalize import label_key
 
     out: set[tuple[str, str]] = set()
     for c in codes:

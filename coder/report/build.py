@@ -12,14 +12,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..agreement import measure_agreement
-from ..axis.metrics import measure_axis, tabulate_axis
+from ..axis.metrics import BUCKET_TITLES, measure_axis, tabulate_axis
 from ..axis.references import load_reference
 from ..crosswalk.decide import DecisionPolicy
 from ..crosswalk.model import Crosswalk
 from ..crosswalk.stage import Output, StageResult, run_stage
 from ..errors import InputError
-from ..io import json_ready
+from ..io import _atomic, json_ready, write_json
+from ..provenance import write_meta
+from ..resources import file_sha256
 from ..sensitivity import apply_rule_set, read_label_sex, run_sensitivity
+from . import plots
+from .plots import nanum_gothic
 
 __all__ = ["SECTIONS", "Report", "build_report", "report_file", "write_report"]
 
@@ -46,7 +50,6 @@ class Report:
 
 
 def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
-    from ..axis.metrics import BUCKET_TITLES
 
     w = crosswalk["weight"] if "weight" in crosswalk.columns else crosswalk["n_rows"]
 
@@ -131,7 +134,6 @@ def build_report(
 
     ``axis``: ``{mapping name: AxisResult}``. Every number shown is also in ``Report.data``.
     """
-    from . import plots
 
     if isinstance(crosswalk, Crosswalk):
         crosswalk = crosswalk.frame
@@ -315,8 +317,6 @@ def _font_face(text: str) -> str:
     import base64
     import io
 
-    from .plots import nanum_gothic
-
     font = nanum_gothic()
     try:
         from fontTools import subset
@@ -358,9 +358,6 @@ def _html(title: str, body: dict[str, list[str]]) -> str:
 
 def write_report(report: Report, html_path: str | Path, *, meta: Mapping[str, object] | None = None) -> Path:
     """Write ``report.html`` and ``report.json`` beside it (atomically, with sidecars); return the JSON path."""
-    from ..io import _atomic, write_json
-    from ..provenance import write_meta
-    from ..resources import file_sha256
 
     html_path = Path(html_path)
     if html_path.suffix.lower() not in (".html", ".htm"):
