@@ -9,7 +9,10 @@ Library first, thin CLI (``coder --help``).  The layout (see each module's docst
 * :mod:`coder.crosswalk` — assemble the rater columns, decide the final code, the crosswalk with its
   state (policy, code list, files), read and write it, the stage runner
 * :mod:`coder.pipeline` — rows → labels → raters → crosswalk → rows, with provenance sidecars
-* :mod:`coder.axis` — sex × KSCO metrics against KOSIS
+* :mod:`coder.panel` — the LLM panel stage, its vendor adapters and the response cache
+* :mod:`coder.consistency`, :mod:`coder.review`, :mod:`coder.agreement`, :mod:`coder.sensitivity` —
+  stages over a stored crosswalk, side by side
+* :mod:`coder.axis` — sex × KSCO metrics against KOSIS; :mod:`coder.report` — HTML + JSON report
 * :mod:`coder.cli` — one thin command per stage
 
 Nothing happens at import: names below are loaded on first use (PEP 562), so
@@ -43,6 +46,13 @@ _EXPORTS = {
     "OUTPUT_COLUMNS": "pipeline",
     "PRECEDENCE": "crosswalk.decide",
     "RaterResult": "raters.base",
+    "REGISTRY": "raters.base",
+    "RaterSpec": "raters.base",
+    "axis_file": "axis.stage",
+    "check_crosswalk": "consistency",
+    "check_file": "consistency",
+    "load_consistency_rules": "consistency",
+    "run_stage": "crosswalk.stage",
     "ReviewError": "errors",
     "RuleError": "errors",
     "VendorError": "errors",
