@@ -301,6 +301,13 @@ def _decide_label(ev: _Label, policy: DecisionPolicy, codes: CodeList) -> _Decis
     """The decision of one label, following the rules of the module docstring in order."""
     notes, reasons = ev.notes, ev.reasons
     st = ev.status
+    # rule 1: a person's decision is final (even on a label whose words give a status: 구직중 → 3)
+    if ev.human is not None:
+        h = ev.human
+        others = [f"{a.rater}={a.code}" for a in ev.answers if a.strong and not codes.same_lineage(h.code, a.code)]
+        if others:
+            notes.append(f"reviewer decided against {', '.join(others)}")
+        return _Decision(_status_of(st, h.code), h.code, h.rater, h.rule_id, (), tuple(notes))
     # a status that carries no occupation decides without a code
     if st in _NO_CODE_STATUSES or (st == "job_seeker" and not ev.core):
         notes.append(_NO_CODE_STATUSES.get(st, "job-seeker with no former occupation"))
@@ -308,13 +315,6 @@ def _decide_label(ev: _Label, policy: DecisionPolicy, codes: CodeList) -> _Decis
         if ev.status_rule in HUMAN:  # a reviewer's 0 set this status: final, nothing to look at
             return _Decision(st, "", ev.status_rule, "", (), tuple(notes))
         return _Decision(st, "", source, rid, tuple(reasons), tuple(notes))
-    # rule 1: a person's decision is final
-    if ev.human is not None:
-        h = ev.human
-        others = [f"{a.rater}={a.code}" for a in ev.answers if a.strong and not codes.same_lineage(h.code, a.code)]
-        if others:
-            notes.append(f"reviewer decided against {', '.join(others)}")
-        return _Decision(_status_of(st, h.code), h.code, h.rater, h.rule_id, (), tuple(notes))
 
     answers = sorted(ev.answers + ([ev.panel] if ev.panel else []), key=lambda a: (a.rank, a.rater))
     chosen = next((a for a in answers if a.confident), None)
@@ -350,11 +350,12 @@ def _decide_label(ev: _Label, policy: DecisionPolicy, codes: CodeList) -> _Decis
         reasons.append("weak")
     # rule 4: refinement by a deeper agreeing rater, never below a code whose depth is final
     if policy.refine:
-        caps = [a for a in answers if a.depth_final and a.code in codes.ancestors(code)]
+        # a cap at or above the code, or between it and a deeper one (consistency 9, depth-final rule 94, model 9411 → 94)
+        caps = [a for a in answers if a.depth_final and codes.same_lineage(a.code, code)]
         deeper = [a for a in answers if a.confident and a.code != code and code in codes.ancestors(a.code)]
         held = [a for a in deeper if any(c.code != a.code and c.code in codes.ancestors(a.code) for c in caps)]
         if held:
-            cap = caps[0]
+            cap = next(c for c in caps if any(c.code != a.code and c.code in codes.ancestors(a.code) for a in held))
             notes.append(
                 f"{cap.rater}={cap.code} is final in depth ({', '.join(f'{a.rater}={a.code}' for a in held)} not taken)"
             )
