@@ -1,4 +1,4 @@
-"""Panel throughput on the loopback fake vendor, threads against worker processes, and the cached second run.
+"""Panel throughput on the loopback fake vendor (one thread pool per member), and the cached second run.
 
 The fake vendor (``tests/fake_vendor.py``, in its own process so it does not share the
 client's interpreter lock) answers every call after ``--latency`` seconds (default 50 ms; a real
@@ -13,18 +13,20 @@ Ideal throughput = members × concurrency / latency (3 × 8 / 0.05 s = 480 calls
 about ``--seconds`` (default 30 s); ``--jobs N`` sets it instead (``--jobs 2000`` is the
 6,006-call run of the earlier 50 ms measurements).
 
-``--workers threads`` (the default of ``coder panel``) runs every member in this process;
-``--workers processes`` forks one worker process per member (``coder/panel/execute.py``).
-Reports the measured calls/s and its share of the ideal twice: run 1 cold (the vendor SDKs are
-imported inside it, once per process), run 2 on a fresh cache with the SDKs loaded; then run 2
+Every member's calls run on its own thread pool in this process, as in ``coder panel``
+(``coder/panel/execute.py``; ``--workers processes``, one forked worker process per member, was
+removed after this benchmark showed it no faster at 1 s and 2 s — the numbers are in that
+module's docstring).  Reports the measured calls/s and its share of the ideal twice: run 1 cold
+(the vendor SDKs are imported inside it), run 2 on a fresh cache with the SDKs loaded; then run 2
 again from the cache (plan + run; target < 2 s).  The machine's noise is large (the same run
 varies by ±15 % at 50 ms): run it a few times.
 
 Run (a script, not a test)::
 
-    python bench/bench_panel.py --latency 1.0 --workers threads
-    python bench/bench_panel.py --latency 1.0 --workers processes
-    python bench/bench_panel.py --latency 0.05 --jobs 2000 --workers processes
+    python bench/bench_panel.py --latency 1.0
+    python bench/bench_panel.py --latency 2.0
+    python bench/bench_panel.py --latency 1.0 --concurrency 32
+    python bench/bench_panel.py --latency 0.05 --jobs 2000
 """
 
 from __future__ import annotations
@@ -84,7 +86,6 @@ def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--workers", choices=("threads", "processes"), default="threads")
     ap.add_argument("--latency", type=float, default=0.05, help="seconds the fake vendor takes per call (default 0.05)")
     ap.add_argument("--concurrency", type=int, default=8, help="calls in flight per member (default 8)")
     ap.add_argument(
@@ -92,7 +93,7 @@ def main() -> None:
     )
     ap.add_argument("--jobs", type=int, default=None, help="job-dictionary names to send (overrides --seconds)")
     args = ap.parse_args()
-    workers, latency, concurrency = args.workers, args.latency, args.concurrency
+    latency, concurrency = args.latency, args.concurrency
     xw = labels_to_send(latency, concurrency, args.seconds, args.jobs)
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "fake_vendor.py"), "--latency", str(latency)],
@@ -111,9 +112,9 @@ def main() -> None:
             codes, prompts = load_codes(), load_prompts()
             ideal = len(members) * concurrency / latency
             # run 1 starts cold, as `coder panel` does: the vendor SDKs are imported inside the timed
-            # call (about 0.5 s each; in the worker processes, in parallel).  Run 2, on a fresh cache,
-            # is the steady state of a process that has the SDKs imported already (a notebook that
-            # ran the panel before): they are imported here first, and the workers inherit them
+            # call (about 0.5 s each).  Run 2, on a fresh cache, is the steady state of a process that
+            # has the SDKs imported already (a notebook that ran the panel before): they are imported
+            # here first
             for n, what in ((1, "cold (SDK import inside)"), (2, "SDKs loaded (steady state)")):
                 if n == 2:
                     for m in members:
@@ -123,13 +124,10 @@ def main() -> None:
                     plan = plan_panel(xw, members, codes=codes, prompts=prompts, cache=cache, prices=prices, only="all")
                     t_plan = time.perf_counter() - t0
                     srv0, cpu0, t0 = _cpu_of(server.pid), os.times(), time.perf_counter()
-                    run = run_panel(plan, codes=codes, cache=cache, prices=prices, workers=workers)
+                    run = run_panel(plan, codes=codes, cache=cache, prices=prices)
                     wall = time.perf_counter() - t0
                     cpu1, srv = os.times(), _cpu_of(server.pid) - srv0
-                    own = cpu1.user + cpu1.system - cpu0.user - cpu0.system
-                    # the worker processes are reaped at the end of the run: their CPU is in children_*
-                    kids = cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system
-                    cpu = own + kids
+                    cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
                     calls = sum(s.calls for s in run.stats.values())
                     if n == 1:
                         print(
@@ -138,12 +136,11 @@ def main() -> None:
                             f"ideal {ideal:.0f} calls/s, {plan.calls / ideal:.1f} s"
                         )
                     print(
-                        f"run {n}, {what}, {run.workers}: {calls:,} calls in {wall:.2f} s = {calls / wall:.1f} calls/s "
+                        f"run {n}, {what}: {calls:,} calls in {wall:.2f} s = {calls / wall:.1f} calls/s "
                         f"→ {calls / wall / ideal:.1%} of ideal (target ≥ 80%)"
                     )
                     print(
-                        f"  CPU: client {cpu:.1f} s = {1000 * cpu / calls:.2f} ms/call ({cpu / wall:.0%} of a core; "
-                        f"this process {own:.1f} s, workers {kids:.1f} s); "
+                        f"  CPU: client {cpu:.1f} s = {1000 * cpu / calls:.2f} ms/call ({cpu / wall:.0%} of a core); "
                         f"fake server (own process) {srv:.1f} s = {1000 * srv / calls:.2f} ms/call; "
                         f"load {os.getloadavg()[0]:.2f}"
                     )

@@ -26,15 +26,6 @@ def _common(f):
     opts = [
         quiet_option(help="No progress bar or summary on stderr."),
         click.option(
-            "--workers",
-            type=click.Choice(["threads", "processes"]),
-            default="threads",
-            show_default=True,
-            help="Where calls run: threads in this process, or one forked worker process per member (Linux). "
-            "At a vendor's latency they are as fast as each other: at 1 s a call, 3 members × 8 in flight, "
-            "both reach 97–98% of the ideal 24 calls/s (bench/bench_panel.py --latency 1.0).",
-        ),
-        click.option(
             "--offline", is_flag=True, help="Answer only from the cache; fail listing the labels it cannot answer."
         ),
         click.option(
@@ -138,7 +129,6 @@ def run_command(
     max_cost,
     allow_unknown_price,
     offline,
-    workers,
     quiet,
 ):
     """Send the labels of XWALK to the panel, add each member's vote (panel_<id>_*), re-decide, write -o.
@@ -165,7 +155,6 @@ def run_command(
             allow_unknown_price=allow_unknown_price,
             prices=prices_path,
             progress=not quiet,
-            workers=workers,
         )
     if plan_only:
         click.echo(outcome.plan.to_text())
@@ -174,10 +163,9 @@ def run_command(
     _say(quiet, run.to_text())
     coded = int((xw["ksco_code"] != "").sum())
     by_panel = int((xw["code_source"] == "panel").sum())
-    where = {"processes": " (a worker process per member)", "threads": " (threads)"}.get(run.workers, "")
     _say(
         quiet,
-        f"panel: {len(outcome.plan.cores):,} texts rated in {run.seconds:.1f} s{where}; {len(xw):,} labels: {coded:,} coded "
+        f"panel: {len(outcome.plan.cores):,} texts rated in {run.seconds:.1f} s; {len(xw):,} labels: {coded:,} coded "
         f"({by_panel:,} by the panel), {int(xw['needs_review'].sum()):,} need review; wrote {output}",
     )
     for note in outcome.crosswalk.notes:
@@ -205,7 +193,6 @@ def evaluate_command(
     max_cost,
     allow_unknown_price,
     offline,
-    workers,
     quiet,
 ):
     """What the panel is worth: its score on job names the offline model never saw, next to the offline coder.
@@ -239,7 +226,6 @@ def evaluate_command(
             max_cost=max_cost,
             allow_unknown_price=allow_unknown_price,
             progress=not quiet,
-            workers=workers,
         )
     if plan_only:
         click.echo(result.plan.to_text())

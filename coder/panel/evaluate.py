@@ -131,7 +131,6 @@ def evaluate_panel(
     model: object = None,
     index: object = None,
     env: Mapping[str, str] | None = None,
-    workers: str = "auto",
 ) -> PanelEvaluation:
     """Run the panel on a stratified sample of held-out job names and score it (see the module docstring).
 
@@ -172,7 +171,6 @@ def evaluate_panel(
             allow_unknown_price=allow_unknown_price,
             progress=progress,
             env=env,
-            workers=workers,
         )
         cores = xw["core_key"].astype(str).tolist()
         votes = {}

@@ -32,7 +32,7 @@ from ..errors import CoderError, InputError, MissingKeyError, VendorError
 from ..raters.base import RaterResult
 from .cache import ResponseCache, cache_key
 from .config import Member, Price, PriceTable
-from .execute import choose_workers, execute
+from .execute import execute
 from .parse import ParsedAnswer, parse_answer
 from .prompt import Prompts, candidates_for, render, status_text
 from .vendor import Reply, adapter_class
@@ -182,7 +182,6 @@ class PanelRun:
     answers: Mapping[str, Mapping[str, tuple[ParsedAnswer, ...]]]
     stats: Mapping[str, MemberStats]
     seconds: float
-    workers: str = ""  # where the calls ran: "threads", "processes", or "" (all answers from the cache)
 
     def to_text(self) -> str:
         lines = [
@@ -359,7 +358,6 @@ def run_panel(
     allow_unknown_price: bool = False,
     progress: bool = False,
     env: Mapping[str, str] | None = None,
-    workers: str = "threads",
 ) -> PanelRun:
     """Answer every task of ``plan`` from the cache or the vendors (see the module docstring).
 
@@ -371,8 +369,6 @@ def run_panel(
     import os
 
     env = os.environ if env is None else env
-    choose_workers(workers)  # a bad value is refused before anything else
-    mode = ""
     t0 = time.perf_counter()
     stats = {mp.member.id: MemberStats(mp.member.id, cost_known=mp.price is not None) for mp in plan.members}
     texts: dict[tuple[str, str, int], str] = {}
@@ -404,9 +400,7 @@ def run_panel(
             env=env,
             prices=prices,
         )
-        mode = _execute(
-            plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env, workers=workers
-        )
+        _execute(plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env)
     answers: dict[str, dict[str, tuple[ParsedAnswer, ...]]] = {}
     for mp in plan.members:
         per: dict[str, list[ParsedAnswer]] = {}
@@ -419,7 +413,7 @@ def run_panel(
             else:
                 st.invalid += 1
         answers[mp.member.id] = {c: tuple(v) for c, v in per.items()}
-    return PanelRun(plan, answers, stats, round(time.perf_counter() - t0, 3), mode)
+    return PanelRun(plan, answers, stats, round(time.perf_counter() - t0, 3))
 
 
 class _Plan:
@@ -446,7 +440,7 @@ class _Plan:
         return sum(m.cost for m in self.members if m.calls and m.price is not None)
 
 
-def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, workers) -> str:
+def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> None:
     members = {mp.member.id: mp for mp in plan.members}
     secrets = [env.get(mp.member.api_key_env, "") for mp in plan.members if mp.member.api_key_env]
     total = sum(len(ts) for ts in todo.values())
@@ -474,7 +468,6 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, worker
         on_reply=on_reply,
         on_attempt=on_attempt,
         max_cost=max_cost,
-        workers=workers,
         progress=progress,
     )
     for mid, _i, _msg, _n in outcome.failures:
@@ -501,7 +494,6 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, worker
             vendor=m.vendor,
             attempts=attempts,
         )
-    return outcome.workers
 
 
 def _combine(answers: Sequence[ParsedAnswer], codes: CodeList) -> tuple[str, float, bool, str]:

@@ -130,7 +130,6 @@ def panel_file(
     policy: DecisionPolicy | None = None,
     progress: bool = False,
     env: Mapping[str, str] | None = None,
-    workers: str = "auto",
     command: str = "coder panel",
 ) -> PanelOutcome:
     """Plan (and unless ``plan_only``, run) the panel on a stored crosswalk and write the re-decided crosswalk.
@@ -173,7 +172,6 @@ def panel_file(
                 allow_unknown_price=allow_unknown_price,
                 progress=progress,
                 env=env,
-                workers=workers,
             )
         finally:
             if own_cache:
