@@ -25,6 +25,11 @@ import numpy as np
 from ..codes import CodeList, load_codes
 from ..crosswalk.decide import panel_vote
 from ..errors import InputError
+from ..labels import tabulate_labels
+from ..pipeline import code_labels
+from ..raters.index import build_index, load_index
+from ..raters.model import train_model
+from ..raters.model_fit import PARAMS, SEED, split_groups, training_data
 from .cache import ResponseCache
 from .config import Member, PriceTable
 from .prompt import Prompts
@@ -71,7 +76,6 @@ class PanelEvaluation:
 
 def heldout_names(*, seed: int | None = None) -> tuple[list[str], list[str], object, object]:
     """Held-out job names with their true codes, the training data and the held-out mask."""
-    from ..raters.model_fit import PARAMS, SEED, split_groups, training_data
 
     data = training_data()
     is_dict = np.array([s == "jobdict" for s in data.sources])
@@ -138,11 +142,6 @@ def evaluate_panel(
     and built without the held-out jobs, about a minute).
     """
     import pandas as pd
-
-    from ..labels import tabulate_labels
-    from ..pipeline import code_labels
-    from ..raters.index import build_index, load_index
-    from ..raters.model import train_model
 
     codes = codes if codes is not None else load_codes()
     names, truth, data, test = heldout_names()
