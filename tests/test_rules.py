@@ -223,3 +223,18 @@ def test_required_chars_is_a_safe_under_estimate(pattern, chars):
     from coder.raters.rules import required_chars
 
     assert required_chars(pattern) == frozenset(chars)
+
+
+def test_depth_column_is_optional_and_checked(tmp_path):
+    header = "rule_id,status,priority,pattern,match,code,code_title,example,counterexample,note,depth\n"
+    good = tmp_path / "good.csv"
+    good.write_text(header + "R0001,active,90,선생,full,25,교육 전문가 및 관련직,선생,,vague,final\n", encoding="utf-8")
+    result = apply_rules(["선생"], load_rules(good, bundled=False))
+    assert (result.codes, result.extra["depth_final"]) == (("25",), (True,))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "R0001,active,90,선생,full,25,교육 전문가 및 관련직,선생,,vague,deep\n", encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        load_rules(bad, bundled=False)
+    assert info.value.problems == [f"{bad}:2 (R0001): depth 'deep' is not 'final' or blank"]
+    old = _write(tmp_path, "R0001,active,90,선생,full,25,교육 전문가 및 관련직,선생,,vague\n")  # no depth column
+    assert apply_rules(["선생"], load_rules(old, bundled=False)).extra["depth_final"] == (False,)

@@ -169,7 +169,7 @@ def _read_sidecar(
             policy = DecisionPolicy.from_dict(raw)
         except (TypeError, ValueError) as exc:
             raise CrosswalkError(
-                f"{side}: params.policy cannot be read ({exc}) — fix the sidecar, or re-decide with `coder decide`.",
+                f"{side}: params.policy cannot be read ({exc}) — fix the sidecar, or delete it to read the crosswalk with the default policy.",
                 path=side,
             ) from None
     recorded = (meta.get("outputs") or {}).get("sha256")
