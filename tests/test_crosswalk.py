@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from coder.crosswalk.assemble import assemble_crosswalk
-from coder.crosswalk.decide import FINAL_COLUMNS, DecisionPolicy, decide
+from coder.crosswalk.decide import FINAL_COLUMNS, STRONG, DecisionPolicy, decide
 from coder.labels import tabulate_labels
 from coder.raters.base import RaterResult
 from coder.status import parse_status
@@ -315,3 +315,15 @@ def test_corroboration_needs_the_same_lineage_and_can_be_turned_off():
     stored = assemble_crosswalk(table, parse_status(table.keys), _model_and_fuzzy("가", CHAIN, "84110"))
     off = decide(stored, DecisionPolicy(thresholds={"model": 0.95}, corroborate_threshold=1.0))
     assert off["ksco_code"].tolist() == [""]
+
+
+def test_a_policy_that_makes_the_panel_weak_makes_its_code_advisory():
+    table = tabulate_labels(pd.Series(["가"], dtype=object))
+    stored = assemble_crosswalk(
+        table, parse_status(table.keys), [_rater("panel_a", {"가": "94111"}), _rater("panel_b", {"가": "94111"})]
+    )
+    strong = decide(stored, DecisionPolicy()).iloc[0]
+    assert (strong.ksco_code, strong.code_source, strong.needs_review) == ("94111", "panel", False)
+    weak = decide(stored, DecisionPolicy(strong=STRONG - {"panel"})).iloc[0]
+    assert (weak.ksco_code, weak.needs_review) == ("94111", True)  # fills the blank, but only for review
+    assert "panel_advisory" in weak.review_reasons

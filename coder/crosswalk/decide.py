@@ -573,6 +573,9 @@ def _read_panel(
     elif contradicts:
         ev.notes.append(f"panel {p_code} contradicts {', '.join(contradicts)} at the major level: advisory")
         ev.advisory = answer
+    elif "panel" not in policy.strong:
+        ev.notes.append(f"panel {p_code}: the panel is not strong under this policy, advisory")
+        ev.advisory = answer
     elif "panel" in policy.precedence:
         ev.panel = answer
 
