@@ -29,8 +29,9 @@ confident rater that agrees in lineage and is deeper refines the code (rule ``8`
 2. *An invalid vote never counts.*  A code not in the code list, or a panel answer flagged
    invalid (``panel_<id>_valid`` False), is ignored (reason ``invalid``).
 3. *A panel decides only when at least two valid votes agree* (and more than half of the valid
-   votes share the code, truncated to the deepest level where they do).  A single vote, or a
-   majority that contradicts a strong rater at the major level, is advisory: it may fill a
+   votes share the code, truncated to the deepest level where they do).  A single vote, a
+   majority that contradicts a strong rater at the major level, or a panel that the policy does
+   not count among the strong slots, is advisory: it may fill a
    blank (nothing else decided) only as a weak code, and the label goes to review
    (``panel_advisory``).  A majority for ``0`` decides nothing (``panel_not_employed``).
 4. *A rule may declare its depth final* (``depth = final`` in the mapper: 교사 → 25) and the title
