@@ -5,7 +5,9 @@ rules in ``rules/consistency_npk_audit_2026.toml``), one ``[[rule]]`` table each
 
 ``id``               stable id (``C01``, ``NPK01``…), never reused; ``status = "retired"`` keeps it silent
 ``description``      what the rule decides, in words
-``patterns``         label patterns (Python regexes or literals, see :mod:`coder.patterns`)
+``patterns``         label patterns (Python regexes or literals, see :mod:`coder.patterns`: a key longer
+                     than 200 characters matches none; a pattern that can backtrack exponentially,
+                     like ``(a+)+``, is refused at load time)
 ``match``            ``full`` (default), ``prefix``, ``suffix`` or ``contains``
 ``on``               ``core_key`` (default: X of ``전직 X, 현재 구직중`` too) or ``label_key``
 ``statuses``         parsed statuses the rule applies to (default ``["", "job_seeker"]``)
@@ -65,7 +67,7 @@ from .crosswalk.model import Crosswalk
 from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import RuleError
 from .normalize import label_key
-from .patterns import MATCH_MODES, compile_matcher
+from .patterns import MATCH_MODES, compile_matcher, pattern_problem
 from .raters.base import REGISTRY, RaterResult, slot_of
 from .resources import data_path, file_identity, file_sha256
 from .status import parse_status
@@ -326,6 +328,10 @@ def _parse_rule(
             re.compile(p)
         except re.error as exc:
             bad.append(f'pattern "{p}" does not compile ({exc})')
+        else:
+            slow = pattern_problem(p, match) if status == "active" and match in MATCH_MODES else None
+            if slow:
+                bad.append(slow)
     code = str(entry.get("code", "")).strip()
     if "code" in entry:
         if code == "core":

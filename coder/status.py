@@ -15,6 +15,10 @@ in file order: the first rule that matches decides.
 * ``unknown`` — 모름, 무응답, an empty label (incl. ``NaN``, ``-``, ``N/A``, see
   :mod:`coder.normalize`): no code, unknown bucket.
 
+A label key longer than :data:`~coder.patterns.MAX_MATCH_CHARS` (200) characters matches no
+status rule, and a pattern that can backtrack exponentially (``(a+)+``) is refused at load time
+(see :mod:`coder.patterns`).
+
 Labels no status rule matches are coded by the raters; their status is then
 ``military`` when the final code is in group ``A``, ``employed`` when there is
 a code, ``unknown`` when there is none.
@@ -30,7 +34,7 @@ from pathlib import Path
 
 from .errors import RuleError
 from .normalize import label_key
-from .patterns import MATCH_MODES, split_cell
+from .patterns import MATCH_MODES, MAX_MATCH_CHARS, pattern_problem, split_cell
 from .resources import data_path, file_identity, file_sha256, read_csv_rows
 
 __all__ = [
@@ -64,6 +68,8 @@ class StatusRule:
         return re.compile(f"(?:{self.regex.pattern})$")
 
     def find(self, key: str) -> re.Match[str] | None:
+        if len(key) > MAX_MATCH_CHARS:
+            return None
         if self.match == "full":
             return self.regex.fullmatch(key)
         if self.match == "prefix":
@@ -122,6 +128,10 @@ def _load(identity: tuple[str, int, int]) -> StatusRules:
             continue
         if not row["pattern"]:
             problems.append(f"{where}: empty pattern")
+            continue
+        slow = pattern_problem(row["pattern"], match) if match in MATCH_MODES else None
+        if slow:
+            problems.append(f"{where}: {slow}")
             continue
         rules.append(
             StatusRule(

@@ -19,7 +19,7 @@ The crosswalk stores each result as columns (:meth:`RaterResult.as_columns`):
 ``<rater>_code``        the answer ('' = no answer)
 ``<rater>_score``       confidence in [0, 1], NaN where the rater has none
 ``<rater>_rule_id``     the rule that fired (mapper, consistency), if any
-``<rater>_flags``       ``ambiguous``, ``conflict``, ``invalid`` joined by ``;``
+``<rater>_flags``       ``ambiguous``, ``conflict``, ``invalid``, ``too_long`` joined by ``;``
 ``<rater>_candidates``  ranked ``[[code, score], ...]`` as JSON
 ``<rater>_detail``      human-readable detail
 ``<rater>_<extra>``     rater-specific extra columns
@@ -44,8 +44,8 @@ __all__ = [
     "slot_of",
 ]
 
-FLAGS = ("ambiguous", "conflict", "invalid")
-"""Flags a rater may raise on an answer."""
+FLAGS = ("ambiguous", "conflict", "invalid", "too_long")
+"""Flags a rater may raise on an answer (``too_long``: the label was too long to match, see :mod:`coder.patterns`)."""
 
 FIELDS = ("code", "score", "rule_id", "flags", "candidates", "detail")
 """The stored column suffixes every rater has, in column order."""

@@ -19,6 +19,12 @@ counterexample, note`` and the optional ``depth``.
 * ``depth`` (optional column): ``final`` when the rule codes shallow on purpose (교사 → 25: the
   words do not say which school), so that no other rater deepens its code; blank otherwise.
 
+Bounds (see :mod:`coder.patterns`): a label key longer than
+:data:`~coder.patterns.MAX_MATCH_CHARS` (200) characters is matched by no rule and flagged
+``too_long`` (the longest NPK label has 40 characters, the longest job-dictionary name 50); a
+pattern whose backtracking can be exponential (``(a+)+``, ``(a|a)*``, ``(.*)*``) is refused at
+load time with its line and rule id, so no rule can hang ``code`` or ``check``.
+
 :func:`apply_rules` returns *all* hits per key, resolved by priority; a key whose
 top-priority hits name codes in different lineages is flagged as a conflict.
 """
@@ -36,7 +42,7 @@ from re import _parser as _sre_parser
 from ..codes import CodeList, load_codes
 from ..errors import RuleError
 from ..normalize import label_key, normalize_label
-from ..patterns import MATCH_MODES, compile_matcher, split_cell
+from ..patterns import MATCH_MODES, MAX_MATCH_CHARS, compile_matcher, pattern_problem, split_cell
 from ..resources import data_path, file_identity, file_sha256, read_csv_rows
 from .base import RaterResult
 
@@ -231,6 +237,11 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
                 re.compile(row["pattern"])
             except re.error as exc:
                 bad.append(f'pattern "{row["pattern"]}" does not compile ({exc})')
+            else:
+                if row["status"] == "active" and row["match"] in MATCH_MODES:
+                    slow = pattern_problem(row["pattern"], row["match"])
+                    if slow:
+                        bad.append(slow)
         code = row["code"]
         if code not in codes:
             bad.append(f"code {code!r} is not in {codes.name}")
@@ -268,6 +279,7 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
     return RuleSet(path=path, sha256=file_sha256(path), rules=tuple(rules))
 
 
+_TOO_LONG = f"label key longer than {MAX_MATCH_CHARS} characters: no rule tried"
 _META = re.compile(r"[.^$*+?{}\[\]\\|()]")  # as coder.patterns: a pattern without these is a literal
 
 
@@ -307,7 +319,9 @@ def _required(seq: object) -> set[str]:
 
 
 def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
-    """Every active rule that fires on ``key``, best first."""
+    """Every active rule that fires on ``key``, best first (none on a key longer than :data:`~coder.patterns.MAX_MATCH_CHARS`)."""
+    if len(key) > MAX_MATCH_CHARS:
+        return []
     hits = []
     rank = rules._rank if len(rules.files) > 1 else None
     buckets, always = rules._buckets
@@ -329,7 +343,9 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
 
     ``code`` is the winning rule's code, ``rule_id`` and ``detail`` its rule id,
     ``flags`` ``("conflict",)`` when hits at the winning rank and priority name codes
-    in different lineages, ``candidates`` every hit's ``(code, priority / 100)``
+    in different lineages, ``("too_long",)`` (and a ``detail`` saying so) when the key is
+    longer than :data:`~coder.patterns.MAX_MATCH_CHARS` and no rule was tried,
+    ``candidates`` every hit's ``(code, priority / 100)``
     best first; extra columns ``hits`` (every hit as ``rule_id=code``), ``conflict`` and
     ``depth_final`` (the winning rule's ``depth = final``: nothing may deepen its code).
     """
@@ -337,13 +353,16 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
         codes = load_codes()
     if rules is None:
         rules = load_rules(codes=codes)
-    out_codes, details, hits_col, conflicts, cands, final = [], [], [], [], [], []
+    out_codes, details, hits_col, conflicts, cands, final, flags = [], [], [], [], [], [], []
     by_id = {r.rule_id: r for r in rules.active}
     for key in keys:
-        hits = match_rules(label_key(key), rules) if key else []
+        k = label_key(key) if key else ""
+        hits = match_rules(k, rules) if k else []
+        long = len(k) > MAX_MATCH_CHARS
+        flags.append(("too_long",) if long else ())
         if not hits:
             out_codes.append("")
-            details.append("")
+            details.append(_TOO_LONG if long else "")
             hits_col.append("")
             conflicts.append(False)
             cands.append(())
@@ -365,8 +384,8 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
         scores=(math.nan,) * n,
         details=tuple(details),
         extra={"hits": tuple(hits_col), "conflict": tuple(conflicts), "depth_final": tuple(final)},
-        rule_ids=tuple(details),
-        flags=tuple(("conflict",) if c else () for c in conflicts),
+        rule_ids=tuple("" if d == _TOO_LONG else d for d in details),
+        flags=tuple(("conflict",) if c else f for c, f in zip(conflicts, flags)),
         candidates=tuple(cands),
     )
 
