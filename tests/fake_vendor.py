@@ -9,7 +9,8 @@ free one).  The real SDKs are pointed at :attr:`FakeVendor.url` by base URL:
 
 Every request is recorded (:attr:`FakeVendor.requests`: path, headers, JSON body, the prompt).
 Replies: :meth:`FakeVendor.script` queues scripted items per model (:class:`Fault` — a status
-with headers, a delay, a raw body — or :class:`Answer` text), consumed in order; otherwise
+with headers, a delay, a raw body — or :class:`Answer` text, possibly trickled a byte at a time),
+consumed in order; otherwise
 :attr:`FakeVendor.answer` (``(vendor, model, prompt) -> text``) answers, by default with the
 code in :attr:`FakeVendor.codes` whose label occurs in the prompt, else :attr:`default_code`.
 :attr:`FakeVendor.latency` delays every reply (seconds).
@@ -43,11 +44,15 @@ class Fault:
 
 @dataclass
 class Answer:
-    """A scripted answer text (``usage`` = (input, output) tokens reported), after ``delay`` seconds."""
+    """A scripted answer text (``usage`` = (input, output) tokens reported), after ``delay`` seconds.
+
+    ``trickle``: send the body one byte every ``trickle`` seconds (each read is quick, the reply slow).
+    """
 
     text: str
     usage: tuple[int, int] = (100, 20)
     delay: float = 0.0
+    trickle: float = 0.0
 
 
 @dataclass
@@ -179,7 +184,7 @@ class FakeVendor:
             # request the moment it has this one, before this thread would run a `finally`
             with self._lock:
                 self.inflight -= 1
-        self._send_raw(h, status, data, headers)
+        self._send_raw(h, status, data, headers, trickle=item.trickle if isinstance(item, Answer) else 0.0)
 
     def _reply(self, vendor: str, model: str, prompt: str, item) -> tuple[int, bytes, dict | None]:
         if self.latency:
@@ -209,13 +214,20 @@ class FakeVendor:
         self._send_raw(h, status, _dumps(obj), headers)
 
     @staticmethod
-    def _send_raw(h, status: int, data: bytes, headers: dict | None = None) -> None:
+    def _send_raw(h, status: int, data: bytes, headers: dict | None = None, trickle: float = 0.0) -> None:
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             h.send_header(k, str(v))
         h.end_headers()
+        if trickle:
+            h.wfile.flush()
+            for i in range(len(data)):  # until the client hangs up (BrokenPipeError ends the handler)
+                h.wfile.write(data[i : i + 1])
+                h.wfile.flush()
+                time.sleep(trickle)
+            return
         h.wfile.write(data)
         h.wfile.flush()
 
@@ -326,6 +338,16 @@ def write_prices(path, models=("fake-gpt", "fake-claude", "fake-gemini", "fake-h
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
     return str(path)
+
+
+def dead_url() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens (connections are refused)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def set_keys(monkeypatch, key: str = FAKE_KEY) -> None:

@@ -205,7 +205,10 @@ def test_cache_prune_needs_a_choice(project):
     res = r.invoke(cli, ["cache", "prune", "--all", "--model", "x"])
     assert res.exit_code == 2 and "--all cannot be combined with --older-than or --model." in res.output
     res = r.invoke(cli, ["cache", "prune", "--all"])
-    assert res.exit_code == 0 and "deleted 0 cached answers" in res.output
+    assert res.exit_code == 1 and "no response cache here (no answers.db)" in res.output
+    assert _panel(project, "-q").exit_code == 0
+    res = r.invoke(cli, ["cache", "prune", "--all"])
+    assert res.exit_code == 0 and "deleted 3 cached answers" in res.output
 
 
 def test_panel_evaluate_cli(project, fake, monkeypatch):

@@ -19,6 +19,7 @@ def cache_group() -> None:
       coder cache stats
       coder cache export panel-cache.jsonl.gz
       coder cache import panel-cache.jsonl.gz
+      coder cache migrate
     """
 
 
@@ -32,7 +33,7 @@ def stats_command():
     """
     from ..panel.cache import ResponseCache
 
-    with ResponseCache() as cache:
+    with ResponseCache(create=False) as cache:
         click.echo(cache.stats().to_text())
 
 
@@ -50,7 +51,7 @@ def export_command(path, quiet):
     """
     from ..panel.cache import ResponseCache
 
-    with ResponseCache() as cache:
+    with ResponseCache(create=False) as cache:
         n = cache.export(path)
     _say(quiet, f"exported {n:,} answers to {path}")
 
@@ -93,6 +94,26 @@ def prune_command(days, model, everything, quiet):
         raise click.UsageError("--all cannot be combined with --older-than or --model.")
     if not everything and days is None and model is None:
         raise click.UsageError("say what to delete: --older-than DAYS, --model MODEL or --all.")
-    with ResponseCache() as cache:
+    with ResponseCache(create=False) as cache:
         n = cache.prune(older_than_days=days, model=model)
     _say(quiet, f"deleted {n:,} cached answers")
+
+
+@cache_group.command("migrate", context_settings=CONTEXT)
+@quiet_option(help="No summary on stderr.")
+def migrate_command(quiet):
+    """Convert an old cache folder (diskcache, pickled values) to the JSON cache, reading plain data only.
+
+    Anything in the old cache that names a class or function (how a pickle runs code) is skipped and
+    listed, never loaded. The old cache.db is left in place.
+
+    \b
+    Example:
+      coder cache migrate
+    """
+    from ..panel.cache import cache_dir, migrate_cache
+
+    n, problems = migrate_cache()
+    for problem in problems:
+        _say(quiet, f"skipped {problem}")
+    _say(quiet, f"migrated {n:,} answers into {cache_dir()}; {len(problems):,} skipped")

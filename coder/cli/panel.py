@@ -80,6 +80,11 @@ def _on_interrupt():
         raise click.exceptions.Exit(130) from None
 
 
+def _notifier(quiet):
+    """What the run says at once (a member stopped): on stderr, unless --quiet."""
+    return None if quiet else (lambda message: click.echo(message, err=True))
+
+
 def _ids(members):
     return [x.strip() for x in members.split(",") if x.strip()] if members else None
 
@@ -155,6 +160,7 @@ def run_command(
             allow_unknown_price=allow_unknown_price,
             prices=prices_path,
             progress=not quiet,
+            notify=_notifier(quiet),
         )
     if plan_only:
         click.echo(outcome.plan.to_text())
@@ -226,6 +232,7 @@ def evaluate_command(
             max_cost=max_cost,
             allow_unknown_price=allow_unknown_price,
             progress=not quiet,
+            notify=_notifier(quiet),
         )
     if plan_only:
         click.echo(result.plan.to_text())

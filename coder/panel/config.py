@@ -21,6 +21,13 @@ Every field that can change an answer (vendor, model, base URL, temperature, top
 max_tokens, response_format, thinking_budget, params) is part of the cache key; id, key
 variable, concurrency, timeout and retries are not.
 
+**Credentials in ``base_url``** (``https://user:password@proxy/v1``, ``…?key=…``) are sent to the
+server but never written: :meth:`Member.sampling` — the cache key's input, the cached request,
+the bundle and the output's sidecar — holds :func:`redact_url` of it (no ``user:password@``,
+the values of key-like query parameters as ``***``).  Host, port and path still change the key;
+changing only a credential does not, like rotating an API key.  Error messages have the
+credentials replaced by ``***`` (:func:`url_secrets`).
+
 ``prices.toml``: ``[models."<model>"] input = …, output = … (USD per million tokens), seen =
 "YYYY-MM-DD", source = "…"``.  A member whose model has no price is refused unless the
 caller allows unknown prices; its cost is then reported as unknown, never as $0.
@@ -31,6 +38,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -39,10 +47,65 @@ from pathlib import Path
 from ..errors import InputError, RuleError
 from ..resources import data_path, file_sha256
 
-__all__ = ["Member", "Price", "PriceTable", "load_panel", "load_prices", "select_members"]
+__all__ = [
+    "Member",
+    "Price",
+    "PriceTable",
+    "load_panel",
+    "load_prices",
+    "redact_url",
+    "select_members",
+    "url_secrets",
+]
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FORMATS = ("json_schema", "json_object", "text")
+# query parameters whose value is a credential (key=, api_key=, access_token=, sig=, password=, …)
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|session", re.I)
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    pairs = []
+    for piece in query.split("&"):
+        name, eq, value = piece.partition("=")
+        if piece:
+            pairs.append((name, value if eq else ""))
+    return pairs
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials: no ``user:password@``; key-like query parameters keep their name, value ``***``.
+
+    >>> redact_url("https://me:s3cret@proxy.example/v1?api_key=abc&region=kr")
+    'https://proxy.example/v1?api_key=***&region=kr'
+    """
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{n}=***" if _SECRET_PARAM.search(urllib.parse.unquote_plus(n)) else (f"{n}={v}" if v else n)
+        for n, v in _query_pairs(parts.query)
+    )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials in ``url`` (user, password, key-like query values; raw and decoded), to scrub from messages."""
+    if not url:
+        return []
+    parts = urllib.parse.urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    found = [*userinfo.split(":", 1)] if userinfo else []
+    found += [v for n, v in _query_pairs(parts.query) if _SECRET_PARAM.search(urllib.parse.unquote_plus(n))]
+    out = []
+    for s in found:
+        for form in (s, urllib.parse.unquote(s), urllib.parse.unquote_plus(s)):
+            if form and form not in out:
+                out.append(form)
+    return sorted(out, key=len, reverse=True)
+
+
 _FIELDS = {
     "id": str,
     "vendor": str,
@@ -99,7 +162,7 @@ class Member:
         return {
             "vendor": self.vendor,
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": redact_url(self.base_url),  # credentials are never part of a key or a file
             "temperature": self.temperature,
             "top_p": self.top_p,
             "seed": self.seed,
@@ -143,7 +206,19 @@ def _member(raw: Mapping[str, object], where: str, problems: list[str]) -> Membe
         problems.append(
             f"{where}: vendor {vendor!r} has no adapter (vendors: anthropic, gemini, openai, openai-compatible)"
         )
-    if vendor == "openai-compatible" and not str(values.get("base_url", "")):
+    url = str(values.get("base_url", ""))
+    if url:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+            shown = repr(redact_url(url))  # never echo a credential
+        except ValueError as exc:
+            ok, shown = False, f"({exc})"
+        if not ok:
+            problems.append(
+                f"{where}: base_url {shown} is not an http(s) URL with a host (e.g. http://localhost:8000/v1)"
+            )
+    if vendor == "openai-compatible" and not url:
         problems.append(f"{where}: vendor openai-compatible needs a base_url (e.g. http://localhost:8000/v1)")
     t = float(values.get("temperature", 0.0))
     if not (0.0 <= t <= 2.0) or math.isnan(t):

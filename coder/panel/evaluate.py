@@ -17,7 +17,7 @@ model, fuzzy → decide) and the model's own code, all on the same names.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +135,7 @@ def evaluate_panel(
     model: object = None,
     index: object = None,
     env: Mapping[str, str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> PanelEvaluation:
     """Run the panel on a stratified sample of held-out job names and score it (see the module docstring).
 
@@ -170,6 +171,7 @@ def evaluate_panel(
             allow_unknown_price=allow_unknown_price,
             progress=progress,
             env=env,
+            notify=notify,
         )
         cores = xw["core_key"].astype(str).tolist()
         votes = {}

@@ -23,7 +23,7 @@ import functools
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..codes import CodeList
@@ -31,8 +31,8 @@ from ..crosswalk.decide import panel_vote
 from ..errors import CoderError, InputError, MissingKeyError, VendorError
 from ..raters.base import RaterResult
 from .cache import ResponseCache, cache_key
-from .config import Member, Price, PriceTable
-from .execute import execute
+from .config import Member, Price, PriceTable, redact_url, url_secrets
+from .execute import CONNECT_FAILURES, execute
 from .parse import ParsedAnswer, parse_answer
 from .prompt import Prompts, candidates_for, render, status_text
 from .vendor import Reply, adapter_class
@@ -340,10 +340,18 @@ def _check(
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for s in secrets:
+    for s in sorted(secrets, key=len, reverse=True):
         if s and len(s) >= 4:
             text = text.replace(s, "***")
     return text
+
+
+def _secrets(members: Sequence[Member], env: Mapping[str, str]) -> list[str]:
+    """Everything a message must not show: the members' keys and the credentials in their base URLs."""
+    out = [env.get(m.api_key_env, "") for m in members if m.api_key_env]
+    for m in members:
+        out += url_secrets(m.base_url)
+    return [s for s in out if s]
 
 
 def run_panel(
@@ -358,13 +366,15 @@ def run_panel(
     allow_unknown_price: bool = False,
     progress: bool = False,
     env: Mapping[str, str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> PanelRun:
     """Answer every task of ``plan`` from the cache or the vendors (see the module docstring).
 
     Raises :class:`~coder.errors.MissingKeyError` (a member with calls to make has no key),
     :class:`BudgetError` (a guard refused or stopped the run), :class:`~coder.errors.VendorError`
-    (``offline`` and answers missing, or calls that failed after their retries).  Answers received
-    before an error stay cached.
+    (``offline`` and answers missing, calls that failed after their retries, or a member stopped
+    after connection failures in a row).  Answers received before an error stay cached.
+    ``notify(message)`` is told at once when a member stops (the CLI prints it on stderr).
     """
     import os
 
@@ -400,7 +410,7 @@ def run_panel(
             env=env,
             prices=prices,
         )
-        _execute(plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env)
+        _execute(plan, todo, texts, stats, cache=cache, max_cost=max_cost, progress=progress, env=env, notify=notify)
     answers: dict[str, dict[str, tuple[ParsedAnswer, ...]]] = {}
     for mp in plan.members:
         per: dict[str, list[ParsedAnswer]] = {}
@@ -440,9 +450,9 @@ class _Plan:
         return sum(m.cost for m in self.members if m.calls and m.price is not None)
 
 
-def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> None:
+def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, notify) -> None:
     members = {mp.member.id: mp for mp in plan.members}
-    secrets = [env.get(mp.member.api_key_env, "") for mp in plan.members if mp.member.api_key_env]
+    secrets = _secrets([mp.member for mp in plan.members], env)
     total = sum(len(ts) for ts in todo.values())
 
     def on_attempt(mid: str, n: int) -> None:
@@ -460,6 +470,19 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> Non
         st.cost += c
         return c
 
+    def on_hit(mid: str, i: int, entry: dict) -> None:  # another run answered it meanwhile
+        task = todo[mid][i]
+        stats[mid].hits += 1
+        texts[(task.member, task.core, task.sample)] = entry["response"]["text"]
+
+    def estimates(mid: str) -> list[float]:
+        mp = members[mid]
+        if mp.price is None:
+            return [0.0] * len(todo[mid])
+        return [
+            mp.price.cost(estimate_tokens(t.system) + estimate_tokens(t.user), mp.member.max_tokens) for t in todo[mid]
+        ]
+
     outcome = execute(
         todo,
         {mid: mp.member for mid, mp in members.items()},
@@ -467,17 +490,43 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env) -> Non
         env=env,
         on_reply=on_reply,
         on_attempt=on_attempt,
+        on_hit=on_hit,
         max_cost=max_cost,
+        prices={mid: mp.price for mid, mp in members.items()},
+        estimates={mid: estimates(mid) for mid in todo},
+        notify=None if notify is None else (lambda message: notify(_scrub(message, secrets))),
         progress=progress,
     )
     for mid, _i, _msg, _n in outcome.failures:
         stats[mid].calls += 1
         stats[mid].errors += 1
     received = sum(s.calls - s.errors for s in stats.values())
+    kept = (
+        f"The {received:,} answers received are cached: run again to pay only for the rest."
+        if received
+        else "No answer was received."
+    )
     if outcome.budget_hit:
         raise BudgetError(
-            f"panel: spent ${outcome.spent:.4f}, more than --max-cost {max_cost:g}, after {received:,} of {total:,} calls — stopped, "
-            "no output written. The answers received are cached: raise --max-cost and run again to pay only for the rest."
+            f"panel: stopped at --max-cost {max_cost:g} — spent ${outcome.spent:.4f} on {received:,} of {total:,} calls, "
+            "and the rest would pass the budget (at the cost per call the vendors reported). No output written. "
+            "The answers received are cached: raise --max-cost and run again to pay only for the rest."
+        )
+    if outcome.stopped:
+        parts = []
+        for mid, _message in outcome.stopped.items():
+            m = members[mid].member
+            last = next((f[2] for f in outcome.failures if f[0] == mid), "")
+            skipped = outcome.not_sent.get(mid, 0)
+            where = redact_url(m.base_url) or f"the {m.vendor} API"
+            parts.append(
+                f"{m.label} stopped after {CONNECT_FAILURES} connection failures in a row ({_scrub(last, secrets)}) "
+                f"at {where}; {skipped:,} of its {len(todo[mid]):,} calls not sent"
+            )
+        raise VendorError(
+            f"panel: {'; '.join(parts)} — check that the server is running and base_url is right, or leave the "
+            f"member out (--members). No output written. {kept}",
+            vendor=members[next(iter(outcome.stopped))].member.vendor,
         )
     if outcome.failures:
         mid, i, msg, attempts = outcome.failures[0]

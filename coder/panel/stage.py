@@ -11,7 +11,7 @@ nothing when the run fails or is stopped, and answers received stay cached.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +107,7 @@ def panel_crosswalk(
 
 
 def member_record(m: Member) -> dict:
-    """A member as recorded in the sidecar (the key variable's name, never its value)."""
+    """A member as recorded in the sidecar (the key variable's name, never its value; the base URL without credentials)."""
     return {"id": m.id, "api_key_env": m.api_key_env, "samples": m.samples, **m.sampling()}
 
 
@@ -131,11 +131,14 @@ def panel_file(
     progress: bool = False,
     env: Mapping[str, str] | None = None,
     command: str = "coder panel",
+    notify: Callable[[str], None] | None = None,
 ) -> PanelOutcome:
     """Plan (and unless ``plan_only``, run) the panel on a stored crosswalk and write the re-decided crosswalk.
 
     Decided with ``policy``, default the one the crosswalk's sidecar records.  With ``plan_only``
-    nothing is written.
+    nothing is written.  ``notify(message)`` is told at once when a member stops (see
+    :func:`~coder.panel.run.run_panel`).  The sidecar records the members with their base URLs
+    without credentials.
     """
     panel_members, panel_sha = load_panel(panel)
     chosen = select_members(panel_members, members)
@@ -172,6 +175,7 @@ def panel_file(
                 allow_unknown_price=allow_unknown_price,
                 progress=progress,
                 env=env,
+                notify=notify,
             )
         finally:
             if own_cache:

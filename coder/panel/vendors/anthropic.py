@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..parse import ANSWER_SCHEMA
-from ..vendor import BaseAdapter, CallError, Reply, stainless_call
+from ..vendor import BaseAdapter, CallError, Reply, http_client, stainless_call
 
 __all__ = ["Adapter"]
 
@@ -26,10 +26,11 @@ class Adapter(BaseAdapter):
         import anthropic
 
         self._sdk = anthropic
+        self.http = http_client(member.timeout_s)  # timeout_s is a deadline for the whole call
         kwargs = {"api_key": self.api_key, "timeout": member.timeout_s, "max_retries": 0}
         if member.base_url:
             kwargs["base_url"] = member.base_url
-        self.client = anthropic.Anthropic(**kwargs)
+        self.client = anthropic.Anthropic(**kwargs, http_client=self.http)
 
     def call(self, system: str, user: str) -> Reply:
         m = self.member

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..parse import ANSWER_SCHEMA
-from ..vendor import BaseAdapter, CallError, Reply, status_error
+from ..vendor import BaseAdapter, CallError, Reply, http_client, status_error, transport_error
 
 __all__ = ["Adapter"]
 
@@ -30,7 +30,8 @@ class Adapter(BaseAdapter):
 
         self._types = types
         self._errors = genai.errors
-        options = {"timeout": max(int(member.timeout_s * 1000), 1)}
+        self.http = http_client(member.timeout_s)  # timeout_s is a deadline for the whole call
+        options = {"timeout": max(int(member.timeout_s * 1000), 1), "httpx_client": self.http}
         if member.base_url:
             options["base_url"] = member.base_url
         self.client = genai.Client(api_key=self.api_key, http_options=types.HttpOptions(**options))
@@ -71,10 +72,8 @@ class Adapter(BaseAdapter):
             raise status_error(
                 int(exc.code or 0), str(exc.message or exc.status or ""), getattr(resp_obj, "headers", None)
             ) from None
-        except httpx2.TimeoutException:
-            raise CallError("timed out", retryable=True) from None
         except httpx2.TransportError as exc:
-            raise CallError(f"connection failed ({type(exc).__name__})", retryable=True) from None
+            raise transport_error(exc) from None
         except ValueError as exc:  # a body that is not JSON
             raise CallError(f"unreadable response ({type(exc).__name__})", retryable=True) from None
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..parse import ANSWER_SCHEMA
-from ..vendor import BaseAdapter, CallError, Reply, stainless_call
+from ..vendor import BaseAdapter, CallError, Reply, http_client, stainless_call
 
 __all__ = ["Adapter"]
 
@@ -29,10 +29,11 @@ class Adapter(BaseAdapter):
         import openai
 
         self._sdk = openai
+        self.http = http_client(member.timeout_s)  # timeout_s is a deadline for the whole call
         kwargs = {"api_key": self.api_key, "timeout": member.timeout_s, "max_retries": 0}
         if member.base_url:
             kwargs["base_url"] = member.base_url
-        self.client = openai.OpenAI(**kwargs)
+        self.client = openai.OpenAI(**kwargs, http_client=self.http)
         from openai.types.chat import ChatCompletion
 
         self._completion = ChatCompletion
