@@ -1,26 +1,44 @@
 """Reading and writing tables: CSV (UTF-8, UTF-8 with BOM, cp949/EUC-KR), Parquet, XLSX.
 
 CSV cells are read as strings exactly as written (``""`` stays ``""``, ``01`` stays
-``01``): codes never become numbers.  Parquet and XLSX keep their own types.
-Writes go to a temporary file beside the target and are moved into place only when
-complete, so a failed run leaves an earlier output intact.
+``01``): codes never become numbers.  Parquet and XLSX keep their own types (Parquet
+integers with nulls as nullable ``Int64``, never rounded through floats).  A file that
+cannot be read exactly is refused, naming the line: a quote that is never closed, a file
+mixing UTF-8 and cp949, a UTF-8 BOM before cp949 bytes, an XLSX formula with no saved value.
+
+Writes are all-or-nothing (:func:`all_or_nothing`): every file goes to a temporary file
+beside its target (``.<name>.coder-tmp-<pid>-…``) and the files of one run are moved into
+place together, only when all were written; a failure (disk full, a read-only folder) is
+an :class:`InputError` naming the folder, and leaves every earlier output intact and no
+temporary file behind.  CSV quotes any cell with a quote, delimiter, CR or LF, so values
+read back exactly; XLSX text cells are always text, never formulas.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import datetime
+import decimal
+import errno
+import functools
 import io
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import threading
+import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +47,11 @@ import pyarrow.csv as pacsv
 from .errors import InputError
 
 __all__ = [
+    "TEMP_MARK",
+    "XLSX_MAX_COLUMNS",
+    "XLSX_MAX_ROWS",
+    "all_or_nothing",
+    "check_output",
     "decode_text",
     "detect_encoding",
     "file_delimiter",
@@ -36,6 +59,7 @@ __all__ = [
     "json_ready",
     "read_table",
     "sniff_delimiter",
+    "staged_path",
     "table_format",
     "write_json",
     "write_table",
@@ -58,27 +82,100 @@ def table_format(path: str | Path) -> str:
     )
 
 
-def detect_encoding(data: bytes, *, path: object = "input") -> str:
-    """Return ``utf-8-sig``, ``utf-8`` or ``cp949`` for the bytes of a text file."""
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
     try:
-        data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    try:
-        data.decode("cp949")
-        return "cp949"
+        data.decode(encoding)
     except UnicodeDecodeError:
-        pass
-    line = data[: utf8_error.start].count(b"\n") + 1
-    raise InputError(
-        f"{path}:{line}: text is neither UTF-8 nor cp949/EUC-KR (bad byte at offset {utf8_error.start}) — "
-        "re-save the file as UTF-8.",
-        path=path,
-        line=line,
-    )
+        return False
+    return True
+
+
+def _not_utf8(data: bytes, start: int = 0) -> UnicodeDecodeError | None:
+    try:
+        data[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        exc.start += start
+        return exc
+    return None
+
+
+# A Hangul syllable (U+AC00–D7A3) as UTF-8: three bytes that a cp949 file almost never has in a
+# line that is also valid UTF-8 (see _ks_x_1001).
+_UTF8_HANGUL = re.compile(rb"[\xea-\xed][\x80-\xbf]{2}")
+
+
+def _utf8_hangul_line(data: bytes) -> int | None:
+    """The first line that is valid UTF-8 and has Hangul in it (evidence of UTF-8 in a non-UTF-8 file)."""
+    checked = -1
+    for m in _UTF8_HANGUL.finditer(data):
+        start = data.rfind(b"\n", 0, m.start()) + 1
+        if start == checked:
+            continue
+        checked = start
+        end = data.find(b"\n", m.end())
+        try:
+            text = data[start : len(data) if end < 0 else end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        syllables = [c for c in text if "\uac00" <= c <= "\ud7a3"]
+        if syllables and all(c in _ks_x_1001() for c in syllables):
+            return _line_of(data, start)
+    return None
+
+
+@functools.cache
+def _ks_x_1001() -> frozenset[str]:
+    """The 2,350 Hangul syllables of KS X 1001 (EUC-KR): real text is almost all of them, while cp949
+    bytes that happen to be valid UTF-8 decode to rare syllables outside it."""
+    return frozenset(chr(c) for c in range(0xAC00, 0xD7A4) if len(chr(c).encode("euc-kr")) == 2)
+
+
+def detect_encoding(data: bytes, *, path: object = "input") -> str:
+    """Return ``utf-8-sig``, ``utf-8`` or ``cp949`` for the bytes of a text file.
+
+    A file must be in one encoding: a UTF-8 byte-order mark followed by bytes that are not
+    UTF-8, and a file with both UTF-8 Hangul lines and cp949 lines, are refused
+    (:class:`InputError` naming the first line that is not UTF-8) rather than decoded into
+    mojibake.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        bad = _not_utf8(data, len(codecs.BOM_UTF8))
+        if bad is None:
+            return "utf-8-sig"
+        line = _line_of(data, bad.start)
+        raise InputError(
+            f"{path}:{line}: the file starts with a UTF-8 byte-order mark but line {line} is not UTF-8 "
+            f"(bad byte at offset {bad.start}; cp949/EUC-KR?) — re-save the whole file as UTF-8.",
+            path=path,
+            line=line,
+        )
+    utf8_error = _not_utf8(data)
+    if utf8_error is None:
+        return "utf-8"
+    line = _line_of(data, utf8_error.start)
+    start = data.rfind(b"\n", 0, utf8_error.start) + 1
+    end = data.find(b"\n", utf8_error.start)
+    utf8_line = _utf8_hangul_line(data)
+    if utf8_line is not None and _decodes(data[start : len(data) if end < 0 else end], "cp949"):
+        raise InputError(
+            f"{path}:{line}: the file mixes encodings — line {utf8_line} is UTF-8 but line {line} is not "
+            f"(cp949/EUC-KR?), so either reading would garble one of them — re-save the whole file in one "
+            "encoding (UTF-8).",
+            path=path,
+            line=line,
+        )
+    if not _decodes(data, "cp949"):
+        raise InputError(
+            f"{path}:{line}: text is neither UTF-8 nor cp949/EUC-KR (bad byte at offset {utf8_error.start}) — "
+            "re-save the file as UTF-8.",
+            path=path,
+            line=line,
+        )
+    return "cp949"
 
 
 def decode_text(data: bytes, *, path: object = "input") -> str:
@@ -129,10 +226,48 @@ def _check_columns(names: list[str], path: object) -> None:
         )
 
 
+def _open_quote(text: str, delimiter: str) -> int | None:
+    """Offset of a quote that opens a field and is never closed, or None.
+
+    As the CSV parser reads it: a quote is special only at the start of a field; inside a quoted
+    field ``""`` is a quote and a single ``"`` closes the field.
+    """
+    pos = text.find('"')
+    while pos >= 0:
+        if pos == 0 or text[pos - 1] in (delimiter, "\n", "\r"):
+            start = pos
+            pos += 1
+            while True:
+                pos = text.find('"', pos)
+                if pos < 0:
+                    return start
+                if text.startswith('""', pos):
+                    pos += 2
+                    continue
+                break
+        pos = text.find('"', pos + 1)
+    return None
+
+
+def _check_quotes(text: str, delimiter: str, path: object) -> None:
+    start = _open_quote(text, delimiter)
+    if start is None:
+        return
+    line = text.count("\n", 0, start) + 1
+    shown = text[start : start + 30].split("\n", 1)[0]
+    raise InputError(
+        f"{path}:{line}: a quoted cell opens here ({shown}…) and is never closed, so every line after it "
+        'would be read into that one cell — close the quote, or remove it (a quote inside a quoted cell is written "").',
+        path=path,
+        line=line,
+    )
+
+
 def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.DataFrame:
     text = decode_text(data, path=path)
     if delimiter is None:
         delimiter = file_delimiter(str(path), text)
+    _check_quotes(text, delimiter, path)
     data = text.encode("utf-8")
     if not data.strip():
         raise InputError(f"{path}: the file is empty — it needs a header row and data rows.", path=path)
@@ -156,30 +291,124 @@ def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.D
     return table.to_pandas()
 
 
-def read_table(path: str | Path, *, sheet: str | int = 0) -> pd.DataFrame:
+def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
     """Read a CSV/TSV (encoding detected), Parquet or XLSX file into a DataFrame.
 
     ``.csv`` is comma-separated, ``.tsv`` tab-separated; for ``.txt`` the
     delimiter (tab, comma, semicolon or pipe) is sniffed from the first lines.
+    Parquet columns keep their types: integers with missing values come back as
+    pandas' nullable integers (``Int64``), not as floats that round large ids.
+
+    ``sheet`` chooses the sheet of an XLSX file: its name, or its position (an ``int``
+    counts from 0 as in pandas; a string of digits that is no sheet's name counts from 1,
+    as ``coder code --sheet 2`` does).  Default: the first sheet.  ``frame.attrs["sheet"]``
+    names the sheet read and ``frame.attrs["sheets"]`` lists them all.  A formula cell
+    whose value was never saved is refused (it would read as an empty cell).
 
     ``-`` reads CSV from standard input.  Raises :class:`InputError` with the path
-    and a fix for unreadable files, unknown formats and duplicated column names.
+    and a fix for unreadable files, unknown formats, a quote that is never closed,
+    mixed encodings and duplicated column names.
     """
     fmt = table_format(path)
     if str(path) != "-" and not Path(path).is_file():
         raise InputError(f"{path}: no such file — check the path.", path=path)
+    if sheet is not None and fmt != "xlsx":
+        raise InputError(
+            f"{path}: a sheet ({sheet!r}) was chosen but this is not an .xlsx file — drop --sheet.", path=path
+        )
     if fmt in ("csv", "tsv"):
         data = sys.stdin.buffer.read() if str(path) == "-" else Path(path).read_bytes()
         return _read_delimited(data, path=path, delimiter=None)
     if fmt == "parquet":
-        import pyarrow.parquet as pq
+        return _read_parquet(path)
+    return _read_xlsx(path, sheet)
 
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"{path}: cannot read as Parquet — {exc}", path=path) from None
-        _check_columns(table.column_names, path)
-        return table.to_pandas()
+
+_NULLABLE_INTS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
+
+
+def _read_parquet(path: str | Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: cannot read as Parquet — {exc}", path=path) from None
+    _check_columns(table.column_names, path)
+    frame = table.to_pandas()
+    for i, column in enumerate(table.columns):
+        # pandas turns integers with nulls into float64, which rounds above 2**53: keep them exact
+        if column.type in _NULLABLE_INTS and column.null_count:
+            frame[frame.columns[i]] = column.to_pandas(types_mapper=_NULLABLE_INTS.get)
+    return frame
+
+
+def _pick_sheet(wb: object, sheet: str | int | None, path: object) -> object:
+    names = list(wb.sheetnames)  # type: ignore[attr-defined]
+    if sheet is None:
+        return wb.worksheets[0]  # type: ignore[attr-defined]
+    if isinstance(sheet, str) and sheet in names:
+        return wb[sheet]  # type: ignore[index]
+    index = sheet if isinstance(sheet, int) else (int(sheet) - 1 if sheet.strip().isdigit() else None)
+    if index is not None and 0 <= index < len(names):
+        return wb.worksheets[index]  # type: ignore[attr-defined]
+    listed = ", ".join(f"{i + 1} {n!r}" for i, n in enumerate(names))
+    raise InputError(
+        f"{path}: no sheet {sheet!r} — the sheets are {listed}. Choose one by name or position (--sheet NAME|N, 1 = first).",
+        path=path,
+    )
+
+
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: str | Path, part: str | None) -> bool:
+    """Whether the sheet's XML (``part`` in the XLSX zip) has any formula element; True when unsure."""
+    import zipfile
+
+    if not part:
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(part.lstrip("/")) as fh:
+            tail = b""
+            while chunk := fh.read(1 << 20):
+                if _FORMULA_TAG.search(tail + chunk):
+                    return True
+                tail = chunk[-16:]
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return True
+    return False
+
+
+def _uncached_formulas(path: str | Path, title: str, rows: list[tuple], part: str | None) -> list[str]:
+    """Cells of sheet ``title`` (``C5 =B5*2``) that hold a formula with no saved value."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    if not any(v is None for row in rows for v in row) or not _has_formulas(path, part):
+        return []
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        found = []
+        for r, (values, formulas) in enumerate(zip(rows, wb[title].iter_rows(values_only=True), strict=False)):
+            for c, (v, f) in enumerate(zip(values, formulas, strict=False)):
+                if v is None and f is not None and (not isinstance(f, str) or f.startswith("=")):
+                    found.append(f"{get_column_letter(c + 1)}{r + 1}" + (f" {f[:40]}" if isinstance(f, str) else ""))
+        return found
+    finally:
+        wb.close()
+
+
+def _read_xlsx(path: str | Path, sheet: str | int | None) -> pd.DataFrame:
     try:
         import openpyxl
 
@@ -187,18 +416,94 @@ def read_table(path: str | Path, *, sheet: str | int = 0) -> pd.DataFrame:
     except Exception as exc:  # openpyxl raises many unrelated types for bad files
         raise InputError(f"{path}: cannot read as XLSX — {exc}", path=path) from None
     try:
-        ws = wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet]
-        rows = ws.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            raise InputError(f"{path}: the sheet {ws.title!r} is empty — it needs a header row.", path=path)
-        names = ["" if v is None else str(v).strip() for v in first]
-        _check_columns(names, path)
-        body = list(rows)
+        ws = _pick_sheet(wb, sheet, path)
+        title, sheets, part = ws.title, list(wb.sheetnames), getattr(ws, "_worksheet_path", None)
+        rows = list(ws.iter_rows(values_only=True))
     finally:
         wb.close()
+    if not rows:
+        raise InputError(f"{path}: the sheet {title!r} is empty — it needs a header row.", path=path)
+    formulas = _uncached_formulas(path, title, rows, part)
+    if formulas:
+        shown = "; ".join(formulas[:10]) + (f"; … ({len(formulas)} cells)" if len(formulas) > 10 else "")
+        raise InputError(
+            f"{path}: sheet {title!r} has formula cells with no saved value, which would read as empty: {shown} — "
+            "open the file in Excel and save it (the values are stored then), or paste the cells as values.",
+            path=path,
+        )
+    names = ["" if v is None else str(v).strip() for v in rows[0]]
+    _check_columns(names, path)
+    body = rows[1:]
     frame = pd.DataFrame.from_records(body, columns=names) if body else pd.DataFrame(columns=names)
+    frame.attrs.update(sheet=title, sheets=sheets)
     return frame
+
+
+XLSX_MAX_ROWS = 1_048_576
+"""Rows in an XLSX sheet, the header row included."""
+XLSX_MAX_COLUMNS = 16_384
+TEMP_MARK = ".coder-tmp-"
+"""In the name of every temporary file: ``.<name>.coder-tmp-<pid>-<random>`` beside its target."""
+
+
+def check_output(
+    path: str | Path,
+    *,
+    what: str = "the output",
+    table: bool = True,
+    rows: int | None = None,
+    columns: int | None = None,
+) -> None:
+    """Refuse an output path before anything is computed or written, naming ``what`` it is.
+
+    Checks that a ``table`` has a known extension (:func:`table_format`), that the path is not a
+    folder, that its folder (or the nearest existing folder above it) is a folder you can write
+    into, and, given ``rows``/``columns``, that an ``.xlsx`` output can hold them.  ``-`` (stdout)
+    passes.  Raises :class:`InputError`.
+    """
+    if str(path) == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{path}: {what} is a folder — give a file name in it, e.g. {target / 'out.csv'}.", path=path)
+    if table:
+        try:
+            fmt = table_format(path)
+        except InputError:
+            suffix = Path(str(path)).suffix.lower() or "(no extension)"
+            raise InputError(
+                f"{path}: {what} has an unknown table format {suffix!r} — use .csv, .tsv, .parquet or .xlsx.", path=path
+            ) from None
+        if fmt == "xlsx":
+            _check_xlsx_size(path, rows, columns, what)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(
+            f"{path}: {what} cannot be written — {folder} is a file, not a folder. Choose another path.", path=path
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{path}: cannot write {what} into {folder}/ — the folder is not writable (permission denied or "
+            "read-only). Choose a folder you can write to, or fix its permissions.",
+            path=path,
+        )
+
+
+def _check_xlsx_size(path: str | Path, rows: int | None, columns: int | None, what: str) -> None:
+    if rows is not None and rows + 1 > XLSX_MAX_ROWS:
+        raise InputError(
+            f"{path}: {what} would have {rows:,} rows, more than an XLSX sheet holds ({XLSX_MAX_ROWS - 1:,} "
+            "below the header) — write .csv or .parquet instead.",
+            path=path,
+        )
+    if columns is not None and columns > XLSX_MAX_COLUMNS:
+        raise InputError(
+            f"{path}: {what} would have {columns:,} columns, more than an XLSX sheet holds ({XLSX_MAX_COLUMNS:,}) "
+            "— write .csv or .parquet instead.",
+            path=path,
+        )
 
 
 def _umask() -> int:
@@ -219,18 +524,206 @@ def _umask() -> int:
 _UMASK_LOCK = threading.Lock()
 
 
-def _atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write through a temporary file moved into place; the result has the usual ``0o666 & ~umask`` mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+def _write_error(path: Path, exc: OSError) -> InputError:
+    """An OSError met while writing ``path``, as what went wrong — which folder — what to do."""
+    folder = path.parent
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why, fix = (
+            "no space left on the device (disk full or over quota)",
+            "free some space, or write to another folder",
+        )
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "the folder is not writable (permission denied or read-only)"
+        fix = "choose a folder you can write to, or fix its permissions"
+    else:
+        why, fix = exc.strerror or str(exc), "check the folder, or write to another one"
+    return InputError(
+        f"{path}: cannot write into {folder}/ — {why}. Nothing of this run was written (earlier outputs are "
+        f"unchanged); {fix}.",
+        path=path,
+        errno=exc.errno,
+    )
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # cannot tell: keep the file
     try:
-        writer(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _sweep(folder: Path) -> None:
+    """Remove temporary files left in ``folder`` by a run that was killed (its process is gone)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(".") or TEMP_MARK not in entry.name:
+            continue
+        pid = entry.name.rsplit(TEMP_MARK, 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+class _Run:
+    """The outputs of one run: temporary files beside their targets until all are moved into place."""
+
+    def __init__(self) -> None:
+        self.staged: dict[Path, Path] = {}
+        self.stdout: list[str] = []
+        self.made: list[Path] = []  # folders made for this run, outermost first
+        self.swept: set[Path] = set()
+
+    def stage(self, path: Path, writer: Callable[[Path], None]) -> Path:
+        folder = path.parent
+        missing = []
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            missing.append(probe)
+            probe = probe.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+        self.made.extend(reversed(missing))
+        if folder not in self.swept:
+            self.swept.add(folder)
+            _sweep(folder)
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", dir=folder)
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            writer(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _write_error(path, exc) from None
+            raise
+        earlier = self.staged.pop(path, None)  # written twice in one run: the last one counts
+        if earlier is not None:
+            earlier.unlink(missing_ok=True)
+        self.staged[path] = tmp
+        return tmp
+
+    def commit(self) -> None:
+        backups: dict[Path, Path] = {}
+        moved: list[Path] = []
+        target = None
+        try:
+            for target in self.staged:
+                if target.is_file():  # a hard link keeps the earlier file, to restore it if a later move fails
+                    backup = target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
+                    try:
+                        os.link(target, backup)
+                        backups[target] = backup
+                    except OSError:
+                        pass
+            for target, tmp in self.staged.items():
+                os.replace(tmp, target)
+                moved.append(target)
+        except OSError as exc:
+            for done in reversed(moved):
+                try:
+                    if done in backups:
+                        os.replace(backups.pop(done), done)
+                    else:
+                        done.unlink()
+                except OSError:
+                    pass
+            self.discard()
+            raise _write_error(target, exc) from None  # type: ignore[arg-type]
+        finally:
+            for backup in backups.values():
+                backup.unlink(missing_ok=True)
+        self.staged.clear()
+        for text in self.stdout:
+            sys.stdout.write(text)
+
+    def discard(self) -> None:
+        for tmp in self.staged.values():
+            tmp.unlink(missing_ok=True)
+        self.staged.clear()
+        for folder in reversed(self.made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+_RUN: ContextVar[_Run | None] = ContextVar("coder_io_run", default=None)
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Write the outputs of one run together or not at all.
+
+    Inside the block, every file written with :func:`write_table`, :func:`write_json` or
+    :func:`write_text` goes to a temporary file beside its target (``.<name>.coder-tmp-<pid>-…``)
+    and standard output is held back.  When the block ends without an error the files are moved
+    into place (each move atomic; if one fails, the files already moved get their earlier content
+    back) and standard output is written; when it raises, the temporary files and any folder made
+    for them are removed and no target changes.  :func:`staged_path` gives the temporary file of a
+    target (to hash it for a sidecar).  A nested block joins the outer one.
+
+    A killed process cannot clean up: its temporary files keep their recognisable names, are
+    ignored by every reader, and are removed by the next run that writes into that folder.
+    """
+    if _RUN.get() is not None:
+        yield
+        return
+    run = _Run()
+    token = _RUN.set(run)
+    try:
+        yield
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _RUN.reset(token)
+        run.discard()
         raise
+    _RUN.reset(token)
+    run.commit()
+
+
+def staged_path(path: str | Path) -> Path:
+    """Where the bytes written to ``path`` are now: its temporary file inside :func:`all_or_nothing`, else ``path``."""
+    run = _RUN.get()
+    target = Path(path)
+    return run.staged.get(target, target) if run is not None else target
+
+
+def _atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``writer(temporary path)``: all-or-nothing with the rest of the run (:func:`all_or_nothing`).
+
+    The result has the usual ``0o666 & ~umask`` mode.
+    """
+    run = _RUN.get()
+    if run is None:
+        with all_or_nothing():
+            _atomic(path, writer)
+        return
+    run.stage(Path(path), writer)
+
+
+def _to_stdout(text: str) -> None:
+    run = _RUN.get()
+    if run is None:
+        sys.stdout.write(text)
+    else:
+        run.stdout.append(text)
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table:
@@ -245,7 +738,9 @@ def _string_column(series: pd.Series) -> pa.Array:
             arr = pc.if_else(arr, "True", "False")
         return pc.fill_null(pc.cast(arr, pa.string()), "")
     except pa.ArrowException:  # mixed or exotic types: fall back to str()
-        values = [("" if v is None or (isinstance(v, float) and v != v) else str(v)) for v in series.tolist()]
+        values = [
+            ("" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)) for v in series.tolist()
+        ]
         return pa.array(values, type=pa.string())
 
 
@@ -254,34 +749,136 @@ def _string_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays([_string_column(frame.iloc[:, i]) for i in range(frame.shape[1])], names=names)
 
 
+def _csv_cells(arr: pa.Array, sep: str, alone: bool) -> pa.Array:
+    """Cells as CSV text: quoted (``"`` doubled) when they hold a quote, ``sep``, CR or LF (and, ``alone`` in
+    their row, when empty, so the row is not a blank line)."""
+    special = pc.match_substring_regex(arr, f'["\r\n{re.escape(sep)}]')
+    if alone:
+        special = pc.or_(special, pc.equal(arr, ""))
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+    return pc.if_else(special, quoted, arr)
+
+
+def _csv_text(frame: pd.DataFrame, sep: str) -> str:
+    """CSV (or TSV) text, ``\n`` line ends: a cell is quoted when it holds a quote, the delimiter, CR or LF,
+    so every value reads back exactly as written."""
+    table = _string_table(frame)
+    names = pa.array([str(c) for c in frame.columns], type=pa.string())
+    alone = table.num_columns == 1
+    header = sep.join(_csv_cells(names, sep, alone).to_pylist())
+    if table.num_columns == 0:
+        return header + "\n"
+    cols = [_csv_cells(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c, sep, alone) for c in table.columns]
+    lines = pc.binary_join_element_wise(*cols, sep) if len(cols) > 1 else cols[0]
+    return header + "\n" + "".join(f"{line}\n" for line in lines.to_pylist())
+
+
+def _encode(text: str, encoding: str, path: object) -> bytes:
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise InputError(
+            f"{path}: line {line} has {text[exc.start]!r}, which {encoding} cannot hold — "
+            "write with --encoding utf-8 (or utf-8-sig for Excel).",
+            path=path,
+            line=line,
+        ) from None
+
+
+def _xlsx_value(ws: object, value: object) -> object:
+    """A cell for an XLSX sheet: text stays text (never a formula), missing values are empty."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # "=…", "+…", "-…", "@…" stay text, never a live formula
+        return cell
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if value != value else (float(value) if math.isfinite(value) else str(value))
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat() if value.tzinfo is not None else value.to_pydatetime()
+    if isinstance(value, int | decimal.Decimal | datetime.date | datetime.time | datetime.timedelta):
+        return value
+    return _xlsx_value(ws, str(value))
+
+
+_XLSX_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # openpyxl's ILLEGAL_CHARACTERS_RE
+
+
+def _check_xlsx_text(frame: pd.DataFrame, path: object) -> None:
+    """Refuse text an XLSX cell cannot hold (control characters) before a sheet is started."""
+    columns = [str(c) for c in frame.columns]
+    for name in columns:
+        if re.search(_XLSX_ILLEGAL, name):
+            raise InputError(
+                f"{path}: the column name {name!r} has a control character an XLSX cell cannot hold — "
+                "rename it, or write .csv or .parquet instead.",
+                path=path,
+            )
+    for i, name in enumerate(columns):
+        bad = pc.match_substring_regex(_string_column(frame.iloc[:, i]), _XLSX_ILLEGAL)
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            value = str(frame.iloc[row, i])
+            raise InputError(
+                f"{path}: column {name!r}, row {row + 1} has a control character an XLSX cell cannot hold "
+                f"({value[:40]!r}) — write .csv or .parquet instead.",
+                path=path,
+            )
+
+
+def _write_xlsx(frame: pd.DataFrame, tmp: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("Sheet1")
+    try:
+        ws.append([_xlsx_value(ws, str(c)) for c in frame.columns])
+        for row in frame.itertuples(index=False, name=None):
+            ws.append([_xlsx_value(ws, v) for v in row])
+        wb.save(tmp)
+    except BaseException:
+        # close the sheet's row writer and remove its own temporary file, or both linger after a failure
+        with contextlib.suppress(Exception):
+            ws.close()
+        with contextlib.suppress(Exception):
+            os.remove(ws._writer.out)
+        raise
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8") -> None:
     """Write a DataFrame by extension (``-`` writes CSV to standard output).
 
-    CSV is written as UTF-8 (pass ``encoding="utf-8-sig"`` for files meant for
-    Excel), every value quoted only where needed, missing values as empty cells.
+    CSV is written as UTF-8 (pass ``encoding="utf-8-sig"`` for files meant for Excel), a
+    cell quoted when it has a quote, the delimiter, a CR or a LF, missing values as empty
+    cells: values come back exactly as written (a value starting with ``=`` stays as it
+    is: programs read these files back).  Parquet keeps the column types.  XLSX cells
+    holding text are always text, never formulas; a frame too big for a sheet is refused
+    before anything is written.  The file is written all-or-nothing (:func:`all_or_nothing`).
     """
     fmt = table_format(path)
     if str(path) == "-":
-        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        _to_stdout(_csv_text(frame, ","))
         return
     target = Path(path)
     if fmt in ("csv", "tsv"):
-
-        def write(tmp: Path) -> None:
-            sep = "," if fmt == "csv" else "\t"
-            if encoding == "utf-8":
-                options = pacsv.WriteOptions(delimiter=sep, quoting_style="needed")
-                pacsv.write_csv(_string_table(frame), tmp, write_options=options)
-            else:
-                frame.to_csv(tmp, index=False, encoding=encoding, sep=sep, lineterminator="\n")
-
-        _atomic(target, write)
+        data = _encode(_csv_text(frame, "," if fmt == "csv" else "\t"), encoding, path)
+        _atomic(target, lambda tmp: tmp.write_bytes(data))
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
         _atomic(target, lambda tmp: pq.write_table(_arrow_table(frame), tmp))
     else:
-        _atomic(target, lambda tmp: frame.to_excel(tmp, index=False, engine="openpyxl"))
+        _check_xlsx_size(path, len(frame), frame.shape[1], "the table")
+        _check_xlsx_text(frame, path)
+        _atomic(target, lambda tmp: _write_xlsx(frame, tmp))
 
 
 def json_ready(obj: object) -> object:
@@ -314,7 +911,7 @@ def write_json(obj: object, path: str | Path) -> None:
     """Write JSON (UTF-8, sorted keys, indented) atomically; ``-`` writes to stdout."""
     text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
     if str(path) == "-":
-        sys.stdout.write(text)
+        _to_stdout(text)
         return
     _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
@@ -322,6 +919,6 @@ def write_json(obj: object, path: str | Path) -> None:
 def write_text(text: str, path: str | Path, *, encoding: str = "utf-8") -> None:
     """Write text (an HTML report, say) atomically; ``-`` writes to stdout."""
     if str(path) == "-":
-        sys.stdout.write(text)
+        _to_stdout(text)
         return
     _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding=encoding))

@@ -16,6 +16,7 @@ with all its columns and these added:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +29,11 @@ from .codes import CodeList, load_codes
 from .crosswalk.assemble import assemble_crosswalk
 from .crosswalk.decide import DecisionPolicy, decide
 from .crosswalk.model import Crosswalk, code_list_record
-from .crosswalk.stage import Output, StageResult, run_stage
-from .crosswalk.store import write_crosswalk
+from .crosswalk.stage import Output, StageResult, run_stage, write_outputs
 from .errors import CrosswalkError, InputError
-from .io import read_table, write_table
+from .io import check_output, read_table
 from .labels import LabelTable, tabulate_labels
-from .provenance import build_meta, check_paths, write_meta
+from .provenance import build_meta, check_paths
 from .raters.base import RaterResult
 from .raters.fuzzy import fuzzy_shortlist
 from .raters.index import JobIndex, index_rater, load_index
@@ -72,6 +72,7 @@ class CodingResult:
     seconds: float = 0.0
     codes: CodeList | None = None
     policy: DecisionPolicy | None = None
+    notes: tuple[str, ...] = ()
 
     def as_crosswalk(self) -> Crosswalk:
         """The crosswalk with its state (policy, code list, files), for the stages over a crosswalk."""
@@ -379,14 +380,27 @@ def _drop_output_columns(frame: pd.DataFrame, replace: bool, source: str) -> pd.
     return frame.drop(columns=clash) if clash else frame
 
 
-def _write_with_meta(frame: pd.DataFrame, path: str | Path, meta: dict, *, crosswalk: bool, encoding: str) -> None:
-    if crosswalk:
-        write_crosswalk(frame, path)
-    else:
-        write_table(frame, path, encoding=encoding)
-    if str(path) != "-":
-        record = {**meta, "outputs": {**meta.get("outputs", {}), "this": str(path), "sha256": file_sha256(path)}}
-        write_meta(path, record)
+def _read_input(input_path: str | Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
+    """The input table, what its sidecar entry says about it, and notes for the user (which sheet was read)."""
+    frame = read_table(input_path, sheet=sheet)
+    record: dict[str, object] = {
+        "path": str(input_path),
+        "rows": len(frame),
+        "columns": [str(c) for c in frame.columns],
+    }
+    notes = []
+    if "sheet" in frame.attrs:
+        record["sheet"] = frame.attrs["sheet"]
+        sheets = frame.attrs.get("sheets", [])
+        if sheet is None and len(sheets) > 1:
+            others = ", ".join(repr(n) for n in sheets[1:])
+            notes.append(
+                f"{input_path} has {len(sheets)} sheets: read the first, {frame.attrs['sheet']!r} "
+                f"(not {others}) — choose one with --sheet NAME|N"
+            )
+    if str(input_path) != "-":
+        record["sha256"] = file_sha256(input_path)
+    return frame, record, notes
 
 
 def code_file(
@@ -405,18 +419,27 @@ def code_file(
     fuzzy_threshold: float | None = None,
     model_threshold: float | None = None,
     encoding: str = "utf-8",
+    sheet: str | int | None = None,
     command: str = "coder code",
 ) -> CodingResult:
     """Read a table, code it, write the coded rows (and crosswalk) with sidecars.
 
-    Outputs are written only after coding succeeded, each atomically, so a
-    failed run leaves earlier outputs as they were.  An output path equal to the
-    input (or the crosswalk equal to the rows output) is refused.  Coded rows are
-    written in ``encoding`` (CSV/TSV); the crosswalk CSV is UTF-8 with BOM.  Each
-    output ``x.csv`` gets ``x.csv.meta.json`` with its own sha256.
+    Every output is checked before anything is read (not the input, not each other, a known
+    table extension, a folder that can be written) and the rows output once the input is read
+    (an ``.xlsx`` must hold every row), so a bad path fails before the coding run.  Outputs are
+    written only after coding succeeded, all together or none
+    (:func:`~coder.crosswalk.stage.write_outputs`), so a failed run leaves earlier outputs as
+    they were.  Coded rows are written in ``encoding`` (CSV/TSV); the crosswalk CSV is UTF-8
+    with BOM.  Each output ``x.csv`` gets ``x.csv.meta.json`` with its own sha256.  ``sheet``:
+    the sheet of an XLSX input (:func:`~coder.io.read_table`); the sidecar records the sheet read.
     """
-    check_paths({"the input": input_path}, {"the output (-o)": output_path, "--crosswalk": crosswalk_path})
-    frame = read_table(input_path)
+    outputs = {"the output (-o)": output_path, "--crosswalk": crosswalk_path}
+    check_paths({"the input": input_path}, outputs)
+    for label, path in outputs.items():
+        if path is not None:
+            check_output(path, what=label)
+    frame, inputs, notes = _read_input(input_path, sheet)
+    check_output(output_path, what="the output (-o)", rows=len(frame), columns=frame.shape[1] + len(OUTPUT_COLUMNS))
     result = code_frame(
         frame,
         text_col=text_col,
@@ -431,25 +454,23 @@ def code_file(
         model_threshold=model_threshold,
         source=str(input_path),
     )
-    inputs = {"path": str(input_path), "rows": len(frame), "columns": [str(c) for c in frame.columns]}
-    if str(input_path) != "-":
-        inputs["sha256"] = file_sha256(input_path)
-    outputs = {"rows": str(output_path), "rows_encoding": encoding}
+    written = {"rows": str(output_path), "rows_encoding": encoding}
+    files = [Output(output_path, result.rows, kind="table", encoding=encoding)]
     if crosswalk_path is not None:
-        outputs["crosswalk"] = str(crosswalk_path)
+        written["crosswalk"] = str(crosswalk_path)
+        files.append(Output(crosswalk_path, result.crosswalk, kind="crosswalk"))
+    summary = {**result.summary(), **({"notes": notes} if notes else {})}
     meta = build_meta(
         command=command,
         params=result.params,
         files=result.files,
         inputs=inputs,
-        outputs=outputs,
-        summary=result.summary(),
+        outputs=written,
+        summary=summary,
         code_list=code_list_record(result.codes) if result.codes is not None else None,
     )
-    _write_with_meta(result.rows, output_path, meta, crosswalk=False, encoding=encoding)
-    if crosswalk_path is not None:
-        _write_with_meta(result.crosswalk, crosswalk_path, meta, crosswalk=True, encoding="utf-8-sig")
-    return result
+    write_outputs(files, meta)
+    return dataclasses.replace(result, notes=tuple(notes))
 
 
 def decide_file(
@@ -477,7 +498,8 @@ def decide_file(
         summary = {"labels": len(after), "codes_changed": changed, "needs_review": int(after["needs_review"].sum())}
         return StageResult(decided, [Output(output_path, decided)], crosswalk=decided, summary=summary)
 
-    return run_stage(stage, crosswalk_path, {"the output (-o)": output_path}, command=command, codes=codes)  # type: ignore[return-value]
+    outputs = {"the output (-o)": output_path}
+    return run_stage(stage, crosswalk_path, outputs, command=command, codes=codes, tables=list(outputs))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -486,6 +508,7 @@ class ApplyResult:
 
     rows: pd.DataFrame
     missing: pd.DataFrame  # label_key, label, n_rows of labels not in the crosswalk
+    notes: tuple[str, ...] = ()  # what the user should know (which sheet of an XLSX was read)
 
 
 def apply_crosswalk(
@@ -548,23 +571,28 @@ def apply_file(
     replace: bool = False,
     strict: bool = False,
     encoding: str = "utf-8",
+    sheet: str | int | None = None,
     command: str = "coder apply",
 ) -> ApplyResult:
     """Read rows and a crosswalk, join them (:func:`apply_crosswalk`), write the rows with a sidecar.
 
     The sidecar records the policy the crosswalk was decided with and the files that made it.
+    ``sheet``: the sheet of an XLSX input (:func:`~coder.io.read_table`); the sidecar records it.
     """
 
     def stage(crosswalk: Crosswalk) -> StageResult:
-        frame = read_table(input_path)
+        frame, record, notes = _read_input(input_path, sheet)
+        check_output(output_path, what="the output (-o)", rows=len(frame), columns=frame.shape[1] + len(OUTPUT_COLUMNS))
         result = apply_crosswalk(
             frame, crosswalk, text_col=text_col, replace=replace, strict=strict, source=str(input_path)
         )
+        result = dataclasses.replace(result, notes=tuple(notes))
         return StageResult(
             result,
             [Output(output_path, result.rows, kind="table", encoding=encoding)],
             params={"text_col": text_col, "strict": strict, "rows_encoding": encoding},
-            inputs={"input": {"rows": len(frame)}},
+            inputs={"input": {"rows": len(frame), **({"sheet": record["sheet"]} if "sheet" in record else {})}},
+            notes=notes,
             summary={
                 "rows": len(frame),
                 "labels_missing": len(result.missing),
@@ -573,5 +601,10 @@ def apply_file(
         )
 
     return run_stage(  # type: ignore[return-value]
-        stage, crosswalk_path, {"the output (-o)": output_path}, command=command, inputs={"the input": input_path}
+        stage,
+        crosswalk_path,
+        {"the output (-o)": output_path},
+        command=command,
+        inputs={"the input": input_path},
+        tables=["the output (-o)"],
     )

@@ -61,17 +61,20 @@ def test_empty_file(tmp_path):
 
 
 def test_failed_write_leaves_earlier_output(tmp_path, monkeypatch):
-    import coder.io as cio
+    from pathlib import Path
 
     target = tmp_path / "out.csv"
     target.write_text("earlier\n", encoding="utf-8")
 
     def boom(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError("disk trouble")
 
-    monkeypatch.setattr(cio.pacsv, "write_csv", boom)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(Path, "write_bytes", boom)
+    with pytest.raises(
+        InputError, match=r"out.csv: cannot write into .* — disk trouble\. Nothing of this run was written"
+    ):
         write_table(pd.DataFrame({"a": ["1"]}), target)
+    monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "earlier\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 

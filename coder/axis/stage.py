@@ -1,9 +1,9 @@
 """The axis stage over files: read a table, measure the sex × KSCO axis, write JSON and CSV with sidecars.
 
 :func:`axis_file` is the library twin of ``coder axis``: it refuses an output path
-that is an input, measures (:func:`~coder.axis.metrics.tabulate_axis` then
-:func:`~coder.axis.metrics.measure_axis`), and only then writes each output
-atomically with its ``<output>.meta.json`` provenance sidecar.
+that is an input or cannot be written, measures (:func:`~coder.axis.metrics.tabulate_axis` then
+:func:`~coder.axis.metrics.measure_axis`), and only then writes the outputs, each with its
+``<output>.meta.json`` provenance sidecar, all together or none.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import read_table, write_json, write_table
-from ..provenance import build_meta, check_paths, write_meta
+from ..crosswalk.stage import Output, write_outputs
+from ..io import check_output, read_table
+from ..provenance import build_meta, check_paths
 from ..resources import file_sha256
 from .metrics import DEFAULT_EXCLUDE, AxisResult, measure_axis, tabulate_axis
 from .references import AGE_TABLE, load_age_structure, load_reference
@@ -69,8 +70,9 @@ def axis_file(
     ``json_path`` gets every number (:meth:`AxisResult.to_dict`, ``-`` for stdout);
     ``csv_path`` one row per bucket (:func:`buckets_frame`).  An output path equal to
     the input, to a reference CSV, or to the other output is refused before anything
-    is read.  Nothing is written unless the measurement succeeded; each file is
-    written atomically and gets ``<output>.meta.json`` with its own sha256, the input's
+    is read, and so is a folder that cannot be written or a ``--csv`` that is not a table.
+    Nothing is written unless the measurement succeeded; the files are written all together
+    or none, and each gets ``<output>.meta.json`` with its own sha256, the input's
     sha256 and the reference tables' sha256.  The column and option arguments are
     those of :func:`~coder.axis.metrics.tabulate_axis` and
     :func:`~coder.axis.metrics.measure_axis`.
@@ -78,6 +80,9 @@ def axis_file(
 
     ref_file = str(reference) if Path(str(reference)).is_file() else None
     check_paths({"the input": input_path, "the reference": ref_file}, {"--json": json_path, "--csv": csv_path})
+    for label, path, table in (("--json", json_path, False), ("--csv", csv_path, True)):
+        if path is not None:
+            check_output(path, what=label, table=table)
     ref = load_reference(reference)
     frame = read_table(input_path)
     exclude = tuple(exclude)
@@ -131,11 +136,10 @@ def axis_file(
         outputs={k: str(v) for k, v in (("json", json_path), ("csv", csv_path)) if v is not None},
         summary={"verdict": result.verdict, "rho": result.rho, "n_persons": result.n_persons},
     )
+    outputs = []
     if json_path is not None:
-        write_json(result.to_dict(), json_path)
+        outputs.append(Output(json_path, result.to_dict(), kind="json"))
     if csv_path is not None:
-        write_table(buckets_frame(result), csv_path)
-    for path in (json_path, csv_path):
-        if path is not None and str(path) != "-":
-            write_meta(path, {**meta, "outputs": {**meta["outputs"], "this": str(path), "sha256": file_sha256(path)}})
+        outputs.append(Output(csv_path, buckets_frame(result), kind="table"))
+    write_outputs(outputs, meta)
     return result

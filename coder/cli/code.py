@@ -74,9 +74,19 @@ _encoding_option = click.option(
 )
 
 
+_sheet_option = click.option(
+    "--sheet",
+    default=None,
+    metavar="NAME|N",
+    help="The sheet of an XLSX input to read: its name, or its position (1 = first) [default: the first; "
+    "a note on stderr says which was read when there are several].",
+)
+
+
 @click.command("code", context_settings=CONTEXT)
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--text-col", required=True, help="Column with the free-text occupation.")
+@_sheet_option
 @click.option("--weight-col", default=None, help="Numeric weight column; persons are weight sums.")
 @click.option("--id-col", default=None, help="Row id column; checked to be a unique, non-empty key.")
 @output_option(
@@ -100,6 +110,7 @@ _encoding_option = click.option(
 def code_command(
     input_path,
     text_col,
+    sheet,
     weight_col,
     id_col,
     output,
@@ -147,7 +158,10 @@ def code_command(
         model=False if no_model else model_path,
         model_threshold=mt,
         encoding=encoding,
+        sheet=sheet,
     )
+    for note in result.notes:
+        _say(quiet, f"note: {note}")
     s = result.summary()
     _say(
         quiet,
@@ -221,12 +235,13 @@ def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, pre
     help="A (reviewed) crosswalk.",
 )
 @click.option("--text-col", required=True, help="Column with the free-text occupation.")
+@_sheet_option
 @output_option(required=True, type=click.Path(dir_okay=False, allow_dash=True), help="Coded rows; format by extension.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a label is not in the crosswalk.")
 @click.option("--replace", is_flag=True, help="Overwrite ksco_* columns the rows already have.")
 @_encoding_option
 @quiet_option(help="No summary on stderr.")
-def apply_command(input_path, crosswalk_path, text_col, output, strict, replace, encoding, quiet):
+def apply_command(input_path, crosswalk_path, text_col, sheet, output, strict, replace, encoding, quiet):
     """Join a (reviewed) crosswalk to rows by exact label_key; no rater runs.
 
     Labels the crosswalk lacks come out with status unknown, and are counted and listed.
@@ -238,8 +253,17 @@ def apply_command(input_path, crosswalk_path, text_col, output, strict, replace,
     from ..pipeline import apply_file
 
     result = apply_file(
-        input_path, crosswalk_path, output, text_col=text_col, replace=replace, strict=strict, encoding=encoding
+        input_path,
+        crosswalk_path,
+        output,
+        text_col=text_col,
+        replace=replace,
+        strict=strict,
+        encoding=encoding,
+        sheet=sheet,
     )
+    for note in result.notes:
+        _say(quiet, f"note: {note}")
     miss = result.missing
     _say(
         quiet,

@@ -7,7 +7,8 @@ A stage over a stored crosswalk is a function ``f(crosswalk, …)`` of a
 returns a :class:`StageResult`, and :func:`run_stage`
 
 1. refuses an output path that would overwrite an input or another output
-   (:func:`coder.provenance.check_paths`);
+   (:func:`coder.provenance.check_paths`), or that cannot be written (:func:`coder.io.check_output`:
+   a folder that is not writable, a table with an unknown extension);
 2. reads the crosswalk with its sidecar (:func:`~coder.crosswalk.store.read_crosswalk`: the
    policy it was decided with, the files that made it; a crosswalk of another code list is refused);
 3. calls the stage;
@@ -15,10 +16,11 @@ returns a :class:`StageResult`, and :func:`run_stage`
    the output was decided with (``params.policy``), the code list (``code_list``), every file
    used with its sha256 (the input's ``files_sha256`` carried forward), every input with its
    sha256, the outputs, the summary and the notes;
-5. renders every output, then writes each atomically followed by its sidecar
-   ``<file>.meta.json`` (with the file's own sha256).
+5. renders every output, then writes them all with their sidecars ``<file>.meta.json`` (each with
+   its file's own sha256) through :func:`write_outputs`: all together or none.
 
-Nothing is written when any of 1–4, or the rendering of any output, fails.
+Nothing is written when any of 1–4, the rendering of any output, or the writing of any file
+(disk full, say) fails: the outputs of one run land together or not at all.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..codes import CodeList
-from ..io import write_json, write_table, write_text
+from ..io import all_or_nothing, check_output, staged_path, write_json, write_table, write_text
 from ..provenance import build_meta, check_paths, write_meta
 from ..resources import file_sha256
 from .model import Crosswalk, code_list_record
 from .store import read_crosswalk, write_crosswalk
 
-__all__ = ["OUTPUT_KINDS", "Output", "StageResult", "run_stage"]
+__all__ = ["OUTPUT_KINDS", "Output", "StageResult", "run_stage", "write_outputs"]
 
 OUTPUT_KINDS = ("crosswalk", "table", "json", "text")
 """What an :class:`Output` can be: a crosswalk (CSV with BOM), a table, a JSON document, text (HTML)."""
@@ -102,16 +104,22 @@ def run_stage(
     inputs: Mapping[str, str | Path | None] | None = None,
     codes: CodeList | None = None,
     input_label: str = "the crosswalk",
+    tables: Sequence[str] = (),
 ) -> object:
     """Run one stage over the crosswalk at ``crosswalk_path`` and write its outputs (see the module docstring).
 
     ``outputs`` and ``inputs`` (other files the stage reads) map the name a message uses (``the
     output (-o)``, ``the rows``) to a path; every one is checked before anything is read.
+    ``tables``: the names (keys of ``outputs``) of outputs that are tables, whose extension is
+    checked then too (every table's is checked again before anything is written).
     ``codes``: the code list the crosswalk must have been coded against (default: the toolkit's).
     Returns the stage's value.
     """
     others = {k: v for k, v in (inputs or {}).items() if v is not None}
     check_paths({input_label: crosswalk_path, **others}, outputs)
+    for label, path in outputs.items():
+        if path is not None:
+            check_output(path, what=label, table=label in tables)
     crosswalk = read_crosswalk(crosswalk_path, codes=codes)
     result = stage(crosswalk)
     made = result.crosswalk if result.crosswalk is not None else crosswalk
@@ -139,13 +147,34 @@ def run_stage(
         code_list=record,
     )
     value = result.value(meta) if callable(result.value) else result.value
-    rendered = [(out, out.value(meta) if callable(out.value) else out.value) for out in result.outputs]
-    for out, data in rendered:
-        _write(out, data)
-        if str(out.path) != "-":
-            this = {**meta["outputs"], "this": str(out.path), "sha256": file_sha256(out.path)}
-            write_meta(out.path, {**meta, "outputs": this})
+    write_outputs(result.outputs, meta)
     return value
+
+
+def write_outputs(outputs: Sequence[Output], meta: Mapping[str, object]) -> None:
+    """Write ``outputs``, each with its sidecar ``<file>.meta.json``, all together or none.
+
+    ``meta`` is the run's provenance record (:func:`coder.provenance.build_meta`); each sidecar
+    adds ``outputs.this`` (the file) and ``outputs.sha256`` (its sha256).  Every output is
+    rendered (an ``Output.value`` that is a function gets ``meta``) and every table is checked
+    (its extension; an ``.xlsx`` must hold its rows) before anything is written; then every
+    file goes to a temporary file beside its target and all are moved into place only when all
+    were written (:func:`coder.io.all_or_nothing`).  On any failure — disk full, a folder that
+    is not writable — no output changes and no temporary file is left.
+    """
+    rendered = [(out, out.value(meta) if callable(out.value) else out.value) for out in outputs]
+    for out, data in rendered:
+        if out.kind in ("crosswalk", "table"):
+            frame = data.frame if isinstance(data, Crosswalk) else data
+            shape = frame.shape if isinstance(frame, pd.DataFrame) else (None, None)
+            check_output(out.path, what="the output", rows=shape[0], columns=shape[1])
+    outs = meta.get("outputs", {})
+    with all_or_nothing():
+        for out, data in rendered:
+            _write(out, data)
+            if str(out.path) != "-":
+                this = {**outs, "this": str(out.path), "sha256": file_sha256(staged_path(out.path))}  # type: ignore[dict-item]
+                write_meta(out.path, {**meta, "outputs": this})
 
 
 def _write(out: Output, data: object) -> None:
