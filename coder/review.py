@@ -8,30 +8,48 @@ puts first the labels whose candidate codes span several major buckets (their pe
 move the sex × KSCO metrics), most persons first; labels whose candidates share one major go
 last.  ``order="persons"`` sorts by persons only.
 
-Columns: ``review_id`` (``<batch>-<8 hex of the label key>``), ``batch``, ``label_key``,
-``label``, ``persons``, ``why``, each rater's ``<rater>_code`` / ``<rater>_title`` (``--blind``:
-the distinct suggestions as ``option_A_code`` … in code order, who said what in the sidecar
-``<file>.key.json``), ``suggested_code`` / ``suggested_title`` (the current final code), then
-the reviewer's ``decision_code``, ``decision_note``, ``reviewer``, and ``checksum`` (sha256 over
-every column before ``decision_code``: edit none of them).  CSV is UTF-8 with BOM; ``.xlsx``
-when the output name says so.
+Columns: ``review_id``, ``batch``, ``label_key``, ``label``, ``persons`` (at most 2 decimals),
+``why``, each rater's ``<rater>_code`` / ``<rater>_title`` (``--blind``: the distinct suggestions
+as ``option_A_code`` … in code order, who said what in the sidecar ``<file>.key.json``),
+``suggested_code`` / ``suggested_title`` (the current final code), ``crosswalk_id``, then the
+reviewer's ``decision_code``, ``decision_note``, ``reviewer``, and ``checksum``.  CSV is UTF-8
+with BOM; ``.xlsx`` when the output name says so.
+
+- ``review_id`` is ``<batch>-<hex>``: 16 hex digits of the sha256 of the label key, more for
+  labels of the crosswalk that share those 16 (each colliding id is lengthened until they differ),
+  so ids are unique and stay the same for the same label, batch and crosswalk.
+- ``crosswalk_id`` (``x-`` and 16 hex digits) names the crosswalk's set of label keys; an import
+  into a crosswalk with other labels is refused.
+- ``checksum`` (``c-`` and 16 hex digits; letters first, so that no spreadsheet reads it as a
+  number) is a sha256 over every protected column by name (all but the three decision columns):
+  edit none of them.
+- A text cell that a spreadsheet would run as a formula (first character ``= + - @``, tab, CR,
+  LF or NUL) is written with a leading ``'``, as OWASP advises against CSV injection; so is a cell
+  that starts with ``'``, so that both come back exactly.  The checksum and the ids are computed on
+  the cells as they were, before the ``'`` (:mod:`coder.review_sheet`).
 
 **Import** (:func:`import_review`, file twin :func:`import_review_file`) accepts what Excel
-writes back (BOM, CRLF, cp949, blank trailing rows, ``.xlsx``), checks every row and raises
-one :class:`~coder.errors.ReviewError` listing every problem with its line; nothing is written
-then.  Empty decisions are skipped and counted.  Decisions become the rater ``review`` (extras
-``reviewer``, ``note``, ``batch``; earlier batches' decisions are kept) and the crosswalk is
-re-decided.  A decision ``0`` (not in employment) sets the label's ``status_parsed`` to
-``not_employed``; a code on a label parsed as not employed / occupation unstated / unknown sets it
-to ``""`` (decided by the code); ``status_rule = review`` records both.
+writes back (BOM, CRLF, cp949, blank trailing rows, ``.xlsx``, columns in any order, columns
+added — ignored unless named ``*_code``/``*_title`` — and neutralised cells with or without the
+leading ``'``).  It matches rows by ``review_id`` and checks the ``checksum``; a missing column or
+a sheet of another crosswalk is named once (a sheet with no rows changes nothing); otherwise it
+checks every row and raises one :class:`~coder.errors.ReviewError` listing every problem with its
+line (a changed protected cell by column, what it was and what it is now); nothing is written then.  ``decision_code`` is read
+after NFKC, spaces removed and upper case (``４３１`` → ``431``, ``a0200`` → ``A0200``).  Rows
+with no code and no note are skipped and counted; a note without a code is kept (``review_note``,
+``review_reviewer``, ``review_batch``, no code: the label goes to the next batch) and counted.
+Decisions become the rater ``review`` (extras ``reviewer``, ``note``, ``batch``; earlier batches'
+decisions are kept) and the crosswalk is re-decided.  A decision ``0`` (not in employment) sets
+the label's ``status_parsed`` to ``not_employed``; a code on a label parsed as not employed /
+occupation unstated / unknown sets it to ``""`` (decided by the code); ``status_rule = review``
+records both.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +63,16 @@ from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import InputError, ReviewError
 from .io import read_table
 from .raters.base import RaterResult, rater_spec
+from .review_sheet import (
+    cell_text,
+    checksum,
+    checksum_fits,
+    crosswalk_id,
+    neutralise,
+    normal_code,
+    review_ids,
+    sheet_cell,
+)
 from .status import parse_status
 
 __all__ = [
@@ -58,30 +86,18 @@ __all__ = [
 ]
 
 DECISION_COLUMNS = ("decision_code", "decision_note", "reviewer")
+_FIRST = ("review_id", "batch", "label_key", "label", "persons", "why")
+_LAST = ("suggested_code", "suggested_title", "crosswalk_id")
+_REQUIRED = (*_FIRST, *_LAST, *DECISION_COLUMNS, "checksum")
 _ORDERS = ("impact", "persons")
 _CODE_RE = re.compile(r"[0-9]{1,5}|A[0-9]{0,4}")
-_INT_FLOAT = re.compile(r"(-?\d+)\.0+")
-
-
-def _cell(v: object) -> str:
-    """A cell as the text a reviewer saw: None/NaN → '', 9421.0 → '9421' (Excel numbers)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    s = str(v).strip()
-    m = _INT_FLOAT.fullmatch(s)
-    return m.group(1) if m else s
-
-
-def _checksum(values: list[str]) -> str:
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()[:16]
-
-
-def review_id(batch: str, key: str) -> str:
-    return f"{batch}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+_PAIR = re.compile(r"(.+)_(code|title)")
+_UNSTATED = ("not_employed", "unknown", "employed_unstated")
+_RETYPED = (
+    "Protected cells must come back as exported. A spreadsheet that opens a CSV re-types cells such as "
+    "02, 1/2, 3-4 or 1e5: open the CSV with every column as Text (Excel: Data > From Text/CSV), "
+    "or export the sheet as .xlsx."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +115,63 @@ def _rater_codes(crosswalk: pd.DataFrame) -> list[str]:
     return [n for n in rater_names(crosswalk) if not rater_spec(n).human]
 
 
+def _persons(row: Mapping[str, object]) -> float:
+    return float(row["weight"] if "weight" in row else row["n_rows"])  # type: ignore[arg-type]
+
+
+def _why(row: Mapping[str, object], sugg: Mapping[str, str], codes: CodeList, level: int) -> str:
+    """Why a label needs a person (``disagree@<level>;overrode;check;…``), '' when it does not."""
+    valid = [c for c in sugg.values() if c and c in codes]
+    why = []
+    if len({codes.truncate(c, level) for c in valid}) > 1:
+        why.append(f"disagree@{level}")
+    if cell_text(row.get("consistency_overrode", "")):
+        why.append("overrode")
+    if cell_text(row.get("violations", "")):
+        why.append("check")
+    reasons = [r for r in cell_text(row.get("review_reasons", "")).split(";") if r]
+    why.extend(r for r in reasons if r not in why)
+    if not cell_text(row.get("ksco_code", "")) and "no_code" not in why:
+        why.append("no_code")
+    return ";".join(why)
+
+
+def _record(
+    row: Mapping[str, object],
+    sugg: Mapping[str, str],
+    *,
+    rid: str,
+    batch: str,
+    why: str,
+    crosswalk_id: str,
+    names: Iterable[str],
+    blind: bool,
+    codes: CodeList,
+) -> dict[str, str]:
+    """One label's protected cells as exported (before :func:`neutralise`)."""
+    final = cell_text(row.get("ksco_code", ""))
+    rec = {
+        "review_id": rid,
+        "batch": batch,
+        "label_key": str(row["label_key"]),
+        "label": str(row["label"]),
+        "persons": cell_text(round(_persons(row), 2)),
+        "why": why,
+    }
+    if blind:
+        for j, c in enumerate(sorted({sugg[n] for n in names if sugg[n]})):
+            rec[f"option_{chr(ord('A') + j)}_code"] = c
+            rec[f"option_{chr(ord('A') + j)}_title"] = codes.title(c)
+    else:
+        for n in names:
+            rec[f"{n}_code"] = sugg[n]
+            rec[f"{n}_title"] = codes.title(sugg[n])
+    rec["suggested_code"] = final
+    rec["suggested_title"] = codes.title(final)
+    rec["crosswalk_id"] = crosswalk_id
+    return rec
+
+
 def export_review(
     crosswalk: Crosswalk | pd.DataFrame,
     *,
@@ -112,7 +185,8 @@ def export_review(
 ) -> ReviewExport:
     """Select and order the labels that need a person (see the module docstring).
 
-    The crosswalk's codes are taken as decided (nothing is decided again).
+    The crosswalk's codes are taken as decided (nothing is decided again).  The frame is the
+    sheet as written: cells a spreadsheet would run as formulas carry a leading ``'``.
     """
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {_ORDERS}, not {order!r}")
@@ -120,82 +194,59 @@ def export_review(
     codes = codes if codes is not None else xwalk.codes
     crosswalk = xwalk.frame
     names = _rater_codes(crosswalk)
-    persons = crosswalk["weight"].astype(float) if "weight" in crosswalk else crosswalk["n_rows"].astype(float)
+    keys = crosswalk["label_key"].astype(str).tolist()
+    ids, xid = review_ids(keys), crosswalk_id(keys)
     rows = []
-    for i, row in enumerate(crosswalk.to_dict("records")):
-        if _cell(row.get("review_code", "")):
+    for row in crosswalk.to_dict("records"):
+        if cell_text(row.get("review_code", "")):
             continue
-        if row["status_parsed"] in ("not_employed", "unknown", "employed_unstated"):
+        if row["status_parsed"] in _UNSTATED:
             continue
-        sugg = {n: _cell(row.get(f"{n}_code", "")) for n in names}
-        valid = {n: c for n, c in sugg.items() if c and c in codes}
-        final = _cell(row.get("ksco_code", ""))
-        why = []
-        if len({codes.truncate(c, level) for c in valid.values()}) > 1:
-            why.append(f"disagree@{level}")
-        if _cell(row.get("consistency_overrode", "")):
-            why.append("overrode")
-        if _cell(row.get("violations", "")):
-            why.append("check")
-        reasons = [r for r in _cell(row.get("review_reasons", "")).split(";") if r]
-        why.extend(r for r in reasons if r not in why)
-        if not final:
-            why.append("no_code") if "no_code" not in why else None
-        if not why or persons.iloc[i] < min_persons:
+        sugg = {n: cell_text(row.get(f"{n}_code", "")) for n in names}
+        why = _why(row, sugg, codes, level)
+        p = _persons(row)
+        if not why or p < min_persons:
             continue
-        majors = {codes.major(c) for c in [*valid.values(), final] if c}
-        rows.append((row, sugg, final, ";".join(why), float(persons.iloc[i]), len(majors) > 1))
+        final = cell_text(row.get("ksco_code", ""))
+        majors = {codes.major(c) for c in [*(c for c in sugg.values() if c in codes), final] if c}
+        rows.append((row, sugg, why, p, len(majors) > 1))
     if order == "impact":
-        rows.sort(key=lambda r: (not r[5], -r[4], str(r[0]["label_key"])))
+        rows.sort(key=lambda r: (not r[4], -r[3], str(r[0]["label_key"])))
     else:
-        rows.sort(key=lambda r: (-r[4], str(r[0]["label_key"])))
+        rows.sort(key=lambda r: (-r[3], str(r[0]["label_key"])))
     if limit is not None:
         rows = rows[:limit]
     used = [n for n in names if any(r[1][n] for r in rows)]
     out, key = [], {}
     n_opts = 0
-    for row, sugg, final, why, p, _ in rows:
-        rid = review_id(batch, str(row["label_key"]))
-        rec = {
-            "review_id": rid,
-            "batch": batch,
-            "label_key": str(row["label_key"]),
-            "label": str(row["label"]),
-            "persons": _cell(p),
-            "why": why,
-        }
+    for row, sugg, why, _, _ in rows:
+        rid = f"{batch}-{ids[str(row['label_key'])]}"
+        out.append(
+            _record(row, sugg, rid=rid, batch=batch, why=why, crosswalk_id=xid, names=used, blind=blind, codes=codes)
+        )
         if blind:
             opts: dict[str, list[str]] = {}
             for n in used:
                 if sugg[n]:
                     opts.setdefault(sugg[n], []).append(n)
-            letters = {}
-            for j, c in enumerate(sorted(opts)):
-                letters[chr(ord("A") + j)] = c
-                rec[f"option_{chr(ord('A') + j)}_code"] = c
-                rec[f"option_{chr(ord('A') + j)}_title"] = codes.title(c)
+            key[rid] = {chr(ord("A") + j): opts[c] for j, c in enumerate(sorted(opts))}
             n_opts = max(n_opts, len(opts))
-            key[rid] = {k: opts[c] for k, c in letters.items()}
-        else:
-            for n in used:
-                rec[f"{n}_code"] = sugg[n]
-                rec[f"{n}_title"] = codes.title(sugg[n])
-        rec["suggested_code"] = final
-        rec["suggested_title"] = codes.title(final)
-        out.append(rec)
-    cols = ["review_id", "batch", "label_key", "label", "persons", "why"]
+    cols = list(_FIRST)
     if blind:
         for j in range(n_opts):
             cols += [f"option_{chr(ord('A') + j)}_code", f"option_{chr(ord('A') + j)}_title"]
     else:
         for n in used:
             cols += [f"{n}_code", f"{n}_title"]
-    cols += ["suggested_code", "suggested_title"]
+    cols += _LAST
     frame = pd.DataFrame(out, columns=cols).fillna("")
     frame = frame.astype(str) if len(frame) else frame
+    checksums = [checksum({c: cell_text(v) for c, v in zip(cols, r)}) for r in frame[cols].itertuples(index=False)]
+    for c in cols:
+        frame[c] = frame[c].map(neutralise) if len(frame) else frame[c]
     for c in DECISION_COLUMNS:
         frame[c] = ""
-    frame["checksum"] = [_checksum([_cell(v) for v in r]) for r in frame[cols].itertuples(index=False)]
+    frame["checksum"] = checksums
     return ReviewExport(frame=frame, key=key, batch=batch)
 
 
@@ -230,64 +281,181 @@ def export_review_file(
 
 @dataclass(frozen=True, eq=False)
 class ReviewImport:
-    """The re-decided crosswalk (a :class:`~coder.crosswalk.model.Crosswalk`) and counts: decisions applied, empty rows skipped."""
+    """The re-decided crosswalk (a :class:`~coder.crosswalk.model.Crosswalk`) and counts.
+
+    ``applied`` decisions, ``skipped`` rows with no code and no note, ``changed`` final codes,
+    ``notes_kept`` notes without a code (kept in ``review_note``; no code was set).
+    """
 
     crosswalk: Crosswalk
     applied: int
     skipped: int
     changed: int
+    notes_kept: int = 0
 
 
-def _problem_rows(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, where: str):
-    required = ("review_id", "batch", "label_key", *DECISION_COLUMNS, "checksum")
-    missing = [c for c in required if c not in sheet.columns]
+@dataclass(frozen=True, eq=False)
+class _Read:
+    """What :func:`_read_sheet` found: every problem, the decisions and notes to apply, the rows skipped."""
+
+    problems: list[str]
+    decisions: list[tuple[str, str, str, str, str]]  # key, code, reviewer, note, batch
+    notes: list[tuple[str, str, str, str]]  # key, reviewer, note, batch
+    skipped: int
+    cells_changed: bool
+
+
+def _sheet_columns(columns: list[str], where: str) -> list[str]:
+    """The protected columns of a sheet (read by name, in any order); a missing one is refused once."""
+    present = set(columns)
+    missing = [c for c in _REQUIRED if c not in present]
+    protected = [c for c in columns if c in _FIRST or c in _LAST]
+    for c in columns:
+        m = _PAIR.fullmatch(c)
+        if m and c not in _REQUIRED:
+            protected.append(c)
+            other = f"{m.group(1)}_{'title' if m.group(2) == 'code' else 'code'}"
+            if other not in present and other not in missing:
+                missing.append(other)
     if missing:
         raise ReviewError(
             f"{where}: missing column(s) {', '.join(missing)} — import the file `coder review export` wrote, "
-            "with its header row unchanged.",
+            "with every column it has (in any order).",
             path=where,
         )
-    cols = list(sheet.columns)
-    protected = cols[: cols.index("decision_code")]
-    known_keys = set(crosswalk["label_key"].astype(str))
-    problems, decisions, skipped = [], [], 0
+    return protected
+
+
+class _Exported:
+    """What :func:`export_review` wrote for a label, rebuilt from the crosswalk: to name what changed."""
+
+    def __init__(self, crosswalk: pd.DataFrame, codes: CodeList, xid: str, sheet: pd.DataFrame, protected: list[str]):
+        self.frame, self.codes, self.xid, self.protected = crosswalk, codes, xid, protected
+        self.pos = {k: i for i, k in enumerate(crosswalk["label_key"].astype(str))}
+        self.names = _rater_codes(crosswalk)
+        shown = " ".join(sheet["why"].map(cell_text))
+        self.level = int(m.group(1)) if (m := re.search(r"disagree@([1-5])", shown)) else 1
+        raters = any(_PAIR.fullmatch(c) and c not in _REQUIRED for c in protected)
+        self.blinds = (any(c.startswith("option_") for c in protected),) if raters else (False, True)
+
+    def record(self, key: str, rid: str, *, blind: bool) -> tuple[dict[str, str], set[str]]:
+        """The label's cells as exported, and every ``why`` it could have had (one per level)."""
+        row = self.frame.iloc[self.pos[key]].to_dict()
+        sugg = {n: cell_text(row.get(f"{n}_code", "")) for n in self.names}
+        why = _why(row, sugg, self.codes, self.level)
+        rec = _record(
+            row,
+            sugg,
+            rid=rid,
+            batch=rid.rpartition("-")[0],
+            why=why,
+            crosswalk_id=self.xid,
+            names=self.names,
+            blind=blind,
+            codes=self.codes,
+        )
+        return {c: cell_text(v) for c, v in rec.items()}, {_why(row, sugg, self.codes, lv) for lv in range(1, 6)}
+
+    def explain(self, key: str, rid: str, raw: Mapping[str, object], cells: Mapping[str, str]):
+        """Why a row's checksum does not fit: ``(lost, [])``, columns the sheet lost (putting them back
+        fits the checksum), or ``([], changed)``, the cells that changed as ``(column, was, now)``."""
+        for blind in self.blinds:
+            exp, whys = self.record(key, rid, blind=blind)
+            lost = [c for c, v in exp.items() if v and c not in cells and _PAIR.fullmatch(c)]
+            if lost and checksum_fits(raw, cells, self.protected, {c: exp[c] for c in lost}):
+                return lost, []
+        changed = [
+            (c, exp[c], cells[c])
+            for c in self.protected
+            if c in exp and exp[c] != cells[c] and not (c == "why" and cells[c] in whys)
+        ]
+        return [], changed
+
+
+def _read_sheet(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, where: str) -> _Read:
+    rows = []
+    for i, raw in enumerate(sheet.to_dict("records")):
+        cells = {str(c): sheet_cell(v) for c, v in raw.items()}
+        if any(cells.values()):  # else a blank (trailing) row
+            rows.append((i + 2, {str(c): v for c, v in raw.items()}, cells))
+    if not rows:  # nothing to import: a sheet with no rows changes nothing, whatever its header
+        return _Read([], [], [], 0, False)
+    protected = _sheet_columns([str(c) for c in sheet.columns], where)
+    keys = crosswalk["label_key"].astype(str).tolist()
+    by_hex = {h: k for k, h in review_ids(keys).items()}
+    xid = crosswalk_id(keys)
+    found = sorted({cells["crosswalk_id"] for _, _, cells in rows})
+    if xid not in found:
+        theirs = ", ".join(x or "(empty)" for x in found)
+        raise ReviewError(
+            f"{where}: the sheet was exported from another crosswalk (crosswalk_id {theirs}; the crosswalk given, "
+            f"--into, is {xid}) — import it --into the crosswalk it was exported from.",
+            path=where,
+        )
+    decided = dict(zip(keys, crosswalk["review_code"].map(cell_text))) if "review_code" in crosswalk else {}
+    exported = _Exported(crosswalk, codes, xid, sheet, protected)
+    problems: list[str] = []
+    decisions, notes, dropped, skipped, cells_changed = [], [], [], 0, False
     seen: dict[str, int] = {}
-    for i, rec in enumerate(sheet.to_dict("records")):
-        cells = {c: _cell(v) for c, v in rec.items()}
-        if not any(cells.values()):
-            continue  # blank (trailing) row
-        line = i + 2
+    seen_key: dict[str, int] = {}
+    for line, raw, cells in rows:
         rid = cells["review_id"]
         tag = f"line {line} ({rid or 'no review_id'})"
         bad = []
-        key = cells["label_key"]
+        batch, _, hexpart = rid.rpartition("-")
+        key = by_hex.get(hexpart) if batch else None
         if not rid:
             bad.append("review_id is empty")
         elif rid in seen:
             bad.append(f"review_id {rid} is duplicated (first on line {seen[rid]})")
         else:
             seen[rid] = line
-            if rid != review_id(cells["batch"], key) or key not in known_keys:
+            if key is None:
                 bad.append(f"unknown review_id {rid} — it is not a label of this crosswalk's export")
-        if _checksum([cells[c] for c in protected]) != cells["checksum"]:
-            bad.append(
-                "a protected field was edited (checksum mismatch) — change only decision_code, decision_note, reviewer"
-            )
-        code = cells["decision_code"]
+            elif key in seen_key:
+                bad.append(f"its label is also on line {seen_key[key]} (another batch?) — keep one of the two rows")
+            else:
+                seen_key[key] = line
+        if not checksum_fits(raw, cells, protected):
+            lost, changed = exported.explain(key, rid, raw, cells) if key is not None else ([], [])
+            dropped.extend(c for c in lost if c not in dropped)
+            bad.extend(f"protected cell {c} was {was!r}, is now {now!r}" for c, was, now in changed)
+            cells_changed = cells_changed or bool(changed)
+            if not lost and not changed:
+                bad.append(
+                    "a protected field was edited (checksum mismatch) — change only decision_code, decision_note, reviewer"
+                )
+        elif cells["crosswalk_id"] != xid:
+            bad.append(f"the row comes from a sheet of another crosswalk ({cells['crosswalk_id']}) — remove it")
+        typed = cells["decision_code"]
+        code = normal_code(typed)
         if code:
             if not _CODE_RE.fullmatch(code):
                 bad.append(
-                    f"decision_code {code!r} is malformed — a KSCO-7 code is 1-5 digits, or A…; 0 = not employed"
+                    f"decision_code {typed!r} is malformed — a KSCO-7 code is 1-5 digits, or A…; 0 = not employed"
                 )
             elif code != BUCKET_NOT_EMPLOYED and code not in codes:
                 bad.append(f"decision_code {code} is not in {codes.name} (nor 0 / A…)")
+        elif cells["decision_note"] and key is not None and decided.get(key):
+            bad.append(
+                f"a decision_note without a decision_code, on a label already decided ({decided[key]}) — "
+                "add a decision_code to change the decision, or clear the note"
+            )
         if bad:
             problems.extend(f"{tag}: {b}" for b in bad)
-        elif not code:
-            skipped += 1
-        else:
+        elif code:
             decisions.append((key, code, cells["reviewer"], cells["decision_note"], cells["batch"]))
-    return problems, decisions, skipped
+        elif cells["decision_note"]:
+            notes.append((key, cells["reviewer"], cells["decision_note"], cells["batch"]))
+        else:
+            skipped += 1
+    if dropped:
+        raise ReviewError(
+            f"{where}: missing column(s) {', '.join(dropped)} — the sheet was exported with them and every row's "
+            "checksum covers them; put them back as exported and import again.",
+            path=where,
+        )
+    return _Read(problems, decisions, notes, skipped, cells_changed)  # type: ignore[arg-type]
 
 
 def import_review(
@@ -309,33 +477,38 @@ def import_review(
     if policy is None:
         policy = xwalk.policy
     crosswalk = xwalk.frame
-    problems, decisions, skipped = _problem_rows(sheet, crosswalk, codes, where)
-    if problems:
+    read = _read_sheet(sheet, crosswalk, codes, where)
+    if read.problems:
         raise ReviewError(
-            f"{where}: {len(problems)} problem(s), nothing was written:\n  "
-            + "\n  ".join(problems)
-            + "\nFix these rows and import again.",
+            f"{where}: {len(read.problems)} problem(s), nothing was written:\n  "
+            + "\n  ".join(read.problems)
+            + "\nFix these rows and import again."
+            + (f" {_RETYPED}" if read.cells_changed else ""),
             path=where,
-            problems=problems,
+            problems=read.problems,
         )
-    if not decisions:
-        return ReviewImport(crosswalk=xwalk.decided(policy), applied=0, skipped=skipped, changed=0)
+    if not read.decisions and not read.notes:
+        return ReviewImport(crosswalk=xwalk.decided(policy), applied=0, skipped=read.skipped, changed=0)
     frame = crosswalk.copy()
     keys = frame["label_key"].astype(str).tolist()
     cur = {
-        f: (frame[f"review_{f}"].astype(str).tolist() if f"review_{f}" in frame else [""] * len(frame))
+        f: (frame[f"review_{f}"].map(cell_text).tolist() if f"review_{f}" in frame else [""] * len(frame))
         for f in ("code", "detail", "reviewer", "note", "batch")
     }
     pos = {k: i for i, k in enumerate(keys)}
+    for key, reviewer, note, batch in read.notes:
+        i = pos[key]
+        cur["reviewer"][i], cur["note"][i], cur["batch"][i] = reviewer, note, batch
+        cur["detail"][i] = f"{batch}: {reviewer or 'reviewer'}, no code — {note}"
     st_parsed = frame["status_parsed"].astype(str).tolist()
     st_rule = frame["status_rule"].astype(str).tolist()
-    for key, code, reviewer, note, batch in decisions:
+    for key, code, reviewer, note, batch in read.decisions:
         i = pos[key]
         cur["code"][i], cur["reviewer"][i], cur["note"][i], cur["batch"][i] = code, reviewer, note, batch
         cur["detail"][i] = f"{batch}: {reviewer or 'reviewer'}" + (f" — {note}" if note else "")
         if code == BUCKET_NOT_EMPLOYED:
             st_parsed[i], st_rule[i] = "not_employed", "review"
-        elif st_parsed[i] in ("not_employed", "unknown", "employed_unstated"):
+        elif st_parsed[i] in _UNSTATED:
             st_parsed[i], st_rule[i] = "", "review"
         elif st_rule[i] == "review":  # an earlier batch's 0, now a code: the words' status again
             st = parse_status([key])[0]
@@ -349,7 +522,7 @@ def import_review(
         (math.nan,) * n,
         tuple(cur["detail"]),
         extra={"reviewer": tuple(cur["reviewer"]), "note": tuple(cur["note"]), "batch": tuple(cur["batch"])},
-        rule_ids=tuple(cur["batch"]),
+        rule_ids=tuple(b if c else "" for b, c in zip(cur["batch"], cur["code"])),
     )
     decided = decide(add_raters(frame, [result]), policy, codes=codes)
     # keep the reviewer's 0 visible in review_code (decide gives these labels no code)
@@ -357,7 +530,11 @@ def import_review(
     before = crosswalk["ksco_code"].astype(str) if "ksco_code" in crosswalk else pd.Series([""] * n)
     changed = int((decided["ksco_code"].astype(str).to_numpy() != before.to_numpy()).sum())
     return ReviewImport(
-        crosswalk=xwalk.with_frame(decided, policy=policy), applied=len(decisions), skipped=skipped, changed=changed
+        crosswalk=xwalk.with_frame(decided, policy=policy),
+        applied=len(read.decisions),
+        skipped=read.skipped,
+        changed=changed,
+        notes_kept=len(read.notes),
     )
 
 
@@ -386,7 +563,12 @@ def import_review_file(
             result,
             [Output(output_path, result.crosswalk)],
             crosswalk=result.crosswalk,
-            summary={"applied": result.applied, "skipped_empty": result.skipped, "codes_changed": result.changed},
+            summary={
+                "applied": result.applied,
+                "skipped_empty": result.skipped,
+                "notes_kept": result.notes_kept,
+                "codes_changed": result.changed,
+            },
         )
 
     return run_stage(  # type: ignore[return-value]

@@ -140,6 +140,7 @@ def test_every_bad_row_reported_and_nothing_written(tmp_path, files):
     assert len(f) >= 4
     f.loc[0, "decision_code"] = "2143"
     f.loc[1, "decision_code"] = "94-21"
+    was = f.loc[2, "label"]
     f.loc[2, "label"] = "edited"
     f.loc[3, "review_id"] = "b1-00000000"
     f = pd.concat([f, f.iloc[[0]]], ignore_index=True)
@@ -154,12 +155,14 @@ def test_every_bad_row_reported_and_nothing_written(tmp_path, files):
         f"{bad}: 7 problem(s), nothing was written:\n"
         f"  line 2 ({ids[0]}): decision_code 2143 is not in ksco7 (nor 0 / A…)\n"
         f"  line 3 ({ids[1]}): decision_code '94-21' is malformed — a KSCO-7 code is 1-5 digits, or A…; 0 = not employed\n"
-        f"  line 4 ({ids[2]}): a protected field was edited (checksum mismatch) — change only decision_code, decision_note, reviewer\n"
+        f"  line 4 ({ids[2]}): protected cell label was {was!r}, is now 'edited'\n"
         f"  line 5 (b1-00000000): unknown review_id b1-00000000 — it is not a label of this crosswalk's export\n"
         f"  line 5 (b1-00000000): a protected field was edited (checksum mismatch) — change only decision_code, decision_note, reviewer\n"
         f"  line {n + 1} ({ids[0]}): review_id {ids[0]} is duplicated (first on line 2)\n"
         f"  line {n + 1} ({ids[0]}): decision_code 2143 is not in ksco7 (nor 0 / A…)\n"
-        "Fix these rows and import again."
+        "Fix these rows and import again. Protected cells must come back as exported. A spreadsheet that opens a "
+        "CSV re-types cells such as 02, 1/2, 3-4 or 1e5: open the CSV with every column as Text (Excel: Data > "
+        "From Text/CSV), or export the sheet as .xlsx."
     )
     assert not out.exists() and not (tmp_path / "out.csv.meta.json").exists()
 
@@ -171,8 +174,9 @@ def test_missing_columns(tmp_path, files):
     r = CliRunner().invoke(cli, ["review", "import", str(bad), "--into", str(into), "-o", str(tmp_path / "o.csv")])
     assert r.exit_code == 1
     assert r.output == (
-        f"Error: {bad}: missing column(s) batch, decision_code, decision_note, reviewer, checksum — import the file "
-        "`coder review export` wrote, with its header row unchanged.\n"
+        f"Error: {bad}: missing column(s) batch, label, persons, why, suggested_code, suggested_title, crosswalk_id, "
+        "decision_code, decision_note, reviewer, checksum — import the file `coder review export` wrote, with every "
+        "column it has (in any order).\n"
     )
     assert not (tmp_path / "o.csv").exists()
 

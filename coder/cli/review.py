@@ -88,7 +88,9 @@ def review_import_command(review_path, into_path, output, quiet):
     r = import_review_file(review_path, into_path, output)
     for note in r.crosswalk.notes:
         _say(quiet, f"note: {note}")
+    kept = f"; {r.notes_kept:,} notes without a code kept in review_note, no code set" if r.notes_kept else ""
     _say(
         quiet,
-        f"applied {r.applied:,} decisions ({r.skipped:,} empty rows skipped); {r.changed:,} final codes changed; wrote {output}",
+        f"applied {r.applied:,} decisions ({r.skipped:,} empty rows skipped{kept}); {r.changed:,} final codes changed; "
+        f"wrote {output}",
     )
