@@ -435,6 +435,15 @@ def _read_xlsx(path: str | Path, sheet: str | int | None) -> pd.DataFrame:
     _check_columns(names, path)
     body = rows[1:]
     frame = pd.DataFrame.from_records(body, columns=names) if body else pd.DataFrame(columns=names)
+    for i in range(frame.shape[1]):
+        # whole numbers with empty cells become floats (3 → 3.0, 2**53 + 1 rounded): keep them integers
+        if frame.dtypes.iloc[i] == np.float64 and frame.iloc[:, i].isna().any():
+            raw = [row[i] if i < len(row) else None for row in body]
+            if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in raw):
+                try:
+                    frame.isetitem(i, pd.array(raw, dtype="Int64"))
+                except (OverflowError, TypeError, ValueError):
+                    pass
     frame.attrs.update(sheet=title, sheets=sheets)
     return frame
 
@@ -798,6 +807,8 @@ def _xlsx_value(ws: object, value: object) -> object:
         return cell
     if isinstance(value, bool | np.bool_):
         return bool(value)
+    if isinstance(value, int | np.integer) and abs(int(value)) > 2**53:
+        return _xlsx_value(ws, str(int(value)))  # an XLSX number is a double: keep such an integer exact as text
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
@@ -860,8 +871,10 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8
     cell quoted when it has a quote, the delimiter, a CR or a LF, missing values as empty
     cells: values come back exactly as written (a value starting with ``=`` stays as it
     is: programs read these files back).  Parquet keeps the column types.  XLSX cells
-    holding text are always text, never formulas; a frame too big for a sheet is refused
-    before anything is written.  The file is written all-or-nothing (:func:`all_or_nothing`).
+    holding text are always text, never formulas; an integer beyond 2**53, which an XLSX
+    number (a double) cannot hold, is written as text; a frame too big for a sheet is
+    refused before anything is written.  The file is written all-or-nothing
+    (:func:`all_or_nothing`).
     """
     fmt = table_format(path)
     if str(path) == "-":

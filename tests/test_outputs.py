@@ -274,6 +274,29 @@ def test_parquet_int64_ids_with_nulls_come_through_exactly(tmp_path):
     assert rows["id"].tolist() == [str(BIG), "", "3"] and rows["age"].tolist() == ["41", "35", ""]
 
 
+def test_xlsx_whole_numbers_with_empty_cells_stay_integers(tmp_path):
+    src = tmp_path / "in.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["id", "occupation", "score"])
+    ws.append([1234567, "교사", 1.5])
+    ws.append([None, "무직", None])
+    ws.append([3, "의사", 2])
+    wb.save(src)
+    frame = read_table(src)
+    assert str(frame["id"].dtype) == "Int64" and frame["id"].tolist() == [1234567, pd.NA, 3]
+    assert frame["score"].dtype == "float64"  # real numbers stay numbers
+    code_file(src, tmp_path / "out.csv", text_col="occupation")
+    assert read_table(tmp_path / "out.csv")["id"].tolist() == ["1234567", "", "3"]  # not 1234567.0
+
+
+def test_an_integer_an_xlsx_number_cannot_hold_is_written_as_text(tmp_path):
+    src = tmp_path / "in.parquet"
+    _parquet_with_null_ids(src)
+    code_file(src, tmp_path / "out.xlsx", text_col="occupation")
+    assert read_table(tmp_path / "out.xlsx")["id"].tolist() == [str(BIG), None, 3]
+
+
 # --- case 7: XLSX sheets and formulas ---------------------------------------------------------------
 
 
