@@ -870,7 +870,14 @@ def check_file(
             summary=summary,
         )
 
-    return run_stage(stage, crosswalk_path, {"the output (-o)": output_path}, command=command, codes=codes)  # type: ignore[return-value]
+    return run_stage(  # type: ignore[return-value]
+        stage,
+        crosswalk_path,
+        {"the output (-o)": output_path},
+        command=command,
+        codes=codes,
+        tables=["the output (-o)"],
+    )
 
 
 def check_examples(rules: ConsistencyRules, codes: CodeList | None = None) -> list[str]:

@@ -276,7 +276,7 @@ def export_review_file(
         return StageResult(result, outputs, params={**options, "batch": batch}, summary={"rows": len(result.frame)})
 
     targets = {"the output (-o)": output_path, "the key": key_path if options.get("blind") else None}
-    return run_stage(stage, crosswalk_path, targets, command=command)  # type: ignore[return-value]
+    return run_stage(stage, crosswalk_path, targets, command=command, tables=["the output (-o)"])  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -578,4 +578,5 @@ def import_review_file(
         command=command,
         inputs={"the review file": review_path},
         input_label="--into",
+        tables=["the output (-o)"],
     )

@@ -543,3 +543,29 @@ def test_a_control_character_xlsx_cannot_hold_is_a_clear_error(tmp_path):
         "write .csv or .parquet instead."
     )
     assert _names(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["check", "XW", "-o", "OUT"], ["review", "export", "XW", "-o", "OUT"], ["panel", "run", "XW", "-o", "OUT"]],
+    ids=["check", "review export", "panel"],
+)
+def test_every_stage_refuses_a_bad_table_extension_before_it_runs(tmp_path, argv):
+    """A wrong -o extension is refused before the stage runs: for the panel, before any paid call."""
+    from click.testing import CliRunner
+
+    from coder.cli import cli
+    from coder.pipeline import code_file
+
+    src = tmp_path / "in.csv"
+    src.write_text("occupation\n택시 기사\n경비원\n", encoding="utf-8")
+    xw = tmp_path / "xw.csv"
+    code_file(src, tmp_path / "rows.csv", text_col="occupation", crosswalk_path=xw)
+    out = tmp_path / "out.json"
+    args = [str(xw) if a == "XW" else str(out) if a == "OUT" else a for a in argv]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {out}: the output (-o) has an unknown table format '.json' — use .csv, .tsv, .parquet or .xlsx."
+    )
+    assert not out.exists()

@@ -213,4 +213,6 @@ def panel_file(
             },
         )
 
-    return run_stage(stage, crosswalk_path, {"the output (-o)": output_path}, command=command)  # type: ignore[return-value]
+    return run_stage(
+        stage, crosswalk_path, {"the output (-o)": output_path}, command=command, tables=["the output (-o)"]
+    )  # type: ignore[return-value]
