@@ -186,3 +186,166 @@ def test_import_counts_a_key_repeated_in_a_bundle_once(tmp_path):
         assert c.import_(tmp_path / "twice.jsonl.gz") == (1, 1)
         assert c.import_(tmp_path / "twice.jsonl.gz") == (0, 2)
         assert len(c) == 1
+
+
+# ------------------------------------------------------------------ issue 21: nothing loaded is executable, bounded imports
+
+
+def _bundle_line(**changes) -> dict:
+    entry = make_entry(REQUEST, '{"code": "94111"}', {"input_tokens": 10, "output_tokens": 5}, "gpt-x-0001")
+    entry.update(changes)
+    return entry
+
+
+def test_entries_are_stored_as_json_text(tmp_path):
+    import sqlite3
+
+    with _filled(tmp_path, 2) as cache:
+        path = cache.path
+    with sqlite3.connect(path) as con:
+        rows = con.execute("SELECT key, typeof(entry), entry FROM answers ORDER BY key").fetchall()
+    assert [r[1] for r in rows] == ["text", "text"]
+    assert [json.loads(r[2])["key"] for r in rows] == [r[0] for r in rows]
+
+
+def test_a_row_that_is_not_a_valid_entry_is_ignored_and_reported(tmp_path):
+    """A pickle (or any bytes) in place of an entry is never unpickled: the row is skipped and counted."""
+    import os
+    import pickle
+    import sqlite3
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    with _filled(tmp_path, 2) as cache:
+        path, good = cache.path, next(cache.entries())
+    bad_types = {**good, "created_utc": 1700000000, "usage": "10"}
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO answers VALUES (?, ?)", ("f" * 64, pickle.dumps(Payload())))
+        con.execute("INSERT INTO answers VALUES (?, ?)", ("e" * 64, json.dumps(bad_types)))
+        con.execute("UPDATE answers SET entry = ? WHERE key = ?", (json.dumps(bad_types), good["key"]))
+    with ResponseCache(tmp_path / "c1") as cache:
+        stats = cache.stats()
+        assert (stats.entries, stats.unreadable) == (1, 3)
+        assert "unreadable: 3 row(s) that are not valid entries, ignored — a panel run asks the vendor again" in (
+            stats.to_text()
+        )
+        assert cache.get("f" * 64) is None and good["key"] not in cache
+        assert cache.prune(model="gpt-x") == 1  # prune never trips over them
+        cache.put(good["request"], "{}", {}, "gpt-x")  # a run asks again and replaces the bad row
+        assert cache.get(good["key"])["response"] == {"text": "{}"}
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        (
+            {"created_utc": 1700000000},
+            "created_utc must be a UTC time like 2026-01-31T12:00:00+00:00, not int 1700000000",
+        ),
+        (
+            {"created_utc": "yesterday"},
+            'created_utc must be a UTC time like 2026-01-31T12:00:00+00:00, not str "yesterday"',
+        ),
+        ({"usage": "10"}, 'usage must be an object of token counts (whole numbers ≥ 0), not str "10"'),
+        (
+            {"usage": {"input_tokens": -1}},
+            'usage must be an object of token counts (whole numbers ≥ 0), not {"input_tokens": -1}',
+        ),
+        (
+            {"usage": {"input_tokens": True}},
+            'usage must be an object of token counts (whole numbers ≥ 0), not {"input_tokens": true}',
+        ),
+        ({"model": 7}, "model must be a string, not int 7"),
+        ({"response": {"text": 1}}, "response.text must be a string"),
+        ({"key": "ABC"}, "key must be 64 lower-case hex digits (a sha256)"),
+    ],
+)
+def test_import_refuses_wrong_types_with_the_line_number(tmp_path, changes, problem):
+    good = _bundle_line()
+    bad = _bundle_line(**changes)
+    bundle = tmp_path / "b.jsonl.gz"
+    bundle.write_bytes(gzip.compress((json.dumps(good) + "\n" + json.dumps(bad) + "\n").encode()))
+    with ResponseCache(tmp_path / "c") as cache:
+        with pytest.raises(CacheError) as err:
+            cache.import_(bundle)
+        assert str(err.value) == (
+            f"{bundle}: 1 bad line(s) in the cache bundle — line 2: {problem}. Nothing was imported; "
+            "re-export the bundle with `coder cache export`."
+        )
+        assert len(cache) == 0
+        stats = cache.stats()  # never crashes
+        assert stats.entries == 0
+
+
+def _members(data: bytes, copies: int) -> bytes:
+    """``copies`` gzip members of ``data`` back to back: a small file that expands a lot (a gzip bomb)."""
+    return gzip.compress(data, compresslevel=9) * copies
+
+
+def test_a_gzip_bomb_without_newlines_is_refused_after_one_line(tmp_path):
+    """611 KB-class bomb: 1.3 GB of one endless line. Refused once a line passes 1 MiB."""
+    import time
+
+    bundle = tmp_path / "bomb.jsonl.gz"
+    bundle.write_bytes(_members(b"0" * (16 << 20), 80))  # 1.34 GB decompressed
+    assert bundle.stat().st_size < 2 << 20
+    t0 = time.perf_counter()
+    with ResponseCache(tmp_path / "c") as cache, pytest.raises(CacheError) as err:
+        cache.import_(bundle)
+    assert time.perf_counter() - t0 < 5
+    assert str(err.value) == (
+        f"{bundle}: refused — line 1 is longer than 1,048,576 bytes (an entry is a few KB). Nothing was imported; "
+        "give a bundle written by `coder cache export`."
+    )
+
+
+def test_a_gzip_bomb_of_valid_lines_is_refused_at_the_expansion_cap(tmp_path):
+    """1.3 GB of one valid (large) entry repeated: refused after a bounded read, nothing imported."""
+    import time
+
+    from coder.panel.cache import MAX_EXPANSION, MIN_BUNDLE_BYTES
+
+    line = (json.dumps(_bundle_line(response={"text": "a" * 500_000})) + "\n").encode()
+    bundle = tmp_path / "bomb.jsonl.gz"
+    bundle.write_bytes(_members(line * 64, 1_300_000_000 // (64 * len(line))))
+    cap = max(MIN_BUNDLE_BYTES, MAX_EXPANSION * bundle.stat().st_size)
+    assert cap < 600_000_000
+    t0 = time.perf_counter()
+    with ResponseCache(tmp_path / "c") as cache:
+        with pytest.raises(CacheError) as err:
+            cache.import_(bundle)
+        assert time.perf_counter() - t0 < 20
+        assert str(err.value) == (
+            f"{bundle}: refused — it expands to more than {cap / 1e6:,.0f} MB (200× its size): not a bundle written "
+            "by `coder cache export` (a gzip bomb?). Nothing was imported; give a bundle written by `coder cache export`."
+        )
+        assert len(cache) == 0
+
+
+def test_import_stops_after_too_many_bad_lines(tmp_path):
+    bundle = tmp_path / "b.jsonl.gz"
+    bundle.write_bytes(_members(b"{}\n" * 1000, 1000))  # a million bad lines
+    with ResponseCache(tmp_path / "c") as cache, pytest.raises(CacheError) as err:
+        cache.import_(bundle)
+    assert str(err.value).startswith(
+        f"{bundle}: refused — stopped reading at line 100, after 100 bad lines; first bad lines: line 1: field(s) key, "
+    )
+
+
+def test_import_and_export_take_credentials_out_of_a_requests_base_url(tmp_path):
+    secret = {**REQUEST, "base_url": "http://me:hunter22@127.0.0.1:1/v1?key=QUERYSECRET"}
+    line = _bundle_line(request=secret, key=cache_key(secret))  # as an older version may have written it
+    bundle = tmp_path / "old.jsonl.gz"
+    bundle.write_bytes(gzip.compress((json.dumps(line) + "\n").encode()))
+    with ResponseCache(tmp_path / "c") as cache:
+        assert cache.import_(bundle) == (1, 0)
+        clean = {**REQUEST, "base_url": "http://127.0.0.1:1/v1?key=***"}
+        assert cache.get(cache_key(clean))["request"] == clean  # re-keyed on the clean request
+        cache.export(tmp_path / "new.jsonl.gz")
+    for path in (tmp_path / "c" / "answers.db", tmp_path / "new.jsonl.gz"):
+        data = path.read_bytes()
+        data = gzip.decompress(data) if path.suffix == ".gz" else data
+        assert b"hunter22" not in data and b"QUERYSECRET" not in data

@@ -599,3 +599,243 @@ def test_a_run_stopped_by_a_signal_pays_only_for_the_rest(tmp_path, fake, setup,
     run = _run(xw, {**setup, "cache": cache}, members, plan_kw={"only": "all"})
     cache.close()
     assert len(fake.requests) == 120 - kept and sum(s.hits for s in run.stats.values()) == kept
+
+
+# ------------------------------------------------------------------ issue 21: deadlines, dead endpoints, budget, leases
+
+
+@pytest.mark.parametrize("mid", ["oa", "an", "ge"])
+def test_timeout_is_a_deadline_for_the_whole_call(tmp_path, fake, setup, crosswalk, mid):
+    """A server trickling its reply a byte every 50 ms (each read quick, the reply ~15 s): timeout_s = 1 ends the call at 1 s."""
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=(mid,), timeout_s=1.0, retries=0))
+    fake.script(
+        members[0].model, Answer(answer_json("94111"), trickle=0.05), Answer(answer_json("94111"), trickle=0.05)
+    )
+    import importlib
+
+    importlib.import_module({"oa": "openai", "an": "anthropic", "ge": "google.genai"}[mid])  # not the SDK's import time
+    t0 = time.perf_counter()
+    with pytest.raises(VendorError) as err:
+        _run(crosswalk, setup, members)
+    assert time.perf_counter() - t0 < 2.0
+    assert "after 1 attempt(s): timed out (no complete reply within timeout_s = 1 s)" in str(err.value)
+    assert len(setup["cache"]) == 0
+
+
+def _mixed_panel(tmp_path, fake, dead: str, **fields) -> str:
+    """A panel file: oa on the fake vendor, an at ``dead`` (nothing listening)."""
+    a = Path(write_panel(tmp_path / "a.toml", fake.url, ids=("oa",), **fields)).read_text("utf-8")
+    b = Path(write_panel(tmp_path / "b.toml", dead, ids=("an",), **fields)).read_text("utf-8")
+    (tmp_path / "mixed.toml").write_text(a + "\n" + b, encoding="utf-8")
+    return str(tmp_path / "mixed.toml")
+
+
+def test_a_dead_endpoint_stops_its_member_at_once_and_keeps_the_rest(tmp_path, fake, setup):
+    """Connection refused on every call: after 5 in a row the member stops (said at once), the others' answers are kept."""
+    from fake_vendor import dead_url
+
+    labels = [f"가짜 직업 {i}" for i in range(40)]
+    xw = code_labels(tabulate_labels(pd.Series(labels, dtype=object)))
+    dead = dead_url()
+    members, _ = load_panel(_mixed_panel(tmp_path, fake, dead, retries=4, backoff_s=0.2, max_concurrency=4))
+    fake.latency = 0.1  # oa's 40 calls take 1 s or more
+    said: list[tuple[float, str]] = []
+    t0 = time.perf_counter()
+    with pytest.raises(VendorError) as err:
+        _run(xw, setup, members, plan_kw={"only": "all"}, notify=lambda m: said.append((time.perf_counter(), m)))
+    t1 = time.perf_counter()
+    assert t1 - t0 < 6.0  # not 40 labels × 4 retries with backoff
+    assert len(said) == 1 and said[0][0] < t1 - 0.5, (said, t0, t1)  # said at once, while oa was still answering
+    assert said[0][1].startswith(
+        "panel: an (anthropic/fake-claude) stopped after 5 connection failures in a row (connection failed (ConnectError"
+    )
+    assert said[0][1].endswith(
+        f"— is the server at {dead} running? Its remaining calls are not sent; the other members go on."
+    )
+    msg = str(err.value)
+    assert msg.startswith("panel: an (anthropic/fake-claude) stopped after 5 connection failures in a row (")
+    assert f") at {dead}; " in msg and "of its 40 calls not sent — check that the server is running and base_url" in msg
+    assert msg.endswith("No output written. The 40 answers received are cached: run again to pay only for the rest.")
+    assert len(setup["cache"]) == 40 and len(fake.requests) == 40  # every answer of oa kept
+
+
+def test_max_cost_counts_the_usage_vendors_report(tmp_path, fake, setup):
+    """The vendor reports 10× the estimated usage: the run stops sending before the spend passes the budget."""
+    from coder.panel.run import estimate_tokens
+
+    labels = [f"가짜 직업 {i}" for i in range(30)]
+    xw = code_labels(tabulate_labels(pd.Series(labels, dtype=object)))
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa",), max_concurrency=4))
+    plan = _plan(xw, setup, members, only="all")
+    tasks = plan.members[0].tasks
+    est_in = max(estimate_tokens(t.system) + estimate_tokens(t.user) for t in tasks)
+    fake.usage = (10 * est_in, 10 * 300)  # ten times the estimate (input and max_tokens of output)
+    per_call = (10 * est_in * 1.0 + 3000 * 2.0) / 1e6  # prices: 1 and 2 USD per million
+    budget = 5.5 * per_call
+    assert plan.cost < budget  # the plan (from the estimate) looks affordable
+    with pytest.raises(BudgetError, match=r"^panel: stopped at --max-cost [\d.]+ — spent \$[\d.]+ on 5 of 30 calls"):
+        _run(xw, setup, members, plan_kw={"only": "all"}, max_cost=budget)
+    spent = len(fake.requests) * per_call
+    assert spent <= budget  # not one call in flight more than the budget pays for
+    assert len(setup["cache"]) == len(fake.requests) == 5
+
+
+def test_two_runs_on_one_cache_pay_once(tmp_path, fake, setup):
+    """Two runs at once, each with its own ResponseCache on one folder: every key is called once, and both runs
+    get every answer (the second waits for the first's lease, then reads its answer)."""
+    import threading
+
+    labels = [f"가짜 직업 {i}" for i in range(20)]
+    xw = code_labels(tabulate_labels(pd.Series(labels, dtype=object)))
+    members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa", "an"), max_concurrency=4))
+    fake.latency = 0.2
+    runs, errors = [], []
+
+    def one_run():
+        try:
+            with ResponseCache(tmp_path / "shared") as cache:
+                runs.append(_run(xw, {**setup, "cache": cache}, members, plan_kw={"only": "all"}))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(runs) == 2
+    keys = {r.body["messages"][-1]["content"] + r.model for r in fake.requests}
+    assert len(fake.requests) == len(keys) == 40  # 20 labels × 2 members, each paid once
+    assert sum(s.calls for r in runs for s in r.stats.values()) == 40
+    assert sum(s.hits for r in runs for s in r.stats.values()) == 40  # what one run called, the other read
+    assert runs[0].answers == runs[1].answers
+
+
+_CONCURRENT_RUN = """
+import sys
+import pandas as pd
+from coder.panel.cache import ResponseCache
+from coder.codes import load_codes
+from coder.labels import tabulate_labels
+from coder.pipeline import code_labels
+from coder.panel import load_panel, load_prices, load_prompts, plan_panel, run_panel
+
+panel, prices, cache_dir = sys.argv[1:4]
+xw = code_labels(tabulate_labels(pd.Series([f"가짜 직업 {i}" for i in range(15)], dtype=object)))
+members, _ = load_panel(panel)
+with ResponseCache(cache_dir) as cache:
+    plan = plan_panel(xw, members, codes=load_codes(), prompts=load_prompts(), cache=cache,
+                      prices=load_prices(prices), only="all")
+    run = run_panel(plan, codes=load_codes(), cache=cache, prices=load_prices(prices))
+    print(sum(s.calls for s in run.stats.values()), sum(s.hits for s in run.stats.values()))
+"""
+
+
+def test_two_processes_on_one_cache_pay_once(tmp_path, fake, setup):
+    """The reported case: two `coder panel` processes on one cache. Total calls to the vendor == distinct keys."""
+    import subprocess
+    import sys
+
+    panel = write_panel(tmp_path / "p.toml", fake.url, ids=("oa", "an"), max_concurrency=2)
+    fake.latency = 0.3
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    args = [sys.executable, "-c", _CONCURRENT_RUN, panel, setup["prices"].path, str(tmp_path / "shared")]
+    procs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1].decode()[-2000:] for o in outs]
+    counts = [tuple(int(x) for x in o[0].split()) for o in outs]
+    assert len(fake.requests) == 30  # 15 labels × 2 members, each called once between the two processes
+    assert sum(c for c, _ in counts) == 30 and sum(h for _, h in counts) == 30
+
+
+def test_a_lease_is_waited_for_taken_over_when_dead_or_expired(tmp_path):
+    import subprocess
+    import sys
+
+    key = "a" * 64
+    with ResponseCache(tmp_path / "c") as one, ResponseCache(tmp_path / "c") as two:
+        assert one.claim(key, seconds=60) == "mine"
+        assert one.claim(key, seconds=60) == "mine"  # its own lease, renewed
+        assert two.claim(key, seconds=60) == "busy"  # a live owner: wait
+        one.release(key)
+        assert two.claim(key, seconds=60) == "mine"
+        entry = one.put({"prompt": "x"}, "{}", {}, "m")
+        assert one.claim(entry["key"], seconds=60) == two.claim(entry["key"], seconds=60) == "answered"
+        # a lease whose owner process is gone is taken over at once, even before it expires
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        with one._sql("test") as con:
+            con.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, 'other', ?, ?, ?)",
+                ("b" * 64, one._host, int(gone.stdout), time.time() + 3600),
+            )
+            con.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, 'other', 'elsewhere', 1, ?)", ("c" * 64, time.time() - 1)
+            )
+            con.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, 'other', 'elsewhere', 1, ?)", ("d" * 64, time.time() + 60)
+            )
+        assert two.claim("b" * 64, seconds=60) == "mine"  # dead owner
+        assert two.claim("c" * 64, seconds=60) == "mine"  # expired
+        assert two.claim("d" * 64, seconds=60) == "busy"  # another host, not expired: wait
+
+
+SECRET_URL_PARTS = ("pan3lUser", "s3cret-Pa55word", "QUERYk3y0123456789")
+
+
+def _secret_url(url: str) -> str:
+    """``url`` with credentials in it: user:password@ and a key-like query parameter."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{SECRET_URL_PARTS[0]}:{SECRET_URL_PARTS[1]}@{rest}?api_key={SECRET_URL_PARTS[2]}&region=kr"
+
+
+def test_base_url_credentials_never_reach_cache_key_messages_or_logs(tmp_path, fake, setup, crosswalk, caplog):
+    import gzip
+    import logging
+
+    oa = next(m for m in setup["members"] if m.id == "oa")
+    secret = replace(oa, base_url=_secret_url(oa.base_url))
+    # the cache key holds the URL without credentials: host and path still change it, a credential alone does not
+    assert secret.sampling()["base_url"] == f"{oa.base_url}?api_key=***&region=kr"
+    rotated = replace(secret, base_url=secret.base_url.replace(SECRET_URL_PARTS[1], "other-password"))
+    assert rotated.sampling() == secret.sampling()
+    assert replace(secret, base_url=secret.base_url.replace("/v1", "/v2")).sampling() != secret.sampling()
+    caplog.set_level(logging.DEBUG)
+    messages = []
+    # the openai SDK puts the path after a base URL's query, so this member's calls fail (404): the message is clean
+    with pytest.raises(VendorError) as err:
+        _run(crosswalk, setup, [replace(secret, retries=0)])
+    messages.append(str(err.value))
+    # user:password@ only: calls succeed; an error body echoing the URL shows *** for the credentials
+    userinfo = replace(oa, base_url=secret.base_url.split("?")[0])
+    fake.script("fake-gpt", Fault(400, body=f'{{"error": "bad request to {userinfo.base_url}"}}'.encode()))
+    with pytest.raises(VendorError) as err:
+        _run(crosswalk, setup, [replace(userinfo, retries=0)])
+    messages.append(str(err.value))
+    assert "bad request to http://***:***@127.0.0.1" in messages[-1]
+    run = _run(crosswalk, setup, [userinfo])
+    assert run.stats["oa"].calls + run.stats["oa"].hits == 2 and fake.requests[-1].path == "/v1/chat/completions"
+    assert {e["request"]["base_url"] for e in setup["cache"].entries()} == {oa.base_url}
+    setup["cache"].export(tmp_path / "bundle.jsonl.gz")
+    setup["cache"].close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for part in SECRET_URL_PARTS:
+        assert all(part not in m for m in messages) and part not in logged, part
+        for path in tmp_path.rglob("*"):
+            if path.is_file() and path.suffix != ".toml":
+                data = path.read_bytes()
+                data = gzip.decompress(data) if path.suffix == ".gz" else data
+                assert part.encode() not in data, (part, path)
+
+
+def test_a_base_url_that_is_not_a_url_is_refused_without_echoing_it(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[[member]]\nid = "a"\nvendor = "openai"\nmodel = "m"\nbase_url = "localhost:8000/v1?key=SECRETSECRET"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError) as err:
+        load_panel(path)
+    assert err.value.problems == [
+        f"{path} member 1: base_url 'localhost:8000/v1?key=***' is not an http(s) URL with a host "
+        "(e.g. http://localhost:8000/v1)"
+    ]

@@ -230,3 +230,175 @@ def test_help_loads_no_vendor_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+# ------------------------------------------------------------------ issue 21: credentials, dead endpoints, old caches
+
+
+def test_base_url_credentials_are_not_in_the_sidecar_cache_bundle_or_output(project, fake, tmp_path):
+    import json
+
+    p = project
+    scheme, rest = fake.url.split("://", 1)
+    secret_url = f"{scheme}://panelUser:S3cretPassw0rd@{rest}"
+    write_panel(p["dir"] / "panel.toml", secret_url)
+    res = _panel(p)
+    assert res.exit_code == 0, res.output
+    meta = json.loads((p["dir"] / "xw_panel.csv.meta.json").read_text(encoding="utf-8"))
+    assert {m["base_url"] for m in meta["params"]["members"]} == {fake.url + "/v1", fake.url}
+    assert p["runner"].invoke(cli, ["cache", "export", str(tmp_path / "b.jsonl.gz")]).exit_code == 0
+    for secret in ("panelUser", "S3cretPassw0rd"):
+        assert secret not in res.output
+        for path in tmp_path.rglob("*"):
+            if path.is_file() and path.suffix != ".toml":
+                data = path.read_bytes()
+                data = gzip.decompress(data) if path.suffix == ".gz" else data
+                assert secret.encode() not in data, (secret, path)
+
+
+def test_a_dead_endpoint_is_reported_at_once_on_stderr(project, fake):
+    from fake_vendor import dead_url
+
+    p = project
+    dead = dead_url()
+    write_panel(p["dir"] / "panel.toml", dead, retries=4, backoff_s=0.05)
+    res = _panel(p)
+    assert res.exit_code == 1
+    said = [ln for ln in res.stderr.splitlines() if ln.startswith("panel: ") and " stopped after 5 connection " in ln]
+    assert len(said) == 3  # one line per member, as it stopped
+    assert res.stderr.strip().splitlines()[-1].startswith("Error: panel: oa (openai/fake-gpt) stopped after 5 ")
+    assert "No output written. No answer was received." in res.stderr
+
+
+def _old_cache(folder, marker):
+    """A diskcache folder as the old toolkit wrote it: one valid entry, and one pickle that would run a command."""
+    import os
+
+    import diskcache
+
+    from coder.panel.cache import make_entry
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    good = make_entry({"vendor": "openai", "model": "m", "prompt": "x"}, "{}", {"input_tokens": 1}, "m")
+    with diskcache.Cache(str(folder)) as old:
+        old.set(good["key"], good)
+        old.set("f" * 64, Payload())
+    return good
+
+
+def test_a_crafted_pickle_in_an_old_cache_never_runs(project, tmp_path, monkeypatch):
+    folder, marker = tmp_path / "old-cache", tmp_path / "pwned"
+    good = _old_cache(folder, marker)
+    monkeypatch.setenv("CODER_CACHE_DIR", str(folder))
+    r = project["runner"]
+    res = r.invoke(cli, ["cache", "stats"])
+    assert res.exit_code == 1 and not marker.exists()
+    assert res.output.strip() == (
+        f"Error: {folder}: holds a response cache in the old format (cache.db: diskcache with pickled values), which "
+        "is not read, since loading a pickle can run code. Convert it with `coder cache migrate` (it reads plain data "
+        "only), or move the folder aside and `coder cache import` a bundle."
+    )
+    assert _panel(project, "-q").exit_code == 1 and not marker.exists()
+    res = r.invoke(cli, ["cache", "migrate"])
+    assert res.exit_code == 0, res.output
+    assert not marker.exists()
+    assert "skipped row 2: not plain data (names posix.system) — skipped, not loaded" in res.stderr
+    assert f"migrated 1 answers into {folder}; 1 skipped" in res.stderr
+    res = r.invoke(cli, ["cache", "stats"])
+    assert res.exit_code == 0 and "entries: 1" in res.output and "openai/m: 1" in res.output
+    from coder.panel.cache import ResponseCache
+
+    with ResponseCache(folder) as cache:
+        assert cache.get(good["key"]) == good
+
+
+@pytest.mark.parametrize("state", ["corrupt", "truncated", "missing", "a file"])
+def test_a_broken_cache_gives_a_clear_error(project, tmp_path, monkeypatch, state):
+    from coder.panel.cache import ResponseCache
+
+    folder = tmp_path / "the-cache"
+    monkeypatch.setenv("CODER_CACHE_DIR", str(folder))
+    if state in ("corrupt", "truncated"):
+        with ResponseCache(folder) as cache:
+            for i in range(300):
+                cache.put({"prompt": f"질문 {i}" * 50}, "{}", {}, "m")
+        db = folder / "answers.db"
+        data = db.read_bytes()
+        db.write_bytes(b"\x00garbage" * 512 if state == "corrupt" else data[: len(data) // 3])
+    elif state == "a file":
+        folder.write_text("not a folder", encoding="utf-8")
+    r = project["runner"]
+    res = r.invoke(cli, ["cache", "stats"])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    expected = {
+        "corrupt": f"Error: {folder}/answers.db: the response cache is damaged (file is not a database) — move the folder "
+        f"aside (`mv {folder} {folder}.broken`) and re-import your bundle into a new one (`coder cache import FILE`), "
+        "or let `coder panel` ask the vendors again (at their price).",
+        "truncated": f"Error: {folder}/answers.db: the response cache is damaged (database disk image is malformed) — "
+        f"move the folder aside (`mv {folder} {folder}.broken`) and re-import your bundle into a new one "
+        "(`coder cache import FILE`), or let `coder panel` ask the vendors again (at their price).",
+        "missing": f"Error: {folder}: no response cache here (no answers.db) — run `coder panel` to fill one, `coder cache "
+        "import FILE` to load a bundle, or point CODER_CACHE_DIR at the cache folder.",
+        "a file": f"Error: {folder}: is a file, not a cache folder — point CODER_CACHE_DIR at a folder (or remove the file).",
+    }[state]
+    assert res.output.strip() == expected
+    if state != "missing":  # a panel run says the same, not a traceback
+        res = _panel(project, "-q")
+        assert res.exit_code == 1 and res.output.strip().startswith(f"Error: {folder}"), res.output
+
+
+@pytest.fixture
+def read_only():
+    """Make paths read-only for this process, even as root (chattr +i), and writable again afterwards."""
+    import os
+    import shutil
+
+    done = []
+
+    def make(*paths):
+        for path in paths:
+            if os.geteuid() == 0:
+                if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)]).returncode:
+                    pytest.skip("running as root without chattr +i: cannot make a folder read-only")
+            else:
+                path.chmod(0o555 if path.is_dir() else 0o444)
+            done.append(path)
+
+    yield make
+    for path in reversed(done):
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)])
+        else:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_read_only_cache_is_read_and_says_why_it_cannot_be_written(project, fake, tmp_path, monkeypatch, read_only):
+    from coder.panel.cache import ResponseCache
+
+    p = project
+    assert _panel(p, "-q").exit_code == 0  # 3 answers cached
+    bundle = tmp_path / "b.jsonl.gz"
+    with ResponseCache(tmp_path / "other") as other:
+        other.put({"prompt": "another answer"}, "{}", {}, "m")
+        other.export(bundle)
+    folder = tmp_path / "cache"
+    read_only(folder / "answers.db", folder)
+    res = p["runner"].invoke(cli, ["cache", "stats"])
+    assert res.exit_code == 0 and "entries: 3" in res.output, res.output
+    fake.requests.clear()
+    assert _panel(p, "-q").exit_code == 0 and fake.requests == []  # every answer cached: nothing to write
+    res = p["runner"].invoke(cli, ["cache", "import", str(bundle)])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        f"Error: {folder}: the response cache cannot be written (attempt to write a readonly database) while "
+        "importing a bundle — make the folder and answers.db writable, or point CODER_CACHE_DIR at a writable copy "
+        "of the folder."
+    )
+    res = _panel(p, "-q", "--only", "all")  # new calls: the claim before the first one cannot be written
+    assert res.exit_code == 1 and fake.requests == []
+    assert res.output.strip().startswith(f"Error: {folder}: the response cache cannot be written (")
+    assert "Traceback" not in res.output

@@ -74,8 +74,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .cache import ResponseCache, make_entry
-from .config import Member, Price, redact_url
-from .vendor import BaseAdapter, CallError, Reply, adapter_class, call_deadline
+from .config import Member, Price, redact_url, url_secrets
+from .vendor import BaseAdapter, CallError, Reply, adapter_class, call_deadline, redact_logs
 
 __all__ = ["CONNECT_FAILURES", "MAX_WAIT_S", "Budget", "Outcome", "call_with_retries", "execute"]
 
@@ -118,7 +118,7 @@ class Budget:
                     self.reserved += held
                     self._inflight[member] += 1
                     return held
-                if self.reserved <= 0:  # nothing in flight can free budget: the budget is reached
+                if not any(self._inflight.values()):  # nothing in flight can free budget: the budget is reached
                     self.exhausted = True
                     self._cond.notify_all()
                     break
@@ -129,8 +129,8 @@ class Budget:
     def settle(self, member: str, held: float, estimate: float, cost: float | None) -> None:
         """A call reserved with ``held`` ended: ``cost`` is what its reply reports (None: it failed, nothing billed)."""
         with self._cond:
-            self.reserved = max(self.reserved - held, 0.0)
             self._inflight[member] -= 1
+            self.reserved = max(self.reserved - held, 0.0) if any(self._inflight.values()) else 0.0
             if cost is not None:
                 self.spent += cost
                 self._answered[member] += 1
@@ -393,6 +393,7 @@ def execute(
             m = members[mid]
             key = env.get(m.api_key_env, "") if m.api_key_env else None
             adapters[mid] = adapter_class(m.vendor)(m, key)
+            redact_logs([key or "", *url_secrets(m.base_url)])  # after the SDK import: its loggers exist
         lock = threading.Lock()
 
         def count(mid: str) -> None:

@@ -514,7 +514,7 @@ def _execute(plan, todo, texts, stats, *, cache, max_cost, progress, env, notify
         )
     if outcome.stopped:
         parts = []
-        for mid, _message in outcome.stopped.items():
+        for mid in [mid for mid in todo if mid in outcome.stopped]:  # in panel order
             m = members[mid].member
             last = next((f[2] for f in outcome.failures if f[0] == mid), "")
             skipped = outcome.not_sent.get(mid, 0)

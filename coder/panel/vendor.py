@@ -24,6 +24,7 @@ import contextlib
 import datetime as _dt
 import email.utils
 import functools
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -43,6 +44,7 @@ __all__ = [
     "call_deadline",
     "http_client",
     "parse_retry_after",
+    "redact_logs",
     "status_error",
 ]
 
@@ -194,6 +196,48 @@ def transport_error(exc: BaseException) -> CallError:
     if isinstance(exc, httpx2.TimeoutException):
         return CallError("timed out", retryable=True, kind="timeout")
     return CallError(f"connection failed ({name})", retryable=True, kind="response")
+
+
+# ---------------------------------------------------------------------- logs
+
+_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "anthropic", "google_genai")
+
+
+class _Redact(logging.Filter):
+    """Replaces every secret it knows by ``***`` in the records of the HTTP and SDK loggers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(s in text for s in self.secrets):
+            for s in self.secrets:
+                text = text.replace(s, "***")
+            record.msg, record.args = text, ()
+        return True
+
+
+_REDACT = _Redact()
+
+
+def redact_logs(secrets: list[str]) -> None:
+    """Keep ``secrets`` (keys, credentials in a base URL) out of what the SDKs and ``httpx2`` log.
+
+    ``httpx2`` logs every request's URL at INFO — with its ``user:password@`` and query — and the
+    SDKs log request options at DEBUG; an application that turns logging on would write them.
+    The filter goes on every logger of those packages (a logger's filters see only its own records).
+    """
+    new = [s for s in secrets if s and len(s) >= 4 and s not in _REDACT.secrets]
+    if not new:
+        return
+    _REDACT.secrets = sorted([*_REDACT.secrets, *new], key=len, reverse=True)
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] in _LOGGERS:
+            logger = logging.getLogger(name)
+            if _REDACT not in logger.filters:
+                logger.addFilter(_REDACT)
 
 
 # ---------------------------------------------------------------------- the whole-call deadline
