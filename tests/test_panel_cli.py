@@ -386,7 +386,7 @@ def test_a_read_only_cache_is_read_and_says_why_it_cannot_be_written(project, fa
         other.put({"prompt": "another answer"}, "{}", {}, "m")
         other.export(bundle)
     folder = tmp_path / "cache"
-    read_only(folder / "answers.db", folder)
+    read_only(*sorted(folder.iterdir()), folder)
     res = p["runner"].invoke(cli, ["cache", "stats"])
     assert res.exit_code == 0 and "entries: 3" in res.output, res.output
     fake.requests.clear()

@@ -4,10 +4,12 @@ Modules: :mod:`.config` (``rules/panel.toml`` members, ``rules/prices.toml``), :
 (``rules/prompts/`` templates, candidates from the stored crosswalk), :mod:`.parse` (strict
 answer parsing), :mod:`.vendor` (the adapter contract; adapters are looked up by vendor
 name), one adapter per vendor (:mod:`.anthropic`, :mod:`.gemini`, :mod:`.openai`,
-:mod:`.openai_compatible`), :mod:`.run` (plan, concurrent calls with retries, budget guards,
-votes), :mod:`.stage` (``coder panel``: read a crosswalk, add votes, re-decide, write) and
-:mod:`.evaluate` (``coder panel evaluate``).  Nothing is read or imported from a vendor SDK
-at import time.
+:mod:`.openai_compatible`), :mod:`.run` (plan, budget guards, votes), :mod:`.execute`
+(concurrent calls with retries, deadlines, leases and the running budget), :mod:`.cache` (the
+response cache: JSON in SQLite), :mod:`.entries` (cache keys and the check of every entry read),
+:mod:`.migrate` (old pickled caches, read as plain data only), :mod:`.stage` (``coder panel``:
+read a crosswalk, add votes, re-decide, write) and :mod:`.evaluate` (``coder panel evaluate``).
+Nothing is read or imported from a vendor SDK at import time.
 """
 
 from __future__ import annotations

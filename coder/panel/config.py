@@ -11,7 +11,7 @@
     temperature = 0.0
     samples = 1                   # answers per label; each is cached under its own sample index
     max_concurrency = 8           # calls in flight for this member
-    timeout_s = 60.0              # per call
+    timeout_s = 60.0              # deadline for each attempt: the whole call, not each read
     max_tokens = 300              # answer budget (also the output-token bound of the cost estimate)
     retries = 4                   # retries after the first attempt (429, 5xx, timeouts)
     # optional: seed, top_p, response_format ("json_schema" | "json_object" | "text"),
