@@ -23,7 +23,9 @@ each entry as canonical JSON; ``leases`` and ``meta`` are plain columns too.  No
 unpickled or evaluated: a row is parsed as JSON and checked like a bundle line (types, sizes,
 key = sha256 of its request); a row that fails is ignored — ``coder cache stats`` counts it as
 unreadable, and a panel run asks the vendor again and replaces it.  The file is in WAL mode:
-several processes may use one cache at once.
+several processes on one machine may use one cache at once (WAL needs a local disk, not a
+network share).  A read-only folder or file is still read (opened as immutable): ``stats``,
+``export`` and fully cached runs work; anything that writes says why it cannot.
 
 **Old caches.**  Before this format the cache was a :mod:`diskcache` folder (``cache.db``)
 whose values were *pickled*: loading one can run any code, so such a folder is refused, never
@@ -550,7 +552,8 @@ class ResponseCache:
             con.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, self.owner))
 
     def _alive(self, host: str, pid: int) -> bool:
-        if host != self._host or pid == self._pid:
+        # another host's process cannot be checked (its lease expires); on Windows os.kill(pid, 0) is no probe
+        if host != self._host or pid == self._pid or os.name == "nt":
             return True
         try:
             os.kill(pid, 0)
