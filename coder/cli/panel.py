@@ -37,7 +37,8 @@ def _common(f):
             "--max-cost",
             type=click.FloatRange(min=0),
             default=None,
-            help="Budget in USD: refuse a run that may cost more, stop one that spends more.",
+            help="Budget in USD: refuse a run that may cost more; stop sending before the spend the vendors "
+            "report, plus the calls in flight, would pass it.",
         ),
         click.option(
             "--max-calls", type=click.IntRange(min=0), default=None, help="Refuse a run that needs more calls."
