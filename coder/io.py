@@ -554,7 +554,8 @@ def _write_error(path: Path, exc: OSError) -> InputError:
     )
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (True when it cannot be told, e.g. on Windows)."""
     if os.name != "posix":
         return True  # cannot tell: keep the file
     try:
@@ -576,7 +577,7 @@ def _sweep(folder: Path) -> None:
         if not entry.name.startswith(".") or TEMP_MARK not in entry.name:
             continue
         pid = entry.name.rsplit(TEMP_MARK, 1)[1].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         try:
             if entry.is_file(follow_symlinks=False):

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CacheError
+from ..io import pid_alive
 from .entries import cache_key, canonical_json, check_entry, clean_entry, make_entry, parse_line
 
 __all__ = [
@@ -553,15 +554,9 @@ class ResponseCache:
 
     def _alive(self, host: str, pid: int) -> bool:
         # another host's process cannot be checked (its lease expires); on Windows os.kill(pid, 0) is no probe
-        if host != self._host or pid == self._pid or os.name == "nt":
+        if host != self._host or pid == self._pid:
             return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except OSError:
-            return True
-        return True
+        return pid_alive(pid)
 
 
 class _Refused(Exception):
