@@ -25,6 +25,22 @@ def test_level_counts_are_exactly_ksco7():
     assert len(codes) == 1899
 
 
+def test_haengjeongsa_is_39993_under_3999_as_in_the_official_list():
+    """Issue 23 item 5: the official KSCO-7 list (통계청 「산업직업분류」, 2025) has 39993 행정사 under 3999.
+
+    27220 is the KSCO-8 code; the primary source had it under 2722 자산 운용가.
+    """
+    codes = load_codes()
+    assert "27220" not in codes
+    assert codes.title("39993") == "행정사" and codes.parent("39993") == "3999"
+    assert codes.ancestors("39993") == ("39993", "3999", "399", "39", "3")
+    assert codes.lookup_title("행정사") == ("39993",)
+    assert sorted(c.code for c in codes if c.parent == "3999") == ["39991", "39992", "39993", "39994", "39999"]
+    assert sorted(c.code for c in codes if c.parent == "2722") == ["27221", "27229"]
+    # the move keeps the official counts per level (10/52/156/450/1,231)
+    assert Counter(c.level for c in codes) == {1: 10, 2: 52, 3: 156, 4: 450, 5: 1231}
+
+
 def test_every_parent_exists_and_is_a_prefix():
     codes = load_codes()
     for c in codes:
