@@ -28,6 +28,19 @@ with BOM; ``.xlsx`` when the output name says so.
   that starts with ``'``, so that both come back exactly.  The checksum and the ids are computed on
   the cells as they were, before the ``'`` (:mod:`coder.review_sheet`).
 
+**Audit** (``audit=N``, ``--audit N --seed S``): the sheet also holds the labels of a residual-error
+sample, N draws with probability proportional to persons, with replacement, seeded, from the labels
+the machine coded that no reviewer decided and that are not already on the sheet
+(:mod:`coder.review_audit`; a label drawn twice is one row that counts twice).  An audit row is
+**blind**: its rater (or option) columns, ``suggested_code``/``suggested_title`` and ``why`` are
+empty, so the reviewer sees only the label and its persons and cannot anchor on the machine's
+code; the audit rows sit at seeded random places among the others.  A reviewer can still tell an
+audit row by its empty cells (a review row always has a ``why``), but not what the machine said;
+for a sheet where every row looks the same, export the audit alone (``--limit 0``).  Nothing in the
+sheet names the audit: an audit row's checksum also covers a hidden cell with its number of
+draws, so the sheet itself says which rows are the audit's wherever it is saved.  The sidecar
+records the seed, the draws and the eligible labels and persons (not the machine's codes).
+
 **Import** (:func:`import_review`, file twin :func:`import_review_file`) accepts what Excel
 writes back (BOM, CRLF, cp949, blank trailing rows, ``.xlsx``, columns in any order, columns
 added — ignored unless named ``*_code``/``*_title`` — and neutralised cells with or without the
@@ -42,17 +55,22 @@ Decisions become the rater ``review`` (extras ``reviewer``, ``note``, ``batch``;
 decisions are kept) and the crosswalk is re-decided.  A decision ``0`` (not in employment) sets
 the label's ``status_parsed`` to ``not_employed``; a code on a label parsed as not employed /
 occupation unstated / unknown sets it to ``""`` (decided by the code); ``status_rule = review``
-records both.
+records both.  The decision on an audit label is final like any other; the residual error
+(share of persons whose machine code is wrong, per KSCO level, 95 % Wilson interval) compares it
+with the code the crosswalk had before the import, and is kept in the crosswalk's ``audit`` records
+(sidecar key ``audit``, carried forward by every later stage; see :mod:`coder.review_audit`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .codes import BUCKET_NOT_EMPLOYED, CodeList
@@ -62,7 +80,9 @@ from .crosswalk.model import Crosswalk
 from .crosswalk.stage import Output, StageResult, run_stage
 from .errors import InputError, ReviewError
 from .io import read_table
+from .provenance import meta_path
 from .raters.base import RaterResult, rater_spec
+from .review_audit import AuditDraw, ResidualError, audit_eligible, draw_audit, estimate_residual_error
 from .review_sheet import (
     cell_text,
     checksum,
@@ -107,6 +127,7 @@ class ReviewExport:
     frame: pd.DataFrame
     key: dict
     batch: str
+    audit: AuditDraw | None = None
 
 
 def _rater_codes(crosswalk: pd.DataFrame) -> list[str]:
@@ -147,9 +168,12 @@ def _record(
     names: Iterable[str],
     blind: bool,
     codes: CodeList,
+    audit: bool = False,
 ) -> dict[str, str]:
-    """One label's protected cells as exported (before :func:`neutralise`)."""
-    final = cell_text(row.get("ksco_code", ""))
+    """One label's protected cells as exported (before :func:`neutralise`); an audit row shows no code and no why."""
+    final = "" if audit else cell_text(row.get("ksco_code", ""))
+    if audit:
+        why, sugg = "", dict.fromkeys(sugg, "")
     rec = {
         "review_id": rid,
         "batch": batch,
@@ -182,8 +206,13 @@ def export_review(
     order: str = "impact",
     blind: bool = False,
     codes: CodeList | None = None,
+    audit: int = 0,
+    seed: int = 20260101,
 ) -> ReviewExport:
     """Select and order the labels that need a person (see the module docstring).
+
+    ``audit``: add the labels of a residual-error sample of that many draws, seeded by ``seed``
+    (:func:`coder.review_audit.draw_audit`), shown blind at random places among the others.
 
     The crosswalk's codes are taken as decided (nothing is decided again).  The frame is the
     sheet as written: cells a spreadsheet would run as formulas carry a leading ``'``.
@@ -217,13 +246,40 @@ def export_review(
     if limit is not None:
         rows = rows[:limit]
     used = [n for n in names if any(r[1][n] for r in rows)]
-    out, key = [], {}
+    drawn = None
+    if audit:
+        drawn = draw_audit(audit_eligible(crosswalk, exclude={str(r[0]["label_key"]) for r in rows}), audit, seed=seed)
+        records = crosswalk.set_index(crosswalk["label_key"].astype(str), drop=False)
+        sampled = [
+            (records.loc[k].to_dict(), dict.fromkeys(names, ""), "", 0.0, False, d) for k, d in drawn.draws.items()
+        ]
+        rows = [(*r, 0) for r in rows]
+        at = set(
+            np.random.default_rng([seed, 1]).choice(len(rows) + len(sampled), len(sampled), replace=False).tolist()
+        )
+        regular, extra = iter(rows), iter(sampled)
+        rows = [next(extra) if i in at else next(regular) for i in range(len(rows) + len(sampled))]
+    else:
+        rows = [(*r, 0) for r in rows]
+    out, key, draws = [], {}, []
     n_opts = 0
-    for row, sugg, why, _, _ in rows:
+    for row, sugg, why, _, _, n_draws in rows:
         rid = f"{batch}-{ids[str(row['label_key'])]}"
         out.append(
-            _record(row, sugg, rid=rid, batch=batch, why=why, crosswalk_id=xid, names=used, blind=blind, codes=codes)
+            _record(
+                row,
+                sugg,
+                rid=rid,
+                batch=batch,
+                why=why,
+                crosswalk_id=xid,
+                names=used,
+                blind=blind,
+                codes=codes,
+                audit=bool(n_draws),
+            )
         )
+        draws.append(n_draws)
         if blind:
             opts: dict[str, list[str]] = {}
             for n in used:
@@ -241,13 +297,35 @@ def export_review(
     cols += _LAST
     frame = pd.DataFrame(out, columns=cols).fillna("")
     frame = frame.astype(str) if len(frame) else frame
-    checksums = [checksum({c: cell_text(v) for c, v in zip(cols, r)}) for r in frame[cols].itertuples(index=False)]
+    checksums = [
+        checksum({c: cell_text(v) for c, v in zip(cols, r)} | _audit_cell(d))
+        for r, d in zip(frame[cols].itertuples(index=False), draws)
+    ]
     for c in cols:
         frame[c] = frame[c].map(neutralise) if len(frame) else frame[c]
     for c in DECISION_COLUMNS:
         frame[c] = ""
     frame["checksum"] = checksums
-    return ReviewExport(frame=frame, key=key, batch=batch)
+    return ReviewExport(frame=frame, key=key, batch=batch, audit=drawn)
+
+
+_MAX_DRAWS = 10_000  # the most draws an audit row's hidden cell is tried with on import
+
+
+def _audit_cell(draws: int) -> dict[str, str]:
+    """The hidden cell an audit row's checksum also covers (its number of draws): the sheet says which rows
+    are the audit's without showing it to the reviewer."""
+    return {"audit": str(draws)} if draws else {}
+
+
+def _audit_draws(raw: Mapping[str, object], cells: Mapping[str, str], protected: list[str]) -> int:
+    """How many draws an audit row stands for (0: not an audit row, or an edited one)."""
+    if cells.get("why", "") or cells.get("suggested_code", ""):
+        return 0
+    for d in range(1, _MAX_DRAWS + 1):
+        if checksum_fits(raw, cells, protected, _audit_cell(d)):
+            return d
+    return 0
 
 
 def export_review_file(
@@ -273,7 +351,10 @@ def export_review_file(
         outputs = [Output(output_path, result.frame, kind="table", encoding="utf-8-sig")]
         if options.get("blind"):
             outputs.append(Output(key_path, {"batch": batch, "options": result.key}, kind="json"))
-        return StageResult(result, outputs, params={**options, "batch": batch}, summary={"rows": len(result.frame)})
+        summary: dict[str, object] = {"rows": len(result.frame)}
+        if result.audit is not None:
+            summary["audit"] = result.audit.to_dict()
+        return StageResult(result, outputs, params={**options, "batch": batch}, summary=summary)
 
     targets = {"the output (-o)": output_path, "the key": key_path if options.get("blind") else None}
     return run_stage(stage, crosswalk_path, targets, command=command, tables=["the output (-o)"])  # type: ignore[return-value]
@@ -292,6 +373,7 @@ class ReviewImport:
     skipped: int
     changed: int
     notes_kept: int = 0
+    residual: ResidualError | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -303,6 +385,8 @@ class _Read:
     notes: list[tuple[str, str, str, str]]  # key, reviewer, note, batch
     skipped: int
     cells_changed: bool
+    audit: dict[str, int] = field(default_factory=dict)  # label key → draws, for the audit rows
+    regular: frozenset[str] = frozenset()  # the label keys of the sheet's other rows
 
 
 def _sheet_columns(columns: list[str], where: str) -> list[str]:
@@ -338,7 +422,7 @@ class _Exported:
         raters = any(_PAIR.fullmatch(c) and c not in _REQUIRED for c in protected)
         self.blinds = (any(c.startswith("option_") for c in protected),) if raters else (False, True)
 
-    def record(self, key: str, rid: str, *, blind: bool) -> tuple[dict[str, str], set[str]]:
+    def record(self, key: str, rid: str, *, blind: bool, audit: bool = False) -> tuple[dict[str, str], set[str]]:
         """The label's cells as exported, and every ``why`` it could have had (one per level)."""
         row = self.frame.iloc[self.pos[key]].to_dict()
         sugg = {n: cell_text(row.get(f"{n}_code", "")) for n in self.names}
@@ -353,14 +437,17 @@ class _Exported:
             names=self.names,
             blind=blind,
             codes=self.codes,
+            audit=audit,
         )
-        return {c: cell_text(v) for c, v in rec.items()}, {_why(row, sugg, self.codes, lv) for lv in range(1, 6)}
+        whys = {""} if audit else {_why(row, sugg, self.codes, lv) for lv in range(1, 6)}
+        return {c: cell_text(v) for c, v in rec.items()}, whys
 
     def explain(self, key: str, rid: str, raw: Mapping[str, object], cells: Mapping[str, str]):
         """Why a row's checksum does not fit: ``(lost, [])``, columns the sheet lost (putting them back
         fits the checksum), or ``([], changed)``, the cells that changed as ``(column, was, now)``."""
+        audit = not cells.get("why", "")  # an audit row has no why (a regular row always has one)
         for blind in self.blinds:
-            exp, whys = self.record(key, rid, blind=blind)
+            exp, whys = self.record(key, rid, blind=blind, audit=audit)
             lost = [c for c, v in exp.items() if v and c not in cells and _PAIR.fullmatch(c)]
             if lost and checksum_fits(raw, cells, self.protected, {c: exp[c] for c in lost}):
                 return lost, []
@@ -398,6 +485,7 @@ def _read_sheet(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, w
     decisions, notes, dropped, skipped, cells_changed = [], [], [], 0, False
     seen: dict[str, int] = {}
     seen_key: dict[str, int] = {}
+    audit: dict[str, int] = {}
     for line, raw, cells in rows:
         rid = cells["review_id"]
         tag = f"line {line} ({rid or 'no review_id'})"
@@ -416,7 +504,8 @@ def _read_sheet(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, w
                 bad.append(f"its label is also on line {seen_key[key]} (another batch?) — keep one of the two rows")
             else:
                 seen_key[key] = line
-        if not checksum_fits(raw, cells, protected):
+        n_draws = 0
+        if not checksum_fits(raw, cells, protected) and not (n_draws := _audit_draws(raw, cells, protected)):
             lost, changed = exported.explain(key, rid, raw, cells) if key is not None else ([], [])
             dropped.extend(c for c in lost if c not in dropped)
             bad.extend(f"protected cell {c} was {was!r}, is now {now!r}" for c, was, now in changed)
@@ -441,6 +530,8 @@ def _read_sheet(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, w
                 f"a decision_note without a decision_code, on a label already decided ({decided[key]}) — "
                 "add a decision_code to change the decision, or clear the note"
             )
+        if n_draws and key is not None and not bad:
+            audit[key] = n_draws
         if bad:
             problems.extend(f"{tag}: {b}" for b in bad)
         elif code:
@@ -455,7 +546,8 @@ def _read_sheet(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, w
             "checksum covers them; put them back as exported and import again.",
             path=where,
         )
-    return _Read(problems, decisions, notes, skipped, cells_changed)  # type: ignore[arg-type]
+    regular = frozenset(k for k in seen_key if k not in audit)
+    return _Read(problems, decisions, notes, skipped, cells_changed, audit, regular)  # type: ignore[arg-type]
 
 
 def import_review(
@@ -465,11 +557,15 @@ def import_review(
     codes: CodeList | None = None,
     policy: DecisionPolicy | None = None,
     where: str = "review sheet",
+    seed: int | None = None,
 ) -> ReviewImport:
     """Apply a reviewed sheet to a crosswalk as the rater ``review`` and re-decide (see the module docstring).
 
     ``crosswalk``: a :class:`~coder.crosswalk.model.Crosswalk` (a bare frame is one with the
-    default policy); it is decided again with ``policy``, default its own.
+    default policy); it is decided again with ``policy``, default its own.  When the sheet has audit
+    rows, the residual error (:func:`coder.review_audit.estimate_residual_error`; ``seed``: the
+    export's, recorded) is estimated against the crosswalk's codes before this sheet and added to
+    the crosswalk's ``audit`` records.
     """
 
     xwalk = Crosswalk.of(crosswalk, codes=codes)
@@ -487,8 +583,13 @@ def import_review(
             path=where,
             problems=read.problems,
         )
+    residual = _residual(read, crosswalk, seed) if read.audit else None
+    if residual is not None and residual.judged_draws:
+        xwalk = replace(xwalk, audit=(*xwalk.audit, residual.to_dict()))
     if not read.decisions and not read.notes:
-        return ReviewImport(crosswalk=xwalk.decided(policy), applied=0, skipped=read.skipped, changed=0)
+        return ReviewImport(
+            crosswalk=xwalk.decided(policy), applied=0, skipped=read.skipped, changed=0, residual=residual
+        )
     frame = crosswalk.copy()
     keys = frame["label_key"].astype(str).tolist()
     cur = {
@@ -535,7 +636,35 @@ def import_review(
         skipped=read.skipped,
         changed=changed,
         notes_kept=len(read.notes),
+        residual=residual,
     )
+
+
+def _residual(read: _Read, crosswalk: pd.DataFrame, seed: int | None) -> ResidualError:
+    """The residual error of the sheet's audit rows against the crosswalk's codes (before this sheet)."""
+    machine = dict(zip(crosswalk["label_key"].astype(str), crosswalk["ksco_code"].map(cell_text)))
+    decided = {key: (code, batch) for key, code, _, _, batch in read.decisions}
+    judged = [(k, machine[k], decided[k][0], d) for k, d in read.audit.items() if k in decided]
+    eligible = audit_eligible(crosswalk, exclude=read.regular)
+    batches = sorted({decided[k][1] for k in read.audit if k in decided})
+    return estimate_residual_error(
+        judged,
+        eligible_labels=len(eligible),
+        eligible_persons=float(eligible["persons"].sum()),
+        batch=",".join(batches),
+        unjudged_draws=sum(d for k, d in read.audit.items() if k not in decided),
+        seed=seed,
+    )
+
+
+def _export_seed(review_path: str | Path) -> int | None:
+    """The audit seed the sheet's export recorded in its sidecar (None when the sidecar is not beside it)."""
+    side = meta_path(review_path)
+    try:
+        seed = json.loads(side.read_text(encoding="utf-8"))["params"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return seed if isinstance(seed, int) else None
 
 
 def import_review_file(
@@ -558,18 +687,16 @@ def import_review_file(
         except InputError as exc:
             raise ReviewError(str(exc), path=review_path) from None
         sheet.columns = [str(c).strip() for c in sheet.columns]
-        result = import_review(sheet, crosswalk, policy=policy, where=str(review_path))
-        return StageResult(
-            result,
-            [Output(output_path, result.crosswalk)],
-            crosswalk=result.crosswalk,
-            summary={
-                "applied": result.applied,
-                "skipped_empty": result.skipped,
-                "notes_kept": result.notes_kept,
-                "codes_changed": result.changed,
-            },
-        )
+        result = import_review(sheet, crosswalk, policy=policy, where=str(review_path), seed=_export_seed(review_path))
+        summary: dict[str, object] = {
+            "applied": result.applied,
+            "skipped_empty": result.skipped,
+            "notes_kept": result.notes_kept,
+            "codes_changed": result.changed,
+        }
+        if result.residual is not None:
+            summary["residual_error"] = result.residual.to_dict()
+        return StageResult(result, [Output(output_path, result.crosswalk)], crosswalk=result.crosswalk, summary=summary)
 
     return run_stage(  # type: ignore[return-value]
         stage,

@@ -34,7 +34,12 @@ def review_group():
     type=click.FloatRange(0),
     help="Leave out labels with fewer persons.",
 )
-@click.option("--limit", default=None, type=click.IntRange(1), help="At most this many labels (after ordering).")
+@click.option(
+    "--limit",
+    default=None,
+    type=click.IntRange(0),
+    help="At most this many labels (after ordering); 0 = the audit only.",
+)
 @click.option(
     "--order",
     default="impact",
@@ -44,23 +49,51 @@ def review_group():
 )
 @click.option("--blind", is_flag=True, help="Hide who said what: options A, B, C; the key goes to <output>.key.json.")
 @click.option("--batch", default=None, help="Batch name [default: the output's folder name].")
+@click.option(
+    "--audit",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Add a blind residual-error sample of N draws (PPS by persons) from the labels the machine coded without review.",
+)
+@click.option("--seed", default=20260101, show_default=True, type=int, help="Seed of the --audit draw (recorded).")
 @quiet_option(help="No summary on stderr.")
-def review_export_command(crosswalk_path, output, level, min_persons, limit, order, blind, batch, quiet):
+def review_export_command(crosswalk_path, output, level, min_persons, limit, order, blind, batch, audit, seed, quiet):
     """Write the labels that need a person as a sheet a reviewer edits in Excel.
 
     The reviewer fills decision_code (a KSCO-7 code, A… for military, 0 for not employed),
     decision_note and reviewer, and edits nothing else (a checksum guards the other columns).
+    With --audit N the sheet also holds the labels of N random draws from the machine-coded
+    labels, with no code, candidate or reason shown; after import the share of persons whose code
+    is wrong (per KSCO level, 95% interval) goes into the crosswalk's sidecar and the report.
 
     \b
     Example:
       coder review export xwalk_checked.csv -o review/b1/to_review.csv --limit 200
+      coder review export xwalk_checked.csv -o review/a1/audit.csv --limit 0 --audit 30 --seed 7
     """
     from ..review import export_review_file
 
+    options = {"audit": audit, "seed": seed} if audit else {}
     result = export_review_file(
-        crosswalk_path, output, batch=batch, level=level, min_persons=min_persons, limit=limit, order=order, blind=blind
+        crosswalk_path,
+        output,
+        batch=batch,
+        level=level,
+        min_persons=min_persons,
+        limit=limit,
+        order=order,
+        blind=blind,
+        **options,
     )
     _say(quiet, f"wrote {len(result.frame):,} labels to review to {output} (batch {result.batch})")
+    if result.audit is not None:
+        a = result.audit
+        _say(
+            quiet,
+            f"audit: {a.n:,} draws (seed {a.seed}) → {len(a.draws):,} labels, shown blind among the others, from "
+            f"{a.eligible_labels:,} labels the machine coded without review ({a.eligible_persons:,.0f} persons)",
+        )
 
 
 @review_group.command("import", context_settings=CONTEXT)
@@ -84,10 +117,15 @@ def review_import_command(review_path, into_path, output, quiet):
       coder review import review/b1/to_review.csv --into xwalk_checked.csv -o xwalk_reviewed.csv
     """
     from ..review import import_review_file
+    from ..review_audit import summary_sentence
 
     r = import_review_file(review_path, into_path, output)
     for note in r.crosswalk.notes:
         _say(quiet, f"note: {note}")
+    if r.residual is not None:
+        _say(quiet, summary_sentence(r.residual.to_dict()))
+        for note in r.residual.notes:
+            _say(quiet, f"note: {note}")
     kept = f"; {r.notes_kept:,} notes without a code kept in review_note, no code set" if r.notes_kept else ""
     _say(
         quiet,

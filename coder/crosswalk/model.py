@@ -37,7 +37,11 @@ class Crosswalk:
     ``files``     the files that made it (rules, code list, model, …) → their sha256;
     ``path``, ``sha256``  where it was read from and that file's sha256 (None when made in memory);
     ``notes``     what a user should know about it, in words (e.g. that it had no sidecar, so the
-                  policy it was decided with is unknown and the default is used).
+                  policy it was decided with is unknown and the default is used);
+    ``audit``     the residual-error estimates of its blind audit samples, oldest first (each the
+                  ``to_dict()`` of a :class:`~coder.review_audit.ResidualError`, written by
+                  ``coder review import``); the sidecar keeps them (``audit``) and every later stage
+                  carries them forward.
 
     >>> import pandas as pd
     >>> xw = Crosswalk.of(pd.DataFrame({"label_key": ["a"]}), policy=DecisionPolicy(thresholds={"model": 0.9}))
@@ -52,6 +56,7 @@ class Crosswalk:
     path: str | None = None
     sha256: str | None = None
     notes: tuple[str, ...] = ()
+    audit: tuple[Mapping[str, object], ...] = ()
 
     @classmethod
     def of(

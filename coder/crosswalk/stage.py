@@ -146,6 +146,8 @@ def run_stage(
         summary={**result.summary, **({"notes": notes} if notes else {})},
         code_list=record,
     )
+    if made.audit:  # the residual-error estimates go with the crosswalk (coder.review_audit)
+        meta["audit"] = [dict(a) for a in made.audit]
     value = result.value(meta) if callable(result.value) else result.value
     write_outputs(result.outputs, meta)
     return value

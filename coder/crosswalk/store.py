@@ -8,7 +8,7 @@ parsed back into ranked ``(code, score)`` pairs by :func:`rater_results`.
 :func:`read_crosswalk` returns a :class:`~coder.crosswalk.model.Crosswalk`: the table plus what
 its sidecar ``<file>.meta.json`` records — the policy it was decided with (``params.policy``),
 the code list it was coded against (refused when it is not the toolkit's) and the files that
-made it (``files_sha256``).
+made it (``files_sha256``), and the residual-error estimates of its audit samples (``audit``).
 """
 
 from __future__ import annotations
@@ -58,8 +58,10 @@ def read_crosswalk(path: str | Path, *, codes: CodeList | None = None) -> Crossw
         codes = load_codes()
     frame = _read_frame(path)
     sha = file_sha256(path)
-    policy, files, notes = _read_sidecar(path, sha, codes)
-    return Crosswalk(frame, policy=policy, codes=codes, files=files, path=str(path), sha256=sha, notes=notes)
+    policy, files, notes, audit = _read_sidecar(path, sha, codes)
+    return Crosswalk(
+        frame, policy=policy, codes=codes, files=files, path=str(path), sha256=sha, notes=notes, audit=audit
+    )
 
 
 def _read_frame(path: str | Path) -> pd.DataFrame:
@@ -135,8 +137,8 @@ def rater_results(crosswalk: Crosswalk | pd.DataFrame) -> list[RaterResult]:
 
 def _read_sidecar(
     path: str | Path, sha: str, codes: CodeList
-) -> tuple[DecisionPolicy, dict[str, str], tuple[str, ...]]:
-    """``(policy, files, notes)`` from the sidecar of a stored crosswalk; refuse another code list."""
+) -> tuple[DecisionPolicy, dict[str, str], tuple[str, ...], tuple[dict, ...]]:
+    """``(policy, files, notes, audit)`` from the sidecar of a stored crosswalk; refuse another code list."""
     side = meta_path(path)
     if not side.is_file():
         return (
@@ -146,6 +148,7 @@ def _read_sidecar(
                 f"{path} has no sidecar {side.name}: the policy it was decided with is unknown, "
                 "so the default policy is used (choose one with `coder decide`)",
             ),
+            (),
         )
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
@@ -172,13 +175,18 @@ def _read_sidecar(
                 f"{side}: params.policy cannot be read ({exc}) — fix the sidecar, or delete it to read the crosswalk with the default policy.",
                 path=side,
             ) from None
+    audit = meta.get("audit") or []
+    if not isinstance(audit, list) or not all(isinstance(a, dict) for a in audit):
+        raise CrosswalkError(
+            f"{side}: audit is not a list of records — fix the sidecar, or delete its audit entry.", path=side
+        )
     recorded = (meta.get("outputs") or {}).get("sha256")
     if recorded and recorded != sha:
         notes.append(
             f"{path} changed after its sidecar was written (sha256 {sha[:12]}…, the sidecar says {recorded[:12]}…); "
             "the policy the sidecar records is used"
         )
-    return policy, files, tuple(notes)
+    return policy, files, tuple(notes), tuple(audit)
 
 
 def _check_code_list(path: str | Path, meta: dict, files: dict[str, str], codes: CodeList) -> None:
