@@ -95,12 +95,25 @@ def _decodes(data: bytes, encoding: str) -> bool:
 
 
 def _not_utf8(data: bytes, start: int = 0) -> UnicodeDecodeError | None:
+    if _valid_utf8(data, start):  # checked inside Arrow, without building a Python string
+        return None
     try:
         data[start:].decode("utf-8")
     except UnicodeDecodeError as exc:
         exc.start += start
         return exc
     return None
+
+
+def _valid_utf8(data: bytes, start: int = 0) -> bool:
+    """Whether ``data[start:]`` is valid UTF-8 (Arrow validates the bytes in place)."""
+    offsets = pa.py_buffer(np.array([start, len(data)], dtype=np.int64))
+    arr = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        arr.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 # A Hangul syllable (U+AC00–D7A3) as UTF-8: three bytes that a cp949 file almost never has in a
@@ -226,35 +239,39 @@ def _check_columns(names: list[str], path: object) -> None:
         )
 
 
-def _open_quote(text: str, delimiter: str) -> int | None:
-    """Offset of a quote that opens a field and is never closed, or None.
+def _open_quote(text: str | bytes, delimiter: str) -> int | None:
+    """Offset of a quote that opens a field and is never closed, or None (``text`` as str or UTF-8 bytes).
 
     As the CSV parser reads it: a quote is special only at the start of a field; inside a quoted
     field ``""`` is a quote and a single ``"`` closes the field.
     """
-    pos = text.find('"')
+    raw = isinstance(text, bytes)
+    quote, twice = (b'"', b'""') if raw else ('"', '""')
+    starts = tuple(c.encode() if raw else c for c in (delimiter, "\n", "\r"))
+    pos = text.find(quote)  # type: ignore[arg-type]
     while pos >= 0:
-        if pos == 0 or text[pos - 1] in (delimiter, "\n", "\r"):
+        if pos == 0 or text[pos - 1 : pos] in starts:
             start = pos
             pos += 1
             while True:
-                pos = text.find('"', pos)
+                pos = text.find(quote, pos)  # type: ignore[arg-type]
                 if pos < 0:
                     return start
-                if text.startswith('""', pos):
+                if text.startswith(twice, pos):  # type: ignore[arg-type]
                     pos += 2
                     continue
                 break
-        pos = text.find('"', pos + 1)
+        pos = text.find(quote, pos + 1)  # type: ignore[arg-type]
     return None
 
 
-def _check_quotes(text: str, delimiter: str, path: object) -> None:
-    start = _open_quote(text, delimiter)
+def _check_quotes(data: bytes, delimiter: str, path: object) -> None:
+    """Refuse UTF-8 ``data`` with a quote that opens a cell and is never closed, naming its line."""
+    start = _open_quote(data, delimiter)
     if start is None:
         return
-    line = text.count("\n", 0, start) + 1
-    shown = text[start : start + 30].split("\n", 1)[0]
+    line = data.count(b"\n", 0, start) + 1
+    shown = data[start : start + 120].decode("utf-8", "ignore")[:30].split("\n", 1)[0]
     raise InputError(
         f"{path}:{line}: a quoted cell opens here ({shown}…) and is never closed, so every line after it "
         'would be read into that one cell — close the quote, or remove it (a quote inside a quoted cell is written "").',
@@ -263,20 +280,36 @@ def _check_quotes(text: str, delimiter: str, path: object) -> None:
     )
 
 
+def _head_lines(data: bytes, n: int) -> str:
+    """The first ``n`` lines of UTF-8 ``data`` as text (enough to sniff a delimiter)."""
+    end = -1
+    for _ in range(n):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return data.decode("utf-8")
+    return data[:end].decode("utf-8")
+
+
 def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.DataFrame:
-    text = decode_text(data, path=path)
+    encoding = detect_encoding(data, path=path)
+    if encoding == "utf-8-sig":
+        data = data[len(codecs.BOM_UTF8) :]
+    elif encoding != "utf-8":
+        data = data.decode(encoding).encode("utf-8")
     if delimiter is None:
-        delimiter = file_delimiter(str(path), text)
-    _check_quotes(text, delimiter, path)
-    data = text.encode("utf-8")
-    if not data.strip():
+        delimiter = file_delimiter(str(path), _head_lines(data, _SNIFF_LINES))
+    _check_quotes(data, delimiter, path)
+    if not data or data.isspace():
         raise InputError(f"{path}: the file is empty — it needs a header row and data rows.", path=path)
-    first = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8")), delimiter=delimiter), [])
+    eol = data.find(b"\n")
+    first = next(
+        csv.reader(io.StringIO(data[: eol if eol >= 0 else len(data)].decode("utf-8")), delimiter=delimiter), []
+    )
     names = [n.strip() for n in first]
     _check_columns(names, path)
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -754,47 +787,114 @@ def _string_column(series: pd.Series) -> pa.Array:
         return pa.array(values, type=pa.string())
 
 
-def _string_table(frame: pd.DataFrame) -> pa.Table:
-    names = [str(c) for c in frame.columns]
-    return pa.Table.from_arrays([_string_column(frame.iloc[:, i]) for i in range(frame.shape[1])], names=names)
+_CSV_ROWS = 1 << 16
+"""Rows per batch when a table is written as CSV: memory stays a few batches, not the whole text."""
+_CSV_SPECIAL = (ord('"'), ord("\r"), ord("\n"))
+
+
+def _needs_quotes(arr: pa.Array, sep: str) -> bool:
+    """Whether any cell of a string array holds a quote, ``sep``, CR or LF (a scan of its bytes: UTF-8
+    never puts these ASCII bytes inside another character)."""
+    if len(arr) == 0:
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    lo, hi = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi] if arr.buffers()[2] is not None else np.empty(0)
+    return any(bool((data == b).any()) for b in (*_CSV_SPECIAL, ord(sep)))
 
 
 def _csv_cells(arr: pa.Array, sep: str, alone: bool) -> pa.Array:
     """Cells as CSV text: quoted (``"`` doubled) when they hold a quote, ``sep``, CR or LF (and, ``alone`` in
     their row, when empty, so the row is not a blank line)."""
-    special = pc.match_substring_regex(arr, f'["\r\n{re.escape(sep)}]')
-    if alone:
-        special = pc.or_(special, pc.equal(arr, ""))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not _needs_quotes(arr, sep):
+        if not alone:
+            return arr
+        special = pc.equal(arr, "")
+    else:
+        special = pc.match_substring_regex(arr, f'["\r\n{re.escape(sep)}]')
+        if alone:
+            special = pc.or_(special, pc.equal(arr, ""))
+    if not pc.any(special).as_py():
+        return arr
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
     return pc.if_else(special, quoted, arr)
 
 
+def _csv_column(series: pd.Series, sep: str, alone: bool, last: bool) -> Callable[[int, int], pa.Array]:
+    """A column's CSV cells for rows ``[a, b)`` (the ``last`` column's ending in ``\\n``).  A categorical
+    column's categories are written once and taken by code (a million rows of a few thousand labels are
+    not quoted a million times)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = _csv_cells(_string_column(pd.Series(series.cat.categories, dtype=object)), sep, alone)
+        cells = pa.concat_arrays([cats.cast(pa.string()), _csv_cells(pa.array([""]), sep, alone).cast(pa.string())])
+        if last:
+            cells = pc.binary_join_element_wise(cells, "", "\n")
+        codes = series.cat.codes.to_numpy()
+        missing = len(cats)
+        return lambda a, b: cells.take(pa.array(np.where(codes[a:b] < 0, missing, codes[a:b])))
+    if last:
+        return lambda a, b: pc.binary_join_element_wise(
+            _csv_cells(_string_column(series.iloc[a:b]), sep, alone), "", "\n"
+        )
+    return lambda a, b: _csv_cells(_string_column(series.iloc[a:b]), sep, alone)
+
+
+def _csv_chunks(frame: pd.DataFrame, sep: str) -> Iterator[pa.Array]:
+    """CSV (or TSV) text as Arrow string arrays of whole lines (each ending in ``\\n``), header first: a cell
+    is quoted when it holds a quote, the delimiter, CR or LF, so every value reads back exactly."""
+    alone = frame.shape[1] == 1
+    names = _csv_cells(pa.array([str(c) for c in frame.columns], type=pa.string()), sep, alone)
+    yield pa.array([sep.join(names.to_pylist()) + "\n"], pa.string())
+    n = frame.shape[1]
+    if n == 0:
+        return
+    columns = [_csv_column(frame.iloc[:, i], sep, alone, i == n - 1) for i in range(n)]
+    for a in range(0, len(frame), _CSV_ROWS):
+        b = min(a + _CSV_ROWS, len(frame))
+        cols = [c(a, b) for c in columns]
+        yield pc.binary_join_element_wise(*cols, sep) if n > 1 else cols[0]
+
+
+def _chunk_bytes(arr: pa.Array) -> memoryview:
+    """The bytes of a string array's values, end to end (no copy)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    lo, hi = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    data = arr.buffers()[2]
+    return memoryview(data)[lo:hi] if data is not None else memoryview(b"")
+
+
 def _csv_text(frame: pd.DataFrame, sep: str) -> str:
-    """CSV (or TSV) text, ``\n`` line ends: a cell is quoted when it holds a quote, the delimiter, CR or LF,
-    so every value reads back exactly as written."""
-    table = _string_table(frame)
-    names = pa.array([str(c) for c in frame.columns], type=pa.string())
-    alone = table.num_columns == 1
-    header = sep.join(_csv_cells(names, sep, alone).to_pylist())
-    if table.num_columns == 0:
-        return header + "\n"
-    cols = [_csv_cells(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c, sep, alone) for c in table.columns]
-    lines = pc.binary_join_element_wise(*cols, sep) if len(cols) > 1 else cols[0]
-    if len(lines) == 0:
-        return header + "\n"
-    # one join inside Arrow (a Python string per line cost 2-3x the time and memory on 1M rows)
-    lines = lines.cast(pa.large_string())
-    joined = pc.binary_join(
-        pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines), pa.scalar("\n", pa.large_string())
-    )
-    return header + "\n" + joined[0].as_py() + "\n"
+    """The whole CSV text of a frame (for standard output); see :func:`_csv_chunks`."""
+    return "".join(bytes(_chunk_bytes(c)).decode("utf-8") for c in _csv_chunks(frame, sep))
 
 
-def _encode(text: str, encoding: str, path: object) -> bytes:
+def _write_csv(frame: pd.DataFrame, tmp: Path, sep: str, encoding: str, path: object) -> None:
+    """Write a frame as CSV batch by batch; UTF-8 bytes go straight from Arrow to the file."""
+    lines = 0
+    with tmp.open("wb") as fh:
+        if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf8-sig"):
+            fh.write(codecs.BOM_UTF8)
+            encoding = "utf-8"
+        plain = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        for chunk in _csv_chunks(frame, sep):
+            data = _chunk_bytes(chunk)
+            if plain:
+                fh.write(data)
+                continue
+            text = bytes(data).decode("utf-8")
+            fh.write(_encode(text, encoding, path, lines))
+            lines += text.count("\n")
+
+
+def _encode(text: str, encoding: str, path: object, before: int = 0) -> bytes:
     try:
         return text.encode(encoding)
     except UnicodeEncodeError as exc:
-        line = text.count("\n", 0, exc.start) + 1
+        line = before + text.count("\n", 0, exc.start) + 1
         raise InputError(
             f"{path}: line {line} has {text[exc.start]!r}, which {encoding} cannot hold — "
             "write with --encoding utf-8 (or utf-8-sig for Excel).",
@@ -890,8 +990,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8
         return
     target = Path(path)
     if fmt in ("csv", "tsv"):
-        data = _encode(_csv_text(frame, "," if fmt == "csv" else "\t"), encoding, path)
-        _atomic(target, lambda tmp: tmp.write_bytes(data))
+        sep = "," if fmt == "csv" else "\t"
+        _atomic(target, lambda tmp: _write_csv(frame, tmp, sep, encoding, path))
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -69,7 +69,21 @@ def test_failed_write_leaves_earlier_output(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk trouble")
 
+    class Failing:  # the file opens, then a write fails half-way
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        write = boom
+
+    real_open = Path.open
     monkeypatch.setattr(Path, "write_bytes", boom)
+    monkeypatch.setattr(Path, "open", lambda self, mode="r", *a, **k: Failing(real_open(self, mode, *a, **k)))
     with pytest.raises(
         InputError, match=r"out.csv: cannot write into .* — disk trouble\. Nothing of this run was written"
     ):

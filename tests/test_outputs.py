@@ -43,14 +43,20 @@ def _names(folder: Path) -> list[str]:
 
 def _disk_full_on(monkeypatch, fragment: str) -> None:
     """Writing a temporary file whose name has ``fragment`` fails as on a full disk."""
-    real_bytes, real_text = Path.write_bytes, Path.write_text
+    real_bytes, real_text, real_open = Path.write_bytes, Path.write_text, Path.open
 
     def check(path: Path) -> None:
         if fragment in path.name:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
+    def opened(self: Path, mode: str = "r", *a, **k):
+        if "w" in mode or "a" in mode:
+            check(self)
+        return real_open(self, mode, *a, **k)
+
     monkeypatch.setattr(Path, "write_bytes", lambda self, data: (check(self), real_bytes(self, data))[1])
     monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: (check(self), real_text(self, *a, **k))[1])
+    monkeypatch.setattr(Path, "open", opened)  # tables are written batch by batch into an open file
 
 
 # --- case 1: every output is checked before any is written; one run's outputs land together ------
@@ -227,6 +233,37 @@ def test_csv_round_trip_is_exact(tmp_path, encoding, name):
     back = read_table(tmp_path / name)
     assert list(back.columns) == list(frame.columns)
     assert back.to_dict("list") == frame.to_dict("list")
+
+
+def _reference_csv(rows: list[list[str]], sep: str) -> str:
+    """CSV as the writer promises it, cell by cell: quoted (quotes doubled) when a cell holds a quote, the
+    delimiter, CR or LF, or is the only, empty cell of its row."""
+
+    def cell(v: str, alone: bool) -> str:
+        special = any(c in v for c in ('"', sep, "\r", "\n")) or (alone and v == "")
+        return '"' + v.replace('"', '""') + '"' if special else v
+
+    return "".join(sep.join(cell(v, len(r) == 1) for v in r) + "\n" for r in rows)
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv"])
+@pytest.mark.parametrize("batch", [1, 3, 1 << 16])
+def test_csv_written_in_batches_is_exact_with_categoricals(tmp_path, monkeypatch, name, batch):
+    monkeypatch.setattr(cio, "_CSV_ROWS", batch)  # batch boundaries inside the frame
+    sep = "," if name.endswith(".csv") else "\t"
+    labels = [*AWKWARD, "a\tb", "plain"] * 2
+    cats = pd.Categorical(["조리사, 한식", None, 'x"y', "청소\r원", "plain", "", "a\tb", "z", "plain"] * 2)
+    frame = pd.DataFrame({"label": labels, "code": cats, "n": range(len(labels))})
+    write_table(frame, tmp_path / name, encoding="utf-8")
+    rows = [list(frame.columns)] + [
+        [lab, "" if pd.isna(c) else c, str(n)] for lab, c, n in zip(labels, cats, range(len(labels)), strict=True)
+    ]
+    assert (tmp_path / name).read_bytes() == _reference_csv(rows, sep).encode("utf-8")
+    back = read_table(tmp_path / name)
+    assert back["label"].tolist() == labels and back["code"].tolist() == [r[1] for r in rows[1:]]
+    one = pd.DataFrame({"only": pd.Categorical(["", "a", None, "b"])})  # alone in its row: "" is written quoted
+    write_table(one, tmp_path / ("one" + name[1:]), encoding="cp949")
+    assert (tmp_path / ("one" + name[1:])).read_bytes() == b'only\n""\na\n""\nb\n'
 
 
 def test_crosswalk_with_cr_labels_is_read_back_by_decide_and_apply(tmp_path):
@@ -406,8 +443,10 @@ def test_disk_full_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch, na
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    real_open = Path.open
     monkeypatch.setattr(Path, "write_bytes", full)
     monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(Path, "open", lambda self, mode="r", *a, **k: (full if "w" in mode else real_open)(self, mode))
     monkeypatch.setattr(pq, "write_table", full)
     monkeypatch.setattr(openpyxl.Workbook, "save", full)
     with pytest.raises(InputError, match=rf"{name}: cannot write into .* — no space left on the device"):
