@@ -219,3 +219,194 @@ def test_report_html_has_every_section_and_its_images(coded, tmp_path):
     assert len(parser.images) >= 4 and all(src.startswith("data:image/png;base64,") for src in parser.images)
     data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert {"coverage", "agreement", "axis", "sensitivity", "provenance"} <= set(data)
+
+
+# --- the first section and the tables (issue 20 item 4) ---------------------------------------------
+
+XW = pd.DataFrame(
+    {
+        "label_key": ["경비원", "무직", "간호사", "알수없음"],
+        "weight": [2822.5, 1000.0, 500.0, 10.0],
+        "ksco_code": ["94212", "", "24411", ""],
+        "ksco_level": [5, 0, 5, 0],
+        "ksco_major": ["9", "0", "2", ""],
+        "code_source": ["title", "status", "title", ""],
+    }
+)
+
+
+def _axis(verdict, rho, ci, coding=None, total=None, **more):
+    return {
+        "axis": {
+            "rho": rho,
+            "rho_ci": ci,
+            "rho_ci_coding": coding,
+            "rho_ci_total": total,
+            "verdict": verdict,
+            "tau": 0.7,
+            "n_respondents": 166,
+            "persons_weighted": 390_123.4,
+            "n_effective": 81.26,
+            "weighted": True,
+            **more,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("verdict", "rho", "ci", "words"),
+    [
+        (
+            "attenuated",
+            0.52,
+            [0.48, 0.56],
+            "attenuated: the 95% interval (coding and sampling) lies wholly below τ = 0.7",
+        ),
+        (
+            "not_attenuated",
+            0.81,
+            [0.75, 0.88],
+            "not attenuated: the 95% interval (coding and sampling) lies wholly at or above τ = 0.7",
+        ),
+        ("inconclusive", 0.69, [0.55, 0.83], "inconclusive: the 95% interval (coding and sampling) contains τ = 0.7"),
+    ],
+)
+def test_first_section_states_each_verdict_with_every_interval(verdict, rho, ci, words):
+    from coder.report.findings import findings
+
+    sentences = findings(XW, axis={"decided": _axis(verdict, rho, [0.1, 0.9], [0.2, 0.8], ci)})
+    first = sentences[0]
+    assert first.startswith(f"Mapping decided: the data keeps ρ = {rho:.3f}") and words in first
+    assert "sampling [0.100, 0.900] (rho_ci)" in first and "coding [0.200, 0.800] (rho_ci_coding)" in first
+    assert f"coding and sampling [{ci[0]:.3f}, {ci[1]:.3f}] (rho_ci_total" in first
+    assert sentences[1] == (
+        "The comparison frame holds 166 respondents standing for 390,123 weighted persons, Kish effective sample size 81."
+    )
+    assert sentences[2].startswith("Coverage: 4 distinct labels, 4,332 persons; 3,322 (76.7%) have a KSCO code")
+    assert "1,000 (23.1%) are not employed (bucket 0: 무직, students, homemakers, retired)" in sentences[2]
+    assert sentences[3].startswith("Residual coding error: not measured")
+    assert sentences[4].startswith("What changes the verdict was not measured")
+
+
+def test_first_section_without_coding_interval_says_not_computed():
+    from coder.report.findings import findings
+
+    (first, *_) = findings(XW, axis={"m": {"rho": 0.6, "rho_ci": [0.5, 0.65], "verdict": "attenuated", "n_persons": 9}})
+    assert "(sampling only) lies wholly below" in first and "coding not computed (rho_ci_coding)" in first
+
+
+class _Sweeps:
+    """The sweep tables of a sensitivity result, as :func:`verdict_changes` reads them."""
+
+    def __init__(self, **tables):
+        self.rules = tables.get(
+            "rules",
+            pd.DataFrame({"rule_id": ["R1"], "rho": [0.6], "verdict": ["attenuated"], "verdict_changed": [False]}),
+        )
+        self.raters = tables.get(
+            "raters",
+            pd.DataFrame({"rater": ["rule"], "rho": [0.6], "verdict": ["attenuated"], "verdict_changed": [False]}),
+        )
+        self.thresholds = pd.DataFrame(
+            {
+                "model_threshold": [0.9],
+                "fuzzy_threshold": [0.95],
+                "rho": [0.6],
+                "verdict": ["attenuated"],
+                "verdict_changed": [False],
+            }
+        )
+        self.mappings = pd.DataFrame(
+            {"mapping": ["decided"], "kind": ["decided"], "rho": [0.6], "verdict": ["attenuated"]}
+        )
+        self.noise = pd.DataFrame({"mapping": ["decided"], "p": [0.1], "verdict_unchanged": [1.0]})
+        self.baseline = {"rho": 0.6, "verdict": "attenuated"}
+        self.settings = {}
+        self.changes = tables.get("changes")
+
+    def to_dict(self):
+        return {} if self.changes is None else {"verdict_changes": self.changes}
+
+
+def test_what_changes_the_verdict_from_the_sweeps_or_from_the_contract():
+    from coder.report.findings import findings, verdict_changes
+
+    quiet = findings(XW, axis={}, sensitivity=_Sweeps())
+    assert quiet[-2] == (
+        "The sweeps re-decide the crosswalk (baseline ρ = 0.600, attenuated): nothing changes the verdict — not one of "
+        "the 1 rules left out one at a time, 1 raters left out, 1 threshold pairs and 0 other mappings."
+    )
+    flips = _Sweeps(
+        raters=pd.DataFrame(
+            {
+                "rater": ["rule", "title"],
+                "rho": [0.75, 0.6],
+                "verdict": ["not_attenuated", "attenuated"],
+                "verdict_changed": [True, False],
+            }
+        )
+    )
+    assert verdict_changes(flips) == [
+        {"sweep": "leave one rater out", "what": "rule", "verdict": "not_attenuated", "rho": 0.75}
+    ]
+    assert (
+        "these change the verdict: leave one rater out rule → not attenuated (ρ = 0.750)."
+        in findings(XW, axis={}, sensitivity=flips)[-2]
+    )
+    given = [{"sweep": "threshold", "what": "model 0.5", "verdict": "inconclusive", "rho": 0.7}]
+    assert verdict_changes(_Sweeps(changes=given)) == given
+
+
+def test_tables_for_people_counts_names_details():
+    from coder.report.build import _table
+
+    small = _table(pd.DataFrame({"rater": ["rule"], "persons_code_changed": [2822.5], "delta_rho": [0.01234]}))
+    assert ">2,822<" in small and "2822.5" not in small and "persons whose code changed" in small
+    assert "persons_code_changed" not in small and "<details>" not in small and ">0.0123<" in small
+    wide = pd.DataFrame({f"c{i}": [i * 1000] for i in range(12)})
+    out = _table(wide, name="rules", caption="Every rule")
+    assert out.startswith("<details><summary>Every rule: 1 rows × 12 columns") and "rules.csv" in out
+    assert ">11,000<" in out
+    long = _table(pd.DataFrame({"labels": range(30)}), name="x", caption="Long")
+    assert long.startswith("<details>")
+
+
+def test_bucket_zero_named_for_what_it_holds_and_hangul_font_embedded(tmp_path):
+    from coder.report import build_report
+
+    rep = build_report(XW, title="t")
+    assert "0 not employed (무직·학생·주부·은퇴)" in rep.data["coverage"]["persons by bucket"]
+    assert "@font-face{font-family:'NanumGothic'" in rep.html and "font/ttf;base64," in rep.html
+    assert rep.data["findings"][0] == "The sex × KSCO axis was not measured: no rows with sex were given."
+    assert "<p class='finding'>" in rep.html.split("id='notes'")[0]  # the findings come first
+
+
+def test_report_shows_the_residual_error_of_an_audited_crosswalk(coded, tmp_path):
+    from coder.crosswalk.stage import Output, write_outputs
+    from coder.crosswalk.store import read_crosswalk
+    from coder.review import export_review, import_review
+
+    _, _, xw = coded
+    crosswalk = read_crosswalk(xw)
+    ex = export_review(crosswalk, batch="a1", limit=0, audit=10, seed=3)
+    sheet = ex.frame.copy()
+    machine = dict(zip(crosswalk.frame["label_key"], crosswalk.frame["ksco_code"]))
+    sheet["decision_code"] = [machine[k] for k in sheet["label_key"]]
+    sheet.loc[0, "decision_code"] = "0"  # one label judged not employed: wrong at level 1
+    audited = import_review(sheet, crosswalk).crosswalk
+    path = tmp_path / "audited.csv"
+    write_outputs(
+        [Output(path, audited)], {"params": {"policy": audited.policy.as_dict()}, "audit": list(audited.audit)}
+    )
+    out = tmp_path / "r.html"
+    res = _run(["report", str(path), "-o", str(out), "--bootstrap", "10"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    n_wrong = ex.audit.draws[sheet["label_key"].iloc[0]]
+    (sentence,) = [s for s in data["findings"] if s.startswith("Residual coding error")]
+    assert "a blind audit of 10 draws (batch a1" in sentence and f"found {n_wrong} wrong at level 1" in sentence
+    assert f"level 1: {100 * n_wrong / 10:.1f}%" in sentence
+    assert data["audit"][0]["levels"][0]["wrong"] == n_wrong
+    levels = pd.read_csv(tmp_path / "r_audit_levels.csv", encoding="utf-8-sig")
+    assert levels["wrong"].iloc[0] == n_wrong and (tmp_path / "r_audit_wrong_labels.csv").is_file()
+    assert "Labels the reviewer coded otherwise" in out.read_text(encoding="utf-8")

@@ -12,24 +12,28 @@ from pathlib import Path
 import pandas as pd
 
 from ..agreement import measure_agreement
-from ..axis.metrics import BUCKET_TITLES, measure_axis, tabulate_axis
+from ..axis.metrics import measure_axis, tabulate_axis
 from ..axis.references import load_reference
 from ..crosswalk.decide import DecisionPolicy
 from ..crosswalk.model import Crosswalk
 from ..crosswalk.stage import Output, StageResult, run_stage
 from ..errors import InputError
-from ..io import _atomic, json_ready, write_json
+from ..io import _atomic, json_ready, write_json, write_table
 from ..provenance import write_meta
 from ..resources import file_sha256
+from ..review_audit import AUDIT_DESIGN
 from ..sensitivity import apply_rule_set, read_label_sex, run_sensitivity
 from . import plots
+from .findings import BUCKET_NAMES, COLUMN_NAMES, findings, verdict_changes
 from .plots import nanum_gothic
 
 __all__ = ["SECTIONS", "Report", "build_report", "report_file", "write_report"]
 
 SECTIONS = (
-    ("notes", "Read this first"),
+    ("findings", "What this report found"),
+    ("notes", "Caveats"),
     ("coverage", "Coding coverage by source, level and bucket"),
+    ("audit", "Residual coding error (blind audit sample)"),
     ("agreement", "Agreement between raters"),
     ("axis", "Female share per bucket: data vs reference"),
     ("noise", "Label-noise stress test"),
@@ -42,11 +46,12 @@ SECTIONS = (
 
 @dataclass(frozen=True, eq=False)
 class Report:
-    """The report's numbers (``data``, JSON-ready) and its HTML text."""
+    """The report's numbers (``data``, JSON-ready), its HTML text, and its tables in full (name → frame, for CSVs)."""
 
     data: dict
     html: str
     images: dict[str, list[str]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -59,32 +64,54 @@ def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
 
     return {
         "persons by code source": by("code_source", lambda k: k or "(none)"),
-        "persons by KSCO level": by("ksco_level", lambda k: f"level {k}" if k != "0" else "no code"),
-        "persons by bucket": by("ksco_major", lambda k: f"{k or '?'} {BUCKET_TITLES.get(k or 'unknown', '')}"),
+        "persons by KSCO level": by("ksco_level", lambda k: f"level {k}" if k != "0" else "no code (incl. not employed)"),
+        "persons by bucket": by("ksco_major", lambda k: f"{k or '?'} {BUCKET_NAMES.get(k or 'unknown', '')}"),
     }
 
 
 _RATIO_WORDS = ("kappa", "alpha", "agreement", "share", "rho", "ratio", "delta", "p_", "unchanged", "_lo", "_hi", "ci")
+_COUNT_WORDS = ("persons", "labels", "respondents", "rows", "replicates", "count", "draws", "wrong", "hits")
+_COLLAPSE_COLUMNS = 10  # wider tables, or longer than _COLLAPSE_ROWS, open on a click (<details>)
+_COLLAPSE_ROWS = 12
 
 
 def _is_count_column(name: str, values: pd.Series) -> bool:
-    """Persons, labels and counts: numeric, whole numbers, and not named like a ratio or statistic."""
+    """Persons, labels and counts: numeric, named like a count (or whole numbers), not named like a ratio."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
     lowered = name.lower()
     if any(w in lowered for w in _RATIO_WORDS) or lowered in ("p", "q", "tau", "level", "threshold"):
         return False
+    if any(w in lowered for w in _COUNT_WORDS) or lowered.startswith("n_"):
+        return True  # weighted persons (2,822.5) read as whole persons: 2,823
     finite = values.dropna()
     return bool(len(finite)) and bool((finite == finite.round()).all())
 
 
-def _table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format: str = "{:.4f}") -> str:
+def column_name(name: str) -> str:
+    """A column's name for people: ``persons_code_changed`` → ``persons whose code changed``."""
+    return COLUMN_NAMES.get(name, name.replace("_", " "))
+
+
+def _table(
+    frame: pd.DataFrame,
+    *,
+    max_rows: int | None = None,
+    float_format: str = "{:.4f}",
+    name: str | None = None,
+    caption: str | None = None,
+) -> str:
+    """A table for people: counts as ``2,823``, columns named in words, wide or long tables collapsed.
+
+    ``name``: the table's key in the JSON / its CSV beside the report (said in the collapsed summary).
+    """
     shown = frame if max_rows is None else frame.head(max_rows)
     counts = [c for c in shown.columns if _is_count_column(str(c), shown[c])]
     if counts:  # persons and label counts read as 164,964, not 164964.0000
         shown = shown.astype({c: object for c in counts})
         for c in counts:
             shown[c] = [x if pd.isna(x) else f"{x:,.0f}" for x in shown[c]]
+    shown = shown.rename(columns={c: column_name(str(c)) for c in shown.columns})
     out = shown.to_html(
         index=False,
         classes="sortable",
@@ -93,12 +120,17 @@ def _table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format: st
         float_format=lambda x: float_format.format(x),
         escape=True,
     )
-    more = (
-        ""
-        if max_rows is None or len(frame) <= max_rows
-        else f"<p class='small'>first {max_rows} of {len(frame)} rows; all rows are in the JSON.</p>"
+    cut = max_rows is not None and len(frame) > max_rows
+    more = f"<p class='small'>first {max_rows:,} of {len(frame):,} rows; all rows are in the JSON.</p>" if cut else ""
+    body = f"<div class='scroll'>{out}</div>{more}"
+    if len(frame.columns) <= _COLLAPSE_COLUMNS and len(frame) <= _COLLAPSE_ROWS:
+        return (f"<p class='caption'>{html.escape(caption)}</p>" if caption else "") + body
+    where = f" — every row and column is in the JSON and in the CSV <code>*{html.escape(name)}.csv</code>" if name else ""
+    label = html.escape(caption or "table")
+    return (
+        f"<details><summary>{label}: {len(frame):,} rows × {len(frame.columns)} columns (click to open){where}"
+        f"</summary>{body}</details>"
     )
-    return f"<div class='scroll'>{out}</div>{more}"
 
 
 def _img(b64: str, alt: str) -> str:
@@ -132,20 +164,32 @@ def build_report(
 ) -> Report:
     """Build the report from a decided crosswalk and the stage results (each optional but the crosswalk).
 
-    ``axis``: ``{mapping name: AxisResult}``. Every number shown is also in ``Report.data``.
+    ``axis``: ``{mapping name: AxisResult}``. Every number shown is also in ``Report.data``; the
+    first section states the findings in sentences (:func:`coder.report.findings.findings`), the
+    residual-error estimates come from the crosswalk's ``audit`` records.
     """
 
+    audit = tuple(crosswalk.audit) if isinstance(crosswalk, Crosswalk) else ()
     if isinstance(crosswalk, Crosswalk):
         crosswalk = crosswalk.frame
     axis = dict(axis or {})
     images: dict[str, list[str]] = {k: [] for k, _ in SECTIONS}
     body: dict[str, list[str]] = {k: [] for k, _ in SECTIONS}
+    tables: dict[str, pd.DataFrame] = {}
+
+    def table(name: str, frame: pd.DataFrame, caption: str, **options) -> str:
+        tables[name] = frame
+        return _table(frame, name=name, caption=caption, **options)
     all_notes = list(notes)
     if sensitivity is not None:
         all_notes += list(sensitivity.notes)
     if agreement is not None:
         all_notes += list(agreement.notes)
     data: dict = {"title": title, "notes": all_notes}
+    sentences = findings(crosswalk, axis=axis, sensitivity=sensitivity, audit=audit)
+    data["findings"] = sentences
+    data["verdict_changes"] = verdict_changes(sensitivity)
+    body["findings"].append("".join(f"<p class='finding'>{html.escape(t)}</p>" for t in sentences))
 
     body["notes"].append(
         "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in all_notes) + "</ul>"
@@ -161,7 +205,10 @@ def build_report(
     )
     body["coverage"].append(_img(images["coverage"][0], "coverage"))
     cov_rows = [{"group": g, "value": k, "persons": v} for g, d in cov.items() for k, v in d.items()]
-    body["coverage"].append(_table(pd.DataFrame(cov_rows), float_format="{:,.0f}"))
+    body["coverage"].append(table("coverage", pd.DataFrame(cov_rows), "Persons by source, level and bucket"))
+
+    data["audit"] = [dict(a) for a in audit]
+    body["audit"] += _audit_section(audit, table)
 
     if agreement is not None:
         data["agreement"] = agreement.to_dict()
@@ -175,10 +222,13 @@ def build_report(
             "<p>Cohen's κ per rater pair and level (1 = perfect, 0 = chance). Codes are cut to the level; a "
             "rater that answers only majors appears at level 1 only. Weighted by labels, then by persons.</p>",
             *[_img(b, "agreement heatmap") for b in images["agreement"]],
-            "<h3>Fleiss' κ, unanimity and majority, Krippendorff's α per level</h3>",
-            _table(agreement.levels),
-            "<h3>Pairs (percent agreement and κ with bootstrap 95% intervals)</h3>",
-            _table(agreement.pairs, max_rows=200),
+            table("agreement_levels", agreement.levels, "Fleiss' κ, unanimity and majority, Krippendorff's α per level"),
+            table(
+                "agreement_pairs",
+                agreement.pairs,
+                "Rater pairs: percent agreement and κ with bootstrap 95% intervals",
+                max_rows=200,
+            ),
         ]
     else:
         body["agreement"].append("<p>Not computed.</p>")
@@ -225,8 +275,8 @@ def build_report(
             "<p>Bars: female share per KSCO major bucket; whiskers: 95% bootstrap interval (r interval × reference "
             "share). ρ = V_data / V_ref (Bergsma bias-corrected Cramér's V); ρ &lt; τ fails the screen.</p>",
             _img(images["axis"][0], "female share per bucket"),
-            _table(summary),
-            _table(per_bucket),
+            table("axis_summary", summary, "ρ and verdict per mapping"),
+            table("axis_buckets", per_bucket, "Per bucket: female share, reference, ratio r and flags"),
         ]
     else:
         body["axis"].append("<p>Not computed.</p>")
@@ -243,9 +293,9 @@ def build_report(
             f"{s.settings['replicates']} seeded replicates per p. Mappings ending in <code>_imputed</code> use the "
             "imputed label × sex table.</p>",
             _img(images["noise"][0], "noise"),
-            _table(s.noise),
+            table("noise", s.noise, "ρ under label noise, per mapping and noise share"),
         ]
-        if len(s.rules):
+        if len(s.rules) and float(s.rules["delta_rho"].abs().max()) > 0:  # no plot of 162 empty bars
             images["leave_one_out"].append(plots.rule_plot(s.rules))
         summ = s.summary()
         claim = (
@@ -257,22 +307,20 @@ def build_report(
         body["leave_one_out"] += [
             f"<p>{html.escape(claim)}{tag}</p>",
             *[_img(b, "leave one rule out") for b in images["leave_one_out"]],
-            "<h3>Every rule (sorted by |Δρ|)</h3>",
-            _table(s.rules, max_rows=400),
-            "<h3>Leave one rater out</h3>",
-            _table(s.raters),
+            table("rules", s.rules, "Every rule left out (sorted by |Δρ|)", max_rows=400),
+            table("raters", s.raters, "Every rater left out"),
         ]
         if len(s.thresholds):
             images["threshold"].append(plots.threshold_plot(s.thresholds))
         body["threshold"] += [
             f"<p>Model × fuzzy thresholds through <code>decide</code>.{tag}</p>",
             *[_img(b, "threshold grid") for b in images["threshold"]],
-            _table(s.thresholds),
+            table("thresholds", s.thresholds, "ρ and verdict per model × fuzzy threshold"),
         ]
         body["mappings"] += [
             "<p>The axis metrics (point values) under each rater's own mapping, the decided mapping and any given "
             f"bucket tables; flags that differ from the decided mapping; sign agreement of the gaps.{tag}</p>",
-            _table(s.mappings),
+            table("mappings", s.mappings, "Axis metrics under each mapping"),
         ]
     else:
         for key in ("noise", "leave_one_out", "threshold", "mappings"):
@@ -281,11 +329,53 @@ def build_report(
     prov = json_ready(dict(provenance or {}))
     data["provenance"] = prov
     body["provenance"].append(
-        f"<pre>{html.escape(json.dumps(prov, ensure_ascii=False, indent=2, sort_keys=True))}</pre>"
+        "<details><summary>The provenance record (toolkit, command, parameters, files with sha256)</summary>"
+        f"<pre>{html.escape(json.dumps(prov, ensure_ascii=False, indent=2, sort_keys=True))}</pre></details>"
     )
     data = json_ready(data)
     text = _html(title, body)
-    return Report(data=data, html=text, images=images)
+    return Report(data=data, html=text, images=images, tables=tables)
+
+
+def _audit_section(audit: Sequence[Mapping[str, object]], table: Callable[..., str]) -> list[str]:
+    """The residual-error estimates of the crosswalk's audit samples: per level, and the labels judged wrong."""
+    if not audit:
+        return [
+            "<p>No blind audit sample has been reviewed for this crosswalk. <code>coder review export --audit 30</code> "
+            "adds 30 draws (by persons) from the labels the machine coded without review, shown without the machine's "
+            "code; after <code>coder review import</code> the share of persons whose code is wrong is estimated here.</p>"
+        ]
+    out = [f"<p>{html.escape(AUDIT_DESIGN)}. A code is wrong at level L when its first L characters differ from the "
+           "reviewer's (a code stopping above L is wrong at L, counted as shallow); a draw whose reviewer code stops "
+           "above L is not counted at L.</p>"]
+    rows, wrong = [], []
+    for rec in audit:
+        for lv in rec.get("levels", []):  # type: ignore[union-attr]
+            ci = lv.get("ci") or [None, None]
+            pci = lv.get("persons_wrong_ci") or [None, None]
+            rows.append(
+                {
+                    "batch": rec.get("batch"),
+                    "level": lv["level"],
+                    "draws": lv["draws"],
+                    "wrong": lv["wrong"],
+                    "of which shallow": lv.get("shallow", 0),
+                    "share wrong": lv.get("share"),
+                    "share 2.5%": ci[0],
+                    "share 97.5%": ci[1],
+                    "persons wrong": lv.get("persons_wrong"),
+                    "persons wrong 2.5%": pci[0],
+                    "persons wrong 97.5%": pci[1],
+                }
+            )
+        wrong += [{"batch": rec.get("batch"), **w} for w in rec.get("wrong_labels", [])]  # type: ignore[union-attr]
+        out += [f"<p class='small'>{html.escape(n)}</p>" for n in rec.get("notes", [])]  # type: ignore[union-attr]
+    out.append(table("audit_levels", pd.DataFrame(rows), "Share of persons whose code is wrong, per level"))
+    if wrong:
+        out.append(table("audit_wrong_labels", pd.DataFrame(wrong), "Labels the reviewer coded otherwise"))
+    else:
+        out.append("<p>The reviewer agreed with the machine's code on every audited label.</p>")
+    return out
 
 
 _CSS = """
@@ -297,6 +387,10 @@ nav a{margin-right:12px}img{max-width:100%;height:auto;display:block;margin:8px 
 table{border-collapse:collapse;font-size:12px}th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:right}
 th{background:#eef;position:sticky;top:0;cursor:pointer}td:first-child,th:first-child{text-align:left}
 .imputed{color:#b00}.small{font-size:11px;color:#666}pre{font-size:11px;background:#f4f4f4;padding:8px;overflow-x:auto}
+pre,code{font-family:ui-monospace,'DejaVu Sans Mono',monospace,'NanumGothic'}
+#findings p.finding{font-size:1.05em;line-height:1.5;margin:.5em 0}
+#findings{background:#f3f6fb;padding:4px 16px 12px;border-left:4px solid #4c72b0}
+details{margin:8px 0}summary{cursor:pointer;color:#2a4f8f}.caption{font-weight:bold;margin:12px 0 4px}
 """
 _JS = """
 document.querySelectorAll('table.sortable th').forEach(function(th){th.addEventListener('click',function(){
@@ -316,6 +410,7 @@ def _font_face(text: str) -> str:
     """
     import base64
     import io
+    import string
 
     font = nanum_gothic()
     try:
@@ -333,7 +428,7 @@ def _font_face(text: str) -> str:
     buf = io.BytesIO()
     with TTFont(str(font)) as loaded:  # lazy loading: 0.1 s instead of 1.4 s for decompiling every glyph
         sub = subset.Subsetter(options)
-        sub.populate(text="".join(sorted(set(text) | set("0123456789.,-—%"))))
+        sub.populate(text="".join(sorted(set(text) | set(string.printable.strip()) | set("—–…×ρτΔκα≥≤→·%"))))
         sub.subset(loaded)
         subset.save_font(loaded, buf, options)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -342,7 +437,7 @@ def _font_face(text: str) -> str:
 
 def _html(title: str, body: dict[str, list[str]]) -> str:
     text = title + "".join("".join(v) for v in body.values())
-    face = _font_face("".join(ch for ch in text if ord(ch) > 127))
+    face = _font_face("".join(set(ch for ch in text if ord(ch) > 127)))
     nav = " ".join(f"<a href='#{k}'>{html.escape(t)}</a>" for k, t in SECTIONS)
     parts = [
         "<!DOCTYPE html><html lang='ko'><head><meta charset='utf-8'>",
@@ -356,8 +451,15 @@ def _html(title: str, body: dict[str, list[str]]) -> str:
     return "\n".join(parts)
 
 
+def table_path(html_path: str | Path, name: str) -> Path:
+    """Where a report table's CSV goes: ``report.html`` → ``report_<name>.csv`` beside it."""
+    html_path = Path(html_path)
+    return html_path.with_name(f"{html_path.stem}_{name}.csv")
+
+
 def write_report(report: Report, html_path: str | Path, *, meta: Mapping[str, object] | None = None) -> Path:
-    """Write ``report.html`` and ``report.json`` beside it (atomically, with sidecars); return the JSON path."""
+    """Write ``report.html``, ``report.json`` and every table as ``report_<name>.csv`` beside it
+    (atomically, with sidecars); return the JSON path."""
 
     html_path = Path(html_path)
     if html_path.suffix.lower() not in (".html", ".htm"):
@@ -366,8 +468,12 @@ def write_report(report: Report, html_path: str | Path, *, meta: Mapping[str, ob
     html_path.parent.mkdir(parents=True, exist_ok=True)
     _atomic(html_path, lambda tmp: tmp.write_text(report.html, encoding="utf-8"))
     write_json(report.data, json_path)
+    csvs = []
+    for name, frame in report.tables.items():
+        csvs.append(table_path(html_path, name))
+        write_table(frame, csvs[-1], encoding="utf-8-sig")
     if meta is not None:
-        for p in (html_path, json_path):
+        for p in (html_path, json_path, *csvs):
             write_meta(p, {**meta, "outputs": {**meta.get("outputs", {}), "this": str(p), "sha256": file_sha256(p)}})
     return json_path
 
@@ -475,15 +581,30 @@ def report_file(
         def report(meta: dict) -> Report:
             if "report" not in built:
                 built["report"] = build_report(
-                    decided.frame, agreement=agreement, axis=axis, sensitivity=sens, provenance=meta, notes=notes
+                    decided, agreement=agreement, axis=axis, sensitivity=sens, provenance=meta, notes=notes
                 )
             return built["report"]
 
+        names = ["coverage"]
+        if decided.audit:
+            names.append("audit_levels")
+            if any(a.get("wrong_labels") for a in decided.audit):
+                names.append("audit_wrong_labels")
+        names += ["agreement_levels", "agreement_pairs"]
+        if axis:
+            names += ["axis_summary", "axis_buckets"]
+        if sens is not None:
+            names += ["noise", "rules", "raters", "thresholds", "mappings"]
+        csvs = [
+            Output(table_path(html_path, n), lambda meta, n=n: report(meta).tables[n], kind="table", encoding="utf-8-sig")
+            for n in names
+        ]
         return StageResult(
             report,
             [
                 Output(html_path, lambda meta: report(meta).html, kind="text"),
                 Output(json_path, lambda meta: report(meta).data, kind="json"),
+                *csvs,
             ],
             crosswalk=decided,
             params={

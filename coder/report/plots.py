@@ -41,6 +41,14 @@ def nanum_gothic():
     return path if path.is_file() else None
 
 
+def _thousands(axis, nbins: int = 4) -> None:
+    """Readable count ticks: at most ``nbins`` of them, with thousands separators (``300,000``, not ``300000``)."""
+    from matplotlib import ticker
+
+    axis.set_major_locator(ticker.MaxNLocator(nbins=nbins, integer=True))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
+
+
 def _png(fig) -> str:
     plt = _plt()
     buf = io.BytesIO()
@@ -59,6 +67,8 @@ def coverage_bars(groups: dict[str, dict[str, float]]) -> str:
         ax.invert_yaxis()
         ax.set_title(title)
         ax.set_xlabel("persons")
+        _thousands(ax.xaxis, nbins=3)
+        ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return _png(fig)
 
@@ -125,11 +135,12 @@ def noise_plot(noise_rho: dict[str, dict[float, list[float]]], rho_base: dict[st
     fig, ax = plt.subplots(figsize=(10, 3.8))
     data, labels = [], []
     for name, levels in noise_rho.items():
+        short = name.replace("npk_published_", "published ").replace("_mapping", "").replace("_imputed", " (imputed)")
         for p, values in levels.items():
             data.append(values)
-            labels.append(f"{name}\np={float(p):g}")
+            labels.append(f"{short}, p={float(p):g}")
     ax.boxplot(data)
-    ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=7)
+    ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=7, rotation=30, ha="right")
     for base in rho_base.values():
         ax.axhline(base, lw=0.6, ls="--", color="#888888")
     ax.set_ylabel("ρ = V_data / V_ref")
