@@ -248,22 +248,76 @@ OFFLINE_RATERS: tuple[_Offline, ...] = (
 """The offline raters, in the order they run (a later rater sees the earlier ones' results)."""
 
 
+RATE_BATCH = 50_000
+"""Distinct labels rated per batch: every offline rater answers each label on its own, so the
+labels are rated batch by batch and memory holds one batch's score matrices (model classes,
+fuzzy entries), not all labels'."""
+
+
+def _concat(parts: Sequence[RaterResult]) -> RaterResult:
+    """One rater's results over consecutive batches of keys, as one result."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(field: str) -> tuple:
+        return tuple(x for p in parts for x in getattr(p, field))
+
+    first = parts[0]
+    return RaterResult(
+        first.rater,
+        cat("keys"),
+        cat("codes"),
+        cat("scores"),
+        cat("details"),
+        extra={name: tuple(x for p in parts for x in p.extra[name]) for name in first.extra},
+        rule_ids=cat("rule_ids"),
+        flags=cat("flags"),
+        candidates=cat("candidates"),
+    )
+
+
+def _rate(
+    core: Sequence[str], setup: _Setup, k: int, policy: DecisionPolicy, bar: object = None
+) -> dict[str, RaterResult]:
+    """Every offline rater over the core keys, in batches of :data:`RATE_BATCH` (see :data:`OFFLINE_RATERS`)."""
+    raters = [r for r in OFFLINE_RATERS if not (r.name == "model" and setup.model is None)]
+    parts: dict[str, list[RaterResult]] = {r.name: [] for r in raters}
+    seconds = dict.fromkeys(parts, 0.0)
+    for a in range(0, max(len(core), 1), RATE_BATCH):
+        keys = core[a : a + RATE_BATCH]
+        prior: dict[str, RaterResult] = {}
+        for rater in raters:
+            t = time.perf_counter()
+            prior[rater.name] = rater.rate(keys, setup, prior, k, policy)
+            seconds[rater.name] += time.perf_counter() - t
+            parts[rater.name].append(prior[rater.name])
+        if bar is not None:
+            bar.update(len(keys))  # type: ignore[attr-defined]
+            bar.set_postfix_str(" ".join(f"{n} {s:.0f}s" for n, s in seconds.items()), refresh=False)  # type: ignore[attr-defined]
+    return {name: _concat(p) for name, p in parts.items()}
+
+
 def _code(
     labels: LabelTable,
     setup: _Setup,
     extra: Sequence[RaterResult],
     k: int,
     policy: DecisionPolicy,
+    progress: bool = False,
 ) -> pd.DataFrame:
     statuses = parse_status(labels.keys, setup.status_rules)
     core = sorted({s.core_key for s in statuses if s.core_key})
-    prior: dict[str, RaterResult] = {}
-    for rater in OFFLINE_RATERS:
-        if rater.name == "model" and setup.model is None:
-            continue
-        prior[rater.name] = rater.rate(core, setup, prior, k, policy)
+    with _bar(progress, total=len(core), unit="label", desc="labels coded") as bar:
+        prior = _rate(core, setup, k, policy, bar)
     stored = assemble_crosswalk(labels, statuses, [*prior.values(), *extra])
     return decide(stored, policy, codes=setup.codes)
+
+
+def _bar(progress: bool, **kwargs: object):
+    """A tqdm bar on stderr when ``progress`` and stderr is a terminal (tqdm's ``disable=None``); else silent."""
+    from tqdm import tqdm
+
+    return tqdm(disable=None if progress else True, leave=False, dynamic_ncols=True, **kwargs)
 
 
 def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> pd.DataFrame:

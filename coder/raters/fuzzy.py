@@ -76,6 +76,26 @@ def decompose_jamo(text: str) -> str:
     return "".join(out)
 
 
+def _block_scores(queries: Sequence[str], choices: Sequence[str], clen: np.ndarray) -> np.ndarray:
+    """Scores of jamo ``queries`` × jamo ``choices`` (``clen``: the choices' lengths); see :func:`fuzzy_scores`.
+
+    The ratio runs on every pair (rapidfuzz, all cores); the typo test only on the pairs whose Indel
+    distance can be 2 or less (a Levenshtein distance of 1 is one insertion or deletion, Indel 1, or
+    one substitution, Indel 2), which a ratio of at least ``1 - 2 / (len(q) + len(c))`` shows — a
+    handful per query instead of a second full matrix.
+    """
+    ratio = process.cdist(queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1) / 100
+    qlen = np.array([len(q) for q in queries])
+    # a typo pair has len(q) >= 6 and len(c) >= 5, so its ratio is at least 1 - 2 / 11 (0.818): look only there
+    rows, cols = np.nonzero(ratio >= 0.8)
+    lq, lc = qlen[rows], clen[cols]
+    near = (lq >= _TYPO_MIN_JAMO) & (np.abs(lq - lc) <= 1) & (ratio[rows, cols] >= 1 - 2.5 / np.maximum(lq + lc, 1))
+    for r, c in zip(rows[near].tolist(), cols[near].tolist(), strict=True):  # 2.5, not 2: float32 rounding
+        if Levenshtein.distance(queries[r], choices[c], score_cutoff=1) == 1:
+            ratio[r, c] = max(ratio[r, c], TYPO_SCORE)
+    return ratio  # in [0, 1]: a ratio is at most 100
+
+
 def fuzzy_scores(queries: Sequence[str], choices: Sequence[str]) -> np.ndarray:
     """Similarity matrix (queries × choices) in [0, 1] over decomposed jamo.
 
@@ -83,18 +103,15 @@ def fuzzy_scores(queries: Sequence[str], choices: Sequence[str]) -> np.ndarray:
     strings, raised to :data:`TYPO_SCORE` when the two differ by exactly one jamo
     edit (Levenshtein distance 1) and the query has at least six jamo (two
     syllables): a one-jamo typo of a title is as good as the title.
+    The whole matrix is built: :func:`fuzzy_shortlist` scores in blocks of rows instead.
     """
-    qj = [decompose_jamo(q) for q in queries]
     cj = [decompose_jamo(c) for c in choices]
-    qlen = np.array([len(q) for q in qj])
+    clen = np.array([len(c) for c in cj])
+    qj = [decompose_jamo(q) for q in queries]
     out = np.empty((len(qj), len(cj)), dtype=np.float32)
     for a in range(0, len(qj), _CHUNK):
-        part = qj[a : a + _CHUNK]
-        ratio = process.cdist(part, cj, scorer=fuzz.ratio, dtype=np.float32, workers=1) / 100
-        dist = process.cdist(part, cj, scorer=Levenshtein.distance, score_cutoff=1, dtype=np.int32, workers=1)
-        typo = (dist == 1) & (qlen[a : a + _CHUNK, None] >= _TYPO_MIN_JAMO)
-        out[a : a + _CHUNK] = np.where(typo, np.maximum(ratio, TYPO_SCORE), ratio)
-    return np.clip(out, 0.0, 1.0)
+        out[a : a + _CHUNK] = _block_scores(qj[a : a + _CHUNK], cj, clen)
+    return out
 
 
 @dataclass(frozen=True)
@@ -141,29 +158,24 @@ def fuzzy_shortlist(
     cands: list[tuple[tuple[str, float], ...]] = [()] * n
     todo = [i for i in range(n) if keys[i] and not (skip is not None and skip[i])]
     if todo and entries:
-        choices = [e.key for e in entries]
-        queries = [label_key(keys[i]) for i in todo]
-        matrix = fuzzy_scores(queries, choices)
-        width = min(len(choices), max(4 * k, 20))
-        top = np.argpartition(-matrix, width - 1, axis=1)[:, :width]
-        for row, i in enumerate(todo):
-            cand = top[row][np.argsort(-matrix[row, top[row]], kind="stable")]
-            picked, seen = [], set()
-            for j in cand:
-                e = entries[j]
-                if e.code in seen:
+        # entries sharing a key share a column: score each distinct key once, then spread the columns
+        distinct, column = np.unique([e.key for e in entries], return_inverse=True)
+        cj = [decompose_jamo(c) for c in distinct]
+        clen = np.array([len(c) for c in cj])
+        width = min(len(entries), max(4 * k, 20))
+        for a in range(0, len(todo), _CHUNK):
+            block = todo[a : a + _CHUNK]
+            matrix = _block_scores([decompose_jamo(label_key(keys[i])) for i in block], cj, clen)[:, column]
+            top = np.argpartition(-matrix, width - 1, axis=1)[:, :width]
+            for row, i in enumerate(block):
+                picked = _pick(entries, matrix[row], top[row], k)
+                if not picked:
                     continue
-                seen.add(e.code)
-                picked.append([e.text, e.code, round(float(matrix[row, j]), 3)])
-                if len(picked) == k:
-                    break
-            if not picked:
-                continue
-            best = picked[0]
-            scores[i] = best[2]
-            details[i] = json.dumps(picked, ensure_ascii=False)
-            out_codes[i] = best[1]
-            cands[i] = tuple((c, sc) for _, c, sc in picked)
+                best = picked[0]
+                scores[i] = best[2]
+                details[i] = json.dumps(picked, ensure_ascii=False)
+                out_codes[i] = best[1]
+                cands[i] = tuple((c, sc) for _, c, sc in picked)
     final_ok = tuple(bool(c) and s >= threshold for c, s in zip(out_codes, scores))
     return RaterResult(
         rater="fuzzy",
@@ -174,3 +186,17 @@ def fuzzy_shortlist(
         extra={"final_ok": final_ok},
         candidates=tuple(cands),
     )
+
+
+def _pick(entries: Sequence[ShortlistEntry], scores: np.ndarray, top: np.ndarray, k: int) -> list[list]:
+    """``[text, code, score]`` of the best-scored entries among ``top``, one per code, at most ``k``."""
+    picked, seen = [], set()
+    for j in top[np.argsort(-scores[top], kind="stable")]:
+        e = entries[j]
+        if e.code in seen:
+            continue
+        seen.add(e.code)
+        picked.append([e.text, e.code, round(float(scores[j]), 3)])
+        if len(picked) == k:
+            break
+    return picked
