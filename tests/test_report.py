@@ -378,6 +378,19 @@ def test_bucket_zero_named_for_what_it_holds_and_hangul_font_embedded(tmp_path):
     assert "0 not employed (무직·학생·주부·은퇴)" in rep.data["coverage"]["persons by bucket"]
     assert "@font-face{font-family:'NanumGothic'" in rep.html and "font/ttf;base64," in rep.html
     assert rep.data["findings"][0] == "The sex × KSCO axis was not measured: no rows with sex were given."
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    with_prov = build_report(XW, provenance={"inputs": {"rows": {"path": "설문_직업.csv"}}})
+    font = re.search(r"font/ttf;base64,([A-Za-z0-9+/=]+)", with_prov.html).group(1)
+    cmap = TTFont(io.BytesIO(base64.b64decode(font))).getBestCmap()
+    assert all(
+        ord(ch) in cmap for ch in "설문직업무학생주부은퇴Rs0,"
+    )  # provenance Hangul and ASCII from the page's font
+    assert "pre,code{font-family:" in with_prov.html and "'NanumGothic'}" in with_prov.html
     assert "<p class='finding'>" in rep.html.split("id='notes'")[0]  # the findings come first
 
 

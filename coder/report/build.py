@@ -64,7 +64,9 @@ def _coverage(crosswalk: pd.DataFrame) -> dict[str, dict[str, float]]:
 
     return {
         "persons by code source": by("code_source", lambda k: k or "(none)"),
-        "persons by KSCO level": by("ksco_level", lambda k: f"level {k}" if k != "0" else "no code (incl. not employed)"),
+        "persons by KSCO level": by(
+            "ksco_level", lambda k: f"level {k}" if k != "0" else "no code (incl. not employed)"
+        ),
         "persons by bucket": by("ksco_major", lambda k: f"{k or '?'} {BUCKET_NAMES.get(k or 'unknown', '')}"),
     }
 
@@ -100,10 +102,12 @@ def _table(
     float_format: str = "{:.4f}",
     name: str | None = None,
     caption: str | None = None,
+    collapse: bool | None = None,
 ) -> str:
     """A table for people: counts as ``2,823``, columns named in words, wide or long tables collapsed.
 
     ``name``: the table's key in the JSON / its CSV beside the report (said in the collapsed summary).
+    ``collapse``: None collapses tables wider than 10 columns or longer than 12 rows; False never.
     """
     shown = frame if max_rows is None else frame.head(max_rows)
     counts = [c for c in shown.columns if _is_count_column(str(c), shown[c])]
@@ -123,9 +127,13 @@ def _table(
     cut = max_rows is not None and len(frame) > max_rows
     more = f"<p class='small'>first {max_rows:,} of {len(frame):,} rows; all rows are in the JSON.</p>" if cut else ""
     body = f"<div class='scroll'>{out}</div>{more}"
-    if len(frame.columns) <= _COLLAPSE_COLUMNS and len(frame) <= _COLLAPSE_ROWS:
+    if collapse is False or (
+        collapse is None and len(frame.columns) <= _COLLAPSE_COLUMNS and len(frame) <= _COLLAPSE_ROWS
+    ):
         return (f"<p class='caption'>{html.escape(caption)}</p>" if caption else "") + body
-    where = f" — every row and column is in the JSON and in the CSV <code>*{html.escape(name)}.csv</code>" if name else ""
+    where = (
+        f" — every row and column is in the JSON and in the CSV <code>*{html.escape(name)}.csv</code>" if name else ""
+    )
     label = html.escape(caption or "table")
     return (
         f"<details><summary>{label}: {len(frame):,} rows × {len(frame.columns)} columns (click to open){where}"
@@ -180,6 +188,7 @@ def build_report(
     def table(name: str, frame: pd.DataFrame, caption: str, **options) -> str:
         tables[name] = frame
         return _table(frame, name=name, caption=caption, **options)
+
     all_notes = list(notes)
     if sensitivity is not None:
         all_notes += list(sensitivity.notes)
@@ -222,7 +231,9 @@ def build_report(
             "<p>Cohen's κ per rater pair and level (1 = perfect, 0 = chance). Codes are cut to the level; a "
             "rater that answers only majors appears at level 1 only. Weighted by labels, then by persons.</p>",
             *[_img(b, "agreement heatmap") for b in images["agreement"]],
-            table("agreement_levels", agreement.levels, "Fleiss' κ, unanimity and majority, Krippendorff's α per level"),
+            table(
+                "agreement_levels", agreement.levels, "Fleiss' κ, unanimity and majority, Krippendorff's α per level"
+            ),
             table(
                 "agreement_pairs",
                 agreement.pairs,
@@ -345,9 +356,11 @@ def _audit_section(audit: Sequence[Mapping[str, object]], table: Callable[..., s
             "adds 30 draws (by persons) from the labels the machine coded without review, shown without the machine's "
             "code; after <code>coder review import</code> the share of persons whose code is wrong is estimated here.</p>"
         ]
-    out = [f"<p>{html.escape(AUDIT_DESIGN)}. A code is wrong at level L when its first L characters differ from the "
-           "reviewer's (a code stopping above L is wrong at L, counted as shallow); a draw whose reviewer code stops "
-           "above L is not counted at L.</p>"]
+    out = [
+        f"<p>{html.escape(AUDIT_DESIGN)}. A code is wrong at level L when its first L characters differ from the "
+        "reviewer's (a code stopping above L is wrong at L, counted as shallow); a draw whose reviewer code stops "
+        "above L is not counted at L.</p>"
+    ]
     rows, wrong = [], []
     for rec in audit:
         for lv in rec.get("levels", []):  # type: ignore[union-attr]
@@ -370,7 +383,9 @@ def _audit_section(audit: Sequence[Mapping[str, object]], table: Callable[..., s
             )
         wrong += [{"batch": rec.get("batch"), **w} for w in rec.get("wrong_labels", [])]  # type: ignore[union-attr]
         out += [f"<p class='small'>{html.escape(n)}</p>" for n in rec.get("notes", [])]  # type: ignore[union-attr]
-    out.append(table("audit_levels", pd.DataFrame(rows), "Share of persons whose code is wrong, per level"))
+    out.append(
+        table("audit_levels", pd.DataFrame(rows), "Share of persons whose code is wrong, per level", collapse=False)
+    )
     if wrong:
         out.append(table("audit_wrong_labels", pd.DataFrame(wrong), "Labels the reviewer coded otherwise"))
     else:
@@ -596,7 +611,9 @@ def report_file(
         if sens is not None:
             names += ["noise", "rules", "raters", "thresholds", "mappings"]
         csvs = [
-            Output(table_path(html_path, n), lambda meta, n=n: report(meta).tables[n], kind="table", encoding="utf-8-sig")
+            Output(
+                table_path(html_path, n), lambda meta, n=n: report(meta).tables[n], kind="table", encoding="utf-8-sig"
+            )
             for n in names
         ]
         return StageResult(
