@@ -82,8 +82,10 @@ from .errors import InputError, ReviewError
 from .io import read_table
 from .provenance import meta_path
 from .raters.base import RaterResult, rater_spec
-from .review_audit import AuditDraw, ResidualError, audit_eligible, draw_audit, estimate_residual_error
+from .review_audit import AuditDraw, ResidualError, audit_eligible, draw_audit, residual_error
 from .review_sheet import (
+    audit_cell,
+    audit_draws,
     cell_text,
     checksum,
     checksum_fits,
@@ -298,7 +300,7 @@ def export_review(
     frame = pd.DataFrame(out, columns=cols).fillna("")
     frame = frame.astype(str) if len(frame) else frame
     checksums = [
-        checksum({c: cell_text(v) for c, v in zip(cols, r)} | _audit_cell(d))
+        checksum({c: cell_text(v) for c, v in zip(cols, r)} | audit_cell(d))
         for r, d in zip(frame[cols].itertuples(index=False), draws)
     ]
     for c in cols:
@@ -307,25 +309,6 @@ def export_review(
         frame[c] = ""
     frame["checksum"] = checksums
     return ReviewExport(frame=frame, key=key, batch=batch, audit=drawn)
-
-
-_MAX_DRAWS = 10_000  # the most draws an audit row's hidden cell is tried with on import
-
-
-def _audit_cell(draws: int) -> dict[str, str]:
-    """The hidden cell an audit row's checksum also covers (its number of draws): the sheet says which rows
-    are the audit's without showing it to the reviewer."""
-    return {"audit": str(draws)} if draws else {}
-
-
-def _audit_draws(raw: Mapping[str, object], cells: Mapping[str, str], protected: list[str]) -> int:
-    """How many draws an audit row stands for (0: not an audit row, or an edited one)."""
-    if cells.get("why", "") or cells.get("suggested_code", ""):
-        return 0
-    for d in range(1, _MAX_DRAWS + 1):
-        if checksum_fits(raw, cells, protected, _audit_cell(d)):
-            return d
-    return 0
 
 
 def export_review_file(
@@ -505,7 +488,7 @@ def _read_sheet(sheet: pd.DataFrame, crosswalk: pd.DataFrame, codes: CodeList, w
             else:
                 seen_key[key] = line
         n_draws = 0
-        if not checksum_fits(raw, cells, protected) and not (n_draws := _audit_draws(raw, cells, protected)):
+        if not checksum_fits(raw, cells, protected) and not (n_draws := audit_draws(raw, cells, protected)):
             lost, changed = exported.explain(key, rid, raw, cells) if key is not None else ([], [])
             dropped.extend(c for c in lost if c not in dropped)
             bad.extend(f"protected cell {c} was {was!r}, is now {now!r}" for c, was, now in changed)
@@ -583,7 +566,11 @@ def import_review(
             path=where,
             problems=read.problems,
         )
-    residual = _residual(read, crosswalk, seed) if read.audit else None
+    residual = (
+        residual_error(crosswalk, read.audit, {k: (c, b) for k, c, _, _, b in read.decisions}, read.regular, seed=seed)
+        if read.audit
+        else None
+    )
     if residual is not None and residual.judged_draws:
         xwalk = replace(xwalk, audit=(*xwalk.audit, residual.to_dict()))
     if not read.decisions and not read.notes:
@@ -637,23 +624,6 @@ def import_review(
         changed=changed,
         notes_kept=len(read.notes),
         residual=residual,
-    )
-
-
-def _residual(read: _Read, crosswalk: pd.DataFrame, seed: int | None) -> ResidualError:
-    """The residual error of the sheet's audit rows against the crosswalk's codes (before this sheet)."""
-    machine = dict(zip(crosswalk["label_key"].astype(str), crosswalk["ksco_code"].map(cell_text)))
-    decided = {key: (code, batch) for key, code, _, _, batch in read.decisions}
-    judged = [(k, machine[k], decided[k][0], d) for k, d in read.audit.items() if k in decided]
-    eligible = audit_eligible(crosswalk, exclude=read.regular)
-    batches = sorted({decided[k][1] for k in read.audit if k in decided})
-    return estimate_residual_error(
-        judged,
-        eligible_labels=len(eligible),
-        eligible_persons=float(eligible["persons"].sum()),
-        batch=",".join(batches),
-        unjudged_draws=sum(d for k, d in read.audit.items() if k not in decided),
-        seed=seed,
     )
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "audit_eligible",
     "draw_audit",
     "estimate_residual_error",
+    "residual_error",
     "summary_sentence",
     "wilson_interval",
     "wrong_at",
@@ -279,4 +280,29 @@ def summary_sentence(record: Mapping[str, object]) -> str:
         f"(batch {record.get('batch', '')}; PPS by persons from {record.get('eligible_labels', 0):,} machine-coded "
         f"labels, {float(record.get('eligible_persons', 0)):,.0f} persons): share of persons whose code is wrong, "
         "95% Wilson interval: " + ("; ".join(parts) if parts else "no draw was judged")
+    )
+
+
+def residual_error(
+    crosswalk: pd.DataFrame,
+    audit: Mapping[str, int],
+    decisions: Mapping[str, tuple[str, str]],
+    regular: Iterable[str],
+    *,
+    seed: int | None = None,
+) -> ResidualError:
+    """The residual error of a sheet's audit rows (label key → draws) against the crosswalk's codes (before the sheet).
+
+    ``decisions``: label key → (reviewer's code, batch); ``regular``: the sheet's other labels (not eligible).
+    """
+    machine = dict(zip(crosswalk["label_key"].astype(str), _text(crosswalk["ksco_code"])))
+    judged = [(k, machine[k], decisions[k][0], d) for k, d in audit.items() if k in decisions]
+    eligible = audit_eligible(crosswalk, exclude=regular)
+    return estimate_residual_error(
+        judged,
+        eligible_labels=len(eligible),
+        eligible_persons=float(eligible["persons"].sum()),
+        batch=",".join(sorted({decisions[k][1] for k in audit if k in decisions})),
+        unjudged_draws=sum(d for k, d in audit.items() if k not in decisions),
+        seed=seed,
     )

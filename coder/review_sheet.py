@@ -12,6 +12,9 @@
   :func:`checksum` covers the protected cells by column name, so columns may come back in any
   order; :func:`review_ids` are unique within a crosswalk; :func:`crosswalk_id` names a
   crosswalk's set of label keys.
+- **An audit row says so only through its checksum**: :func:`audit_cell` is a hidden cell (the
+  row's number of draws) the checksum also covers; :func:`audit_draws` finds it on import
+  (bounded: at most 10,000 draws are tried, and only on rows with no ``why`` and no suggestion).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "audit_cell",
+    "audit_draws",
     "cell_text",
     "checksum",
     "checksum_fits",
@@ -154,3 +159,22 @@ def checksum_fits(
             if checksum(tried) == cells["checksum"]:
                 return True
     return False
+
+
+_MAX_DRAWS = 10_000  # the most draws an audit row's hidden cell is tried with on import
+
+
+def audit_cell(draws: int) -> dict[str, str]:
+    """The hidden cell an audit row's checksum also covers (its number of draws): the sheet says which rows
+    are the audit's without showing it to the reviewer."""
+    return {"audit": str(draws)} if draws else {}
+
+
+def audit_draws(raw: Mapping[str, object], cells: Mapping[str, str], protected: list[str]) -> int:
+    """How many draws an audit row stands for (0: not an audit row, or an edited one)."""
+    if cells.get("why", "") or cells.get("suggested_code", ""):
+        return 0
+    for d in range(1, _MAX_DRAWS + 1):
+        if checksum_fits(raw, cells, protected, audit_cell(d)):
+            return d
+    return 0
