@@ -57,10 +57,12 @@ __all__ = [
     "file_delimiter",
     "frame_records",
     "json_ready",
+    "read_batches",
     "read_table",
     "sniff_delimiter",
     "staged_path",
     "table_format",
+    "write_batches",
     "write_json",
     "write_table",
     "write_text",
@@ -383,6 +385,53 @@ def _read_parquet(path: str | Path) -> pd.DataFrame:
         if column.type in _NULLABLE_INTS and column.null_count:
             frame[frame.columns[i]] = column.to_pandas(types_mapper=_NULLABLE_INTS.get)
     return frame
+
+
+def read_batches(
+    path: str | Path, *, rows: int = 1 << 20, columns: list[str] | None = None
+) -> tuple[list[str], int, Iterator[pd.DataFrame]]:
+    """A Parquet file's column names, row count and its rows as DataFrames of up to ``rows`` rows, in order.
+
+    Each batch has the types :func:`read_table` gives (integers of a column that has nulls
+    anywhere in the file as nullable ``Int64`` in every batch), so the batches put together are
+    the frame :func:`read_table` reads, without holding it.  ``columns``: read only these.
+    Raises :class:`InputError` like :func:`read_table`.
+    """
+    import pyarrow.parquet as pq
+
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file — check the path.", path=path)
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: cannot read as Parquet — {exc}", path=path) from None
+    _check_columns(schema.names, path)
+    nulls = set()
+    for i, field in enumerate(schema):
+        if field.type in _NULLABLE_INTS:
+            try:
+                counts = [pf.metadata.row_group(g).column(i).statistics for g in range(pf.metadata.num_row_groups)]
+                if any(st is None or not st.has_null_count or st.null_count for st in counts):
+                    nulls.add(field.name)
+            except (IndexError, ValueError, OSError):
+                nulls.add(field.name)
+
+    def batches() -> Iterator[pd.DataFrame]:
+        try:
+            for batch in pf.iter_batches(batch_size=rows, columns=columns, use_pandas_metadata=True):
+                frame = batch.to_pandas()
+                for j, name in enumerate(batch.schema.names):
+                    column = batch.column(j)
+                    if name in nulls and column.null_count:
+                        frame[frame.columns[j]] = column.to_pandas(types_mapper=_NULLABLE_INTS.get)
+                    elif name in nulls:
+                        frame[frame.columns[j]] = frame.iloc[:, j].astype(_NULLABLE_INTS[column.type])
+                yield frame
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{path}: cannot read as Parquet — {exc}", path=path) from None
+
+    return list(schema.names), pf.metadata.num_rows, batches()
 
 
 def _pick_sheet(wb: object, sheet: str | int | None, path: object) -> object:
@@ -1000,6 +1049,61 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8
         _check_xlsx_size(path, len(frame), frame.shape[1], "the table")
         _check_xlsx_text(frame, path)
         _atomic(target, lambda tmp: _write_xlsx(frame, tmp))
+
+
+def write_batches(frames: Iterator[pd.DataFrame], path: str | Path, *, encoding: str = "utf-8") -> int:
+    """Write DataFrames one after another as one table (CSV/TSV or Parquet); return the rows written.
+
+    What :func:`write_table` writes for the frames put together, without holding them: CSV
+    batch by batch (one header), Parquet row group by row group (every batch cast to the first
+    one's schema).  All-or-nothing with the rest of the run (:func:`all_or_nothing`).
+    """
+    fmt = table_format(path)
+    if str(path) == "-" or fmt not in ("csv", "tsv", "parquet"):
+        raise InputError(f"{path}: tables are streamed to .csv, .tsv or .parquet files only.", path=path)
+    written = [0]
+
+    def csv(tmp: Path) -> None:
+        sep = "," if fmt == "csv" else "\t"
+        plain = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        lines = 0
+        with tmp.open("wb") as fh:
+            if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf8-sig"):
+                fh.write(codecs.BOM_UTF8)
+                plain = True
+            for i, frame in enumerate(frames):
+                chunks = _csv_chunks(frame, sep)
+                if i:
+                    next(chunks)  # one header
+                for chunk in chunks:
+                    data = _chunk_bytes(chunk)
+                    if plain:
+                        fh.write(data)
+                        continue
+                    text = bytes(data).decode("utf-8")
+                    fh.write(_encode(text, encoding, path, lines))
+                    lines += text.count("\n")
+                written[0] += len(frame)
+
+    def parquet(tmp: Path) -> None:
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for frame in frames:
+                table = _arrow_table(frame)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                elif not table.schema.equals(writer.schema, check_metadata=False):
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
+                written[0] += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    _atomic(Path(path), csv if fmt in ("csv", "tsv") else parquet)
+    return written[0]
 
 
 def json_ready(obj: object) -> object:

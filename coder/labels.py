@@ -29,7 +29,7 @@ import pandas as pd
 from .errors import InputError
 from .normalize import label_key
 
-__all__ = ["LabelTable", "tabulate_labels"]
+__all__ = ["LabelCounter", "LabelTable", "tabulate_labels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,11 +49,11 @@ class LabelTable:
         return len(self.frame)
 
 
-def _weights(weights: pd.Series, column: str) -> np.ndarray:
+def _weights(weights: pd.Series, column: str, first_row: int = 1) -> np.ndarray:
     values = pd.to_numeric(pd.Series(weights).replace("", np.nan), errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if bad.size:
-        shown = ", ".join(f"row {i + 1} ({weights.iloc[i]!r})" for i in bad[:5]) + (
+        shown = ", ".join(f"row {i + first_row} ({weights.iloc[i]!r})" for i in bad[:5]) + (
             f" and {bad.size - 5} more" if bad.size > 5 else ""
         )
         raise InputError(
@@ -88,8 +88,92 @@ def tabulate_labels(
     n_rows = np.bincount(row_key, minlength=n_keys)
     w = _weights(weights, weight_name) if weights is not None else None
     weight = np.bincount(row_key, weights=w, minlength=n_keys) if w is not None else n_rows.astype(float)
-    # the most frequent raw spelling of each key (ties: first seen)
     raw_count = np.bincount(raw_ids, minlength=n_raw + 1)
+    frame, position = _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw)
+    row_label = position[row_key]
+    table = None if strata is None else _strata_counts(frame, row_label, strata, w, len(texts))
+    return LabelTable(frame=frame, row_label=row_label, strata=table)
+
+
+class LabelCounter:
+    """The distinct-label table of a text column read in batches (rows streamed, memory per distinct text).
+
+    :meth:`add` each batch in row order, then :meth:`table` gives the same table as
+    :func:`tabulate_labels` over all the rows (with an empty ``row_label``; weight sums are added
+    batch by batch, so a weighted sum can differ from the one-pass sum in the last bits), and
+    :meth:`positions` the label position of each row of a batch read again.
+    """
+
+    def __init__(self, *, weight_name: str = "weight") -> None:
+        self.weight_name = weight_name
+        self._id: dict[object, int] = {}  # raw text -> raw id, in order of first appearance
+        self._raw: list[object] = []
+        self._count: list[np.ndarray] = []
+        self._weight: list[np.ndarray] = []
+        self._missing = [0, 0.0]
+        self.rows = 0
+        self._position: np.ndarray | None = None
+        self._index: pd.Index | None = None
+
+    def add(self, texts: pd.Series, weights: pd.Series | None = None) -> None:
+        """Count one batch of rows (the next ones in order)."""
+        ids, uniques = pd.factorize(pd.Series(texts, copy=False), use_na_sentinel=True)
+        w = _weights(weights, self.weight_name, self.rows + 1) if weights is not None else None
+        raw = np.empty(len(uniques), dtype=np.int64)
+        for j, text in enumerate(uniques):
+            raw[j] = self._id.setdefault(text, len(self._raw))
+            if raw[j] == len(self._raw):
+                self._raw.append(text)
+        seen = ids >= 0
+        self._count.append(np.bincount(raw[ids[seen]], minlength=len(self._raw)))
+        weight = w[seen] if w is not None else None
+        self._weight.append(np.bincount(raw[ids[seen]], weights=weight, minlength=len(self._raw)))
+        self._missing[0] += int((~seen).sum())
+        self._missing[1] += float(w[~seen].sum()) if w is not None else float((~seen).sum())
+        self.rows += len(ids)
+        self._position = None
+
+    def _totals(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self._raw)
+        count, weight = np.zeros(n + 1, dtype=np.int64), np.zeros(n + 1)
+        for c, w in zip(self._count, self._weight, strict=True):
+            count[: len(c)] += c
+            weight[: len(w)] += w
+        count[n], weight[n] = self._missing
+        self._count, self._weight = [count[:n]], [weight[:n]]
+        return count, weight
+
+    def table(self) -> LabelTable:
+        """The distinct-label table of every row added so far (see :func:`tabulate_labels`)."""
+        raw_count, raw_weight = self._totals()
+        n_raw = len(self._raw)
+        raw_keys = [label_key(t) for t in self._raw] + [""]
+        raw_text = [str(t) for t in self._raw] + [""]
+        key_of_raw, keys = pd.factorize(pd.Series(raw_keys, dtype=object))
+        n_keys = len(keys)
+        n_rows = np.bincount(key_of_raw, weights=raw_count, minlength=n_keys).astype(np.int64)
+        weight = np.bincount(key_of_raw, weights=raw_weight, minlength=n_keys)
+        frame, position = _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw)
+        self._position = position[key_of_raw]  # raw id -> label position
+        self._index = pd.Index(self._raw, dtype=object)
+        return LabelTable(frame=frame, row_label=np.empty(0, dtype=np.int64))
+
+    def positions(self, texts: pd.Series) -> np.ndarray:
+        """The label position (in :meth:`table`) of each text of a batch; a text never added is an error."""
+        if self._position is None or self._index is None:
+            self.table()
+        raw = self._index.get_indexer(pd.Series(texts, copy=False).astype(object))  # type: ignore[union-attr]
+        na = pd.isna(pd.Series(texts, copy=False)).to_numpy()
+        if ((raw < 0) & ~na).any():
+            raise ValueError("LabelCounter.positions: a text that was never added")
+        raw[na] = len(self._raw)
+        return self._position[raw]  # type: ignore[index]
+
+
+def _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sorted label frame and each key's position in it (see :func:`tabulate_labels`)."""
+    n_keys = len(keys)
+    # the most frequent raw spelling of each key (ties: first seen)
     order = np.lexsort((np.arange(n_raw + 1), -raw_count))
     label = [""] * n_keys
     filled = np.zeros(n_keys, dtype=bool)
@@ -113,10 +197,7 @@ def tabulate_labels(
     frame = frame.iloc[sort].reset_index()
     position = np.full(n_keys, -1, dtype=np.int64)
     position[frame["index"].to_numpy()] = np.arange(len(frame))
-    frame = frame.drop(columns="index")
-    row_label = position[row_key]
-    table = None if strata is None else _strata_counts(frame, row_label, strata, w, len(texts))
-    return LabelTable(frame=frame, row_label=row_label, strata=table)
+    return frame.drop(columns="index"), position
 
 
 def _strata_counts(

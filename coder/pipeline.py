@@ -12,13 +12,15 @@ with all its columns and these added:
 ``code_status`` employed | job_seeker | not_employed | military | unknown
 ``code_source`` the rater that decided (title, rule, index, model, fuzzy, status, …)
 ``rule_id``     the mapper or status rule that fired, if any
+``former_code`` the former occupation's code of a former/retired label (은퇴한 교사: ``25``),
+                kept apart: such a row is ``not_employed`` with no ``ksco_code``
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +33,9 @@ from .crosswalk.decide import DecisionPolicy, decide
 from .crosswalk.model import Crosswalk, code_list_record
 from .crosswalk.stage import Output, StageResult, run_stage, write_outputs
 from .errors import CrosswalkError, InputError
-from .io import check_output, read_table
-from .labels import LabelTable, tabulate_labels
-from .provenance import build_meta, check_paths
+from .io import all_or_nothing, check_output, read_batches, read_table, staged_path, table_format, write_batches
+from .labels import LabelCounter, LabelTable, tabulate_labels
+from .provenance import build_meta, check_paths, write_meta
 from .raters.base import RaterResult
 from .raters.fuzzy import fuzzy_shortlist
 from .raters.index import JobIndex, index_rater, load_index
@@ -57,7 +59,16 @@ __all__ = [
     "make_policy",
 ]
 
-OUTPUT_COLUMNS = ("ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_status", "code_source", "rule_id")
+OUTPUT_COLUMNS = (
+    "ksco_code",
+    "ksco_level",
+    "ksco_major",
+    "ksco_title",
+    "code_status",
+    "code_source",
+    "rule_id",
+    "former_code",
+)
 _FROM_CROSSWALK = {"code_status": "status"}
 
 
@@ -320,23 +331,35 @@ def _bar(progress: bool, **kwargs: object):
     return tqdm(disable=None if progress else True, leave=False, dynamic_ncols=True, **kwargs)
 
 
-def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> pd.DataFrame:
-    """Attach the crosswalk's final columns to every row by label position.
+def _joiner(crosswalk: pd.DataFrame) -> Callable[[pd.DataFrame, np.ndarray], pd.DataFrame]:
+    """``join(frame, row_label)``: the crosswalk's final columns attached to rows by label position.
 
-    Text columns come out as pandas categoricals (a take of small integer codes,
-    not a million Python strings); ``ksco_level`` as integers.
+    Text columns come out as pandas categoricals (a take of small integer codes, not a million
+    Python strings), with the same categories for every batch of rows; ``ksco_level`` as integers.
     """
-    idx = labels.row_label
-    added = {}
+    columns = {}
     for col in OUTPUT_COLUMNS:
         values = crosswalk[_FROM_CROSSWALK.get(col, col)]
         if col == "ksco_level":
-            added[col] = values.to_numpy(dtype="int64")[idx]
+            columns[col] = (values.to_numpy(dtype="int64"), None)
             continue
         xw_codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
-        added[col] = pd.Categorical.from_codes(xw_codes[idx], categories=pd.Index(uniques, dtype=object))
-    out = frame.reset_index(drop=True)
-    return pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
+        columns[col] = (xw_codes, pd.Index(uniques, dtype=object))
+
+    def join(frame: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
+        added = {
+            col: values[idx] if cats is None else pd.Categorical.from_codes(values[idx], categories=cats)
+            for col, (values, cats) in columns.items()
+        }
+        out = frame.reset_index(drop=True)
+        return pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
+
+    return join
+
+
+def _join(frame: pd.DataFrame, labels: LabelTable, crosswalk: pd.DataFrame) -> pd.DataFrame:
+    """Attach the crosswalk's final columns to every row by label position (see :func:`_joiner`)."""
+    return _joiner(crosswalk)(frame, labels.row_label)
 
 
 def _check_ids(ids: pd.Series, column: str, source: str) -> None:
@@ -379,26 +402,22 @@ def code_frame(
     model_threshold: float | None = None,
     policy: DecisionPolicy | None = None,
     source: str = "input",
+    progress: bool = False,
 ) -> CodingResult:
-    """Code the ``text_col`` of a DataFrame; see the module docstring for the output."""
+    """Code the ``text_col`` of a DataFrame; see the module docstring for the output.
+
+    ``progress``: a bar of labels coded on stderr when it is a terminal.
+    """
     _check_columns(frame, text_col, weight_col, id_col, source)
     frame = _drop_output_columns(frame, replace, source)
     setup = _setup(codes, rules, status_rules, model, bundled_rules=bundled_rules)
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
     start = time.perf_counter()
     labels = tabulate_labels(frame[text_col], frame[weight_col] if weight_col else None, weight_name=weight_col or "")
-    crosswalk = _code(labels, setup, (), fuzzy_k, policy)
+    crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
     rows = _join(frame, labels, crosswalk)
     seconds = time.perf_counter() - start
-    params = {
-        "text_col": text_col,
-        "weight_col": weight_col,
-        "id_col": id_col,
-        "fuzzy_k": fuzzy_k,
-        "model": None if setup.model is None else setup.model.metadata.get("name", "model"),
-        "code_list": setup.codes.name,
-        "policy": policy.as_dict(),
-    }
+    params = _params(text_col, weight_col, id_col, fuzzy_k, setup, policy)
     return CodingResult(
         rows=rows,
         crosswalk=crosswalk,
@@ -408,6 +427,20 @@ def code_frame(
         codes=setup.codes,
         policy=policy,
     )
+
+
+def _params(
+    text_col: str, weight_col: str | None, id_col: str | None, fuzzy_k: int, setup: _Setup, policy: DecisionPolicy
+) -> dict[str, object]:
+    return {
+        "text_col": text_col,
+        "weight_col": weight_col,
+        "id_col": id_col,
+        "fuzzy_k": fuzzy_k,
+        "model": None if setup.model is None else setup.model.metadata.get("name", "model"),
+        "code_list": setup.codes.name,
+        "policy": policy.as_dict(),
+    }
 
 
 def _check_columns(frame: pd.DataFrame, text_col: str, weight_col: str | None, id_col: str | None, source: str) -> None:
@@ -475,8 +508,15 @@ def code_file(
     encoding: str = "utf-8",
     sheet: str | int | None = None,
     command: str = "coder code",
+    progress: bool = False,
 ) -> CodingResult:
     """Read a table, code it, write the coded rows (and crosswalk) with sidecars.
+
+    A Parquet input written to a CSV, TSV or Parquet file streams (:func:`_code_stream`): rows are
+    read in batches twice — to count the distinct labels, then to join the codes and write — so
+    memory holds the distinct labels and a batch, not the rows; ``result.rows`` is then empty (the
+    rows are in the output).  ``progress``: bars on stderr (rows read, labels coded, rows written)
+    when it is a terminal.
 
     Every output is checked before anything is read (not the input, not each other, a known
     table extension, a folder that can be written) and the rows output once the input is read
@@ -492,24 +532,32 @@ def code_file(
     for label, path in outputs.items():
         if path is not None:
             check_output(path, what=label)
-    frame, inputs, notes = _read_input(input_path, sheet)
-    check_output(output_path, what="the output (-o)", rows=len(frame), columns=frame.shape[1] + len(OUTPUT_COLUMNS))
-    result = code_frame(
-        frame,
-        text_col=text_col,
-        weight_col=weight_col,
-        id_col=id_col,
-        replace=replace,
-        rules=rules,
-        bundled_rules=bundled_rules,
-        model=model,
-        fuzzy_k=fuzzy_k,
-        fuzzy_threshold=fuzzy_threshold,
-        model_threshold=model_threshold,
-        source=str(input_path),
-    )
+    options = {
+        "text_col": text_col,
+        "weight_col": weight_col,
+        "id_col": id_col,
+        "replace": replace,
+        "rules": rules,
+        "bundled_rules": bundled_rules,
+        "model": model,
+        "fuzzy_k": fuzzy_k,
+        "fuzzy_threshold": fuzzy_threshold,
+        "model_threshold": model_threshold,
+        "source": str(input_path),
+        "progress": progress,
+    }
+    stream = None
+    if _streams(input_path, output_path, sheet):
+        result, inputs, stream = _code_stream(input_path, **options)  # type: ignore[arg-type]
+        notes: list[str] = []
+    else:
+        frame, inputs, notes = _read_input(input_path, sheet)
+        shape = frame.shape
+        check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
+        result = code_frame(frame, **options)  # type: ignore[arg-type]
+        del frame
     written = {"rows": str(output_path), "rows_encoding": encoding}
-    files = [Output(output_path, result.rows, kind="table", encoding=encoding)]
+    files = [] if stream is not None else [Output(output_path, result.rows, kind="table", encoding=encoding)]
     if crosswalk_path is not None:
         written["crosswalk"] = str(crosswalk_path)
         files.append(Output(crosswalk_path, result.crosswalk, kind="crosswalk"))
@@ -523,8 +571,102 @@ def code_file(
         summary=summary,
         code_list=code_list_record(result.codes) if result.codes is not None else None,
     )
-    write_outputs(files, meta)
-    return dataclasses.replace(result, notes=tuple(notes))
+    if stream is None:
+        write_outputs(files, meta)
+        return dataclasses.replace(result, notes=tuple(notes))
+    with all_or_nothing():  # the rows stream into their file; every output lands together or none
+        write_batches(stream, output_path, encoding=encoding)
+        this = {**written, "this": str(output_path), "sha256": file_sha256(staged_path(output_path))}
+        write_meta(output_path, {**meta, "outputs": this})
+        write_outputs(files, meta)
+    return result
+
+
+STREAM_BATCH = 1 << 20
+"""Rows per batch when a Parquet input streams (:func:`code_file`)."""
+
+
+def _streams(input_path: str | Path, output_path: str | Path, sheet: str | int | None) -> bool:
+    """Whether :func:`code_file` streams: a Parquet input (no sheet) into a CSV, TSV or Parquet file."""
+    if sheet is not None or str(input_path) == "-" or str(output_path) == "-":
+        return False
+    try:
+        return table_format(input_path) == "parquet" and table_format(output_path) in ("csv", "tsv", "parquet")
+    except InputError:
+        return False
+
+
+def _code_stream(
+    input_path: str | Path,
+    *,
+    text_col: str,
+    weight_col: str | None,
+    id_col: str | None,
+    replace: bool,
+    source: str,
+    progress: bool,
+    fuzzy_k: int,
+    fuzzy_threshold: float | None,
+    model_threshold: float | None,
+    **setup_options: object,
+) -> tuple[CodingResult, dict[str, object], Iterator[pd.DataFrame]]:
+    """Code a Parquet file without holding its rows: the result (``rows`` empty), the input's sidecar
+    record, and the coded rows as batches (the file read again, lazily).
+
+    The same checks as :func:`code_frame` run first: the columns exist, no output column is
+    already there (or ``replace``), ids unique (the id column alone is read for that).  The
+    distinct-label table counts the text column batch by batch (:class:`~coder.labels.LabelCounter`).
+    """
+    names, n_rows, _ = read_batches(input_path)
+    empty = pd.DataFrame(columns=names)
+    _check_columns(empty, text_col, weight_col, None, source)
+    kept = _drop_output_columns(empty, replace, source).columns
+    clash = [c for c in names if c not in kept]
+    if id_col is not None:
+        _check_columns(empty, id_col, None, None, source)
+        ids = pd.concat(list(read_batches(input_path, columns=[id_col])[2]), ignore_index=True)
+        _check_ids(ids[id_col] if len(ids.columns) else pd.Series([], dtype=object), id_col, source)
+        del ids
+    setup = _setup(
+        None,
+        setup_options["rules"],  # type: ignore[arg-type]
+        None,
+        setup_options["model"],  # type: ignore[arg-type]
+        bundled_rules=bool(setup_options["bundled_rules"]),
+    )
+    policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold)
+    start = time.perf_counter()
+    counter = LabelCounter(weight_name=weight_col or "")
+    read = list(dict.fromkeys([text_col] + ([weight_col] if weight_col else [])))
+    with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows read") as bar:
+        for batch in read_batches(input_path, rows=STREAM_BATCH, columns=read)[2]:
+            counter.add(batch[text_col], batch[weight_col] if weight_col else None)
+            bar.update(len(batch))
+    labels = counter.table()
+    crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
+    join = _joiner(crosswalk)
+    seconds = time.perf_counter() - start
+
+    def rows() -> Iterator[pd.DataFrame]:
+        with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows written") as bar:
+            for batch in read_batches(input_path, rows=STREAM_BATCH)[2]:
+                idx = counter.positions(batch[text_col])
+                yield join(batch.drop(columns=clash) if clash else batch, idx)
+                bar.update(len(batch))
+        if not n_rows:
+            yield result.rows  # no rows: the header (CSV) or schema (Parquet) still written
+
+    result = CodingResult(
+        rows=join(empty[list(kept)], np.empty(0, dtype=np.int64)),
+        crosswalk=crosswalk,
+        files=setup.files(),
+        params=_params(text_col, weight_col, id_col, fuzzy_k, setup, policy),
+        seconds=seconds,
+        codes=setup.codes,
+        policy=policy,
+    )
+    record = {"path": str(input_path), "rows": n_rows, "columns": names, "sha256": file_sha256(input_path)}
+    return result, record, rows()
 
 
 def decide_file(
@@ -607,8 +749,10 @@ def apply_crosswalk(
             path=source,
         )
     final = pd.DataFrame({"label_key": labels.frame["label_key"]})
-    for col in ("status", "ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_source", "rule_id"):
-        values = xw[col].reindex(final["label_key"]).to_numpy()
+    cols = ("status", "ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_source", "rule_id", "former_code")
+    for col in cols:
+        stored = xw[col] if col in xw.columns else pd.Series("", index=xw.index)  # no former_code in older crosswalks
+        values = stored.reindex(final["label_key"]).to_numpy()
         fill = 0 if col == "ksco_level" else ("unknown" if col == "status" else "")
         final[col] = pd.Series(values).where(known.to_numpy(), fill).to_numpy()
     final["ksco_level"] = final["ksco_level"].astype("int64")

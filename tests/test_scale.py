@@ -9,8 +9,10 @@ index elsewhere does not break them.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -92,3 +94,118 @@ def test_rating_in_batches_gives_the_crosswalk_of_one_pass(queries, monkeypatch)
     batched = pipeline.code_labels(labels)
     pd.testing.assert_frame_equal(batched, one)
     assert (one["fuzzy_code"] != "").sum() > 100 and (one["model_code"] != "").sum() > 100
+
+
+# --- rows stream: a Parquet input codes batch by batch, with the output of the in-memory path ------
+
+AWKWARD = ["청소\r원", "청소\n원", '"경비"원', "조리사, 한식", "  간호사  ", "", None, "NaN", "무직", "간효사"]
+
+
+def _parquet(path, n: int = 23, *, extra: dict | None = None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    occ = [AWKWARD[(i * 7) % len(AWKWARD)] for i in range(n)]
+    table = pa.table(
+        {
+            "id": pa.array([i if i % 5 else None for i in range(n)], type=pa.int64()),
+            "occupation": occ,
+            "w": [1.5 + (i % 3) for i in range(n)],
+            "flag": [i % 2 == 0 for i in range(n)],
+            **(extra or {}),
+        }
+    )
+    pq.write_table(table, path, row_group_size=7)
+    return path
+
+
+@pytest.mark.parametrize("out_name", ["out.csv", "out.tsv", "out.parquet"])
+@pytest.mark.parametrize("weight", [None, "w"])
+def test_a_streamed_parquet_codes_exactly_as_in_memory(tmp_path, monkeypatch, out_name, weight):
+    import coder.pipeline as pipeline
+    from coder.io import read_table
+
+    src = _parquet(tmp_path / "in.parquet")
+    monkeypatch.setattr(pipeline, "STREAM_BATCH", 4)  # batches cut across row groups
+    streamed = pipeline.code_file(
+        src,
+        tmp_path / out_name,
+        text_col="occupation",
+        weight_col=weight,
+        crosswalk_path=tmp_path / "xw.csv",
+        encoding="cp949" if "csv" in out_name else "utf-8",
+    )
+    assert len(streamed.rows) == 0
+    monkeypatch.setattr(pipeline, "_streams", lambda *a: False)
+    (tmp_path / "mem").mkdir()
+    held = pipeline.code_file(
+        src,
+        tmp_path / "mem" / out_name,
+        text_col="occupation",
+        weight_col=weight,
+        crosswalk_path=tmp_path / "mem" / "xw.csv",
+        encoding="cp949" if "csv" in out_name else "utf-8",
+    )
+    assert len(held.rows) == 23
+    pd.testing.assert_frame_equal(streamed.crosswalk, held.crosswalk)
+    if out_name.endswith("parquet"):
+        pd.testing.assert_frame_equal(read_table(tmp_path / out_name), read_table(tmp_path / "mem" / out_name))
+    else:
+        assert (tmp_path / out_name).read_bytes() == (tmp_path / "mem" / out_name).read_bytes()
+    assert (tmp_path / "xw.csv").read_bytes() == (tmp_path / "mem" / "xw.csv").read_bytes()
+    a = json.loads((tmp_path / f"{out_name}.meta.json").read_text(encoding="utf-8"))
+    b = json.loads((tmp_path / "mem" / f"{out_name}.meta.json").read_text(encoding="utf-8"))
+    assert a["summary"] == b["summary"] and a["inputs"] == {**b["inputs"], "path": a["inputs"]["path"]}
+
+
+def test_a_streamed_parquet_keeps_the_input_checks(tmp_path):
+    import coder.pipeline as pipeline
+    from coder.errors import InputError
+
+    src = _parquet(tmp_path / "in.parquet", extra={"ksco_code": ["x"] * 23})
+    with pytest.raises(InputError, match="no text column 'job'"):
+        pipeline.code_file(src, tmp_path / "o.csv", text_col="job")
+    with pytest.raises(InputError, match="already has column"):
+        pipeline.code_file(src, tmp_path / "o.csv", text_col="occupation")
+    with pytest.raises(InputError, match="id column 'id' is not a unique key — 5 empty id"):
+        pipeline.code_file(src, tmp_path / "o.csv", text_col="occupation", id_col="id", replace=True)
+    with pytest.raises(InputError, match="weight column 'occupation'"):
+        pipeline.code_file(src, tmp_path / "o.csv", text_col="occupation", weight_col="occupation", replace=True)
+    with pytest.raises(InputError, match="is the same file as the input — writing it would overwrite the input"):
+        pipeline.code_file(src, src, text_col="occupation", replace=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]  # nothing written by a refused run
+    pipeline.code_file(src, tmp_path / "o.parquet", text_col="occupation", replace=True)
+    back = pd.read_parquet(tmp_path / "o.parquet")
+    assert back["occupation"].tolist() == pd.read_parquet(src)["occupation"].tolist()  # every row, in order
+    assert list(back.columns)[:4] == ["id", "occupation", "w", "flag"] and "x" not in set(back["ksco_code"])
+
+
+# --- progress: bars on stderr when it is a terminal, nothing otherwise --------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_bars_only_on_a_terminal_and_only_when_asked(tmp_path, monkeypatch, progress):
+    import coder.pipeline as pipeline
+
+    src = _parquet(tmp_path / "in.parquet")
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    pipeline.code_file(src, tmp_path / "o.csv", text_col="occupation", progress=progress)
+    shown = err.getvalue()
+    for bar in ("rows read", "labels coded", "rows written"):
+        assert (bar in shown) is progress
+    assert progress or shown == ""
+
+
+def test_no_progress_bars_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
+    import coder.pipeline as pipeline
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    pipeline.code_file(_parquet(tmp_path / "in.parquet"), tmp_path / "o.csv", text_col="occupation", progress=True)
+    assert err.getvalue() == ""

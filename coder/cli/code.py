@@ -106,7 +106,7 @@ _sheet_option = click.option(
 @click.option("--replace", is_flag=True, help="Overwrite ksco_* columns the input already has.")
 @_model_options
 @_encoding_option
-@quiet_option(help="No summary on stderr.")
+@quiet_option(help="No progress bars or summary on stderr.")
 def code_command(
     input_path,
     text_col,
@@ -159,6 +159,7 @@ def code_command(
         model_threshold=mt,
         encoding=encoding,
         sheet=sheet,
+        progress=not quiet,
     )
     for note in result.notes:
         _say(quiet, f"note: {note}")

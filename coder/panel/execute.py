@@ -430,10 +430,11 @@ def _collect(pools: _Pools, todo, *, cache, on_reply, on_hit, notify, progress) 
     stopped: dict[str, str] = {}
     not_sent: dict[str, int] = {}
     spent = 0.0
+    cached = 0
     bar = tqdm(total=total, desc="panel", unit="call", disable=None if progress else True, leave=False)
 
     def store(batch: list) -> None:
-        nonlocal spent, remaining
+        nonlocal spent, remaining, cached
         done = [item for item in batch if isinstance(item, _Done)]
         cache.put_many(
             [
@@ -463,12 +464,14 @@ def _collect(pools: _Pools, todo, *, cache, on_reply, on_hit, notify, progress) 
                 if item.reply is not None:
                     spent += on_reply(item.member, item.index, item.reply)
                 elif item.entry is not None:
+                    cached += 1
                     on_hit(item.member, item.index, item.entry)
                 elif item.error is not None:
                     failures.append((item.member, item.index, item.error.message, item.attempts))
                 else:
                     not_sent[item.member] = not_sent.get(item.member, 0) + 1
         bar.update(len(done))
+        bar.set_postfix_str(f"cached {cached:,} failed {len(failures):,} spend ${spent:.4f}", refresh=False)
 
     def waiting() -> list:
         """Every result already on the queue (without blocking)."""

@@ -1,0 +1,302 @@
+"""Scale benchmarks: distinct labels per second, and rows streamed, each with peak memory.
+
+``labels N``: code N distinct labels (``coder.pipeline.code_labels``, all offline raters at the
+defaults) and print labels/s and peak RSS.  ``rows N``: build (in another process; ``build N`` alone) an N-row Parquet file of NPK-shaped
+rows (``bench/out/rows_N.parquet``: row id, occupation from the NPK label counts, sex, age; built
+batch by batch) and code it Parquet → Parquet with ``coder.pipeline.code_file``, printing wall time
+and peak RSS.  ``profile N``: seconds per stage
+(each offline rater, the status pass, assembly, decision) for N distinct labels.  ``table``: every size (10^4, 10^5, 10^6 labels; 10^6, 10^7, 10^8 rows) as a Markdown
+table, each in a fresh process; ``--keep`` keeps the built files (they are deleted by default).
+
+The labels are synthetic but shaped like survey answers: the NPK labels and the job-dictionary
+names, with workplace words before them, rank or contract words after them, and one-jamo typos
+(:func:`synthetic_labels`, fixed seed), distinct by ``label_key``.
+
+Run: ``python bench/bench_scale.py table`` (a script, not a test).  Peak RSS is the process's
+``ru_maxrss``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+PREFIXES = [
+    "",
+    "",
+    "",
+    "서울",
+    "부산",
+    "지방",
+    "중소기업",
+    "대기업",
+    "공기업",
+    "개인",
+    "프리랜서",
+    "파트타임",
+    "계약직",
+    "정규직",
+    "시간제",
+    "주말",
+    "야간",
+    "전문",
+    "보조",
+    "수습",
+    "자영업",
+    "가족",
+    "농촌",
+    "해외",
+]
+SUFFIXES = [
+    "",
+    "",
+    "",
+    "보조",
+    "팀장",
+    "과장",
+    "실장",
+    "관리",
+    "업무",
+    "(계약직)",
+    "(정규직)",
+    " 알바",
+    "직",
+    " 겸 사장",
+    " 3년차",
+    "원",
+    "사",
+    " 일",
+    " 등",
+    " 보조원",
+    " 책임자",
+    " 견습",
+    " 외",
+    "업",
+]
+
+
+def _typo(text: str, rng) -> str:
+    """One jamo replaced in one Hangul syllable of ``text`` (the text unchanged when it has none)."""
+    hangul = [i for i, c in enumerate(text) if "가" <= c <= "힣"]
+    if not hangul:
+        return text
+    i = hangul[int(rng.integers(len(hangul)))]
+    o = ord(text[i]) - 0xAC00
+    lead, vowel, tail = o // 588, (o % 588) // 28, o % 28
+    part = int(rng.integers(3))
+    if part == 0:
+        lead = (lead + 1 + int(rng.integers(18))) % 19
+    elif part == 1:
+        vowel = (vowel + 1 + int(rng.integers(20))) % 21
+    else:
+        tail = (tail + 1 + int(rng.integers(27))) % 28
+    return text[:i] + chr(0xAC00 + (lead * 21 + vowel) * 28 + tail) + text[i + 1 :]
+
+
+def synthetic_labels(n: int, seed: int = 20261206) -> list[str]:
+    """``n`` labels with distinct ``label_key``: NPK labels and job names, varied (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    from coder.demo import DEMO_DATA
+    from coder.normalize import label_key
+    from coder.raters.index import load_index
+
+    base = pd.read_csv(DEMO_DATA, dtype={"occupation": str}, keep_default_na=False)["occupation"].tolist()
+    base += [e.text for e in load_index().entries]
+    base = list(dict.fromkeys(base))
+    rng = np.random.default_rng(seed)
+    out: dict[str, str] = {}
+    for text in base:
+        out.setdefault(label_key(text), text)
+    while len(out) < n:
+        m = 2 * (n - len(out)) + 1000
+        b = rng.integers(len(base), size=m)
+        p = rng.integers(len(PREFIXES), size=m)
+        s = rng.integers(len(SUFFIXES), size=m)
+        t = rng.random(m) < 0.3
+        for i in range(m):
+            text = base[b[i]]
+            text = (PREFIXES[p[i]] + " " if PREFIXES[p[i]] else "") + text + SUFFIXES[s[i]]
+            if t[i]:
+                text = _typo(text, rng)
+            out.setdefault(label_key(text), text)
+            if len(out) >= n:
+                break
+    return list(out.values())[:n]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_labels(n: int) -> dict:
+    import pandas as pd
+
+    from coder.labels import tabulate_labels
+    from coder.pipeline import code_labels
+
+    texts = synthetic_labels(n)
+    code_labels(tabulate_labels(pd.Series(["간호사"])))  # load the model, rules and index outside the clock
+    t = time.perf_counter()
+    labels = tabulate_labels(pd.Series(texts, dtype=object))
+    xw = code_labels(labels)
+    seconds = time.perf_counter() - t
+    return {"labels": len(xw), "seconds": seconds, "labels_per_s": len(xw) / seconds, "peak_mb": peak_mb()}
+
+
+STAGES = {
+    "tabulate_labels": "labels table",
+    "parse_status": "status",
+    "lookup_titles": "title",
+    "apply_rules": "rule",
+    "index_rater": "index",
+    "model_rater": "model",
+    "fuzzy_shortlist": "fuzzy",
+    "assemble_crosswalk": "assemble",
+    "decide": "decide",
+}
+
+
+def profile_labels(n: int) -> dict:
+    """Seconds per stage of coding ``n`` distinct labels (each rater, the status pass, assembly, decision).
+
+    Times the functions :mod:`coder.pipeline` calls by wrapping them in its namespace, so the same
+    script profiles any checkout of the pipeline (``PYTHONPATH=<checkout>``).
+    """
+    import pandas as pd
+
+    import coder.pipeline as pipeline
+
+    texts = synthetic_labels(n)
+    pipeline.code_labels(pipeline.tabulate_labels(pd.Series(["간호사"])))  # loads outside the clock
+    seconds = dict.fromkeys(STAGES.values(), 0.0)
+
+    def timed(name: str, fn):
+        def run(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[STAGES[name]] += time.perf_counter() - t
+
+        return run
+
+    for name in STAGES:
+        setattr(pipeline, name, timed(name, getattr(pipeline, name)))
+    t = time.perf_counter()
+    xw = pipeline.code_labels(pipeline.tabulate_labels(pd.Series(texts, dtype=object)))
+    total = time.perf_counter() - t
+    return {"labels": len(xw), "seconds": total, "labels_per_s": len(xw) / total, "peak_mb": peak_mb(), **seconds}
+
+
+def build_rows(path: Path, n: int, seed: int = 20261122, batch: int = 1_000_000) -> None:
+    """An ``n``-row Parquet file: ``row_id``, ``occupation`` (drawn from the NPK label shares), ``sex``, ``age``."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from coder.demo import DEMO_DATA
+
+    labels = pd.read_csv(DEMO_DATA, dtype={"occupation": str}, keep_default_na=False)
+    occ = pa.array(labels["occupation"].tolist(), pa.string())
+    p = labels["count"].to_numpy(dtype=float)
+    p /= p.sum()
+    rng = np.random.default_rng(seed)
+    sexes = pa.array(["F", "M"])
+    with pq.ParquetWriter(
+        path,
+        pa.schema([("row_id", pa.int64()), ("occupation", pa.string()), ("sex", pa.string()), ("age", pa.int16())]),
+    ) as writer:
+        for a in range(0, n, batch):
+            m = min(batch, n - a)
+            writer.write_table(
+                pa.table(
+                    {
+                        "row_id": pa.array(np.arange(a, a + m, dtype=np.int64)),
+                        "occupation": occ.take(pa.array(rng.choice(len(p), size=m, p=p))),
+                        "sex": sexes.take(pa.array(rng.integers(2, size=m))),
+                        "age": pa.array(rng.integers(19, 90, size=m).astype(np.int16)),
+                    }
+                )
+            )
+
+
+def bench_rows(n: int, keep: bool) -> dict:
+    from coder.pipeline import code_file
+
+    OUT.mkdir(exist_ok=True)
+    src, dst = OUT / f"rows_{n}.parquet", OUT / f"rows_{n}_coded.parquet"
+    if not src.exists():  # built in another process: the peak RSS below is the coding run's alone
+        env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "build", str(n)], check=True, env=env)
+    t = time.perf_counter()
+    try:
+        result = code_file(src, dst, text_col="occupation")
+        seconds = time.perf_counter() - t
+        rows = int(result.crosswalk["n_rows"].sum())
+    finally:
+        if not keep:
+            for f in (src, dst, Path(f"{dst}.meta.json")):
+                f.unlink(missing_ok=True)
+    return {
+        "rows": rows,
+        "labels": len(result.crosswalk),
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "peak_mb": peak_mb(),
+    }
+
+
+def _child(kind: str, n: int, keep: bool) -> dict:
+    args = [sys.executable, str(Path(__file__).resolve()), kind, str(n), "--json"] + (["--keep"] if keep else [])
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("kind", choices=["labels", "profile", "build", "rows", "table"])
+    ap.add_argument("n", nargs="?", type=int, default=10_000)
+    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    ap.add_argument("--keep", action="store_true", help="keep the built Parquet files")
+    args = ap.parse_args()
+    if args.kind == "table":
+        print("| what | size | wall | rate | peak RSS |\n|---|---|---|---|---|")
+        for n in (10_000, 100_000, 1_000_000):
+            r = _child("labels", n, args.keep)
+            print(
+                f"| distinct labels | {r['labels']:,} | {r['seconds']:.1f} s | {r['labels_per_s']:,.0f} labels/s "
+                f"| {r['peak_mb']:,.0f} MB |",
+                flush=True,
+            )
+        for n in (1_000_000, 10_000_000, 100_000_000):
+            r = _child("rows", n, args.keep)
+            print(
+                f"| rows (Parquet → Parquet) | {r['rows']:,} | {r['seconds']:.1f} s | {r['rows_per_s']:,.0f} rows/s "
+                f"| {r['peak_mb']:,.0f} MB |",
+                flush=True,
+            )
+        return
+    if args.kind == "build":
+        OUT.mkdir(exist_ok=True)
+        build_rows(OUT / f"rows_{args.n}.parquet", args.n)
+        return
+    run = {"labels": bench_labels, "profile": profile_labels}.get(args.kind)
+    result = run(args.n) if run else bench_rows(args.n, args.keep)
+    print(json.dumps(result) if args.json else result)
+
+
+if __name__ == "__main__":
+    main()
