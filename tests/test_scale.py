@@ -209,3 +209,48 @@ def test_no_progress_bars_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", err)
     pipeline.code_file(_parquet(tmp_path / "in.parquet"), tmp_path / "o.csv", text_col="occupation", progress=True)
     assert err.getvalue() == ""
+
+
+# --- rules: a key tries only the rules whose first/last characters it has --------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "last", "chars"),
+    [
+        ("경비원", False, "경"),
+        ("경비원", True, "원"),
+        ("(일반)?경비원", False, "일경"),
+        ("(육군|해군)?(하사|중사)", False, "육해하중"),
+        ("(육군|해군)?(하사|중사)", True, "사"),
+        ("교사|선생(님)?", True, "사생님"),
+        ("[가나]+판매원", False, "가나"),
+        ("^택시\\s*기사$", False, "택"),
+        ("[가-힣]+판매원", False, None),  # a wide range: any
+        (".*(기사|기능사)", False, None),
+        ("(?i)abc", False, None),
+        ("(a)?", False, None),  # can match the empty text
+        ("\\d+원", False, None),
+        ("(?=a)ab", False, None),
+    ],
+)
+def test_end_chars_is_a_safe_over_estimate(pattern, last, chars):
+    from coder.raters.rules import end_chars
+
+    assert end_chars(pattern, last=last) == (None if chars is None else frozenset(chars))
+
+
+def test_indexed_rule_matching_finds_exactly_the_rules_that_fire_on_varied_keys():
+    from coder.normalize import label_key
+    from coder.raters.rules import load_rules, match_rules
+
+    rules = load_rules()
+    examples = sorted({label_key(x) for r in rules.active for x in (*r.examples, *r.counterexamples)})
+    keys = {""} | set(examples)
+    for i, x in enumerate(examples):  # words around the examples, and newlines ("$" matches before one)
+        keys |= {f"전 {x}", f"{x}보조", f"{x}\n", f"\n{x}", x[1:], x[:-1], ["대", "a", "1"][i % 3] + x}
+    fired = 0
+    for key in sorted(keys):
+        brute = sorted(r.rule_id for r in rules.active if r.hit(key) is not None)
+        assert sorted(h.rule_id for h in match_rules(key, rules)) == brute, repr(key)
+        fired += bool(brute)
+    assert fired > len(examples)

@@ -125,21 +125,42 @@ class RuleSet:
         return tuple(r for r in self.rules if r.status == "active")
 
     @functools.cached_property
-    def _buckets(self) -> tuple[dict[str, list[tuple[Rule, Callable, frozenset[str]]]], list]:
-        """Rules bucketed by one character every match must contain (its rarest); the rest always run."""
-        need = [(rule, rule._matcher, required_chars(rule.pattern)) for rule in self.active]
+    def _buckets(self) -> tuple[dict[str, list], dict[str, list], dict[str, list], list]:
+        """The active rules indexed so a key tries only those that can fire on it.
+
+        ``(by_first, by_last, by_char, always)``: a ``full`` or ``prefix`` rule whose matches can
+        only begin with known characters is under each of them in ``by_first``; else a ``full`` or
+        ``suffix`` rule whose matches can only end with known characters is under each of them in
+        ``by_last``; else a rule with a character every match contains is under its rarest one in
+        ``by_char``; the rest are ``always`` tried.  Each entry is ``(rule, matcher, required
+        characters, first characters, last characters)`` (None: any), checked before the matcher.
+        """
+        need = []
+        for rule in self.active:
+            first = end_chars(rule.pattern) if rule.match in ("full", "prefix") else None
+            last = end_chars(rule.pattern, last=True) if rule.match in ("full", "suffix") else None
+            need.append((rule, rule._matcher, required_chars(rule.pattern), first, last))
         freq: dict[str, int] = {}
-        for _, _, req in need:
-            for ch in req:
+        for item in need:
+            for ch in item[2]:
                 freq[ch] = freq.get(ch, 0) + 1
-        buckets: dict[str, list] = {}
+        by_first: dict[str, list] = {}
+        by_last: dict[str, list] = {}
+        by_char: dict[str, list] = {}
         always = []
         for item in need:
-            if item[2]:
-                buckets.setdefault(min(item[2], key=lambda ch: (freq[ch], ch)), []).append(item)
+            _, _, req, first, last = item
+            if first is not None:
+                for ch in first:
+                    by_first.setdefault(ch, []).append(item)
+            elif last is not None:
+                for ch in last:
+                    by_last.setdefault(ch, []).append(item)
+            elif req:
+                by_char.setdefault(min(req, key=lambda ch: (freq[ch], ch)), []).append(item)
             else:
                 always.append(item)
-        return buckets, always
+        return by_first, by_last, by_char, always
 
     @functools.cached_property
     def _rank(self) -> dict[str, int]:
@@ -322,13 +343,24 @@ def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
     """Every active rule that fires on ``key``, best first (none on a key longer than :data:`~coder.patterns.MAX_MATCH_CHARS`)."""
     if len(key) > MAX_MATCH_CHARS:
         return []
+    if not key:
+        return _brute(key, rules)
     hits = []
     rank = rules._rank if len(rules.files) > 1 else None
-    buckets, always = rules._buckets
+    by_first, by_last, by_char, always = rules._buckets
     chars = set(key)
-    candidates = [item for ch in chars if ch in buckets for item in buckets[ch]]
-    for rule, matcher, req in (*candidates, *always):
+    head, tail = key[0], key[-1]
+    if tail == "\n":  # "$" also matches before a final newline: no last-character index for such a key
+        candidates = list(
+            {id(i): i for i in (*by_first.get(head, ()), *(i for b in by_last.values() for i in b))}.values()
+        )
+    else:
+        candidates = [*by_first.get(head, ()), *by_last.get(tail, ())]
+    candidates += [item for ch in chars if ch in by_char for item in by_char[ch]]
+    for rule, matcher, req, first, last in (*candidates, *always):
         if req and not req <= chars:
+            continue
+        if (first is not None and head not in first) or (last is not None and tail != "\n" and tail not in last):
             continue
         n = matcher(key)
         if n is not None:
@@ -336,6 +368,93 @@ def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
             hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, r))
     hits.sort(key=RuleHit.sort_key)
     return hits
+
+
+def _brute(key: str, rules: RuleSet) -> list[RuleHit]:
+    """Every active rule tried on ``key`` (the empty key: no first or last character to index by)."""
+    rank = rules._rank if len(rules.files) > 1 else None
+    hits = [
+        RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, rank[rule.rule_id] if rank is not None else 0)
+        for rule in rules.active
+        for n in (rule._matcher(key),)
+        if n is not None
+    ]
+    hits.sort(key=RuleHit.sort_key)
+    return hits
+
+
+def end_chars(pattern: str, *, last: bool = False) -> frozenset[str] | None:
+    """The characters a non-empty match of ``pattern`` can begin with (``last``: end with); None if any or unknown.
+
+    A safe over-estimate used only to skip rules that cannot fire: literals and character
+    classes at the start (end), through groups, alternatives and optional parts.  A pattern
+    that can match the empty text, a case-insensitive one, lookarounds, back-references,
+    ``.``, negated or category classes and wide ranges give None.
+    """
+    if not _META.search(pattern):
+        return frozenset(pattern[-1:] if last else pattern[:1]) or None
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    chars, nullable = _ends(list(parsed), last)
+    return None if chars is None or nullable or not chars else frozenset(chars)
+
+
+_WIDE = 256  # a character range wider than this counts as any character
+
+
+def _ends(seq: list, last: bool) -> tuple[set[str] | None, bool]:
+    """(first or last characters of a match of ``seq``, whether it can match the empty text); None: any."""
+    out: set[str] = set()
+    for op, av in reversed(seq) if last else seq:
+        chars, nullable = _end_node(str(op), av, last)
+        if chars is None:
+            return None, False
+        out |= chars
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _end_node(name: str, av: object, last: bool) -> tuple[set[str] | None, bool]:
+    if name == "LITERAL":
+        return {chr(av)}, False  # type: ignore[arg-type]
+    if name == "IN":
+        chars: set[str] = set()
+        for op, val in av:  # type: ignore[attr-defined]
+            if str(op) == "LITERAL":
+                chars.add(chr(val))
+            elif str(op) == "RANGE" and val[1] - val[0] <= _WIDE:
+                chars.update(chr(c) for c in range(val[0], val[1] + 1))
+            else:
+                return None, False  # NEGATE, CATEGORY, a wide range
+        return chars, False
+    if name == "SUBPATTERN":
+        if av[1] & re.IGNORECASE:  # type: ignore[index]
+            return None, False
+        return _ends(list(av[-1]), last)  # type: ignore[index]
+    if name == "ATOMIC_GROUP":
+        return _ends(list(av), last)  # type: ignore[arg-type]
+    if name == "BRANCH":
+        out: set[str] = set()
+        nullable = False
+        for alt in av[1]:  # type: ignore[index]
+            chars_, n = _ends(list(alt), last)
+            if chars_ is None:
+                return None, False
+            out |= chars_
+            nullable |= n
+        return out, nullable
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        lo, _, sub = av  # type: ignore[misc]
+        chars_, n = _ends(list(sub), last)
+        return chars_, n or lo == 0
+    if name == "AT":
+        return set(), True  # an anchor matches no character
+    return None, False  # ANY, NOT_LITERAL, CATEGORY, lookarounds, back-references, …
 
 
 def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: CodeList | None = None) -> RaterResult:
