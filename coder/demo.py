@@ -168,7 +168,6 @@ def run_full_demo(
     Writes ``coded.csv``, ``crosswalk.csv``, ``crosswalk.checked.csv`` (consistency rules applied),
     ``agreement/``, ``report.html`` and ``report.json``, each with a ``.meta.json`` sidecar.
     """
-    import pandas as pd
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -240,15 +239,8 @@ def run_full_demo(
         seed=seed,
         progress=progress,
     )
-    if input is not None:
-        table = pd.DataFrame(
-            [
-                {"bucket": b, "sex": s, "n": sens.baseline["table"][i][j]}
-                for i, b in enumerate("123456789")
-                for j, s in enumerate(("female", "male"))
-            ]
-        )
-        axis["decided"] = measure_axis(tabulate_axis(table, code_col="bucket", count_col="n"), ref, seed=seed)
+    # the axis of the decided mapping over the audit frame (the same as coder axis/sensitivity/report)
+    axis["decided" if input is not None else "decided_imputed"] = sens.axis
     lap("sweeps")
     meta = build_meta(
         command="coder demo",
@@ -281,10 +273,20 @@ def run_full_demo(
 def full_demo_summary(demo: FullDemo, *, top: int = 5) -> str:
     """A plain-text summary of :func:`run_full_demo` (``top`` largest labels short of level 5), ending with the report's path."""
     lines = [demo_report(demo.coding, top=top), ""]
+
+    def ci(x) -> str:
+        return "—" if x is None else f"[{x[0]:.3f}, {x[1]:.3f}]"
+
     for name, res in demo.axis.items():
+        frame = f"{res.n_respondents:,} respondents" + (
+            f", {res.axis['persons_weighted']:,.0f} weighted persons, Kish n_eff {res.n_effective:,.1f}"
+            if res.axis.get("weighted")
+            else ""
+        )
         lines.append(
-            f"axis {name} vs {res.reference['name']}: ρ = {res.rho:.3f} "
-            f"[{res.rho_ci[0]:.3f}, {res.rho_ci[1]:.3f}] → {res.verdict}; parity flags {res.n_parity_flagged}/9"
+            f"axis {name} vs {res.reference['name']} ({frame}): ρ = {res.rho:.3f}, 95% intervals sampling "
+            f"{ci(res.rho_ci)}, coding {ci(res.rho_ci_coding)}, total {ci(res.rho_ci_total)} → {res.verdict}; "
+            f"parity flags {res.n_parity_flagged}/9"
         )
     s = demo.sensitivity.summary()
     if "rules" in s:

@@ -43,7 +43,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .axis.metrics import parse_sex
+from .axis.bands import MIN_PERSONS
+from .axis.coding import label_frame
+from .axis.frame import DEFAULT_BOOTSTRAP, DEFAULT_DRAWS, MIN_BUCKET_RESPONDENTS, kish_n_eff
+from .axis.metrics import AxisResult, measure_axis, parse_sex, table_of_frame
 from .axis.references import KSCO_MAJORS, ReferenceTable, load_reference
 from .codes import CodeList
 from .consistency import ConsistencyRules, check_crosswalk, load_consistency_rules
@@ -68,10 +71,12 @@ __all__ = [
     "axis_point",
     "impute_label_sex",
     "label_sex_table",
+    "measure_crosswalk_axis",
     "noise_test",
     "rule_masks",
     "run_sensitivity",
     "sensitivity_file",
+    "verdicts",
 ]
 
 DEFAULT_NOISE = (0.01, 0.05, 0.10)
@@ -96,6 +101,9 @@ class LabelSexTable:
     counts: np.ndarray
     imputed: bool = False
     note: str = ""
+    respondents: np.ndarray | None = None  # input rows per label × sex (None: every count is a respondent)
+    weights_sq: np.ndarray | None = None  # sum of squared weights per label × sex (weighted rows only)
+    weighted: bool = False
 
     @property
     def persons(self) -> float:
@@ -128,15 +136,23 @@ def label_sex_table(
             f"{', '.join(map(str, frame.columns))}) — name the right ones with --text-col/--sex-col/…"
         )
     weights = frame[count_col or weight_col] if (count_col or weight_col) else None
-    table = tabulate_labels(
-        frame[text_col], weights, weight_name=count_col or weight_col or "", strata={"sex": frame[sex_col]}
-    )
-    cells = table.strata
-    sexes = parse_sex(cells["sex"], sex_map=sex_map, column=sex_col)
+    table = tabulate_labels(frame[text_col], weights, weight_name=count_col or weight_col or "")
+    sexes = parse_sex(frame[sex_col], sex_map=sex_map, column=sex_col)
     keys = table.frame["label_key"].tolist()
-    pos = {k: i for i, k in enumerate(keys)}
-    counts = np.zeros((len(keys), 2))
-    np.add.at(counts, (cells["label_key"].map(pos).to_numpy(), sexes), cells["weight"].to_numpy(float))
+    nl = len(keys)
+    cell = table.row_label * 2 + sexes
+    w = (
+        pd.to_numeric(weights, errors="coerce").to_numpy(float)
+        if weights is not None
+        else np.ones(len(frame), dtype=float)
+    )
+    counts = np.bincount(cell, weights=w, minlength=nl * 2).reshape(nl, 2)
+    if weight_col:
+        respondents = np.bincount(cell, minlength=nl * 2).reshape(nl, 2).astype(float)
+        weights_sq = np.bincount(cell, weights=w * w, minlength=nl * 2).reshape(nl, 2)
+        return LabelSexTable(
+            label_keys=tuple(keys), counts=counts, respondents=respondents, weights_sq=weights_sq, weighted=True
+        )
     return LabelSexTable(label_keys=tuple(keys), counts=counts)
 
 
@@ -167,19 +183,29 @@ def impute_label_sex(
 
 
 def axis_point(
-    tables: np.ndarray, reference: ReferenceTable, *, q: float = 0.8, tau: float = 0.7
+    tables: np.ndarray,
+    reference: ReferenceTable,
+    *,
+    q: float = 0.8,
+    tau: float = 0.7,
+    n: float | np.ndarray | None = None,
+    respondents: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Point axis metrics of a stack of (…, 9, 2) bucket × sex tables (women, men) against ``reference``.
 
     Returns arrays: ``rho``, ``attenuated`` (ρ < τ), ``parity`` (…, 9) 4/5 flags,
     ``out_of_band`` (…, 9) point flags of r outside [q, 1/q], ``gap_sign`` (…, 9), ``female_share``,
-    ``persons``. Buckets with nobody have no flags and gap sign 0.
+    ``persons``. Buckets with nobody have no flags and gap sign 0. ``n``: the sample size of
+    V's bias correction (default each table's total; on weighted rows the Kish effective size,
+    as the axis measurement uses). ``respondents``: (…, 9) respondents per bucket; a bucket with
+    fewer than :data:`~coder.axis.frame.MIN_BUCKET_RESPONDENTS` gets no parity or band flag, as in
+    the axis measurement (default: the table's persons are its respondents).
     """
 
     t = np.asarray(tables, dtype=float)
     ref = reference.subset(KSCO_MAJORS)
     v_ref = cramers_v(ref, n=reference.n if reference.n is not None else math.inf)
-    v = cramers_v(t)
+    v = cramers_v(t, n=n)
     rho = np.asarray(v) / v_ref if v_ref > 0 else np.full(np.shape(v), np.nan)
     persons = t.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -188,15 +214,36 @@ def axis_point(
         ref_fs = ref[:, 0] / ref.sum(axis=1)
         r = fs / ref_fs
     defined = np.isfinite(fs)
+    resp = persons if respondents is None else np.asarray(respondents, dtype=float)
+    flaggable = defined & ~((resp > 0) & (resp < MIN_BUCKET_RESPONDENTS))
     return {
         "rho": rho,
         "attenuated": rho < tau,
-        "parity": defined & (ratio < 0.8),
-        "out_of_band": defined & ((r < q) | (r > 1 / q)),
+        "parity": flaggable & (ratio < 0.8),
+        "out_of_band": flaggable & ((r < q) | (r > 1 / q)),
         "gap_sign": np.where(defined, np.sign(np.where(defined, fs, 0) - ref_fs), 0),
         "female_share": fs,
         "persons": persons.sum(axis=-1),
     }
+
+
+def verdicts(
+    rho: np.ndarray | float, base_rho: float, interval: tuple[float, float] | None, tau: float, n_eff: float
+) -> np.ndarray:
+    """Three-way verdicts of sweep values of ρ (see :func:`coder.axis.bands.axis_verdict`).
+
+    A sweep has no interval of its own: the baseline's interval (``rho_ci_total``, else ``rho_ci``)
+    is shifted by the sweep's Δρ = ρ − ``base_rho``. ``inconclusive`` when ρ is undefined, the
+    frame's n_eff is below :data:`~coder.axis.bands.MIN_PERSONS`, or the shifted interval holds τ.
+    """
+    rho = np.asarray(rho, dtype=float)
+    out = np.where(rho < tau, "attenuated", "not_attenuated").astype(object)
+    if interval is not None:
+        delta = rho - base_rho
+        inside = (interval[0] + delta <= tau) & (tau <= interval[1] + delta)
+        out = np.where(inside, "inconclusive", out)
+    out = np.where(~np.isfinite(rho) | (n_eff < MIN_PERSONS), "inconclusive", out)
+    return out if out.ndim else out.item()
 
 
 def _flag_list(flags: np.ndarray) -> str:
@@ -212,9 +259,17 @@ def noise_test(
     seed: int = 20260101,
     q: float = 0.8,
     tau: float = 0.7,
+    n: float | None = None,
+    interval: tuple[float, float] | None = None,
+    respondents: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, dict[float, np.ndarray]]:
-    """Label-noise stress test of one (9, 2) bucket × sex table (see the module docstring).
+    """Label-noise **stress test** of one (9, 2) bucket × sex table (see the module docstring).
 
+    Not an estimate of the coding error (that is ``rho_ci_coding``, from each label's own coding
+    distribution): every person is equally likely to move, to any other major. ``n``: V's
+    bias-correction size (the frame's n_eff); ``interval``: the baseline's ρ interval, shifted
+    by each replicate's Δρ for its three-way verdict (:func:`verdicts`); ``respondents``: the
+    baseline's respondents per bucket (buckets below the minimum get no flag, see :func:`axis_point`).
     Returns one row per noise level and the replicate ρ values per level.
     """
     if replicates < 1:
@@ -224,8 +279,10 @@ def noise_test(
         raise InputError(f"noise level(s) {', '.join(map(str, bad))}: a share of persons must lie in [0, 1].")
     base_table = np.rint(np.asarray(table, dtype=float)).astype(np.int64)
     k = base_table.shape[0]
-    base = axis_point(base_table, reference, q=q, tau=tau)
+    base = axis_point(base_table, reference, q=q, tau=tau, n=n, respondents=respondents)
     base_flags = int(base["parity"].sum())
+    n_eff = float(base_table.sum()) if n is None else float(n)
+    base_verdict = str(verdicts(base["rho"], float(base["rho"]), interval, tau, n_eff))
     target = np.array([[s if s < i else s + 1 for s in range(k - 1)] for i in range(k)])
     rng = np.random.default_rng(seed)
     rows, rhos = [], {}
@@ -236,10 +293,12 @@ def noise_test(
         for i in range(k):
             np.add.at(arrivals, (slice(None), target[i], slice(None)), dest[:, i].transpose(0, 2, 1))
         noisy = base_table[None] - moved + arrivals
-        m = axis_point(noisy, reference, q=q, tau=tau)
+        m = axis_point(noisy, reference, q=q, tau=tau, n=n, respondents=respondents)
         flags = m["parity"].sum(axis=-1)
         rho = m["rho"]
         rhos[float(p)] = rho
+        vs = np.atleast_1d(verdicts(rho, float(base["rho"]), interval, tau, n_eff)).astype(str)
+        names, counts = np.unique(vs, return_counts=True)
         rows.append(
             {
                 "p": float(p),
@@ -251,8 +310,9 @@ def noise_test(
                 "rho_hi": float(np.quantile(rho, 0.975)),
                 "rho_min": float(rho.min()),
                 "rho_max": float(rho.max()),
-                "verdict_base": "attenuated" if base["attenuated"] else "not_attenuated",
-                "verdict_unchanged": float(np.mean(m["attenuated"] == base["attenuated"])),
+                "verdict_base": base_verdict,
+                "verdict_unchanged": float(np.mean(vs == base_verdict)),
+                "verdict_most": str(names[np.argmax(counts)]),
                 "parity_flags_base": base_flags,
                 "parity_count_unchanged": float(np.mean(flags == base_flags)),
                 "parity_flags_mean": float(flags.mean()),
@@ -310,17 +370,41 @@ class _Sweeper:
         self.unmatched = float(label_sex.counts[rows < 0].sum())
         self.counts = np.zeros((len(self.crosswalk), 2))
         np.add.at(self.counts, rows[rows >= 0], label_sex.counts[rows >= 0])
+        resp = label_sex.respondents if label_sex.respondents is not None else label_sex.counts
+        self.resp = np.zeros(len(self.crosswalk))
+        np.add.at(self.resp, rows[rows >= 0], resp[rows >= 0].sum(axis=1))
+        squares = label_sex.weights_sq if label_sex.weighted else label_sex.counts
+        self.squares = np.zeros(len(self.crosswalk))
+        np.add.at(self.squares, rows[rows >= 0], squares[rows >= 0].sum(axis=1))
         self.persons = self.counts.sum(axis=1)
         self.bucket = _bucket_index(self.base["ksco_major"])
         self.code = self.base["ksco_code"].astype(str).to_numpy()
         self.table = self.tabulate(self.bucket)
-        self.point = axis_point(self.table, reference, q=q, tau=tau)
+        self.n_eff = self.effective(self.bucket)
+        self.point = axis_point(
+            self.table, reference, q=q, tau=tau, n=self.n_eff, respondents=self.respondents_of(self.bucket)
+        )
+        self.interval: tuple[float, float] | None = None  # the baseline's ρ interval, set from the axis
+        self.verdict = str(verdicts(self.point["rho"], float(self.point["rho"]), None, tau, self.n_eff))
 
     def tabulate(self, bucket: np.ndarray) -> np.ndarray:
         ok = bucket >= 0
         out = np.zeros((len(KSCO_MAJORS), 2))
         np.add.at(out, bucket[ok], self.counts[ok])
         return out
+
+    def respondents_of(self, bucket: np.ndarray) -> np.ndarray:
+        """Respondents per major bucket under ``bucket``."""
+        ok = bucket >= 0
+        return np.bincount(bucket[ok], weights=self.resp[ok], minlength=len(KSCO_MAJORS))
+
+    def effective(self, bucket: np.ndarray) -> float:
+        """Kish n_eff of the persons in the frame under ``bucket`` (their count on unweighted rows)."""
+        ok = bucket >= 0
+        return float(kish_n_eff(self.persons[ok].sum(), self.squares[ok].sum()))
+
+    def verdict_of(self, rho: float, n_eff: float) -> str:
+        return str(verdicts(rho, float(self.point["rho"]), self.interval, self.tau, n_eff))
 
     def redecide(self, mask: np.ndarray, policy) -> tuple[np.ndarray, np.ndarray]:
         """Buckets and codes of every row when ``mask`` rows are decided again under ``policy``."""
@@ -333,7 +417,9 @@ class _Sweeper:
 
     def compare(self, bucket: np.ndarray, code: np.ndarray) -> dict[str, object]:
         table = self.tabulate(bucket)
-        m = axis_point(table, self.reference, q=self.q, tau=self.tau)
+        n_eff = self.effective(bucket)
+        m = axis_point(table, self.reference, q=self.q, tau=self.tau, n=n_eff, respondents=self.respondents_of(bucket))
+        verdict = self.verdict_of(float(m["rho"]), n_eff)
         code_changed = code != self.code
         bucket_changed = bucket != self.bucket
         return {
@@ -343,8 +429,8 @@ class _Sweeper:
             "persons_in_frame": float(table.sum()),
             "rho": float(m["rho"]),
             "delta_rho": float(m["rho"] - self.point["rho"]),
-            "verdict": "attenuated" if m["attenuated"] else "not_attenuated",
-            "verdict_changed": bool(m["attenuated"] != self.point["attenuated"]),
+            "verdict": verdict,
+            "verdict_changed": verdict != self.verdict,
             "parity_flags": int(m["parity"].sum()),
             "parity_flags_changed": _flag_list(m["parity"] != self.point["parity"]),
             "out_of_band_changed": _flag_list(m["out_of_band"] != self.point["out_of_band"]),
@@ -368,6 +454,8 @@ class SensitivityResult:
     mappings: pd.DataFrame
     imputed: bool = False
     notes: tuple[str, ...] = field(default=())
+    axis: AxisResult | None = None
+    verdict_changes: tuple[dict[str, object], ...] = field(default=())
 
     def summary(self) -> dict[str, object]:
         """The headline of each sweep (largest |Δρ|, rules that change a verdict or a flag)."""
@@ -401,6 +489,8 @@ class SensitivityResult:
             "thresholds": frame_records(self.thresholds),
             "mappings": frame_records(self.mappings),
             "notes": list(self.notes),
+            "axis": json_ready(self.axis.axis) if self.axis is not None else None,
+            "verdict_changes": json_ready(list(self.verdict_changes)),
         }
 
 
@@ -420,8 +510,15 @@ def run_sensitivity(
     model_thresholds: Sequence[float] = DEFAULT_MODEL_THRESHOLDS,
     fuzzy_thresholds: Sequence[float] = DEFAULT_FUZZY_THRESHOLDS,
     progress: bool = False,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
+    n_draws: int = DEFAULT_DRAWS,
 ) -> SensitivityResult:
     """Run every sweep (see the module docstring) on a crosswalk and its label × sex counts.
+
+    First the axis itself (:func:`measure_crosswalk_axis`: the audit frame, ρ with its sampling,
+    coding and total intervals, the three-way verdict; ``n_bootstrap`` and ``n_draws``); each
+    sweep's verdict is then three-way too, the baseline's interval shifted by the sweep's Δρ
+    (:func:`verdicts`), and ``verdict_changes`` lists every sweep that changes the verdict.
 
     ``bucket_tables``: extra (9, 2) bucket × sex tables (women, men) to stress-test and compare
     beside the crosswalk's mappings — for NPK the published tables of its two mappings, which
@@ -446,9 +543,24 @@ def run_sensitivity(
         notes.append(f"label × sex counts are IMPUTED: {label_sex.note}")
     if sweep.unmatched:
         notes.append(f"{sweep.unmatched:,.0f} persons have labels missing from the crosswalk and are left out")
+    axis = measure_crosswalk_axis(
+        sweep.base,
+        label_sex,
+        reference,
+        q=q,
+        tau=tau,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        n_draws=n_draws,
+        progress=progress,
+    )
+    sweep.interval = axis.rho_ci_total if axis.rho_ci_total is not None else axis.rho_ci
+    sweep.verdict = sweep.verdict_of(float(sweep.point["rho"]), sweep.n_eff)
     baseline = {
         "rho": float(sweep.point["rho"]),
-        "verdict": "attenuated" if sweep.point["attenuated"] else "not_attenuated",
+        "rho_interval": list(sweep.interval) if sweep.interval is not None else None,
+        "n_effective": sweep.n_eff,
+        "verdict": sweep.verdict,
         "parity_flags": int(sweep.point["parity"].sum()),
         "parity_flagged": _flag_list(sweep.point["parity"]),
         "out_of_band": _flag_list(sweep.point["out_of_band"]),
@@ -462,7 +574,19 @@ def run_sensitivity(
     tables = {"decided" + ("_imputed" if imputed else ""): sweep.table, **dict(bucket_tables or {})}
     noise_parts, noise_rho = [], {}
     for name, table in tqdm(tables.items(), desc="noise", unit="table", disable=disable):
-        frame, rhos = noise_test(table, reference, levels=noise_levels, replicates=replicates, seed=seed, q=q, tau=tau)
+        own = name.startswith("decided")
+        frame, rhos = noise_test(
+            table,
+            reference,
+            levels=noise_levels,
+            replicates=replicates,
+            seed=seed,
+            q=q,
+            tau=tau,
+            n=sweep.n_eff if own else None,
+            interval=sweep.interval if own else None,
+            respondents=sweep.respondents_of(sweep.bucket) if own else None,
+        )
         frame.insert(0, "mapping", name)
         noise_parts.append(frame)
         noise_rho[name] = {p: v.tolist() for p, v in rhos.items()}
@@ -540,12 +664,28 @@ def run_sensitivity(
     thresholds = pd.DataFrame(grid_rows, columns=_SWEEP_COLUMNS(*(f"{s}_threshold" for s in slots), "labels_redecided"))
 
     # 5. mapping comparison
-    map_rows = [_mapping_row("decided" + ("_imputed" if imputed else ""), "decided by the policy", sweep.table, sweep)]
+    map_rows = [
+        _mapping_row(
+            "decided" + ("_imputed" if imputed else ""),
+            "decided by the policy",
+            sweep.table,
+            sweep,
+            sweep.n_eff,
+            sweep.respondents_of(sweep.bucket),
+        )
+    ]
     for n in names:
         codes_n = sweep.crosswalk[f"{n}_code"].astype(str).to_numpy()
         bucket = _bucket_index([c[:1] for c in codes_n])
         map_rows.append(
-            _mapping_row(n + ("_imputed" if imputed else ""), "rater's own codes", sweep.tabulate(bucket), sweep)
+            _mapping_row(
+                n + ("_imputed" if imputed else ""),
+                "rater's own codes",
+                sweep.tabulate(bucket),
+                sweep,
+                sweep.effective(bucket),
+                sweep.respondents_of(bucket),
+            )
         )
     for name, table in (bucket_tables or {}).items():
         map_rows.append(_mapping_row(name, "given bucket table", np.asarray(table, dtype=float), sweep))
@@ -563,8 +703,13 @@ def run_sensitivity(
         "fuzzy_thresholds": [float(x) for x in fuzzy_thresholds],
         "policy": policy.as_dict(),
         "frame": list(KSCO_MAJORS),
-        "verdict_rule": "point screen: attenuated when ρ < τ (no interval in the sweeps)",
-        "noise_rule": "per bucket × sex cell, Binomial(n, p) persons moved, each to one of the 8 other majors uniformly",
+        "verdict_rule": "three-way (attenuated / not_attenuated / inconclusive); a sweep's interval is the "
+        "baseline's (rho_ci_total, else rho_ci) shifted by the sweep's Δρ; a given bucket table has no interval "
+        "(ρ < τ, inconclusive below n = 100)",
+        "noise_rule": "STRESS TEST, not the coding error: per bucket × sex cell, Binomial(n, p) persons moved, "
+        "each to one of the 8 other majors uniformly",
+        "n_bootstrap": n_bootstrap,
+        "n_draws": n_draws,
         "label_sex_imputed": imputed,
         "label_sex_note": label_sex.note,
     }
@@ -579,6 +724,79 @@ def run_sensitivity(
         mappings=mappings,
         imputed=imputed,
         notes=tuple(notes),
+        axis=axis,
+        verdict_changes=tuple(_verdict_changes(noise, rules, raters, thresholds, slots)),
+    )
+
+
+def _verdict_changes(noise, rules, raters, thresholds, slots) -> list[dict[str, object]]:
+    """Every sweep whose three-way verdict differs from the baseline's (noise: most replicates differ)."""
+    out: list[dict[str, object]] = []
+    for frame, sweep, what in (
+        (rules, "leave one rule out", lambda r: f"rule {r['rule_id']}"),
+        (raters, "leave one rater out", lambda r: f"rater {r['rater']}"),
+        (
+            thresholds,
+            "threshold grid",
+            lambda r: ", ".join(f"{s} threshold {r[f'{s}_threshold']:g}" for s in slots),
+        ),
+    ):
+        for r in frame_records(frame[frame["verdict_changed"]]) if len(frame) else []:
+            out.append({"sweep": sweep, "what": what(r), "verdict": r["verdict"], "rho": r["rho"]})
+    for r in frame_records(noise):
+        if r["verdict_unchanged"] < 0.5:
+            out.append(
+                {
+                    "sweep": "label noise (stress test)",
+                    "what": f"{r['mapping']} p = {r['p']:g} ({100 * (1 - r['verdict_unchanged']):.0f}% of replicates)",
+                    "verdict": r["verdict_most"],
+                    "rho": r["rho_median"],
+                }
+            )
+    return out
+
+
+def measure_crosswalk_axis(
+    crosswalk: Crosswalk | pd.DataFrame,
+    label_sex: LabelSexTable,
+    reference: ReferenceTable,
+    *,
+    q: float = 0.8,
+    tau: float = 0.7,
+    seed: int = 20260101,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
+    n_draws: int = DEFAULT_DRAWS,
+    coding: bool = True,
+    progress: bool = False,
+) -> AxisResult:
+    """The axis of the persons in ``label_sex`` coded by the decided ``crosswalk``, over the one audit frame.
+
+    The same frame as ``coder axis`` on the coded rows with their crosswalk
+    (:func:`coder.axis.coding.label_frame`): respondents, weights and squared weights per label
+    × sex, each label's decided bucket and coding distribution; then
+    :func:`coder.axis.metrics.measure_axis` (ρ with sampling, coding and total intervals).
+    ``coder sensitivity``, ``coder report`` and ``coder demo --input`` all measure the axis here.
+    """
+    decided = crosswalk.frame if isinstance(crosswalk, Crosswalk) else crosswalk
+    frame = label_frame(
+        decided,
+        label_sex.label_keys,
+        label_sex.counts,
+        respondents=label_sex.respondents,
+        weights_sq=label_sex.weights_sq,
+        weighted=label_sex.weighted,
+        coding=coding,
+        notes=[f"label × sex counts are IMPUTED: {label_sex.note}"] if label_sex.imputed else [],
+    )
+    return measure_axis(
+        table_of_frame(frame),
+        reference,
+        q=q,
+        tau=tau,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        n_draws=n_draws,
+        progress=progress,
     )
 
 
@@ -599,16 +817,28 @@ def _SWEEP_COLUMNS(*head: str) -> list[str]:
     ]
 
 
-def _mapping_row(name: str, kind: str, table: np.ndarray, sweep: _Sweeper) -> dict[str, object]:
-    m = axis_point(table, sweep.reference, q=sweep.q, tau=sweep.tau)
+def _mapping_row(
+    name: str,
+    kind: str,
+    table: np.ndarray,
+    sweep: _Sweeper,
+    n_eff: float | None = None,
+    respondents: np.ndarray | None = None,
+) -> dict[str, object]:
+    m = axis_point(table, sweep.reference, q=sweep.q, tau=sweep.tau, n=n_eff, respondents=respondents)
     base = sweep.point
+    verdict = (
+        sweep.verdict_of(float(m["rho"]), n_eff)
+        if n_eff is not None
+        else str(verdicts(m["rho"], float(m["rho"]), None, sweep.tau, float(table.sum())))
+    )
     defined = (m["gap_sign"] != 0) & (base["gap_sign"] != 0)
     return {
         "mapping": name,
         "kind": kind,
         "persons_in_frame": float(table.sum()),
         "rho": float(m["rho"]),
-        "verdict": "attenuated" if m["attenuated"] else "not_attenuated",
+        "verdict": verdict,
         "parity_flags": int(m["parity"].sum()),
         "parity_flagged": _flag_list(m["parity"]),
         "out_of_band": _flag_list(m["out_of_band"]),

@@ -52,7 +52,9 @@ def chi_square(table: np.ndarray) -> np.ndarray:
         return n * (ratio.sum(axis=(-2, -1)) - 1.0)
 
 
-def cramers_v(table: np.ndarray, *, bias_correction: bool = True, n: float | None = None) -> np.ndarray | float:
+def cramers_v(
+    table: np.ndarray, *, bias_correction: bool = True, n: float | np.ndarray | None = None
+) -> np.ndarray | float:
     """Cramér's V of an ``(r, c)`` table (or a stack ``(..., r, c)``); higher = stronger association.
 
     With ``bias_correction=True`` (default) Bergsma's (2013) correction is used::
@@ -63,7 +65,8 @@ def cramers_v(table: np.ndarray, *, bias_correction: bool = True, n: float | Non
 
     ``r`` and ``k`` count the rows and columns with a non-zero total. ``n`` overrides the
     sample size used by the correction (``math.inf`` switches it off, e.g. for a table of
-    shares); by default it is the table total. Returns 0 when a margin has a single level.
+    shares; an array gives one size per table of the stack, e.g. each table's Kish effective
+    size on weighted data); by default it is the table total. Returns 0 when a margin has a single level.
     """
     t = np.asarray(table, dtype=float)
     total = t.sum(axis=(-2, -1))
@@ -73,7 +76,7 @@ def cramers_v(table: np.ndarray, *, bias_correction: bool = True, n: float | Non
     with np.errstate(divide="ignore", invalid="ignore"):
         phi2 = chi2 / total
         if bias_correction:
-            size = total if n is None else np.full_like(total, float(n))
+            size = total if n is None else np.broadcast_to(np.asarray(n, dtype=float), np.shape(total))
             finite = np.isfinite(size)
             m = np.where(finite, size - 1.0, 1.0)
             phi2 = np.where(finite, np.maximum(0.0, phi2 - (k - 1) * (r - 1) / m), phi2)

@@ -327,7 +327,7 @@ def test_small_frame_is_inconclusive(res2025h2):
     assert result.verdict == "inconclusive"
     assert result.to_dict()["verdict"] == "inconclusive"
     text = format_axis_table(result)
-    assert "verdict: inconclusive" in text and "ATTENUATED" not in text
+    assert "verdict (sampling interval): inconclusive" in text and "ATTENUATED" not in text
 
 
 def test_interval_containing_tau_is_inconclusive():

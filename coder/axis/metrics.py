@@ -38,13 +38,21 @@ from ..errors import InputError
 from ..stats import (
     cramers_v,
     draw_fixed_margin_tables,
-    draw_multinomial_tables,
     jensen_shannon,
     permutation_pvalue,
     total_variation,
 )
 from .bands import MIN_PERSONS, VERDICTS, axis_verdict, outside_band, parity_ratio, quantile_interval, safe_ratio  # noqa: F401 (re-exported)
-from .references import AGE_BANDS, KSCO_MAJORS, ReferenceTable
+from .frame import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_DRAWS,
+    MIN_BUCKET_RESPONDENTS,
+    AuditFrame,
+    axis_object,
+    build_frame,
+    measure_rho,
+)
+from .references import AGE_BANDS, ReferenceTable
 from .robust import (
     AgeStandardisation,
     DeffCheck,
@@ -118,6 +126,7 @@ class SexBucketTable:
     age_counts: np.ndarray | None = None
     age_missing: int = 0
     notes: tuple[str, ...] = ()
+    frame: AuditFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,11 @@ class AxisResult:
     age_standardisation: AgeStandardisation | None
     deff: tuple[DeffCheck, ...]
     notes: tuple[str, ...] = field(default=())
+    n_respondents: int = 0
+    n_effective: float = math.nan
+    rho_ci_coding: tuple[float, float] | None = None
+    rho_ci_total: tuple[float, float] | None = None
+    axis: dict = field(default_factory=dict)  # the audit-frame object every JSON carrying the axis has
 
     def to_dict(self) -> dict:
         """JSON-ready dict: tuples become lists, NaN becomes ``None``."""
@@ -284,8 +298,17 @@ def tabulate_axis(
     sex_map: Mapping[str, str] | None = None,
     exclude: Iterable[str] = DEFAULT_EXCLUDE,
     status_col: str | None = None,
+    label_col: str | None = None,
+    coding: tuple[Mapping[str, np.ndarray], tuple[str, ...]] | None = None,
+    coding_note: str = "",
 ) -> SexBucketTable:
-    """Build the bucket × sex table from rows or an aggregated table.
+    """Build the bucket × sex table from rows or an aggregated table, over the audit frame.
+
+    The table carries its :class:`~coder.axis.frame.AuditFrame` (``.frame``): with
+    ``label_col`` (coded rows) its units are the labels (:func:`coder.normalize.label_key` of the
+    column), else the buckets. ``coding``: ``({label_key: probabilities}, buckets)`` from
+    :func:`coder.axis.coding.coding_probabilities`, the coding distribution of each label
+    (``coding_note`` says where it came from).
 
     Three input shapes: coded rows (one person per row; ``weight_col`` and ``age_col``
     optional); a long table with ``count_col`` (bucket, sex, count); or a wide bucket
@@ -305,7 +328,7 @@ def tabulate_axis(
         raise InputError(f"status column {status_col!r} applies to coded rows, not to a wide bucket table — drop it.")
     notes: list[str] = []
     needed = [code_col] + ([sex_col] if n_col is None else [n_col, female_share_col])
-    needed += [c for c in (weight_col, age_col, count_col, status_col) if c]
+    needed += [c for c in (weight_col, age_col, count_col, status_col, label_col) if c]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise InputError(
@@ -313,10 +336,16 @@ def tabulate_axis(
             f"{', '.join(map(str, frame.columns))}) — name the right ones with --sex-col/--code-col/…",
         )
     buckets = _buckets_of(frame[code_col], code_col)
+    label_keys = None
+    if label_col is not None and n_col is None and count_col is None:
+        from ..labels import tabulate_labels
+
+        labels = tabulate_labels(frame[label_col])
+        label_keys = np.asarray(labels.frame["label_key"].to_numpy(dtype=object))[labels.row_label]
     if status_col is not None:
         unstated = (frame[status_col].map(_text).str.strip() == EMPLOYED_UNSTATED).to_numpy() & (buckets == "unknown")
         buckets = np.where(unstated, EMPLOYED_UNSTATED, buckets).astype(object)
-        exclude.add(EMPLOYED_UNSTATED)
+        exclude.add(EMPLOYED_UNSTATED)  # never compared: employed, but the occupation is not stated
     if n_col is not None:
         if female_share_col is None:
             raise InputError("--n-col needs --female-share-col (the female share per bucket) — add it.")
@@ -352,18 +381,60 @@ def tabulate_axis(
                 f"column {label!r}: {int((~np.isfinite(weights) | (weights < 0)).sum())} row(s) are "
                 "not a number ≥ 0 — fix or drop them."
             )
-    codes, labels = pd.factorize(bucket_arr)
-    label_persons = np.bincount(codes, weights=persons, minlength=len(labels))
-    excluded = {b: round(float(label_persons[labels == b].sum())) for b in sorted(exclude)}
-    label_keep = ~np.isin(labels, list(exclude))
-    keep = label_keep[codes]
-    seen = {str(b) for b, k_, n in zip(labels, label_keep, label_persons, strict=True) if k_ and n > 0}
-    frame_buckets = tuple(list(KSCO_MAJORS) + sorted(seen - set(KSCO_MAJORS)))
-    index = {b: i for i, b in enumerate(frame_buckets)}
-    bi = np.array([index.get(b, -1) for b in labels], dtype=np.int64)[codes]
-    nb = len(frame_buckets)
-    counts = np.bincount(bi[keep] * 2 + sexes[keep], weights=weights[keep], minlength=nb * 2).reshape(nb, 2)
+    if label_keys is not None and n_col is None and count_col is None:
+        unit_of_row = np.array([f"{k}" for k in label_keys], dtype=object)
+        kind = "label"
+    else:
+        unit_of_row, kind = bucket_arr, "bucket"
+    # a unit is one label (or bucket) with one bucket; a label whose rows carry two buckets is split
+    pair_ids, pairs = pd.factorize(pd.Series(list(zip(unit_of_row, bucket_arr, strict=True)), dtype=object))
+    keys = [str(u) for u, _ in pairs]
+    dup = pd.Series(keys).duplicated(keep=False).to_numpy()
+    unit_keys = [f"{u} [{b}]" if d else str(u) for (u, b), d in zip(pairs, dup, strict=True)]
+    unit_buckets = [str(b) for _, b in pairs]
+    nu = len(pairs)
+    cell = pair_ids * 2 + sexes
+    resp = np.bincount(cell, weights=persons, minlength=nu * 2).reshape(nu, 2)
+    wsum = np.bincount(cell, weights=weights, minlength=nu * 2).reshape(nu, 2)
+    wsq = np.bincount(cell, weights=weights * weights, minlength=nu * 2).reshape(nu, 2)
+    cod = None
+    if coding is not None and kind == "label":
+        probs_of, coding_buckets = coding
+        k1 = len(coding_buckets) + 1
+        cod = np.zeros((nu, k1))
+        missing = 0
+        for i, (u, b) in enumerate(pairs):
+            row = probs_of.get(str(u))
+            if row is None or not _mode_is(row, b, coding_buckets):
+                missing += 1
+                cod[i, coding_buckets.index(b) if b in coding_buckets else k1 - 1] = 1.0
+            else:
+                cod[i] = row
+        if missing:
+            notes.append(
+                f"{missing} label(s) of the rows are missing from the crosswalk or carry another bucket there: "
+                "their coding is taken as certain"
+            )
+    weighted = weight_col is not None
+    frame_ = build_frame(
+        unit_keys,
+        unit_buckets,
+        resp,
+        weights=wsum if weighted else None,
+        weights_sq=wsq if weighted else None,
+        exclude=exclude,
+        unit_kind=kind,
+        coding=cod,
+        coding_buckets=coding[1] if coding is not None else None,
+        coding_note=coding_note,
+        notes=notes,
+    )
+    frame_buckets = frame_.buckets
+    index = {b: i for i, b in enumerate(frame_buckets) if b not in frame_.exclude}
+    bi = np.array([index.get(b, -1) for b in bucket_arr], dtype=np.int64)
+    keep = bi >= 0
     age_counts, age_missing = None, 0
+    nb = len(frame_buckets)
     if ages is not None:
         band = np.select(
             [ages < 15, ages < 30, ages < 40, ages < 50, ages < 60, ages >= 60], [-1, 0, 1, 2, 3, 4], default=-1
@@ -378,15 +449,28 @@ def tabulate_axis(
             notes.append(
                 f"{age_missing} persons without a usable age (missing or under 15) left out of the age standardisation"
             )
+    return table_of_frame(frame_, age_counts=age_counts, age_missing=age_missing, notes=notes)
+
+
+def _mode_is(row: np.ndarray, bucket: str, coding_buckets: tuple[str, ...]) -> bool:
+    j = coding_buckets.index(bucket) if bucket in coding_buckets else len(coding_buckets)
+    return bool(row[j] >= row.max() - 1e-12) or bucket not in coding_buckets
+
+
+def table_of_frame(
+    frame: AuditFrame, *, age_counts: np.ndarray | None = None, age_missing: int = 0, notes: Iterable[str] = ()
+) -> SexBucketTable:
+    """The bucket × sex table of an :class:`~coder.axis.frame.AuditFrame`, ready for :func:`measure_axis`."""
     return SexBucketTable(
-        buckets=frame_buckets,
-        counts=counts,
-        n_persons=round(persons[keep].sum()),
-        excluded=excluded,
-        weighted=weight_col is not None,
+        buckets=frame.buckets,
+        counts=frame.table(),
+        n_persons=frame.n_respondents,
+        excluded={b: round(v["respondents"]) for b, v in frame.excluded().items()},
+        weighted=frame.weighted,
         age_counts=age_counts,
         age_missing=age_missing,
-        notes=tuple(notes),
+        notes=tuple(notes) if notes else frame.notes,
+        frame=frame,
     )
 
 
@@ -429,13 +513,39 @@ def _align(table: SexBucketTable, reference: ReferenceTable) -> tuple[SexBucketT
     return table, ref
 
 
+def _frame_of(table: SexBucketTable) -> AuditFrame:
+    """The table's audit frame (restricted to the aligned buckets), or a bucket-unit frame for a bare table."""
+    frame = table.frame
+    if frame is None:
+        counts = np.asarray(table.counts, dtype=float)
+        total = counts.sum()
+        resp = counts * (table.n_persons / total) if table.weighted and total > 0 else counts
+        return build_frame(
+            table.buckets,
+            table.buckets,
+            np.rint(resp),
+            weights=counts if table.weighted else None,
+            weights_sq=counts * counts / np.maximum(np.rint(resp), 1) if table.weighted else None,
+            exclude=(),
+            unit_kind="bucket",
+        )
+    if frame.buckets != table.buckets:
+        coding = None
+        if frame.coding is not None:
+            from .frame import _reindex_coding
+
+            coding = _reindex_coding(frame.coding, frame.buckets, table.buckets, frame.exclude)
+        frame = replace(frame, buckets=table.buckets, coding=coding)
+    return frame
+
+
 def measure_axis(
     table: SexBucketTable,
     reference: ReferenceTable,
     *,
     q: float = 0.8,
     tau: float = 0.7,
-    n_bootstrap: int = 2000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     n_permutations: int = 10000,
     alpha: float = 0.05,
     seed: int = 20260101,
@@ -444,8 +554,16 @@ def measure_axis(
     deffs: tuple[float, ...] = (1.0, 1.5, 2.0),
     ref_sample_size: int | None = None,
     vintages: bool = True,
+    n_draws: int = DEFAULT_DRAWS,
+    progress: bool = False,
 ) -> AxisResult:
-    """Compare ``table`` with ``reference`` bucket by bucket and overall (see the module docstring)."""
+    """Compare ``table`` with ``reference`` bucket by bucket and overall (see the module docstring).
+
+    ρ and its intervals come from the table's audit frame (:func:`coder.axis.frame.measure_rho`):
+    ``rho_ci`` sampling (``n_bootstrap`` respondent bootstraps), ``rho_ci_coding`` and
+    ``rho_ci_total`` from ``n_draws`` coding draws when the frame knows its labels' coding; the
+    verdict uses ``rho_ci_total`` when there is one. ``progress``: tqdm bars on stderr.
+    """
     if not 0 < q < 1:
         raise InputError(f"q = {q}: the band [q, 1/q] needs 0 < q < 1 — e.g. q = 0.8.")
     if n_bootstrap < 1 or n_permutations < 1:
@@ -457,24 +575,36 @@ def measure_axis(
     rng = np.random.default_rng(seed)
     n = table.n_persons
     notes = list(table.notes) + list(reference.flags)
-
-    # bootstrap of the data table (multinomial, size = unweighted persons)
-    boot = draw_multinomial_tables(data, n_bootstrap, rng=rng, n=n).astype(float)
+    frame = _frame_of(table)
+    n_eff = frame.n_effective
+    ref_n = reference.n if reference.n is not None else math.inf
+    rm = measure_rho(
+        frame,
+        ref,
+        ref_n=ref_n,
+        tau=tau,
+        n_bootstrap=n_bootstrap,
+        n_draws=n_draws,
+        alpha=alpha,
+        seed=seed,
+        progress=progress,
+    )
+    boot = rm.boot_tables
     boot_persons = boot.sum(axis=2)
     boot_fs = safe_ratio(boot[:, :, 0], boot_persons)
-    boot_bs = boot_persons / n
-
-    ref_n = reference.n if reference.n is not None else math.inf
-    v_data = cramers_v(data, n=n)
+    boot_bs = safe_ratio(boot_persons, boot_persons.sum(axis=1, keepdims=True))
+    v_data, v_boot = rm.v_data, rm.v_boot
     v_ref = cramers_v(ref, n=ref_n)
-    v_boot = cramers_v(boot, n=n)
-    rho = v_data / v_ref if v_ref > 0 else None
-    rho_ci = quantile_interval(v_boot / v_ref, (alpha / 2, 1 - alpha / 2)) if v_ref > 0 else None
+    rho, rho_ci = rm.rho, rm.rho_ci
+    verdict_ci = rm.rho_ci_total if rm.rho_ci_total is not None else rm.rho_ci
 
-    # permutation null of V_data with both margins fixed
-    integer = np.rint(data * (n / data.sum())).astype(np.int64) if table.weighted else np.rint(data).astype(np.int64)
-    null = cramers_v(draw_fixed_margin_tables(integer, n_permutations, rng=rng), n=n)
-    v_obs_int = cramers_v(integer, n=n)
+    # permutation null of V_data with both margins fixed (weighted data: rescaled to the Kish effective size)
+    n_perm = max(2, round(n_eff))
+    integer = (
+        np.rint(data * (n_perm / data.sum())).astype(np.int64) if table.weighted else np.rint(data).astype(np.int64)
+    )
+    null = cramers_v(draw_fixed_margin_tables(integer, n_permutations, rng=rng), n=n_perm)
+    v_obs_int = cramers_v(integer, n=n_perm)
     permutation = {
         "v_observed": float(v_obs_int),
         "p_value": permutation_pvalue(v_obs_int, null),
@@ -485,9 +615,11 @@ def measure_axis(
     }
     if table.weighted:
         notes.append(
-            "weighted data: the permutation null uses the weighted table rescaled to the unweighted person "
-            "count and rounded; the bootstrap draws the unweighted count over the weighted cell shares"
+            f"weighted data: {n:,} respondents carry {data.sum():,.0f} persons; Kish's effective sample size "
+            f"n_eff = {n_eff:,.1f} sizes the bias correction of V and the permutation null (the weighted table "
+            "rescaled to n_eff and rounded); the bootstrap resamples respondents with their weights"
         )
+    small = frame.bucket_respondents() < MIN_BUCKET_RESPONDENTS
 
     persons = data.sum(axis=1)
     fs = safe_ratio(data[:, 0], persons)
@@ -503,16 +635,22 @@ def measure_axis(
     probs_b = (alpha / (2 * kb), 1 - alpha / (2 * kb))
     results = []
     for j, b in enumerate(table.buckets):
-        ci = quantile_interval(boot_r[:, j], probs) if defined[j] else None
-        ci_b = quantile_interval(boot_r[:, j], probs_b) if defined[j] else None
-        rb_ci = quantile_interval(boot_rb[:, j], probs)
-        rb_ci_b = quantile_interval(boot_rb[:, j], probs_b)
+        tiny = bool(small[j]) and defined[j]
+        ci = quantile_interval(boot_r[:, j], probs) if defined[j] and not tiny else None
+        ci_b = quantile_interval(boot_r[:, j], probs_b) if defined[j] and not tiny else None
+        rb_ci = None if tiny else quantile_interval(boot_rb[:, j], probs)
+        rb_ci_b = None if tiny else quantile_interval(boot_rb[:, j], probs_b)
         share = float(fs[j]) if defined[j] else None
-        pr, pf = parity_ratio(share)
+        pr, pf = parity_ratio(share) if not tiny else (parity_ratio(share)[0], None)
         rpr, rpf = parity_ratio(float(ref_fs[j]))
         note = ""
         if not defined[j]:
             note = "no persons in the data: female share and r undefined"
+        elif tiny:
+            note = (
+                f"{int(frame.bucket_respondents()[j])} respondent(s), fewer than {MIN_BUCKET_RESPONDENTS}: "
+                "no interval and no flag"
+            )
         elif data[j, 0] == 0:
             note = "0 women in the data: r = 0 and its interval is degenerate"
         results.append(
@@ -530,7 +668,7 @@ def measure_axis(
                 r_ci_bonferroni=ci_b,
                 out_of_band=outside_band(ci, q),
                 out_of_band_bonferroni=outside_band(ci_b, q),
-                out_of_band_point=bool(r[j] < q or r[j] > 1 / q) if defined[j] else None,
+                out_of_band_point=bool(r[j] < q or r[j] > 1 / q) if defined[j] and not tiny else None,
                 parity_ratio=pr,
                 parity_flag=pf,
                 ref_parity_ratio=float(rpr),
@@ -540,9 +678,9 @@ def measure_axis(
                 r_bucket=float(r_bucket[j]),
                 r_bucket_ci=rb_ci,
                 r_bucket_ci_bonferroni=rb_ci_b,
-                bucket_out_of_band=bool(outside_band(rb_ci, q)),
-                bucket_out_of_band_bonferroni=bool(outside_band(rb_ci_b, q)),
-                bucket_out_of_band_point=bool(r_bucket[j] < q or r_bucket[j] > 1 / q),
+                bucket_out_of_band=outside_band(rb_ci, q),
+                bucket_out_of_band_bonferroni=outside_band(rb_ci_b, q),
+                bucket_out_of_band_point=None if tiny else bool(r_bucket[j] < q or r_bucket[j] > 1 / q),
                 note=note,
             )
         )
@@ -554,7 +692,8 @@ def measure_axis(
     }
     verdict = None if rho is None else bool(rho < tau)
 
-    grid = check_grid(rho, rho_ci, results, taus=taus, qs=qs, n_persons=n)
+    grid = check_grid(rho, verdict_ci, results, taus=taus, qs=qs, n_persons=round(n_eff))
+    fs_flag = np.where(small, np.nan, fs)  # tiny buckets get no interval in the robustness checks either
     vint = (
         check_vintages(
             reference,
@@ -562,7 +701,7 @@ def measure_axis(
             boot_fs,
             boot_bs,
             v_boot,
-            fs,
+            fs_flag,
             v_data,
             results,
             q=q,
@@ -583,7 +722,18 @@ def measure_axis(
     deff = (
         tuple(
             check_deff(
-                ref, ref_sample_size, d, boot_fs, v_boot, fs, table.buckets, results, rng=rng, q=q, tau=tau, alpha=alpha
+                ref,
+                ref_sample_size,
+                d,
+                boot_fs,
+                v_boot,
+                fs_flag,
+                table.buckets,
+                results,
+                rng=rng,
+                q=q,
+                tau=tau,
+                alpha=alpha,
             )
             for d in deffs
         )
@@ -617,6 +767,8 @@ def measure_axis(
             "deffs": list(deffs),
             "ref_sample_size": ref_sample_size,
             "weighted": table.weighted,
+            "n_draws": n_draws,
+            "min_bucket_respondents": MIN_BUCKET_RESPONDENTS,
             "out_of_band_rule": "95% percentile bootstrap interval of r wholly outside [q, 1/q]",
             "parity_rule": "min(share, 1-share) / max(share, 1-share) < 0.8",
         },
@@ -631,15 +783,20 @@ def measure_axis(
         rho=rho,
         rho_ci=rho_ci,
         verdict_attenuated=verdict,
-        verdict=axis_verdict(rho, rho_ci, tau, n),
+        verdict=rm.verdict,
+        n_respondents=frame.n_respondents,
+        n_effective=float(n_eff),
+        rho_ci_coding=rm.rho_ci_coding,
+        rho_ci_total=rm.rho_ci_total,
+        axis=axis_object(frame, rm, tau=tau),
         tau_note=TAU_NOTE,
         permutation=permutation,
         distances=distances,
         n_out_of_band=sum(bool(b.out_of_band) for b in results),
         n_out_of_band_point=sum(bool(b.out_of_band_point) for b in results),
         n_out_of_band_bonferroni=sum(bool(b.out_of_band_bonferroni) for b in results),
-        n_bucket_out_of_band=sum(b.bucket_out_of_band for b in results),
-        n_bucket_out_of_band_point=sum(b.bucket_out_of_band_point for b in results),
+        n_bucket_out_of_band=sum(bool(b.bucket_out_of_band) for b in results),
+        n_bucket_out_of_band_point=sum(bool(b.bucket_out_of_band_point) for b in results),
         n_parity_flagged=sum(bool(b.parity_flag) for b in results),
         n_ref_parity_flagged=sum(b.ref_parity_flag for b in results),
         grid=grid,

@@ -14,9 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..crosswalk.stage import Output, write_outputs
+from ..errors import InputError
 from ..io import check_output, read_table
 from ..provenance import build_meta, check_paths
 from ..resources import file_sha256
+from .frame import DEFAULT_DRAWS
 from .metrics import DEFAULT_EXCLUDE, AxisResult, measure_axis, tabulate_axis
 from .references import AGE_TABLE, load_age_structure, load_reference
 
@@ -37,6 +39,38 @@ def buckets_frame(result: AxisResult) -> pd.DataFrame:
                 row[key] = value
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _crosswalk_of(input_path, crosswalk, text_col, aggregated) -> tuple[str | Path | None, str | None, bool]:
+    """The crosswalk and text column for the coding intervals: given, or recorded in the input's sidecar."""
+    import json
+
+    from ..provenance import meta_path
+
+    if aggregated:
+        if crosswalk is not None:
+            raise InputError("--crosswalk needs coded rows (one respondent per row), not an aggregated table.")
+        return None, text_col, False
+    found = False
+    side = meta_path(input_path) if str(input_path) != "-" else None
+    meta = {}
+    if side is not None and side.is_file():
+        try:
+            meta = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+    if crosswalk is None:
+        recorded = (meta.get("outputs") or {}).get("crosswalk")
+        if recorded and Path(recorded).is_file():
+            crosswalk, found = recorded, True
+    if crosswalk is not None and not text_col:
+        text_col = (meta.get("params") or {}).get("text_col")
+        if not text_col:
+            raise InputError(
+                f"{input_path}: which column holds the occupation text (to join the crosswalk {crosswalk})? "
+                "No sidecar records it — pass --text-col."
+            )
+    return crosswalk, text_col, found
 
 
 def axis_file(
@@ -63,6 +97,10 @@ def axis_file(
     seed: int = 20260101,
     ref_sample_size: int | None = None,
     vintages: bool = True,
+    crosswalk: str | Path | None = None,
+    text_col: str | None = None,
+    n_draws: int = DEFAULT_DRAWS,
+    progress: bool = False,
     command: str = "coder axis",
 ) -> AxisResult:
     """Read ``input_path``, compare it with ``reference``, write ``json_path`` and ``csv_path``.
@@ -76,6 +114,12 @@ def axis_file(
     sha256 and the reference tables' sha256.  The column and option arguments are
     those of :func:`~coder.axis.metrics.tabulate_axis` and
     :func:`~coder.axis.metrics.measure_axis`.
+
+    ``crosswalk``: the crosswalk that coded the rows (default: the one ``coder code`` recorded in
+    the input's ``.meta.json``, when that file is still there); with it the frame's units are the
+    labels of ``text_col`` (default: the column the sidecar records) and ρ gets its coding and
+    total intervals (``n_draws`` whole mappings) — the same frame as ``coder sensitivity`` and
+    ``coder report`` build from the crosswalk and these rows.
     """
 
     ref_file = str(reference) if Path(str(reference)).is_file() else None
@@ -84,8 +128,21 @@ def axis_file(
         if path is not None:
             check_output(path, what=label, table=table)
     ref = load_reference(reference)
+    crosswalk, text_col, found = _crosswalk_of(input_path, crosswalk, text_col, count_col or n_col)
     frame = read_table(input_path)
     exclude = tuple(exclude)
+    coding, coding_note, xwalk_info = None, "", None
+    if crosswalk is not None:
+        from ..crosswalk.store import read_crosswalk
+        from .coding import CODING_BUCKETS, coding_probabilities
+        from .coding import coding_note as describe
+
+        xw = read_crosswalk(crosswalk)
+        decided = xw.decided().frame
+        probs, record = coding_probabilities(decided)
+        coding = ({str(k): probs[i] for i, k in enumerate(decided["label_key"].astype(str))}, CODING_BUCKETS)
+        coding_note = describe(record) + (f"; crosswalk {crosswalk} (recorded in the rows' sidecar)" if found else "")
+        xwalk_info = {"path": str(crosswalk), "sha256": xw.sha256}
     table = tabulate_axis(
         frame,
         sex_col=sex_col,
@@ -98,6 +155,9 @@ def axis_file(
         sex_map=sex_map,
         exclude=exclude,
         status_col=status_col,
+        label_col=text_col if crosswalk is not None else None,
+        coding=coding,
+        coding_note=coding_note,
     )
     result = measure_axis(
         table,
@@ -110,6 +170,8 @@ def axis_file(
         seed=seed,
         ref_sample_size=ref_sample_size,
         vintages=vintages,
+        n_draws=n_draws,
+        progress=progress,
     )
     if json_path is None and csv_path is None:
         return result
@@ -119,7 +181,10 @@ def axis_file(
     inputs: dict[str, object] = {"path": str(input_path), "rows": len(frame)}
     if str(input_path) != "-":
         inputs["sha256"] = file_sha256(input_path)
+    if xwalk_info is not None:
+        inputs = {"rows": inputs, "crosswalk": xwalk_info}
     columns = {"sex_col": sex_col, "code_col": code_col, "status_col": status_col, "weight_col": weight_col}
+    columns |= {"text_col": text_col if crosswalk is not None else None}
     columns |= {"age_col": age_col, "count_col": count_col, "n_col": n_col, "female_share_col": female_share_col}
     meta = build_meta(
         command=command,

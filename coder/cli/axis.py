@@ -29,9 +29,17 @@ def format_axis_table(result) -> str:
     s = result.settings
     q, tau = s["q"], s["tau"]
     ref = result.reference
+    ax = result.axis
+    frame_line = (
+        f"frame: {ax['n_respondents']:,} respondents, {ax['persons_weighted']:,.0f} weighted persons, "
+        f"Kish n_eff {ax['n_effective']:,.1f}"
+        if ax.get("weighted")
+        else f"frame: {ax.get('n_respondents', result.n_persons):,} persons"
+    )
     lines = [
         f"Sex × KSCO axis vs {ref['name']} ({ref['survey']}{', ' + ref['period'] if ref['period'] else ''})",
-        f"persons in frame: {result.n_persons:,}   excluded: "
+        frame_line
+        + "   out of the comparison (respondents): "
         + ", ".join(f"{k}={v:,}" for k, v in result.excluded.items()),
         "",
         f"{'bucket':<7}{'persons':>10}{'women':>10}{'F data':>8}{'F ref':>8}{'gap pp':>8}{'r':>8}"
@@ -56,13 +64,15 @@ def format_axis_table(result) -> str:
         "",
         f"Cramér's V (Bergsma bias-corrected): data {result.v_data:.4f} (uncorrected {result.v_data_uncorrected:.4f}),"
         f" reference {result.v_ref:.4f} (uncorrected {result.v_ref_uncorrected:.4f})",
-        f"ρ = V_data / V_ref = {_fmt(result.rho, '.4f')}  95% CI {_ci(result.rho_ci, '.4f')}  → "
+        f"ρ = V_data / V_ref = {_fmt(result.rho, '.4f')}  95% intervals: sampling {_ci(result.rho_ci, '.4f')}, "
+        f"coding {_ci(result.rho_ci_coding, '.4f')}, total {_ci(result.rho_ci_total, '.4f')}",
+        f"  → verdict ({'total' if result.rho_ci_total is not None else 'sampling'} interval): "
         + {
-            "attenuated": "verdict: attenuated (ρ < τ, interval below τ)",
-            "not_attenuated": "verdict: not_attenuated (ρ ≥ τ, interval above τ)",
+            "attenuated": "attenuated (ρ < τ, interval below τ)",
+            "not_attenuated": "not_attenuated (ρ ≥ τ, interval above τ)",
         }.get(
             result.verdict,
-            f"verdict: inconclusive (interval contains τ, ρ undefined, or fewer than {MIN_PERSONS} persons)",
+            f"inconclusive (interval contains τ, ρ undefined, or n_eff below {MIN_PERSONS})",
         )
         + f" at τ = {tau:g}",
         f"  {result.tau_note}",
@@ -115,8 +125,16 @@ def format_axis_table(result) -> str:
             f"reference DEFF {d.deff:g} (n_eff {d.n_effective:,}): ρ CI {_ci(d.rho_ci, '.4f')}, out of band "
             f"{d.n_out_of_band}/{k}, flags changed: {', '.join(d.flags_changed) or 'none'}"
         )
-    if result.notes:
-        lines += [""] + [f"note: {n}" for n in result.notes]
+    if ax.get("uncertain_labels"):
+        lines += ["", "labels carrying most of the coding uncertainty (persons × P(bucket changes)):"]
+        lines += [
+            f"  {u['expected_persons_moved']:>12,.1f}  {u['label']} (bucket {u['bucket']}, {u['persons']:,.0f} persons, "
+            f"p {u['p_change']:.3f})"
+            for u in ax["uncertain_labels"][:10]
+        ]
+    notes = list(result.notes) + [n for n in ax.get("notes", []) if n not in result.notes]
+    if notes:
+        lines += [""] + [f"note: {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -203,6 +221,27 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="1 − interval level.",
 )
+@click.option(
+    "--draws",
+    "n_draws",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Coding draws (whole mappings) for the coding and total intervals of ρ (needs the crosswalk).",
+)
+@click.option(
+    "--crosswalk",
+    "crosswalk",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The crosswalk that coded INPUT: the labels' coding uncertainty enters ρ's interval "
+    "[default: the one recorded in INPUT's .meta.json, if it is still there].",
+)
+@click.option(
+    "--text-col",
+    default=None,
+    help="Occupation column of INPUT, to join the crosswalk [default: from INPUT's .meta.json].",
+)
 @click.option("--seed", type=int, default=20260101, show_default=True, help="Random seed.")
 @click.option(
     "--ref-sample-size",
@@ -224,7 +263,7 @@ def _sex_map(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Write the per-bucket table as CSV here, with a .meta.json sidecar. Not the input.",
 )
-@quiet_option(help="Do not print the table (stdout).")
+@quiet_option(help="Do not print the table (stdout) nor progress bars (stderr).")
 def axis_command(
     input_path,
     reference,
@@ -243,6 +282,9 @@ def axis_command(
     n_bootstrap,
     n_permutations,
     alpha,
+    n_draws,
+    crosswalk,
+    text_col,
     seed,
     ref_sample_size,
     no_vintages,
@@ -287,6 +329,10 @@ def axis_command(
         seed=seed,
         ref_sample_size=ref_sample_size,
         vintages=not no_vintages,
+        crosswalk=crosswalk,
+        text_col=text_col,
+        n_draws=n_draws,
+        progress=not quiet,
     )
     if not quiet and json_path != "-":
         click.echo(format_axis_table(result), nl=False)

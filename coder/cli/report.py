@@ -42,6 +42,7 @@ def report_command(
     fuzzy_thresholds,
     q,
     tau,
+    n_draws,
     seed,
     n_bootstrap,
     quiet,
@@ -64,7 +65,7 @@ def report_command(
         raise click.UsageError("--weight-col and --count-col are mutually exclusive (person rows vs aggregated).")
     if sex_col and rows_path is None:
         raise click.UsageError("--sex-col needs ROWS: give the person rows after XWALK.")
-    kwargs = sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, seed)
+    kwargs = sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, seed, n_draws)
     report = report_file(
         crosswalk_path,
         rows_path,

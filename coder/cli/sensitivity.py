@@ -9,7 +9,7 @@ import click
 from . import CONTEXT, _say
 from .options import output_option, quiet_option
 
-__all__ = ["float_list", "sensitivity_command", "sensitivity_options"]
+__all__ = ["axis_lines", "float_list", "sensitivity_command", "sensitivity_options"]
 
 NOISE_DEFAULT = "0.01,0.05,0.1"
 MODEL_THRESHOLDS_DEFAULT = "0.5,0.6,0.7,0.75,0.8,0.9,0.95"
@@ -101,6 +101,15 @@ def sensitivity_options(f):
             click.option(
                 "--tau", type=float, default=0.7, show_default=True, help="Screen threshold: attenuated when ρ < τ."
             ),
+            click.option(
+                "--draws",
+                "n_draws",
+                default=1000,
+                show_default=True,
+                type=click.IntRange(1),
+                help="Coding draws (whole mappings from each label's coding distribution) behind ρ's coding "
+                "and total intervals.",
+            ),
             click.option("--seed", default=20260101, show_default=True, type=int, help="Random seed."),
         ]
     ):
@@ -108,8 +117,9 @@ def sensitivity_options(f):
     return f
 
 
-def sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, seed) -> dict:
+def sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, seed, n_draws=1000) -> dict:
     return {
+        "n_draws": n_draws,
         "noise_levels": float_list(noise, "--noise"),
         "replicates": replicates,
         "model_thresholds": float_list(model_thresholds, "--model-thresholds"),
@@ -149,6 +159,7 @@ def sensitivity_command(
     fuzzy_thresholds,
     q,
     tau,
+    n_draws,
     seed,
     quiet,
 ):
@@ -181,7 +192,7 @@ def sensitivity_command(
         reference=reference,
         rules=rules,
         progress=not quiet,
-        **sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, seed),
+        **sweep_kwargs(noise, replicates, model_thresholds, fuzzy_thresholds, q, tau, seed, n_draws),
     )
     for line in summary_lines(result):
         _say(quiet, line)
@@ -195,8 +206,9 @@ def summary_lines(result) -> list[str]:
     """Plain-text headline of a :class:`~coder.sensitivity.SensitivityResult` (shared with ``coder report``)."""
     b, s = result.baseline, result.summary()
     tag = " (IMPUTED label × sex)" if result.imputed else ""
-    lines = [
-        f"baseline{tag} vs {result.settings['reference']}: ρ = {b['rho']:.4f} → {b['verdict']}; "
+    lines = axis_lines(result.axis.axis, tag=tag) if result.axis is not None else []
+    lines += [
+        f"sweeps' baseline{tag} vs {result.settings['reference']}: ρ = {b['rho']:.4f} → {b['verdict']}; "
         f"parity flags {b['parity_flags']}/9 ({b['parity_flagged'] or 'none'}); {b['persons_in_frame']:,.0f} persons in frame",
     ]
     for row in result.noise.itertuples():
@@ -225,3 +237,20 @@ def summary_lines(result) -> list[str]:
         )
     lines += [f"note: {n}" for n in result.notes]
     return lines
+
+
+def axis_lines(axis: dict, *, tag: str = "") -> list[str]:
+    """The audit frame and ρ with its three intervals, from an ``axis`` object (shared with ``coder demo``)."""
+
+    def ci(x) -> str:
+        return "—" if x is None else f"[{x[0]:.4f}, {x[1]:.4f}]"
+
+    frame = f"{axis['n_respondents']:,} respondents"
+    if axis.get("weighted"):
+        frame += f", {axis['persons_weighted']:,.0f} weighted persons, Kish n_eff {axis['n_effective']:,.1f}"
+    rho = "undefined" if axis["rho"] is None else f"{axis['rho']:.4f}"
+    return [
+        f"axis{tag}: frame {frame}; ρ = {rho}, 95% intervals: sampling {ci(axis['rho_ci'])}, "
+        f"coding {ci(axis['rho_ci_coding'])}, total {ci(axis['rho_ci_total'])} → {axis['verdict']} "
+        f"(on {axis.get('verdict_interval', 'rho_ci')}, τ = {axis['tau']:g})"
+    ]

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..agreement import measure_agreement
-from ..axis.metrics import measure_axis, tabulate_axis
 from ..axis.references import load_reference
 from ..crosswalk.decide import DecisionPolicy
 from ..crosswalk.model import Crosswalk
@@ -576,18 +575,9 @@ def report_file(
                 progress=progress,
                 **sweep_options,
             )
-            step("sweeps (noise, leave one out, threshold grid, mappings)")
-            table = pd.DataFrame(
-                [
-                    {"bucket": b, "sex": s, "n": sens.baseline["table"][i][j]}
-                    for i, b in enumerate("123456789")
-                    for j, s in enumerate(("female", "male"))
-                ]
-            )
-            axis["decided"] = measure_axis(
-                tabulate_axis(table, code_col="bucket", count_col="n"), ref, q=q, tau=tau, seed=seed
-            )
-            step("axis metrics with intervals")
+            # the axis is measured once, over the audit frame, inside run_sensitivity (measure_crosswalk_axis)
+            axis["decided"] = sens.axis
+            step("axis (audit frame, ρ with sampling, coding and total intervals) and sweeps")
         notes = list(decided.notes)
         if label_sex is None:
             notes.append("no rows with sex were given: the axis metrics and the sweeps are not computed")

@@ -50,6 +50,7 @@ COLUMN_NAMES = {
     "rho_median": "ρ median",
     "verdict_base": "verdict without noise",
     "verdict_unchanged": "share of replicates with the verdict unchanged",
+    "verdict_most": "most frequent verdict under noise",
     "verdict_changed": "verdict changed",
     "parity_flags": "parity flags",
     "parity_flags_changed": "buckets whose parity flag changed",
