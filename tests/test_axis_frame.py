@@ -194,3 +194,26 @@ def test_sweep_points_and_verdicts_are_three_way_and_skip_tiny_buckets():
     v = verdicts(np.array([0.5, 0.69, 0.9, np.nan]), 0.6, (0.55, 0.65), 0.7, 500.0)
     assert v.tolist() == ["attenuated", "inconclusive", "not_attenuated", "inconclusive"]
     assert verdicts(0.5, 0.5, None, 0.7, 50.0) == "inconclusive"  # n_eff below the minimum
+
+
+def test_tiny_bucket_has_no_age_standardised_interval_either():
+    from coder.axis.metrics import tabulate_axis
+
+    rng = np.random.default_rng(5)
+    majors = rng.choice(list("23456789"), 300)
+    rows = pd.DataFrame(
+        {
+            "ksco_major": [*majors, "1"],
+            "sex": [*rng.choice(["여자", "남자"], 300), "남자"],
+            "age": [str(a) for a in rng.integers(20, 70, 301)],
+            "weight": [f"{w:.1f}" for w in rng.lognormal(7.4, 0.5, 301)],
+        }
+    )
+    table = tabulate_axis(rows, sex_col="sex", code_col="ksco_major", weight_col="weight", age_col="age")
+    res = measure_axis(table, load_reference("kosis-res:2025H2"), n_bootstrap=200, n_permutations=100)
+    one = next(b for b in res.age_standardisation.buckets if b.bucket == "1")
+    assert one.r_standardised_ci is None and one.out_of_band is None
+    assert next(b for b in res.buckets if b.bucket == "1").r_ci is None
+    assert res.axis["bucket_respondents"]["1"] == 1 and res.axis["weighted"]
+    two = next(b for b in res.age_standardisation.buckets if b.bucket == "2")
+    assert two.r_standardised_ci is not None

@@ -719,6 +719,16 @@ def measure_axis(
         if table.age_counts is not None
         else None
     )
+    if age is not None and small.any():  # tiny buckets: no interval and no flag here either
+        kept = tuple(
+            replace(a, r_standardised_ci=None, out_of_band=None) if small[j] else a for j, a in enumerate(age.buckets)
+        )
+        age = replace(
+            age,
+            buckets=kept,
+            n_out_of_band=sum(bool(a.out_of_band) for a in kept),
+            flags_changed=tuple(b.bucket for b, a in zip(results, kept, strict=True) if b.out_of_band != a.out_of_band),
+        )
     deff = (
         tuple(
             check_deff(
