@@ -20,7 +20,7 @@ re-aggregate these counts instead of touching a million rows. Missing stratum va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,11 +70,21 @@ def tabulate_labels(
     *,
     weight_name: str = "weight",
     strata: pd.DataFrame | Mapping[str, object] | None = None,
+    counts: Sequence[int] | np.ndarray | pd.Series | None = None,
 ) -> LabelTable:
     """Build the distinct-label table of a text column (see the module docstring).
 
     ``strata`` (optional): columns of the same length as ``texts`` whose counts are kept per label.
+    ``counts`` (optional): how many rows each text stands for — texts and counts collected
+    elsewhere (``value_counts`` of a partitioned column), ``weights`` then each text's weight
+    sum; the table is the one of the rows themselves, except that ties between spellings of
+    one key go to the first given rather than the first row.  ``row_label`` is per text.
     """
+    if counts is not None and strata is not None:
+        raise ValueError("tabulate_labels: strata need the rows themselves, not counts")
+    c = None if counts is None else np.asarray(counts, dtype=np.int64)
+    if c is not None and (len(c) != len(texts) or (c < 0).any()):
+        raise ValueError("tabulate_labels: counts must be one non-negative count per text")
     raw_ids, raw_uniques = pd.factorize(pd.Series(texts, copy=False), use_na_sentinel=True)
     raw_keys = [label_key(t) for t in raw_uniques]
     n_raw = len(raw_uniques)
@@ -85,10 +95,10 @@ def tabulate_labels(
     key_of_raw, keys = pd.factorize(pd.Series(raw_keys, dtype=object))
     row_key = key_of_raw[raw_ids]
     n_keys = len(keys)
-    n_rows = np.bincount(row_key, minlength=n_keys)
+    n_rows = np.bincount(row_key, weights=c, minlength=n_keys).astype(np.int64)
     w = _weights(weights, weight_name) if weights is not None else None
     weight = np.bincount(row_key, weights=w, minlength=n_keys) if w is not None else n_rows.astype(float)
-    raw_count = np.bincount(raw_ids, minlength=n_raw + 1)
+    raw_count = np.bincount(raw_ids, weights=c, minlength=n_raw + 1).astype(np.int64)
     frame, position = _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw)
     row_label = position[row_key]
     table = None if strata is None else _strata_counts(frame, row_label, strata, w, len(texts))

@@ -254,3 +254,18 @@ def test_indexed_rule_matching_finds_exactly_the_rules_that_fire_on_varied_keys(
         assert sorted(h.rule_id for h in match_rules(key, rules)) == brute, repr(key)
         fired += bool(brute)
     assert fired > len(examples)
+
+
+def test_labels_from_counts_equal_the_labels_of_the_rows():
+    from coder.labels import tabulate_labels
+
+    rows = pd.Series(["간호사", "청소 원", "청소원", "청소원", None, "", "간호사", "간호사", None], dtype=object)
+    w = pd.Series([1.0, 2.0, 0.5, 0.5, 3.0, 1.0, 1.0, 2.0, 1.0])
+    counts = rows.to_frame("t").assign(w=w).groupby("t", dropna=False, sort=False)["w"].agg(["size", "sum"])
+    texts = pd.Series(counts.index, dtype=object)
+    got = tabulate_labels(texts, counts["sum"].reset_index(drop=True), counts=counts["size"])
+    pd.testing.assert_frame_equal(got.frame, tabulate_labels(rows, w).frame)
+    assert got.frame.set_index("label_key").loc["", "n_rows"] == 3  # missing and empty labels are one label
+    assert len(got.row_label) == len(texts)
+    with pytest.raises(ValueError, match="one non-negative count per text"):
+        tabulate_labels(texts, counts=[1, 2])
