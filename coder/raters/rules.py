@@ -312,13 +312,21 @@ def required_chars(pattern: str) -> frozenset[str]:
     """
     if not _META.search(pattern):
         return frozenset(pattern)
+    parsed = _parse(pattern)
+    if parsed is None:
+        return frozenset()
+    return frozenset(_required(parsed))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(pattern: str) -> object | None:
+    """The parse tree of a pattern (read only; shared by :func:`required_chars` and :func:`end_chars`);
+    None when it does not compile or is case-insensitive."""
     try:
         parsed = _sre_parser.parse(pattern)
     except re.error:
-        return frozenset()
-    if parsed.state.flags & re.IGNORECASE:
-        return frozenset()
-    return frozenset(_required(parsed))
+        return None
+    return None if parsed.state.flags & re.IGNORECASE else parsed
 
 
 def _required(seq: object) -> set[str]:
@@ -393,13 +401,10 @@ def end_chars(pattern: str, *, last: bool = False) -> frozenset[str] | None:
     """
     if not _META.search(pattern):
         return frozenset(pattern[-1:] if last else pattern[:1]) or None
-    try:
-        parsed = _sre_parser.parse(pattern)
-    except re.error:
+    parsed = _parse(pattern)
+    if parsed is None:
         return None
-    if parsed.state.flags & re.IGNORECASE:
-        return None
-    chars, nullable = _ends(list(parsed), last)
+    chars, nullable = _ends(list(parsed), last)  # type: ignore[call-overload]
     return None if chars is None or nullable or not chars else frozenset(chars)
 
 
