@@ -165,10 +165,11 @@ def fuzzy_shortlist(
         width = min(len(entries), max(4 * k, 20))
         for a in range(0, len(todo), _CHUNK):
             block = todo[a : a + _CHUNK]
-            matrix = _block_scores([decompose_jamo(label_key(keys[i])) for i in block], cj, clen)[:, column]
-            top = np.argpartition(-matrix, width - 1, axis=1)[:, :width]
+            # negated once on the distinct columns, then spread: one copy of the block, not three
+            neg = np.negative(_block_scores([decompose_jamo(label_key(keys[i])) for i in block], cj, clen))[:, column]
+            top = np.argpartition(neg, width - 1, axis=1)[:, :width]
             for row, i in enumerate(block):
-                picked = _pick(entries, matrix[row], top[row], k)
+                picked = _pick(entries, neg[row], top[row], k)
                 if not picked:
                     continue
                 best = picked[0]
@@ -188,15 +189,15 @@ def fuzzy_shortlist(
     )
 
 
-def _pick(entries: Sequence[ShortlistEntry], scores: np.ndarray, top: np.ndarray, k: int) -> list[list]:
-    """``[text, code, score]`` of the best-scored entries among ``top``, one per code, at most ``k``."""
+def _pick(entries: Sequence[ShortlistEntry], neg: np.ndarray, top: np.ndarray, k: int) -> list[list]:
+    """``[text, code, score]`` of the best-scored entries among ``top``, one per code, at most ``k`` (``neg``: negated scores)."""
     picked, seen = [], set()
-    for j in top[np.argsort(-scores[top], kind="stable")]:
+    for j in top[np.argsort(neg[top], kind="stable")]:
         e = entries[j]
         if e.code in seen:
             continue
         seen.add(e.code)
-        picked.append([e.text, e.code, round(float(scores[j]), 3)])
+        picked.append([e.text, e.code, round(float(-neg[j]), 3)])
         if len(picked) == k:
             break
     return picked
