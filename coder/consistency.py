@@ -125,8 +125,10 @@ _KEYS = {
 _REQUIRED = ("id", "description", "patterns", "code", "citation", "overrides", "examples")
 _ID_RE = re.compile(r"[A-Z][A-Z0-9]*\d{2,}[a-z]?")
 _ON = ("core_key", "label_key")
-_PARSED = ("", "job_seeker", "not_employed", "unknown", "employed_unstated")
-_MILITARY_RE = re.compile(r"군인|장교|부사관|병사|사병|하사관|육군|해군|공군|해병대")
+_PARSED = ("", "job_seeker", "former", "not_employed", "unknown", "employed_unstated")
+_MILITARY_RE = re.compile(
+    r"군인|장교|부사관|병사|사병|하사관|육군|해군|공군|해병대|군복무|군대|병역|의무복무|현역(?:군|병|복무|$)|soldier|servicem[ae]n|servicewom[ae]n|military|armedforces"
+)
 _SEEKER_RE = re.compile(r"구직|^전직|실직")
 
 
@@ -676,7 +678,7 @@ def _label_checks(decided: pd.DataFrame, codes: CodeList) -> list[list[Violation
                 add("status_mismatch", final, f"military label coded {_fmt(codes, final)}, outside group A")
             elif final.startswith("A") and not military_words:
                 add("status_mismatch", final, f"group-A code {final} on a label with no military word")
-        if _SEEKER_RE.search(key) and parsed not in ("job_seeker", "not_employed"):
+        if _SEEKER_RE.search(key) and parsed not in ("job_seeker", "former", "not_employed"):
             add(
                 "status_mismatch",
                 final,

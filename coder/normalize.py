@@ -3,7 +3,10 @@
 Two forms, both idempotent:
 
 ``normalize_label(text)``
-    The readable form: Unicode NFKC, every middle-dot variant (``· ∙ ‧ ㆍ ・ •``)
+    The readable form: control and invisible format characters removed (NUL and the other
+    ``Cc`` controls except whitespace, zero-width space/joiners U+200B–U+200D, word joiner
+    U+2060, BOM U+FEFF, soft hyphen and the other ``Cf`` characters: ``택시\0기사`` and
+    ``택시\u200b기사`` are ``택시기사``), Unicode NFKC, every middle-dot variant (``· ∙ ‧ ㆍ ・ •``)
     unified to ``·``, bracket variants (``［ ］ 【 】 〔 〕 「 」 『 』 〈 〉 《 》``) unified to
     ``( )``, whitespace runs collapsed to one space, no space just inside brackets,
     around a middle dot or before a comma, trimmed.  Hangul is never dropped.
@@ -64,7 +67,7 @@ def normalize_label(text: object) -> str:
     """Return the readable normal form of an occupation label (idempotent)."""
     if _is_missing(text):
         return ""
-    s = unicodedata.normalize("NFKC", _DOT_RE.sub("·", str(text)))
+    s = unicodedata.normalize("NFKC", _DOT_RE.sub("·", _drop_invisible(str(text))))
     s = _DOT_RE.sub("·", s)
     s = s.translate(_BRACKETS)
     s = _SPACE_RE.sub(" ", s).strip()
@@ -73,6 +76,18 @@ def normalize_label(text: object) -> str:
     # second pass makes the function idempotent by construction.
     s = unicodedata.normalize("NFKC", s).strip()
     return "" if is_missing_token(s) else s
+
+
+def _drop_invisible(s: str) -> str:
+    """``s`` without ``Cc`` controls that are not whitespace and without ``Cf`` format characters.
+
+    Tab, newline and the other whitespace controls stay (they collapse to one space); NUL,
+    U+200B–U+200F, U+2060–U+2064, U+FEFF, the soft hyphen and bidi marks go.  ``isprintable`` is
+    False for every such character, so printable text (nearly every label) skips the scan.
+    """
+    if s.isprintable():
+        return s
+    return "".join(ch for ch in s if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
 def _tighten(m: re.Match[str]) -> str:

@@ -43,7 +43,7 @@ from .raters.model import JobModel, load_model, model_rater
 from .raters.rules import RuleSet, apply_rules, load_rules
 from .raters.title import lookup_titles
 from .resources import data_path, file_sha256
-from .status import StatusRules, load_status_rules, parse_status
+from .status import StatusRules, load_status_rules, occupation_oracle, parse_status
 
 __all__ = [
     "OFFLINE_RATERS",
@@ -316,7 +316,10 @@ def _code(
     policy: DecisionPolicy,
     progress: bool = False,
 ) -> pd.DataFrame:
-    statuses = parse_status(labels.keys, setup.status_rules)
+    oracle = occupation_oracle(setup.codes, rules=setup.rules, index=setup.index)  # the run's own mapper
+    statuses = parse_status(
+        labels.keys, setup.status_rules, occupation=oracle, codes=setup.codes, labels=labels.frame["label"].tolist()
+    )
     core = sorted({s.core_key for s in statuses if s.core_key})
     with _bar(progress, total=len(core), unit="label", desc="labels coded") as bar:
         prior = _rate(core, setup, k, policy, bar)

@@ -154,7 +154,8 @@ def _why(row: Mapping[str, object], sugg: Mapping[str, str], codes: CodeList, le
         why.append("check")
     reasons = [r for r in cell_text(row.get("review_reasons", "")).split(";") if r]
     why.extend(r for r in reasons if r not in why)
-    if not cell_text(row.get("ksco_code", "")) and "no_code" not in why:
+    coded = cell_text(row.get("ksco_code", "")) or cell_text(row.get("former_code", ""))  # 은퇴한 교사: its former code
+    if not coded and "no_code" not in why:
         why.append("no_code")
     return ";".join(why)
 
@@ -173,7 +174,7 @@ def _record(
     audit: bool = False,
 ) -> dict[str, str]:
     """One label's protected cells as exported (before :func:`neutralise`); an audit row shows no code and no why."""
-    final = "" if audit else cell_text(row.get("ksco_code", ""))
+    final = "" if audit else cell_text(row.get("ksco_code", "")) or cell_text(row.get("former_code", ""))
     if audit:
         why, sugg = "", dict.fromkeys(sugg, "")
     rec = {

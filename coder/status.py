@@ -12,8 +12,17 @@ in file order: the first rule that matches decides.
   own: the person works but the label names no occupation; ``core_key`` is ``""`` so
   no rater codes it.  Phrases that name the work (``편의점 알바``) are not matched
   (the rules are ``full`` matches) and are coded by the raters.
-* ``unknown`` — 모름, 무응답, an empty label (incl. ``NaN``, ``-``, ``N/A``, see
-  :mod:`coder.normalize`): no code, unknown bucket.
+* ``unknown`` — 모름, 무응답, 해당 없음, an empty label (incl. ``NaN``, ``none``, ``-``, ``N/A``,
+  see :mod:`coder.normalize`): no code, unknown bucket.  ``없음`` given as the occupation is
+  ``not_employed`` (a person who says they have none), not ``unknown``.
+* ``former`` — 전직/퇴직/은퇴(한)/前/예전 X and ``X 출신 / X 퇴직 / X 은퇴``: the person no longer
+  works (final status ``not_employed``, bucket ``0``); the pattern's ``core`` group X is coded by
+  the raters as if it stood alone and kept apart as the *former* code (``former_code`` in the
+  crosswalk and the coded rows), never as the person's occupation.  The rule only fires when the
+  whole label names no occupation itself (``전직지원 전문가`` is a job), and rows of status
+  ``former_named`` (``전 X``: 전 also starts 전기공, 전문가) only when X names one by an exact title,
+  job-dictionary name or mapper rule.  은퇴 or 퇴직 on its own is ``not_employed`` with no former
+  code.  ``전직 X, 현재 구직중`` is a job-seeker (the job-seeker rules come first).
 
 A label key longer than :data:`~coder.patterns.MAX_MATCH_CHARS` (200) characters matches no
 status rule, and a pattern that can backtrack exponentially (``(a+)+``) is refused at load time
@@ -22,16 +31,46 @@ status rule, and a pattern that can backtrack exponentially (``(a+)+``) is refus
 Labels no status rule matches are coded by the raters; their status is then
 ``military`` when the final code is in group ``A``, ``employed`` when there is
 a code, ``unknown`` when there is none.
+
+**Survey wording** (:func:`read_wording`).  A label (or the X of a job-seeker or former label)
+that names no occupation as a whole — no exact KSCO-7 title, job-dictionary name or mapper rule —
+is read apart before the raters see it; the part they code becomes ``core_key`` and what was set
+aside goes to ``core_note``:
+
+* a bracket or comma qualifier: ``간호사(대학병원)`` → ``간호사`` (note ``qualifier: 대학병원``),
+  ``회사원, 과장`` → ``회사원``; the part that names an occupation wins, the deeper one when
+  both do (``공무원(교사)`` → ``교사``: 교사 is coded at 25, 공무원 at 3; ``회사원(사무직)`` →
+  ``사무직``); on a tie a bracket wins (it clarifies its head), a comma's head wins.  A part that
+  is a status word (``학생(대학원)``) is read as that status; a former or job-seeking qualifier
+  gives the occupation read its status (``교사(퇴직)``, ``회사원, 은퇴`` are former,
+  ``간호사(구직중)`` a job-seeker whose X is 간호사).  When no part names an occupation the label
+  stays whole;
+* a workplace or field before an occupation: ``현대자동차 생산직`` → ``생산직``, note
+  ``prefix: 현대자동차`` (cut only at a space of the readable label: ``게임관리자`` is one job name;
+  the longest tail that names an occupation, when what comes before it
+  names none; at least two characters before it and three in it: ``서울디지털트윈엔지니어업`` is
+  not ``어업`` after a workplace);
+* a one-jamo typo of a very frequent answer (``rules/frequent_answers.csv``): ``회사언`` →
+  ``회사원``, ``공무언`` → ``공무원``, ``전엄주부`` → ``전업주부`` — one jamo substituted, inserted
+  or deleted, all-Hangul labels of 3–12 syllables (two-syllable words are too dense: 기사 is one
+  jamo from 교사, 이사 from 의사, 간사 and 감사 from 강사), and only when exactly one frequent
+  answer is that close; note ``typo: 회사언 → 회사원``, and the decision sends the label to
+  review (reason ``typo``).
+
+"Names an occupation" asks the title list, the job dictionary and the mapper
+(:func:`occupation_oracle`); :func:`parse_status` builds the default one from the bundled files
+(the mapper and the index are imported when first needed: this module sits below the raters).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .codes import CodeList, load_codes
 from .errors import RuleError
 from .normalize import label_key
 from .patterns import MATCH_MODES, MAX_MATCH_CHARS, pattern_problem, split_cell
@@ -42,12 +81,16 @@ __all__ = [
     "LabelStatus",
     "StatusRule",
     "StatusRules",
+    "frequent_answers",
     "load_status_rules",
+    "occupation_oracle",
     "parse_status",
+    "read_wording",
 ]
 
 STATUSES = ("employed", "employed_unstated", "job_seeker", "not_employed", "military", "unknown")
-_RULE_STATUSES = ("job_seeker", "not_employed", "employed_unstated", "unknown")
+_RULE_STATUSES = ("job_seeker", "not_employed", "employed_unstated", "unknown", "former", "former_named")
+_FORMER = ("former", "former_named")
 _COLUMNS = ("status_id", "status", "pattern", "match", "example", "counterexample", "note")
 
 
@@ -88,11 +131,16 @@ class StatusRules:
 
 @dataclass(frozen=True)
 class LabelStatus:
-    """Status of one label key; ``core_key`` is what the raters code ('' = nothing)."""
+    """Status of one label key; ``core_key`` is what the raters code ('' = nothing).
 
-    status: str  # job_seeker | not_employed | employed_unstated | unknown | "" (decided after coding)
+    ``note`` says how the wording was read (``qualifier: 대학병원``, ``prefix: 현대자동차``,
+    ``typo: 회사언 → 회사원``; '' when the core is the label or the status rule's group).
+    """
+
+    status: str  # job_seeker | former | not_employed | employed_unstated | unknown | "" (decided after coding)
     core_key: str
     status_id: str
+    note: str = ""
 
 
 def load_status_rules(path: str | Path | None = None) -> StatusRules:
@@ -155,24 +203,309 @@ def _load(identity: tuple[str, int, int]) -> StatusRules:
     return StatusRules(path=path, sha256=file_sha256(path), rules=tuple(rules))
 
 
-def parse_status(keys: Sequence[str], rules: StatusRules | None = None) -> list[LabelStatus]:
-    """Status and core key for each label key (see the module docstring)."""
+def parse_status(
+    keys: Sequence[str],
+    rules: StatusRules | None = None,
+    *,
+    occupation: Callable[..., str] | None = None,
+    codes: CodeList | None = None,
+    labels: Sequence[str] | None = None,
+) -> list[LabelStatus]:
+    """Status, core key and wording note for each label key (see the module docstring).
+
+    ``labels``: the readable label of each key (:func:`~coder.normalize.normalize_label`), whose
+    spaces are the only places a workplace before an occupation is cut off (``현대자동차 생산직``);
+    without them no key is cut so (``게임관리자`` is one job name, not 게임 + 관리자).
+
+    ``occupation(key, exact=False)`` gives the code a key names by an exact title, job-dictionary
+    name or mapper rule ('' for none; ``exact`` = titles and job-dictionary names only); default
+    :func:`occupation_oracle` over the bundled files (the pipeline passes one over the run's own
+    code list, mapper and index).  ``codes``: the code list that gives a code's depth (default bundled).
+    """
     if rules is None:
         rules = load_status_rules()
+    occ = _memo(occupation) if occupation is not None else occupation_oracle(codes)  # the oracle is cached
+    codes = codes if codes is not None else load_codes()
+    frequent = _frequent(file_identity(data_path("rules", FREQUENT_FILE)))
     out = []
-    for key in keys:
-        if not key:
-            out.append(LabelStatus("unknown", "", ""))
-            continue
-        for rule in rules.rules:
-            m = rule.find(key)
-            if m is None:
-                continue
-            core = ""
-            if rule.status == "job_seeker" and "core" in rule.regex.groupindex:
-                core = label_key(m.group("core") or "")
-            out.append(LabelStatus(rule.status, core, rule.status_id))
-            break
-        else:
-            out.append(LabelStatus("", key, ""))
+    for n, key in enumerate(keys):
+        st = _match_status(key, rules, occ)
+        if st.status in ("", "job_seeker", "former") and st.core_key and not occ(st.core_key):
+            cuts = _word_cuts(labels[n], key, st.core_key) if labels is not None else ()
+            core, note = read_wording(st.core_key, occ, codes=codes, rules=rules, frequent=frequent, cuts=cuts)
+            if note and st.status:  # the X of a job-seeker or former label: the status stays
+                st = LabelStatus(st.status, core, st.status_id, note)
+            elif note:  # the part read may be a status word itself (학생(대학원), 전엄주부 → 전업주부)
+                again = _match_status(core, rules, occ)
+                st = LabelStatus(again.status, again.core_key, again.status_id, note)
+                aside = next((note[len(p) :] for p in (_QUALIFIER, _PREFIX) if note.startswith(p)), "")
+                if not st.status and aside:
+                    st = _status_aside(aside, st, rules, occ)
+        out.append(st)
     return out
+
+
+_QUALIFIER, _PREFIX = "qualifier: ", "prefix: "
+
+
+def _status_aside(aside: str, st: LabelStatus, rules: StatusRules, occ: Callable[..., str]) -> LabelStatus:
+    """The status a set-aside qualifier gives the occupation read: ``교사(퇴직)``, ``퇴직(교사)`` and
+    ``회사원, 은퇴`` are former (read as ``퇴직 교사``, or ``공무원 퇴직자`` for ``공무원(퇴직자)``); ``간호사(구직중)`` is a job-seeker whose X is
+    간호사 (as ``전직 간호사, 현재 구직중``); any other qualifier leaves the status to the code."""
+    for moved in (_match_status(aside + st.core_key, rules, occ), _match_status(st.core_key + aside, rules, occ)):
+        if moved.status == "former":
+            return LabelStatus("former", moved.core_key, moved.status_id, st.note)
+    alone = _match_status(aside, rules, occ)
+    if alone.status == "job_seeker" and not alone.core_key:
+        return LabelStatus("job_seeker", st.core_key, alone.status_id, st.note)
+    return st
+
+
+def _match_status(key: str, rules: StatusRules, occ: Callable[..., str]) -> LabelStatus:
+    if not key:
+        return LabelStatus("unknown", "", "")
+    for rule in rules.rules:
+        m = rule.find(key)
+        if m is None:
+            continue
+        core = ""
+        if rule.status in ("job_seeker", *_FORMER) and "core" in rule.regex.groupindex:
+            core = label_key(m.group("core") or "")
+        if rule.status in _FORMER:
+            # the whole label is a job (전직지원 전문가), or 전 X whose X names none (전기공): not former
+            if not core or occ(key, True) or (rule.status == "former_named" and not occ(core)):
+                continue
+            return LabelStatus("former", core, rule.status_id)
+        return LabelStatus(rule.status, core, rule.status_id)
+    return LabelStatus("", key, "")
+
+
+def _memo(fn: Callable[..., str]) -> Callable[..., str]:
+    return functools.lru_cache(maxsize=65536)(fn)
+
+
+# ---------------------------------------------------------------- survey wording
+
+_BRACKET_RE = re.compile(r"([^()]+)\(([^()]+)\)")
+_MAX_WORDING_CHARS = 40
+"""Keys longer than this are not read apart (the longest NPK label has 40 characters)."""
+
+
+def read_wording(
+    key: str,
+    occupation: Callable[..., str],
+    *,
+    codes: CodeList | None = None,
+    rules: StatusRules | None = None,
+    frequent: _Frequent | None = None,
+    cuts: Collection[int] = (),
+) -> tuple[str, str]:
+    """``(core, note)``: the part of ``key`` the raters should code, and what was set aside.
+
+    ``occupation`` maps a key to the code it names ('' for none), see :func:`occupation_oracle`.
+    ``cuts``: the positions in ``key`` where the readable label had a space (see :func:`parse_status`);
+    a workplace before an occupation is cut off only there.
+    Returns ``(key, "")`` when the wording gives nothing to read apart (see the module docstring).
+    """
+    if not key or len(key) > _MAX_WORDING_CHARS:
+        return key, ""
+    codes = codes if codes is not None else load_codes()
+
+    def depth(part: str) -> int:
+        c = occupation(part)
+        return codes.level(c) if c in codes else (1 if c else 0)
+
+    parts: list[str] = []
+    m = _BRACKET_RE.fullmatch(key)
+    if m:
+        parts = [m.group(1), m.group(2)]
+    elif key.count(",") == 1:
+        parts = [p for p in key.split(",") if p]
+    if len(parts) == 2:
+        head, qual = parts
+        dh, dq = depth(head), depth(qual)
+        # a bracket clarifies its head: it wins at equal depth too; after a comma the head does
+        if dq > dh or (m and dq and dq == dh):
+            return qual, f"qualifier: {head}"
+        if dh or (not dq and _is_status_word(head, rules or load_status_rules())):
+            return head, f"qualifier: {qual}"
+        return key, ""
+    if "(" not in key and "," not in key:
+        for i in sorted(c for c in cuts if 2 <= c <= len(key) - 3):  # longest tail first: ≥ 2 chars before, 3 in it
+            tail, head = key[i:], key[:i]
+            if _names(occupation, tail) and not occupation(head):
+                return tail, f"prefix: {head}"
+    fixed = _typo(key, frequent)
+    if fixed:
+        return fixed, f"typo: {key} → {fixed}"
+    return key, ""
+
+
+def _word_cuts(label: str, key: str, core: str) -> tuple[int, ...]:
+    """Positions in ``core`` (a part of ``key``) where the readable ``label`` has a space between words."""
+    at = key.find(core)
+    if at < 0 or " " not in label:
+        return ()
+    words = label.split(" ")
+    ends = {len(label_key(" ".join(words[:i]))) for i in range(1, len(words))}
+    return tuple(sorted(e - at for e in ends if at < e < at + len(core)))
+
+
+def _names(occupation: Callable[..., str], tail: str) -> str:
+    """What ``tail`` names by a title, dictionary name or full/prefix rule (a suffix rule that fired on the
+    tail would have fired on the whole key, unless its look-behind keeps it off there: 콘크리트 조립원)."""
+    try:
+        return occupation(tail, anchored=True)
+    except TypeError:  # an oracle without the anchored keyword
+        return occupation(tail)
+
+
+def _is_status_word(key: str, rules: StatusRules) -> bool:
+    st = _match_status(key, rules, lambda *_a: "")
+    return bool(st.status) and not st.core_key
+
+
+def occupation_oracle(
+    codes: CodeList | None = None, *, rules: object | None = None, index: object | None = None
+) -> Callable[..., str]:
+    """A function key → the code the key names by an exact KSCO-7 title or job-dictionary name
+    (the index rater's lookup) or a mapper rule ('' when none); with ``exact=True`` by a title
+    or job-dictionary name only (a suffix rule such as ``…교사`` also fires on ``은퇴한 교사``).
+
+    Defaults: the bundled code list, mapper and job dictionary.  Imported lazily: the mapper and
+    the index are raters, one layer above this module.  One oracle (with its cache) is kept per
+    (code list, mapper, index).  ``anchored=True``: only ``full`` and ``prefix`` rules count (the
+    tail of a key, see :func:`read_wording`).
+    """
+    from .raters.index import load_index
+    from .raters.rules import load_rules
+
+    codes = codes if codes is not None else load_codes()
+    rule_set = rules if rules is not None else load_rules(codes=codes)
+    job_index = index if index is not None else load_index(codes=codes)
+    ident = (id(codes), id(rule_set), id(job_index))
+    kept = _ORACLES.get(ident)
+    if kept is None or kept[0] is not codes or kept[1] is not rule_set or kept[2] is not job_index:
+        if len(_ORACLES) >= 8:
+            _ORACLES.clear()
+        kept = (codes, rule_set, job_index, _make_oracle(codes, rule_set, job_index))
+        _ORACLES[ident] = kept
+    return kept[3]
+
+
+_ORACLES: dict[tuple[int, int, int], tuple] = {}
+
+
+def _make_oracle(codes: CodeList, rule_set: object, job_index: object) -> Callable[..., str]:
+    from .raters.rules import match_rules
+
+    mode_of = {r.rule_id: r.match for r in rule_set.active}  # type: ignore[attr-defined]
+
+    def occupation(key: str, exact: bool = False, anchored: bool = False) -> str:
+        found = job_index.by_key.get(key, ())  # type: ignore[attr-defined]
+        named = max((e.code for e in found), key=lambda c: (codes.level(c), c), default="")
+        if exact:
+            return named
+        hits = match_rules(key, rule_set)  # type: ignore[arg-type]
+        if anchored:
+            hits = [h for h in hits if mode_of[h.rule_id] in _ANCHORED]
+        best = hits[0].code if hits else ""
+        return named if codes.level(named) > codes.level(best) else best
+
+    return functools.lru_cache(maxsize=65536)(occupation)
+
+
+_ANCHORED = ("full", "prefix")
+"""Rule modes asked about the tail of a key (see :func:`read_wording`): a suffix or contains rule
+that fires on a tail fires on the whole key too, unless a look-behind kept it off there on purpose."""
+
+
+# ---------------------------------------------------------------- one-jamo typos
+
+_MIN_TYPO_SYLLABLES, _MAX_TYPO_SYLLABLES = 3, 12
+
+
+def _jamo(text: str) -> str | None:
+    """The key as a string of conjoining jamo, or None when it holds anything but Hangul syllables."""
+    out = []
+    for ch in text:
+        o = ord(ch) - 0xAC00
+        if not 0 <= o < 11172:
+            return None
+        lead, rest = divmod(o, 588)
+        vowel, tail = divmod(rest, 28)
+        out.append(chr(0x1100 + lead) + chr(0x1161 + vowel) + (chr(0x11A7 + tail) if tail else ""))
+    return "".join(out)
+
+
+def _deletions(s: str) -> set[str]:
+    return {s} | {s[:i] + s[i + 1 :] for i in range(len(s))}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by exactly one substitution, insertion or deletion."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
+
+
+@dataclass(frozen=True)
+class _Frequent:
+    path: str
+    sha256: str
+    answers: tuple[str, ...]
+    by_deletion: dict[str, frozenset[str]]  # jamo string with ≤ 1 deletion → answer keys
+
+
+def frequent_answers(path: str | Path | None = None) -> tuple[str, ...]:
+    """The label keys of ``rules/frequent_answers.csv`` (the targets of the typo step)."""
+    return _frequent(file_identity(Path(path) if path is not None else data_path("rules", FREQUENT_FILE))).answers
+
+
+FREQUENT_FILE = "frequent_answers.csv"
+
+
+@functools.lru_cache(maxsize=4)
+def _frequent(identity: tuple[str, int, int]) -> _Frequent:
+    path = identity[0]
+    rows = read_csv_rows(path, ("answer", "source"), error=RuleError, what="frequent answers file")
+    answers, index, bad = [], {}, []
+    for line, row in rows:
+        key = label_key(row["answer"] or "")
+        jamo = _jamo(key)
+        if not key or jamo is None:
+            bad.append(f"line {line}: {row['answer']!r} is not a Hangul answer")
+            continue
+        answers.append(key)
+        for d in _deletions(jamo):
+            index.setdefault(d, set()).add(key)
+    if bad:
+        raise RuleError(f"{path}: {len(bad)} bad row(s) — " + "; ".join(bad) + ". Fix or delete them.", path=path)
+    return _Frequent(
+        path, file_sha256(path), tuple(dict.fromkeys(answers)), {k: frozenset(v) for k, v in index.items()}
+    )
+
+
+def _typo(key: str, freq: _Frequent | None = None) -> str:
+    """The one frequent answer one jamo away from ``key`` ('' when none or more than one)."""
+    if not _MIN_TYPO_SYLLABLES <= len(key) <= _MAX_TYPO_SYLLABLES:
+        return ""
+    jamo = _jamo(key)
+    if jamo is None:
+        return ""
+    if freq is None:
+        freq = _frequent(file_identity(data_path("rules", FREQUENT_FILE)))
+    if key in freq.answers:
+        return ""
+    near: set[str] = set()
+    for d in _deletions(jamo):
+        near |= freq.by_deletion.get(d, frozenset())
+    found = [a for a in near if _one_edit(jamo, _jamo(a) or "")]
+    return found[0] if len(found) == 1 else ""

@@ -47,6 +47,8 @@ LABELS = [
     "요양보호사",
     "시설 경비원",
     "무직",
+    "컨텐츠 마케터",
+    "브랜드 매니저",
 ]
 STRICT = ["--model-threshold", "0.99", "--corroborate-threshold", "1"]
 """The user's strict choice, with corroboration off too: no weak rater decides any label."""

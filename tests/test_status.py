@@ -1,12 +1,12 @@
 import pytest
 
 from coder.errors import RuleError
-from coder.normalize import label_key
+from coder.normalize import label_key, normalize_label
 from coder.status import load_status_rules, parse_status
 
 
 def _status(label):
-    return parse_status([label_key(label)])[0]
+    return parse_status([label_key(label)], labels=[normalize_label(label)])[0]
 
 
 def test_every_status_example_and_counterexample():
@@ -16,7 +16,8 @@ def test_every_status_example_and_counterexample():
         assert rule.examples, rule.status_id
         for ex in rule.examples:
             st = _status(ex)
-            assert (st.status, st.status_id) == (rule.status, rule.status_id), ex
+            expected = "former" if rule.status == "former_named" else rule.status
+            assert (st.status, st.status_id) == (expected, rule.status_id), ex
         for ex in rule.counterexamples:
             assert _status(ex).status_id != rule.status_id, ex
 
@@ -25,6 +26,31 @@ def test_every_status_example_and_counterexample():
     ("label", "status", "core"),
     [
         ("무직", "not_employed", ""),
+        ("현재 무직", "not_employed", ""),
+        ("지금은 무직", "not_employed", ""),
+        ("없음", "not_employed", ""),
+        ("해당 없음", "unknown", ""),
+        ("none", "unknown", ""),
+        ("student", "not_employed", ""),
+        ("housewife", "not_employed", ""),
+        ("homemaker", "not_employed", ""),
+        ("retired", "not_employed", ""),
+        ("unemployed", "not_employed", ""),
+        ("jobless", "not_employed", ""),
+        ("은퇴한 교사", "former", "교사"),
+        ("퇴직 교사", "former", "교사"),
+        ("퇴직한 교사", "former", "교사"),
+        ("전직 교사", "former", "교사"),
+        ("前 교사", "former", "교사"),
+        ("전 교사", "former", "교사"),
+        ("교사 출신", "former", "교사"),
+        ("공무원 퇴직", "former", "공무원"),
+        ("퇴직 연금 상담원", "", "상담원"),  # 연금 상담원 names no occupation: not former; 상담원 read after its prefix
+        ("서울 출신", "", "서울출신"),
+        ("전기공", "", "전기공"),
+        ("군 복무 중", "", "군복무중"),  # coded military by the mapper (R0005), like 병사
+        ("입대 대기", "not_employed", ""),
+        ("사회복무요원", "employed_unstated", ""),
         ("학생", "not_employed", ""),
         ("전업 주부", "not_employed", ""),
         ("은퇴", "not_employed", ""),

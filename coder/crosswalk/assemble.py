@@ -8,7 +8,12 @@ computes the final columns from it.  Columns, in order:
 ``status_parsed, status_rule, core_key``
     :mod:`coder.status`: the status the label's words give (``job_seeker``, ``not_employed``,
     ``unknown``, ``employed_unstated`` or ``""`` = decided by the code), the status rule that
-    fired, and ``core_key``, what the raters coded (X of ``전직 X, 현재 구직중``).
+    fired, and ``core_key``, what the raters coded (X of ``전직 X, 현재 구직중``, ``은퇴한 X``, the
+    head of ``간호사 (대학병원)``); ``status_parsed`` ``former`` marks a former occupation.
+``core_note``
+    how the wording was read apart (``qualifier: 대학병원``, ``prefix: 현대자동차``,
+    ``typo: 회사언 → 회사원``; '' for most labels).  Optional when read back: crosswalks stored
+    before it existed have no such column.
 ``<rater>_code, _score, _rule_id, _flags, _candidates, _detail, _<extra>``
     every rater's own answer (:mod:`coder.raters.base`), raters in precedence order.
 """
@@ -63,6 +68,7 @@ def assemble_crosswalk(
     frame["status_parsed"] = [s.status for s in statuses]
     frame["status_rule"] = [s.status_id for s in statuses]
     frame["core_key"] = core
+    frame["core_note"] = [s.note for s in statuses]
     columns = {}
     for name in names:
         r = by_name[name]

@@ -9,7 +9,15 @@ wrote (or :func:`~coder.crosswalk.store.read_crosswalk` read back), the code lis
     military, ``0`` not in employment, ``""`` unknown), the rater and rule that decided it,
     whether a person should look at it, the machine-readable reasons (``no_code``, ``weak``,
     ``ambiguous``, ``conflict``, ``disagree``, ``invalid``, ``panel_split``, ``panel_not_employed``,
-    ``panel_advisory``) and why, in words.
+    ``panel_advisory``, ``typo``) and why, in words.
+``former_code, former_title``
+    for a label parsed as a former occupation (``status_parsed`` ``former``: 은퇴한 교사, 퇴직 교사,
+    전직 X; see :mod:`coder.status`), the code the raters gave X, decided like any code, and its
+    title.  The label itself is ``not_employed`` with no ``ksco_code`` and bucket ``0``: a former
+    occupation is never counted as employed.  A reviewer's code on such a label is the former
+    code (a reviewer's ``0`` makes it plain not employed).  Empty for every other label.
+An optional stored ``core_note`` column (how :mod:`coder.status` read the wording: a qualifier,
+a workplace, a typo) is added to ``code_note``; a ``typo`` reading sends the label to review.
 ``panel_votes, panel_valid, panel_agreement``  (when ``panel_<id>`` members are present)
     every member's vote, how many were valid, and the share of valid votes that back the panel code.
 
@@ -88,6 +96,8 @@ FINAL_COLUMNS = (
     "needs_review",
     "review_reasons",
     "code_note",
+    "former_code",
+    "former_title",
 )
 PANEL_COLUMNS = ("panel_votes", "panel_valid", "panel_agreement")
 _NO_CODE_STATUSES = {
@@ -213,9 +223,12 @@ class DecisionPolicy:
 
 
 def rater_names(crosswalk: pd.DataFrame) -> list[str]:
-    """Every rater stored in a crosswalk (columns ``<name>_code``), in column order."""
+    """Every rater stored in a crosswalk (columns ``<name>_code`` of a registered rater or panel member), in
+    column order (``ksco_code``, ``panel_code`` and ``former_code`` are not raters)."""
     return [
-        c[: -len("_code")] for c in crosswalk.columns if c.endswith("_code") and c not in ("ksco_code", "panel_code")
+        c[: -len("_code")]
+        for c in crosswalk.columns
+        if c.endswith("_code") and c not in ("ksco_code", "panel_code", "former_code")
     ]
 
 
@@ -382,7 +395,24 @@ def _decide_label(ev: _Label, policy: DecisionPolicy, codes: CodeList) -> _Decis
 def _status_of(parsed: str, code: str) -> str:
     if parsed == "job_seeker":
         return "job_seeker"
+    if parsed == "former":  # the code is the former occupation's (see _as_former)
+        return "not_employed"
     return "military" if code.startswith(BUCKET_MILITARY) else "employed"
+
+
+def _core_notes(crosswalk: pd.DataFrame) -> list[str]:
+    """The stored ``core_note`` column as text ('' where absent or missing)."""
+    if "core_note" not in crosswalk.columns:
+        return [""] * len(crosswalk)
+    return [v if isinstance(v, str) else "" for v in crosswalk["core_note"].tolist()]
+
+
+def _as_former(d: _Decision, status_rule: str) -> tuple[_Decision, str]:
+    """A former-occupation label: not employed, no code; the decided code moves to ``former_code``."""
+    notes = [f"former occupation {d.code} ({d.source})" if d.code else "former occupation not coded", *d.notes]
+    reasons = tuple(r for r in d.reasons if r != "no_code")
+    source, rid = (d.source, d.rule_id) if d.source in HUMAN else ("status", status_rule)
+    return _Decision("not_employed", "", source, rid, reasons, ("not in employment", *notes)), d.code
 
 
 def _rank(policy: DecisionPolicy, slot: str) -> int:
@@ -461,12 +491,17 @@ def decide(
     statuses = crosswalk["status_parsed"].astype(str).tolist()
     status_rules = crosswalk["status_rule"].astype(str).tolist()
     cores = crosswalk["core_key"].astype(str).tolist()
+    core_notes = _core_notes(crosswalk)
     out: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
     panel_out: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
     code_set = codes.codes
 
     for i in range(n_rows):
         ev = _Label(statuses[i], status_rules[i], cores[i], [], model_chain=model_chain[i], fuzzy_top=fuzzy_top[i])
+        if core_notes[i]:
+            ev.notes.append(core_notes[i])
+            if core_notes[i].startswith("typo"):
+                ev.reasons.append("typo")
         for h, (h_codes, h_ids) in human_cols.items():
             c = h_codes[i]
             if c and c in code_set:
@@ -492,6 +527,11 @@ def decide(
         if members:
             _read_panel(ev, i, members, member_cols, policy, codes, panel_out)
         d = _decide_label(ev, policy, codes)
+        former = ""
+        if statuses[i] == "former":
+            d, former = _as_former(d, status_rules[i])
+        out["former_code"].append(former)
+        out["former_title"].append(codes.title(former))
         out["status"].append(d.status)
         out["ksco_code"].append(d.code)
         out["ksco_level"].append(codes.level(d.code))
