@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from coder.crosswalk.assemble import assemble_crosswalk
-from coder.crosswalk.decide import FINAL_COLUMNS, STRONG, DecisionPolicy, decide
+from coder.crosswalk.decide import CORROBORATE_FLOOR, FINAL_COLUMNS, STRONG, DecisionPolicy, decide
 from coder.labels import tabulate_labels
 from coder.raters.base import RaterResult
 from coder.status import parse_status
@@ -280,11 +280,11 @@ def _model_detail(chain):
     return json.dumps({"levels": chain, "top": []})
 
 
-def _model_and_fuzzy(label, chain, fuzzy_top):
+def _model_and_fuzzy(label, chain, fuzzy_top, fuzzy_score=0.9):
     from coder.raters.base import RaterResult
 
     model = RaterResult("model", (label,), ("",), (chain[0][1],), (_model_detail(chain),))
-    fuzzy = RaterResult("fuzzy", (label,), ("",), (0.5,), ("",), candidates=(((fuzzy_top, 0.5),),))
+    fuzzy = RaterResult("fuzzy", (label,), ("",), (fuzzy_score,), ("",), candidates=(((fuzzy_top, fuzzy_score),),))
     return [model, fuzzy]
 
 
@@ -306,6 +306,16 @@ def test_weak_raters_that_agree_corroborate_a_lower_model_level():
     assert (row.ksco_code, row.code_source) == ("841", "model")
     assert "corroborated by fuzzy top 84110" in row.code_note
     assert row.needs_review and "weak" in row.review_reasons
+
+
+@pytest.mark.parametrize(("score", "expected"), [(0.4, ""), (0.79, ""), (CORROBORATE_FLOOR, "841"), (0.95, "841")])
+def test_corroboration_needs_a_real_fuzzy_match(score, expected):
+    """A fuzzy top candidate below the floor (0.40 is no match at all) corroborates nothing (issue 23)."""
+    table = tabulate_labels(pd.Series(["가"], dtype=object))
+    stored = assemble_crosswalk(table, parse_status(table.keys), _model_and_fuzzy("가", CHAIN, "84110", score))
+    assert decide(stored, DecisionPolicy(thresholds={"model": 0.95})).loc[0, "ksco_code"] == expected
+    no_floor = DecisionPolicy(thresholds={"model": 0.95}, corroborate_floor=0.0)
+    assert decide(stored, no_floor).loc[0, "ksco_code"] == "841"
 
 
 def test_corroboration_needs_the_same_lineage_and_can_be_turned_off():

@@ -409,8 +409,8 @@ REVIEW_SHALLOWER_THAN_RULE = _stored(
     ["헤어디자이너"], [_answer("rule", {"헤어디자이너": "42220"})], {"헤어디자이너": "422"}
 )
 LONE_PANEL_VOTE = _stored(
-    ["구청 공무원"],
-    [_panel_member("a", {"구청공무원": ("4311", True)}), _model_chain("구청공무원", [["3", 0.8], ["31", 0.5], ["312", 0.4], ["3121", 0.3]])],
+    ["공무원"],
+    [_panel_member("a", {"공무원": ("4311", True)}), _model_chain("공무원", [["3", 0.8], ["31", 0.5], ["312", 0.4], ["3121", 0.3]])],
 )  # fmt: skip
 JOB_SEEKER_REVIEWED = _stored(["구직중"], [], {"구직중": "3"})
 """A label whose words say job-seeking with no former occupation, given a code by the reviewer."""
@@ -446,7 +446,7 @@ def test_reviewer_shallower_than_a_rule_is_final():
 
 
 def test_a_lone_panel_vote_against_the_model_does_not_decide():
-    """Rule 3: one member's 4311 for 구청 공무원 against the model's major 3 is advisory; a person looks."""
+    """Rule 3: one member's 4311 for 공무원 against the model's major 3 is advisory; a person looks."""
     row = decide(LONE_PANEL_VOTE).iloc[0]
     assert (row.ksco_code, row.code_source) == ("3", "model")
     assert row.needs_review

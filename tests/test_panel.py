@@ -29,7 +29,7 @@ from coder.panel.evaluate import stratified_sample
 from coder.pipeline import code_labels
 
 CODES = load_codes()
-LABELS = ["콘크리트패널 조립원", "전직 콘크리트패널 조립원, 현재 구직중", "소년원 학교 교사", "건물 청소원", "무직"]
+LABELS = ["컨텐츠 마케터", "전직 컨텐츠 마케터, 현재 구직중", "소년원 학교 교사", "건물 청소원", "무직"]
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +133,11 @@ def test_request_shape_per_vendor(tmp_path, fake, setup, crosswalk, mid, path, a
     if mid == "cx":
         assert "response_format" not in body and body["max_tokens"] == 300
     prompts = sorted(r.prompt for r in fake.requests)
-    concrete = next(p for p in prompts if "콘크리트" in p)
+    concrete = next(p for p in prompts if "컨텐츠" in p)
     # the candidates of the stored crosswalk, each with its code and KSCO-7 title
     cands = [ln for ln in concrete.splitlines() if ln.startswith("- ")]
     assert cands and all(CODES.title(ln.split()[1]) in ln for ln in cands)
-    assert "직업 응답: 콘크리트패널 조립원" in concrete
+    assert "직업 응답: 컨텐츠 마케터" in concrete
 
 
 # ------------------------------------------------------------------ faults, retries, timeouts, cache
@@ -194,13 +194,13 @@ def test_a_permanent_error_is_not_retried(tmp_path, fake, setup, crosswalk):
 
 def test_invalid_and_empty_answers_are_kept_and_counted(tmp_path, fake, setup, crosswalk):
     members, _ = load_panel(write_panel(tmp_path / "p.toml", fake.url, ids=("oa", "an", "ge")))
-    fake.codes = {"콘크리트패널 조립원": "77777", "소년원 학교 교사": "25"}
+    fake.codes = {"컨텐츠 마케터": "77777", "소년원 학교 교사": "25"}
     fake.script("fake-claude", Answer(""), Answer(""))
     run = _run(crosswalk, setup, members)
     assert (run.stats["oa"].valid, run.stats["oa"].invalid) == (1, 1)
     assert run.stats["an"].validity == 0.0
     xw = panel_crosswalk(crosswalk, run, codes=CODES).frame.set_index("label_key")
-    row = xw.loc["콘크리트패널조립원"]
+    row = xw.loc["컨텐츠마케터"]
     assert row["panel_oa_code"] == "77777" and not row["panel_oa_valid"]  # kept verbatim, never coerced
     assert row["panel_an_code"] == "" and row["panel_an_reason"] == "empty answer"
     assert "invalid panel vote(s) from ge, oa" in row["code_note"]
@@ -209,7 +209,7 @@ def test_invalid_and_empty_answers_are_kept_and_counted(tmp_path, fake, setup, c
 
 
 def test_votes_map_back_to_every_label_with_the_core_key(fake, setup, crosswalk):
-    fake.codes = {"콘크리트패널 조립원": "7", "소년원 학교 교사": "2"}
+    fake.codes = {"컨텐츠 마케터": "7", "소년원 학교 교사": "2"}
     run = _run(crosswalk, setup)
     xw = panel_crosswalk(crosswalk, run, codes=CODES).frame.set_index("label_key")
     seeker = xw.loc[crosswalk.loc[crosswalk["label"] == LABELS[1], "label_key"].iloc[0]]
@@ -315,7 +315,7 @@ def test_max_cost_refuses_a_run_that_may_cost_more(fake, setup, crosswalk):
     with pytest.raises(BudgetError) as err:
         _run(crosswalk, setup, max_cost=0.001)
     assert str(err.value) == (
-        "panel: the calls to make may cost up to $0.0061, more than --max-cost 0.001 — nothing was sent. "
+        "panel: the calls to make may cost up to $0.0062, more than --max-cost 0.001 — nothing was sent. "
         "Raise --max-cost, narrow --only or --members, or see --plan."
     )
     assert fake.requests == []
@@ -391,7 +391,7 @@ def test_offline_needs_every_answer_in_the_cache(fake, setup, crosswalk):
     with pytest.raises(VendorError) as err:
         _run(crosswalk, setup, offline=True)
     assert str(err.value) == (
-        "panel --offline: 6 answer(s) for 2 label(s) are not in the cache: '소년원학교교사', '콘크리트패널조립원' — "
+        "panel --offline: 6 answer(s) for 2 label(s) are not in the cache: '소년원학교교사', '컨텐츠마케터' — "
         "import the bundle they are in (`coder cache import FILE`) or run without --offline."
     )
     assert fake.requests == []

@@ -58,16 +58,19 @@ from ..resources import file_sha256
 from .base import RaterResult
 from .model_eval import CURVE_THRESHOLDS, ModelEvaluation, evaluate_model
 from .model_fit import (
+    EVIDENCE_THRESHOLD,
     MODEL_THRESHOLD,
     PARAMS,
     SEED,
     THRESHOLD_TARGET_ACCURACY,
     THRESHOLD_TARGET_PRECISION,
+    EvidenceModel,
     JobModel,
     TrainingData,
     Vectorizer,
     calibrate,
     data_sha256,
+    fit_evidence,
     fit_levels,
     key_features,
     split_groups,
@@ -78,6 +81,7 @@ from .model_fit import (
 
 __all__ = [
     "CURVE_THRESHOLDS",
+    "EVIDENCE_THRESHOLD",
     "MODEL_DIR",
     "MODEL_NAME",
     "MODEL_THRESHOLD",
@@ -102,7 +106,7 @@ __all__ = [
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 MODEL_NAME = "jobdict_model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def train_model(
@@ -126,6 +130,7 @@ def train_model(
     evaluation = evaluate_model(seed=seed, params=params, data=data).as_dict() if evaluate else None
     model = fit_levels(data, params, seed)
     temperature, calibration = calibrate(data, params, seed)
+    evidence, evidence_info = fit_evidence(data, seed)
     meta = {
         "format_version": FORMAT_VERSION,
         "name": MODEL_NAME,
@@ -148,8 +153,9 @@ def train_model(
         "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
         "train_seconds": round(time.perf_counter() - t0, 2),
         "evaluation": evaluation,
+        "evidence": {**evidence_info, "threshold": EVIDENCE_THRESHOLD},
     }
-    return with_changes(model, temperature=temperature, calibration=calibration, metadata=meta)
+    return with_changes(model, temperature=temperature, calibration=calibration, metadata=meta, evidence=evidence)
 
 
 # --------------------------------------------------------------------------- storage
@@ -180,6 +186,16 @@ def save_model(model: JobModel, directory: str | Path) -> Path:
     for i, (x, y) in enumerate(model.calibration):
         arrays[f"cal{i}_x"] = np.asarray(x, dtype=np.float64)
         arrays[f"cal{i}_y"] = np.asarray(y, dtype=np.float64)
+    ev = model.evidence
+    if ev is not None:
+        ev_vocab = sorted(ev.vectorizer.vocab, key=ev.vectorizer.vocab.__getitem__)
+        arrays.update(
+            {
+                "ev_vocab": np.array(ev_vocab, dtype=str),
+                "ev_idf": ev.vectorizer.idf,
+                "ev_w": ev.weights.astype(np.float32),
+            }
+        )
     npz = d / f"{MODEL_NAME}.npz"
     np.savez_compressed(npz, **arrays)
     meta = {**model.metadata, "format_version": FORMAT_VERSION, "name": MODEL_NAME}
@@ -187,6 +203,16 @@ def save_model(model: JobModel, directory: str | Path) -> Path:
         temperature=model.temperature, levels_stored=len(model.weights), calibration_levels=len(model.calibration)
     )
     meta["vectorizer"] = {"ngram_max": model.vectorizer.ngram_max, "suffix_max": model.vectorizer.suffix_max}
+    meta["evidence_detector"] = (
+        None
+        if ev is None
+        else {
+            "bias": ev.bias,
+            "known_floor": ev.known_floor,
+            "ngram_max": ev.vectorizer.ngram_max,
+            "suffix_max": ev.vectorizer.suffix_max,
+        }
+    )
     meta["model_file"] = npz.name
     meta["model_sha256"] = file_sha256(npz)
     js = d / f"{MODEL_NAME}.json"
@@ -235,6 +261,18 @@ def _read_model(js: Path) -> JobModel:
             )
             for i in range(n)
         )
+        detector = meta.get("evidence_detector")
+        evidence = None
+        if detector:
+            ev_vec = Vectorizer(
+                {str(t): i for i, t in enumerate(a["ev_vocab"])},
+                a["ev_idf"].astype(np.float32),
+                int(detector["ngram_max"]),
+                int(detector["suffix_max"]),
+            )
+            evidence = EvidenceModel(
+                ev_vec, a["ev_w"].astype(np.float32), float(detector["bias"]), float(detector["known_floor"])
+            )
         return JobModel(
             vec,
             tuple(str(c) for c in a["classes"]),
@@ -245,6 +283,7 @@ def _read_model(js: Path) -> JobModel:
             tuple(tuple(str(c) for c in a[f"classes{i}"]) for i in range(n)),
             meta,
             tuple((a[f"cal{i}_x"], a[f"cal{i}_y"]) for i in range(int(meta.get("calibration_levels", 0)))),
+            evidence,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise CrosswalkError(f"{npz}: model arrays unreadable ({exc}) — {_retrain_hint(js)}.", path=npz) from None
@@ -284,7 +323,12 @@ def training_data_matches(model: JobModel, data: TrainingData | None = None) -> 
 
 
 def model_rater(
-    keys: Sequence[str], *, k: int = 5, model: JobModel | None = None, threshold: float = MODEL_THRESHOLD
+    keys: Sequence[str],
+    *,
+    k: int = 5,
+    model: JobModel | None = None,
+    threshold: float = MODEL_THRESHOLD,
+    evidence_threshold: float = EVIDENCE_THRESHOLD,
 ) -> RaterResult:
     """Rater ``model``: the deepest code whose calibrated probability reaches ``threshold``.
 
@@ -294,11 +338,15 @@ def model_rater(
     the deepest chain code at or above ``threshold`` (default
     :data:`MODEL_THRESHOLD`), so a name placed in major 8 but not in a unit group
     gets ``8`` or ``84``; empty when even the major group is below (or the key is
-    empty).  Score = that code's calibrated probability (the major group's when no
-    code is given).  Candidates = the top ``k`` unit groups with their
-    (temperature-calibrated) probabilities.  Detail (JSON) = ``{"levels":
-    [[code, p], ...] (major → unit group), "top": [[code, p], ...]}``.  Extra
-    column ``final_ok`` = a code is given.
+    empty).  **No evidence, no code**: a key whose evidence of naming an occupation
+    (:meth:`JobModel.evidence_of`, see :data:`EVIDENCE_THRESHOLD`) is below
+    ``evidence_threshold`` gets no code and no candidates, whatever its chain says
+    (``asdf``, ``냉장고``, ``그냥 집에 있어요``).  Score = that code's calibrated
+    probability (the major group's when no code is given).  Candidates = the top
+    ``k`` unit groups with their (temperature-calibrated) probabilities.  Detail
+    (JSON) = ``{"levels": [[code, p], ...] (major → unit group), "top": [[code, p],
+    ...], "evidence": e}``.  Extra columns: ``final_ok`` = a code is given;
+    ``evidence`` = the key's evidence (NaN for a model without a detector).
     """
     if model is None:
         model = load_model()
@@ -308,23 +356,30 @@ def model_rater(
         P = model.predict_proba(distinct)
         codes, _, cal = model.chain(distinct, P)
         tops = _top_k(model, P, k)
+        evidence = model.evidence_of(distinct)
         for i, key in enumerate(distinct):
+            e = float(evidence[i])
+            none = not math.isnan(e) and e < evidence_threshold
             ok = np.flatnonzero(cal[i] >= threshold)
-            lv = int(ok[-1]) if len(ok) else -1
+            lv = int(ok[-1]) if len(ok) and not none else -1
             code = str(codes[i, lv]) if lv >= 0 else ""
             score = float(cal[i, lv]) if lv >= 0 else float(cal[i, 0])
             levels = [[str(c), round(float(p), 4)] for c, p in zip(codes[i], cal[i], strict=True)]
             top = [[c, round(p, 4)] for c, p in tops[i]]
-            detail = json.dumps({"levels": levels, "top": top}, ensure_ascii=False, separators=(",", ":"))
-            answer[key] = (code, round(score, 4), detail, tuple((c, round(p, 4)) for c, p in tops[i]))
-    out = [answer.get(key, ("", math.nan, "", ())) for key in keys]
+            info = {"levels": levels, "top": top}
+            if not math.isnan(e):
+                info["evidence"] = round(e, 4)
+            detail = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
+            cands = () if none else tuple((c, round(p, 4)) for c, p in tops[i])
+            answer[key] = (code, round(score, 4), detail, cands, round(e, 4) if not math.isnan(e) else math.nan)
+    out = [answer.get(key, ("", math.nan, "", (), math.nan)) for key in keys]
     return RaterResult(
         "model",
         tuple(keys),
         tuple(a[0] for a in out),
         tuple(a[1] for a in out),
         tuple(a[2] for a in out),
-        extra={"final_ok": tuple(bool(a[0]) for a in out)},
+        extra={"final_ok": tuple(bool(a[0]) for a in out), "evidence": tuple(a[4] for a in out)},
         candidates=tuple(a[3] for a in out),
     )
 

@@ -178,7 +178,7 @@ def evaluate_model(
     train = data.subset(~test)
     folds = out_of_fold(train, params, seed)
     temperature = fit_temperature([(S, t) for _, S, t, _ in folds])
-    calibration = fit_level_calibration(folds, temperature)
+    calibration = fit_level_calibration(folds, temperature, float(params.get("major_balance", 0.0)))
     cv_cal, cv_ok = [], []
     for m, S, _, truth in folds:
         _, raw, ok_f = chain_outcomes(m, softmax(S / temperature), truth)
