@@ -929,14 +929,20 @@ def _write_csv(frame: pd.DataFrame, tmp: Path, sep: str, encoding: str, path: ob
             fh.write(codecs.BOM_UTF8)
             encoding = "utf-8"
         plain = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        for chunk in _csv_chunks(frame, sep):
-            data = _chunk_bytes(chunk)
-            if plain:
-                fh.write(data)
-                continue
-            text = bytes(data).decode("utf-8")
-            fh.write(_encode(text, encoding, path, lines))
-            lines += text.count("\n")
+        _write_chunks(fh, _csv_chunks(frame, sep), plain, encoding, path, lines)
+
+
+def _write_chunks(fh, chunks, plain: bool, encoding: str, path: object, lines: int) -> int:
+    """Write CSV chunks to a binary file (UTF-8 as is, else re-encoded naming the line); the lines written so far."""
+    for chunk in chunks:
+        data = _chunk_bytes(chunk)
+        if plain:
+            fh.write(data)
+            continue
+        text = bytes(data).decode("utf-8")
+        fh.write(_encode(text, encoding, path, lines))
+        lines += text.count("\n")
+    return lines
 
 
 def _encode(text: str, encoding: str, path: object, before: int = 0) -> bytes:
@@ -1075,14 +1081,7 @@ def write_batches(frames: Iterator[pd.DataFrame], path: str | Path, *, encoding:
                 chunks = _csv_chunks(frame, sep)
                 if i:
                     next(chunks)  # one header
-                for chunk in chunks:
-                    data = _chunk_bytes(chunk)
-                    if plain:
-                        fh.write(data)
-                        continue
-                    text = bytes(data).decode("utf-8")
-                    fh.write(_encode(text, encoding, path, lines))
-                    lines += text.count("\n")
+                lines = _write_chunks(fh, chunks, plain, encoding, path, lines)
                 written[0] += len(frame)
 
     def parquet(tmp: Path) -> None:
