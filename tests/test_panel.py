@@ -839,3 +839,34 @@ def test_a_base_url_that_is_not_a_url_is_refused_without_echoing_it(tmp_path):
         f"{path} member 1: base_url 'localhost:8000/v1?key=***' is not an http(s) URL with a host "
         "(e.g. http://localhost:8000/v1)"
     ]
+
+
+def test_opening_waits_for_a_process_that_is_creating_the_cache(tmp_path):
+    """The CI flake: SQLite runs no busy handler for the WAL switch, so a second process opening the cache while
+    the first still writes the new file in rollback mode failed at once with "database is locked"."""
+    import sqlite3
+    import threading
+    import time
+
+    from coder.panel.cache import DB_NAME
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    holder = sqlite3.connect(folder / DB_NAME, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # a new file, rollback mode, its write lock held: the first process's moment
+    holder.execute("CREATE TABLE scratch (x)")
+    released = threading.Event()
+
+    def release():
+        time.sleep(0.6)
+        holder.execute("ROLLBACK")
+        released.set()
+
+    threading.Thread(target=release).start()
+    started = time.monotonic()
+    with ResponseCache(folder) as cache:
+        assert released.is_set() and time.monotonic() - started >= 0.5  # it waited instead of failing
+        assert not cache.read_only
+    holder.close()
+    with ResponseCache(folder) as again:  # WAL now, and the schema is there
+        assert not again.read_only

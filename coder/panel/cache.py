@@ -56,6 +56,7 @@ import datetime as _dt
 import gzip
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -191,21 +192,31 @@ class ResponseCache:
                     f"of its parent, or point {CACHE_ENV} at a writable folder.",
                     path=d,
                 ) from None
-        try:
-            self._con = self._connect(str(self.path), uri=False)
-            self._setup()
-        except sqlite3.Error as exc:
-            self._close_connection()
-            if not (_is_read_only(exc) and self.path.exists()):
-                raise self._error(exc, "opening it") from None
-            # a read-only folder or file: read it as it is (WAL needs a writable folder to read otherwise)
+        started = time.monotonic()
+        while True:
             try:
-                self._con = self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-                self.read_only = True
-                self._check_format()
-            except sqlite3.Error as exc2:
+                self._con = self._connect(str(self.path), uri=False)
+                self._setup()
+                return
+            except sqlite3.Error as exc:
                 self._close_connection()
-                raise self._error(exc2, "opening it") from None
+                waited = time.monotonic() - started
+                if _is_busy(exc) and waited < BUSY_TIMEOUT_S:
+                    # another process is creating the file or converting it to WAL; SQLite runs no busy
+                    # handler for the journal-mode switch, so the wait is ours
+                    time.sleep(min(0.05 + random.random() * 0.2, BUSY_TIMEOUT_S - waited))
+                    continue
+                if not (_is_read_only(exc) and self.path.exists()):
+                    raise self._error(exc, "opening it", waited=waited) from None
+                break
+        # a read-only folder or file: read it as it is (WAL needs a writable folder to read otherwise)
+        try:
+            self._con = self._connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            self.read_only = True
+            self._check_format()
+        except sqlite3.Error as exc2:
+            self._close_connection()
+            raise self._error(exc2, "opening it") from None
 
     @staticmethod
     def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
@@ -214,7 +225,9 @@ class ResponseCache:
     def _setup(self) -> None:
         con = self._con
         assert con is not None
-        con.execute("PRAGMA journal_mode=WAL")
+        # WAL is a property of the file: switch only when it is not yet (the switch needs the file to itself)
+        if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables:
@@ -245,7 +258,7 @@ class ResponseCache:
                 path=self.directory,
             )
 
-    def _error(self, exc: sqlite3.Error, doing: str) -> CacheError:
+    def _error(self, exc: sqlite3.Error, doing: str, *, waited: float | None = None) -> CacheError:
         d, text = self.directory, str(exc)
         name = getattr(exc, "sqlite_errorname", "")
         if _is_read_only(exc):
@@ -253,9 +266,10 @@ class ResponseCache:
                 f"{d}: the response cache cannot be written ({text}) while {doing} — make the folder and "
                 f"{DB_NAME} writable, or point {CACHE_ENV} at a writable copy of the folder."
             )
-        elif name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in text:
+        elif _is_busy(exc):
             msg = (
-                f"{d}: the response cache stayed locked by another process for {BUSY_TIMEOUT_S:g} s while {doing} "
+                f"{d}: the response cache stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S if waited is None else waited:.0f} s while {doing} "
                 f"({text}) — wait for the other `coder` run to finish, then try again."
             )
         elif name == "SQLITE_FULL":
@@ -561,6 +575,12 @@ class ResponseCache:
 
 class _Refused(Exception):
     """Internal: roll the import back."""
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Another connection holds the lock (``SQLITE_BUSY``/``SQLITE_LOCKED`` and their extended codes)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
 
 
 def _is_read_only(exc: sqlite3.Error) -> bool:
