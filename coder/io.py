@@ -50,8 +50,10 @@ __all__ = [
     "TEMP_MARK",
     "XLSX_MAX_COLUMNS",
     "XLSX_MAX_ROWS",
+    "CsvBatches",
     "all_or_nothing",
     "check_output",
+    "csv_batches",
     "decode_text",
     "detect_encoding",
     "file_delimiter",
@@ -292,6 +294,40 @@ def _head_lines(data: bytes, n: int) -> str:
     return data[:end].decode("utf-8")
 
 
+class _LineReads(io.RawIOBase):
+    """A binary file whose reads end after a ``\\n`` (or, in a longer line, not between CR and LF).
+
+    Arrow's CSV reader splits its input into blocks as it reads them, and a block ending between
+    the CR and the LF of a quoted cell's CRLF loses the LF (pyarrow 26, any block size); reads
+    that end at a line feed never cut a CRLF, and the blocks come out whole.
+    """
+
+    def __init__(self, fh) -> None:
+        self._fh, self._carry = fh, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            data, self._carry = self._carry + self._fh.read(), b""
+            return data
+        data = self._carry + self._fh.read(max(n - len(self._carry), 0))
+        if len(data) < n:  # the end of the file
+            self._carry = b""
+            return data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            cut = len(data) - 1 if data.endswith(b"\r") and len(data) > 1 else len(data)
+        self._carry = data[cut:]
+        return data[:cut]
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.DataFrame:
     encoding = detect_encoding(data, path=path)
     if encoding == "utf-8-sig":
@@ -311,8 +347,8 @@ def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.D
     _check_columns(names, path)
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+            pa.PythonFile(_LineReads(io.BytesIO(data)), mode="r"),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_CSV_BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
@@ -324,6 +360,122 @@ def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.D
         kind = {",": "CSV", "\t": "TSV"}.get(delimiter, f"text delimited by {delimiter!r}")
         raise InputError(f"{path}: cannot parse as {kind} — {exc}", path=path) from None
     return table.to_pandas()
+
+
+_CSV_BLOCK = 1 << 24
+"""Bytes per block when a CSV/TSV file is checked and parsed in batches (:func:`csv_batches`)."""
+
+
+def _line_blocks(fh, block: int) -> Iterator[bytes]:
+    """A binary file's bytes in blocks of about ``block`` bytes, each ending in ``\\n`` but the last: a
+    block boundary never falls inside a character (UTF-8 never has ``\\n`` inside one), a ``""`` pair or a CRLF."""
+    carry = b""
+    while True:
+        data = fh.read(block)
+        if not data:
+            if carry:
+                yield carry
+            return
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield data[:cut]
+
+
+def _quotes_open(data: bytes, delimiter: str, inside: bool) -> bool:
+    """Whether a quoted field is still open at the end of ``data`` (a block of :func:`_line_blocks`), reading
+    the quotes as :func:`_open_quote` does; ``inside``: the block starts inside a quoted field."""
+    starts = (delimiter.encode(), b"\n", b"\r")
+    pos = 0
+    while True:
+        if inside:
+            while True:  # to the closing quote ("" is a quote inside the field)
+                pos = data.find(b'"', pos)
+                if pos < 0:
+                    return True
+                if data.startswith(b'""', pos):
+                    pos += 2
+                    continue
+                break
+            inside = False
+            pos += 1
+        pos = data.find(b'"', pos)
+        if pos < 0:
+            return False
+        if pos == 0 or data[pos - 1 : pos] in starts:
+            inside = True
+        pos += 1
+
+
+class CsvBatches:
+    """A UTF-8 CSV/TSV file read in batches: its column ``names`` and :meth:`batches` (see :func:`csv_batches`)."""
+
+    def __init__(self, path: str | Path, names: list[str], delimiter: str, skip: int, block: int) -> None:
+        self.path, self.names, self.delimiter, self._skip, self._block = path, names, delimiter, skip, block
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The rows in order as DataFrames (string columns, as :func:`read_table` reads them), ``columns`` only
+        if given.  A file Arrow cannot parse raises the :class:`InputError` :func:`read_table` raises."""
+        names = self.names
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._skip)
+                reader = pacsv.open_csv(
+                    pa.PythonFile(_LineReads(fh), mode="r"),
+                    read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=self._block),
+                    parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={n: pa.string() for n in names},
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                        include_columns=columns,
+                    ),
+                )
+                for batch in reader:
+                    yield pa.Table.from_batches([batch]).to_pandas()
+        except pa.ArrowInvalid:
+            read_table(self.path)  # raises the error the whole file gives
+            raise
+
+
+def csv_batches(path: str | Path, *, block: int | None = None) -> CsvBatches | None:
+    """A CSV/TSV file to read in batches with exactly what :func:`read_table` reads whole, or None.
+
+    The file is checked first block by block (memory: a block): it must be UTF-8 (with or without
+    BOM), have a header with distinct column names, and close every quote it opens, as
+    :func:`read_table` requires.  None for anything else (cp949, an unclosed quote, an empty
+    file, standard input, …): :func:`read_table` then reads the file whole, decoding or refusing it
+    as usual.  ``block``: bytes per block (default :data:`_CSV_BLOCK`).
+    """
+    if str(path) == "-" or table_format(path) not in ("csv", "tsv") or not Path(path).is_file():
+        return None
+    block = block or _CSV_BLOCK
+    with open(path, "rb") as fh:
+        blocks = _line_blocks(fh, block)
+        first = next(blocks, b"")
+        while first.count(b"\n") < _SNIFF_LINES and (more := next(blocks, None)) is not None:
+            first += more  # the header and the lines a delimiter is sniffed from, in one block
+        skip = len(codecs.BOM_UTF8) if first.startswith(codecs.BOM_UTF8) else 0
+        head = first[skip:]
+        if not head or head.isspace() or not _valid_utf8(head):
+            return None
+        delimiter = file_delimiter(str(path), _head_lines(head, _SNIFF_LINES))
+        inside = _quotes_open(head, delimiter, False)
+        for data in blocks:
+            if not _valid_utf8(data):
+                return None
+            inside = _quotes_open(data, delimiter, inside)
+        if inside:
+            return None
+    eol = head.find(b"\n")
+    first_line = head[: eol if eol >= 0 else len(head)].decode("utf-8")
+    names = [n.strip() for n in next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])]
+    if len(set(names)) != len(names):
+        return None
+    return CsvBatches(path, names, delimiter, skip, block)
 
 
 def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:

@@ -108,76 +108,89 @@ def tabulate_labels(
 class LabelCounter:
     """The distinct-label table of a text column read in batches (rows streamed, memory per distinct text).
 
-    :meth:`add` each batch in row order, then :meth:`table` gives the same table as
-    :func:`tabulate_labels` over all the rows (with an empty ``row_label``; weight sums are added
-    batch by batch, so a weighted sum can differ from the one-pass sum in the last bits), and
-    :meth:`positions` the label position of each row of a batch read again.
+    :meth:`add` each batch in row order, then :meth:`table` gives the table :func:`tabulate_labels`
+    gives over all the rows (with an empty ``row_label``), and :meth:`positions` the label position
+    of each row of a batch read again.  Each new distinct text is normalised once, when first seen,
+    and the weights are summed per key row after row across batches (``numpy.add.at`` on running
+    sums, the additions :func:`numpy.bincount` makes in one pass), so weighted sums are the
+    one-pass sums to the last bit.
     """
 
     def __init__(self, *, weight_name: str = "weight") -> None:
         self.weight_name = weight_name
         self._id: dict[object, int] = {}  # raw text -> raw id, in order of first appearance
         self._raw: list[object] = []
-        self._count: list[np.ndarray] = []
-        self._weight: list[np.ndarray] = []
-        self._missing = [0, 0.0]
+        self._raw_key: list[int] = []  # raw id -> key id
+        self._key_id: dict[str, int] = {}  # label key -> key id, in order of first appearance
+        self._raw_count = np.zeros(0, dtype=np.int64)
+        self._key_count = np.zeros(0, dtype=np.int64)
+        self._key_weight = np.zeros(0)
+        self._missing = 0
         self.rows = 0
         self._position: np.ndarray | None = None
-        self._index: pd.Index | None = None
+
+    def _key(self, key: str) -> int:
+        k = self._key_id.setdefault(key, len(self._key_id))
+        if k == len(self._key_count):
+            grow = max(1024, len(self._key_count))
+            self._key_count = np.concatenate([self._key_count, np.zeros(grow, dtype=np.int64)])
+            self._key_weight = np.concatenate([self._key_weight, np.zeros(grow)])
+        return k
 
     def add(self, texts: pd.Series, weights: pd.Series | None = None) -> None:
         """Count one batch of rows (the next ones in order)."""
         ids, uniques = pd.factorize(pd.Series(texts, copy=False), use_na_sentinel=True)
         w = _weights(weights, self.weight_name, self.rows + 1) if weights is not None else None
-        raw = np.empty(len(uniques), dtype=np.int64)
+        raw = np.empty(len(uniques) + 1, dtype=np.int64)
+        key = np.empty(len(uniques) + 1, dtype=np.int64)
         for j, text in enumerate(uniques):
-            raw[j] = self._id.setdefault(text, len(self._raw))
-            if raw[j] == len(self._raw):
+            r = self._id.setdefault(text, len(self._raw))
+            if r == len(self._raw):
                 self._raw.append(text)
+                self._raw_key.append(self._key(label_key(text)))
+            raw[j], key[j] = r, self._raw_key[r]
         seen = ids >= 0
-        self._count.append(np.bincount(raw[ids[seen]], minlength=len(self._raw)))
-        weight = w[seen] if w is not None else None
-        self._weight.append(np.bincount(raw[ids[seen]], weights=weight, minlength=len(self._raw)))
-        self._missing[0] += int((~seen).sum())
-        self._missing[1] += float(w[~seen].sum()) if w is not None else float((~seen).sum())
+        missing = int(len(ids) - seen.sum())
+        raw[-1] = 0
+        key[-1] = self._key("") if missing else 0
+        if len(self._raw) > len(self._raw_count):
+            grow = max(len(self._raw) - len(self._raw_count), len(self._raw_count), 1024)
+            self._raw_count = np.concatenate([self._raw_count, np.zeros(grow, dtype=np.int64)])
+        self._raw_count[: len(self._raw)] += np.bincount(raw[ids[seen]], minlength=len(self._raw))
+        row_key = key[ids]  # a missing text (-1) takes the key of ""
+        self._key_count[: len(self._key_id)] += np.bincount(row_key, minlength=len(self._key_id))
+        if w is not None:
+            np.add.at(self._key_weight, row_key, w)
+        else:
+            self._key_weight[: len(self._key_id)] += np.bincount(row_key, minlength=len(self._key_id))
+        self._missing += missing
         self.rows += len(ids)
         self._position = None
 
-    def _totals(self) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self._raw)
-        count, weight = np.zeros(n + 1, dtype=np.int64), np.zeros(n + 1)
-        for c, w in zip(self._count, self._weight, strict=True):
-            count[: len(c)] += c
-            weight[: len(w)] += w
-        count[n], weight[n] = self._missing
-        self._count, self._weight = [count[:n]], [weight[:n]]
-        return count, weight
-
     def table(self) -> LabelTable:
         """The distinct-label table of every row added so far (see :func:`tabulate_labels`)."""
-        raw_count, raw_weight = self._totals()
         n_raw = len(self._raw)
-        raw_keys = [label_key(t) for t in self._raw] + [""]
+        empty = self._key("")  # the key of missing texts, as in tabulate_labels
+        n_keys = len(self._key_id)
+        raw_count = np.append(self._raw_count[:n_raw], self._missing)
+        key_of_raw = np.array([*self._raw_key, empty], dtype=np.int64)
         raw_text = [str(t) for t in self._raw] + [""]
-        key_of_raw, keys = pd.factorize(pd.Series(raw_keys, dtype=object))
-        n_keys = len(keys)
-        n_rows = np.bincount(key_of_raw, weights=raw_count, minlength=n_keys).astype(np.int64)
-        weight = np.bincount(key_of_raw, weights=raw_weight, minlength=n_keys)
+        n_rows = self._key_count[:n_keys].copy()
+        weight = self._key_weight[:n_keys].copy()
+        keys = pd.Index(list(self._key_id), dtype=object)
         frame, position = _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw)
-        self._position = position[key_of_raw]  # raw id -> label position
-        self._index = pd.Index(self._raw, dtype=object)
+        self._position = position[key_of_raw]  # raw id -> label position (the last: missing texts)
         return LabelTable(frame=frame, row_label=np.empty(0, dtype=np.int64))
 
     def positions(self, texts: pd.Series) -> np.ndarray:
         """The label position (in :meth:`table`) of each text of a batch; a text never added is an error."""
-        if self._position is None or self._index is None:
+        if self._position is None:
             self.table()
-        raw = self._index.get_indexer(pd.Series(texts, copy=False).astype(object))  # type: ignore[union-attr]
-        na = pd.isna(pd.Series(texts, copy=False)).to_numpy()
-        if ((raw < 0) & ~na).any():
+        ids, uniques = pd.factorize(pd.Series(texts, copy=False), use_na_sentinel=True)
+        raw = np.array([self._id.get(u, -1) for u in uniques] + [len(self._raw)], dtype=np.int64)
+        if (raw < 0).any():
             raise ValueError("LabelCounter.positions: a text that was never added")
-        raw[na] = len(self._raw)
-        return self._position[raw]  # type: ignore[index]
+        return self._position[raw][ids]  # type: ignore[index]
 
 
 def _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw) -> tuple[pd.DataFrame, np.ndarray]:

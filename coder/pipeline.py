@@ -33,7 +33,16 @@ from .crosswalk.decide import DecisionPolicy, decide
 from .crosswalk.model import Crosswalk, code_list_record
 from .crosswalk.stage import Output, StageResult, run_stage, write_outputs
 from .errors import CrosswalkError, InputError
-from .io import all_or_nothing, check_output, read_batches, read_table, staged_path, table_format, write_batches
+from .io import (
+    all_or_nothing,
+    check_output,
+    csv_batches,
+    read_batches,
+    read_table,
+    staged_path,
+    table_format,
+    write_batches,
+)
 from .labels import LabelCounter, LabelTable, tabulate_labels
 from .provenance import build_meta, check_paths, write_meta
 from .raters.base import RaterResult
@@ -515,7 +524,8 @@ def code_file(
 ) -> CodingResult:
     """Read a table, code it, write the coded rows (and crosswalk) with sidecars.
 
-    A Parquet input written to a CSV, TSV or Parquet file streams (:func:`_code_stream`): rows are
+    A Parquet input, or a UTF-8 CSV/TSV input of at least :data:`STREAM_CSV_BYTES`, written to a CSV,
+    TSV or Parquet file streams (:func:`_code_stream`): rows are
     read in batches twice — to count the distinct labels, then to join the codes and write — so
     memory holds the distinct labels and a batch, not the rows; ``result.rows`` is then empty (the
     rows are in the output).  ``progress``: bars on stderr (rows read, labels coded, rows written)
@@ -550,10 +560,13 @@ def code_file(
         "progress": progress,
     }
     stream = None
+    notes: list[str] = []
     if _streams(input_path, output_path, sheet):
-        result, inputs, stream = _code_stream(input_path, **options)  # type: ignore[arg-type]
-        notes: list[str] = []
-    else:
+        try:
+            result, inputs, stream = _code_stream(input_path, **options)  # type: ignore[arg-type]
+        except _ReadWhole:
+            stream = None
+    if stream is None:
         frame, inputs, notes = _read_input(input_path, sheet)
         shape = frame.shape
         check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
@@ -588,15 +601,44 @@ def code_file(
 STREAM_BATCH = 1 << 20
 """Rows per batch when a Parquet input streams (:func:`code_file`)."""
 
+STREAM_CSV_BYTES = 1 << 26
+"""A CSV/TSV input of at least this many bytes streams (:func:`code_file`); a smaller one is read
+whole, which is faster and gives the same output."""
+
+
+class _ReadWhole(Exception):
+    """The input cannot stream exactly (a CSV that is not UTF-8, say): read it whole instead."""
+
 
 def _streams(input_path: str | Path, output_path: str | Path, sheet: str | int | None) -> bool:
-    """Whether :func:`code_file` streams: a Parquet input (no sheet) into a CSV, TSV or Parquet file."""
+    """Whether :func:`code_file` streams: a Parquet input, or a CSV/TSV input of at least
+    :data:`STREAM_CSV_BYTES` (no sheet), into a CSV, TSV or Parquet file."""
     if sheet is not None or str(input_path) == "-" or str(output_path) == "-":
         return False
     try:
-        return table_format(input_path) == "parquet" and table_format(output_path) in ("csv", "tsv", "parquet")
+        fmt = table_format(input_path)
+        if table_format(output_path) not in ("csv", "tsv", "parquet"):
+            return False
     except InputError:
         return False
+    if fmt == "parquet":
+        return True
+    path = Path(input_path)
+    return fmt in ("csv", "tsv") and path.is_file() and path.stat().st_size >= STREAM_CSV_BYTES
+
+
+def _batches(
+    input_path: str | Path,
+) -> tuple[list[str], int | None, Callable[[list[str] | None], Iterator[pd.DataFrame]]]:
+    """An input's column names, row count (None for a CSV: counted while read) and ``batches(columns)``, its rows
+    in order as DataFrames; raises :class:`_ReadWhole` for a CSV/TSV that cannot stream exactly."""
+    if table_format(input_path) == "parquet":
+        names, n_rows, _ = read_batches(input_path)
+        return names, n_rows, lambda columns: read_batches(input_path, rows=STREAM_BATCH, columns=columns)[2]
+    source = csv_batches(input_path)
+    if source is None:
+        raise _ReadWhole
+    return source.names, None, source.batches
 
 
 def _code_stream(
@@ -613,21 +655,25 @@ def _code_stream(
     model_threshold: float | None,
     **setup_options: object,
 ) -> tuple[CodingResult, dict[str, object], Iterator[pd.DataFrame]]:
-    """Code a Parquet file without holding its rows: the result (``rows`` empty), the input's sidecar
-    record, and the coded rows as batches (the file read again, lazily).
+    """Code a Parquet or CSV/TSV file without holding its rows: the result (``rows`` empty), the input's
+    sidecar record, and the coded rows as batches (the file read again, lazily).
 
     The same checks as :func:`code_frame` run first: the columns exist, no output column is
     already there (or ``replace``), ids unique (the id column alone is read for that).  The
     distinct-label table counts the text column batch by batch (:class:`~coder.labels.LabelCounter`).
+    A CSV/TSV input is checked block by block first (:func:`~coder.io.csv_batches`); one that
+    cannot stream exactly (not UTF-8, a quote never closed, no rows) raises :class:`_ReadWhole`
+    before anything is coded.
     """
-    names, n_rows, _ = read_batches(input_path)
+    names, n_rows, batches = _batches(input_path)
     empty = pd.DataFrame(columns=names)
     _check_columns(empty, text_col, weight_col, None, source)
     kept = _drop_output_columns(empty, replace, source).columns
     clash = [c for c in names if c not in kept]
     if id_col is not None:
         _check_columns(empty, id_col, None, None, source)
-        ids = pd.concat(list(read_batches(input_path, columns=[id_col])[2]), ignore_index=True)
+        parts = list(batches([id_col]))
+        ids = pd.concat(parts, ignore_index=True) if parts else empty[[id_col]]
         _check_ids(ids[id_col] if len(ids.columns) else pd.Series([], dtype=object), id_col, source)
         del ids
     setup = _setup(
@@ -638,13 +684,17 @@ def _code_stream(
         bundled_rules=bool(setup_options["bundled_rules"]),
     )
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold)
-    start = time.perf_counter()
     counter = LabelCounter(weight_name=weight_col or "")
     read = list(dict.fromkeys([text_col] + ([weight_col] if weight_col else [])))
     with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows read") as bar:
-        for batch in read_batches(input_path, rows=STREAM_BATCH, columns=read)[2]:
+        for batch in batches(read):
             counter.add(batch[text_col], batch[weight_col] if weight_col else None)
             bar.update(len(batch))
+    if n_rows is None:
+        if not counter.rows:
+            raise _ReadWhole  # a header alone: the one-pass reading gives its column types
+        n_rows = counter.rows
+    start = time.perf_counter()
     labels = counter.table()
     crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
     join = _joiner(crosswalk)
@@ -652,7 +702,7 @@ def _code_stream(
 
     def rows() -> Iterator[pd.DataFrame]:
         with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows written") as bar:
-            for batch in read_batches(input_path, rows=STREAM_BATCH)[2]:
+            for batch in batches(None):
                 idx = counter.positions(batch[text_col])
                 yield join(batch.drop(columns=clash) if clash else batch, idx)
                 bar.update(len(batch))
