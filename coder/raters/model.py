@@ -56,6 +56,7 @@ from scipy import sparse
 from ..errors import CrosswalkError, InputError
 from ..resources import file_sha256
 from .base import RaterResult
+from .model_core import apply_calibration, softmax
 from .model_eval import CURVE_THRESHOLDS, ModelEvaluation, evaluate_model
 from .model_fit import (
     EVIDENCE_THRESHOLD,
@@ -352,27 +353,10 @@ def model_rater(
         model = load_model()
     distinct = sorted({key for key in keys if key})
     answer: dict[str, tuple] = {}
-    if distinct:
-        P = model.predict_proba(distinct)
-        codes, _, cal = model.chain(distinct, P)
-        tops = _top_k(model, P, k)
-        evidence = model.evidence_of(distinct)
-        for i, key in enumerate(distinct):
-            e = float(evidence[i])
-            none = not math.isnan(e) and e < evidence_threshold
-            ok = np.flatnonzero(cal[i] >= threshold)
-            lv = int(ok[-1]) if len(ok) and not none else -1
-            code = str(codes[i, lv]) if lv >= 0 else ""
-            score = float(cal[i, lv]) if lv >= 0 else float(cal[i, 0])
-            levels = [[str(c), round(float(p), 4)] for c, p in zip(codes[i], cal[i], strict=True)]
-            top = [[c, round(p, 4)] for c, p in tops[i]]
-            info = {"levels": levels, "top": top}
-            if not math.isnan(e):
-                info["evidence"] = round(e, 4)
-            detail = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
-            cands = () if none else tuple((c, round(p, 4)) for c, p in tops[i])
-            answer[key] = (code, round(score, 4), detail, cands, round(e, 4) if not math.isnan(e) else math.nan)
-    out = [answer.get(key, ("", math.nan, "", (), math.nan)) for key in keys]
+    for a in range(0, len(distinct), RATE_BATCH):
+        batch = distinct[a : a + RATE_BATCH]
+        answer.update(zip(batch, _rate(model, batch, k, threshold, evidence_threshold), strict=True))
+    out = [answer.get(key, _NO_ANSWER) for key in keys]
     return RaterResult(
         "model",
         tuple(keys),
@@ -384,10 +368,97 @@ def model_rater(
     )
 
 
-def _top_k(model: JobModel, P: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-    k = min(k, P.shape[1])
-    part = np.argpartition(-P, k - 1, axis=1)[:, :k]
-    return [
-        [(model.classes[c], float(P[i, c])) for c in sorted(cols, key=lambda c: (-P[i, c], model.classes[c]))]
-        for i, cols in enumerate(part)
-    ]
+RATE_BATCH = 8192
+"""Keys the model rates at once: memory holds a few batch × classes matrices, whatever the number of keys."""
+
+_NO_ANSWER = ("", math.nan, "", (), math.nan)
+
+
+def _rate(model: JobModel, keys: Sequence[str], k: int, threshold: float, evidence_threshold: float) -> list[tuple]:
+    """``(code, score, detail, candidates, evidence)`` per key: the features extracted once for the model,
+    the detector and the known share; the chain, top ``k`` and the detail string built from arrays."""
+    f = model._features(keys)
+    P = softmax(model._scores(f.X) / model.temperature)
+    picks, raw = model._chain(model.level_proba(keys, P))
+    cal = apply_calibration(model.calibration, raw)
+    cols, vals = model._top(P, k)
+    evidence = model._evidence(f, keys)
+    del P
+    n = len(keys)
+    nan = np.isnan(evidence)
+    none = ~nan & (evidence < evidence_threshold)
+    ok = cal >= threshold
+    deepest = cal.shape[1] - 1 - ok[:, ::-1].argmax(axis=1)
+    lv = np.where(ok.any(axis=1) & ~none, deepest, -1)
+    text = _text(model)
+    level_json = [text.level_json[j][picks[:, j]].tolist() for j in range(picks.shape[1])]
+    code = np.full(n, "", dtype=object)
+    for j, names in enumerate(text.level_names):
+        at = lv == j
+        code[at] = names[picks[at, j]]
+    top_json = text.class_json[cols].tolist()
+    top_codes = text.class_names[cols].tolist()
+    # rows whose numbers are not all finite take the json module's spelling (NaN, Infinity)
+    plain = np.isfinite(cal).all(axis=1) & np.isfinite(vals).all(axis=1) & ~np.isinf(evidence)
+    out = []
+    for i, (c, cal_i, top_i, ev, lvl, is_none, is_plain) in enumerate(
+        zip(
+            code.tolist(),
+            cal.tolist(),
+            vals.tolist(),
+            evidence.tolist(),
+            lv.tolist(),
+            none.tolist(),
+            plain.tolist(),
+            strict=True,
+        )
+    ):
+        cal_r = [round(p, 4) for p in cal_i]
+        top_r = [round(p, 4) for p in top_i]
+        has_e = ev == ev
+        if is_plain:
+            levels = ",".join([f"{lj[i]}{p!r}]" for lj, p in zip(level_json, cal_r, strict=True)])
+            top = ",".join([f"{tj}{p!r}]" for tj, p in zip(top_json[i], top_r, strict=True)])
+            tail = f',"evidence":{round(ev, 4)!r}}}' if has_e else "}"
+            detail = f'{{"levels":[{levels}],"top":[{top}]{tail}'
+        else:
+            info = {
+                "levels": [
+                    [str(names[picks[i, j]]), p]
+                    for j, (names, p) in enumerate(zip(text.level_names, cal_r, strict=True))
+                ],
+                "top": [[t, p] for t, p in zip(top_codes[i], top_r, strict=True)],
+            }
+            if has_e:
+                info["evidence"] = round(ev, 4)
+            detail = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
+        cands = () if is_none else tuple(zip(top_codes[i], top_r, strict=True))
+        score = cal_r[lvl] if lvl >= 0 else cal_r[0]
+        out.append((c, score, detail, cands, round(ev, 4) if has_e else math.nan))
+    return out
+
+
+class _Text:
+    """A model's codes as plain strings and as the start of a JSON pair (``["8411",``)."""
+
+    def __init__(self, model: JobModel) -> None:
+        self.level_names = [np.array([str(c) for c in names], dtype=object) for names in model.level_classes]
+        self.level_json = [
+            np.array(["[" + json.dumps(str(c), ensure_ascii=False) + "," for c in names], dtype=object)
+            for names in model.level_classes
+        ]
+        self.class_names = np.array(list(model.classes), dtype=object)
+        self.class_json = np.array(["[" + json.dumps(c, ensure_ascii=False) + "," for c in model.classes], dtype=object)
+
+
+_TEXTS: dict[int, tuple[JobModel, _Text]] = {}
+
+
+def _text(model: JobModel) -> _Text:
+    kept = _TEXTS.get(id(model))
+    if kept is None or kept[0] is not model:
+        if len(_TEXTS) >= 8:
+            _TEXTS.clear()
+        kept = (model, _Text(model))
+        _TEXTS[id(model)] = kept
+    return kept[1]

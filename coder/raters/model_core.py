@@ -7,11 +7,12 @@ What a trained model *does* with a label key lives here; how it is trained is in
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 from scipy import sparse
@@ -44,6 +45,73 @@ def key_features(key: str, ngram_max: int = 4, suffix_max: int = 6) -> list[str]
     return out
 
 
+_TAIL = ")\n"  # a key ending otherwise has no trailing ``(...)`` for _PAREN_END to drop ($ also matches before a final newline)
+_TF = np.asarray([0.0, *(1.0 + math.log(n) for n in range(1, 4097))], dtype=np.float32)  # sublinear tf of a count
+
+
+def _extract(keys: Sequence[str], ngram_max: int, suffix_max: int) -> tuple[list[str], np.ndarray]:
+    """Every key's :func:`key_features`, in that order, in one flat list; and per key the number of
+    n-grams of each length 1…``ngram_max`` and of suffixes (keys × ``ngram_max`` + 1, in list order)."""
+    ngram_max = max(ngram_max, 0)
+    feats: list[str] = []
+    ext = feats.extend
+    heads: list[int] = []
+    happ = heads.append
+    sub = _PAREN_END.sub
+    grams = range(2, ngram_max + 1)
+    for key in keys:
+        t = f"^{key}$"
+        if ngram_max:
+            ext(t)  # the 1-grams
+        m = len(t) + 1
+        for n in grams:
+            ext([t[i : i + n] for i in range(m - n)])
+        head = (sub("", key) or key) if key[-1:] in _TAIL else key
+        h = max(0, min(suffix_max, len(head)))
+        ext(["S:" + head[-k:] for k in range(1, h + 1)])
+        happ(h)
+    lens = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)) + 2
+    seg = np.empty((len(keys), ngram_max + 1), dtype=np.int64)
+    for n in range(1, ngram_max + 1):
+        seg[:, n - 1] = np.maximum(lens - n + 1, 0)
+    seg[:, ngram_max] = heads
+    return feats, seg
+
+
+def _lookup(vocab: Mapping[str, int], feats: list[str], missing: int = -1) -> np.ndarray:
+    """``vocab[f]`` for each feature (``missing`` when absent), as an int64 array."""
+    return np.fromiter(map(vocab.get, feats, repeat(missing, len(feats))), dtype=np.int64, count=len(feats))
+
+
+def _tfidf(ids: np.ndarray, rows: np.ndarray, n: int, idf: np.ndarray) -> sparse.csr_matrix:
+    """:meth:`Vectorizer.transform` from the features' vocabulary indices (-1 = unknown) and rows.
+
+    Each row's distinct features in the order of their first occurrence, with their counts (as a
+    ``Counter`` over the feature list gives them), so the matrix is the former per-key one, entry
+    for entry and in the same order (the order a sparse product sums in).
+    """
+    keep = ids >= 0
+    rows, ids = rows[keep], ids[keep]
+    size = len(idf)
+    uniq, first, counts = np.unique(rows * size + ids, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    uniq, counts = uniq[order], counts[order]
+    row = uniq // size
+    idx = (uniq - row * size).astype(np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    tf = (
+        _TF[counts]
+        if len(counts) and counts.max() < len(_TF)
+        else np.asarray([1.0 + math.log(c) for c in counts.tolist()], dtype=np.float32)
+    )
+    vals = tf * idf[idx]
+    X = sparse.csr_matrix((vals, idx, indptr), shape=(n, size))
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags((1.0 / norms).astype(np.float32)) @ X)
+
+
 @dataclass(frozen=True)
 class Vectorizer:
     vocab: Mapping[str, int]
@@ -53,20 +121,9 @@ class Vectorizer:
 
     def transform(self, keys: Sequence[str]) -> sparse.csr_matrix:
         """Sublinear-tf × idf, l2-normalised rows (features unknown to the vocabulary dropped)."""
-        indptr, indices, data = [0], [], []
-        vocab = self.vocab
-        for key in keys:
-            counts = Counter(f for f in key_features(key, self.ngram_max, self.suffix_max) if f in vocab)
-            for f, n in counts.items():
-                indices.append(vocab[f])
-                data.append(1.0 + math.log(n))
-            indptr.append(len(indices))
-        idx = np.asarray(indices, dtype=np.int32)
-        vals = np.asarray(data, dtype=np.float32) * self.idf[idx]
-        X = sparse.csr_matrix((vals, idx, np.asarray(indptr, dtype=np.int64)), shape=(len(keys), len(self.idf)))
-        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags((1.0 / norms).astype(np.float32)) @ X)
+        feats, seg = _extract(keys, self.ngram_max, self.suffix_max)
+        ids = _lookup(self.vocab, feats)
+        return _tfidf(ids, np.repeat(np.arange(len(keys)), seg.sum(axis=1)), len(keys), self.idf)
 
 
 # --------------------------------------------------------------------------- model
@@ -92,17 +149,17 @@ class JobModel:
         """Per key, the evidence that it names an occupation (see :data:`EVIDENCE_THRESHOLD`); NaN without a detector."""
         if self.evidence is None:
             return np.full(len(keys), np.nan)
-        p = self.evidence.proba(keys)
-        known = known_share(self.vectorizer.vocab, keys, self.vectorizer.ngram_max)
-        return np.where(known >= self.evidence.known_floor, p, 0.0)
+        return self._evidence(self._features(keys, main=False), keys)
 
     def scores(self, keys: Sequence[str]) -> np.ndarray:
         """Hierarchical scores (keys × 4-digit classes): own score plus every ancestor's score."""
-        X = self.vectorizer.transform(keys)
-        S = np.zeros((len(keys), len(self.classes)), dtype=np.float32)
-        for W, b, anc in zip(self.weights, self.intercepts, self.ancestors, strict=True):
+        return self._scores(self.vectorizer.transform(keys))
+
+    def _scores(self, X: sparse.csr_matrix) -> np.ndarray:
+        S = np.zeros((X.shape[0], len(self.classes)), dtype=np.float32)
+        for W, b, anc, same in zip(self.weights, self.intercepts, self.ancestors, self._plan.identity, strict=True):
             D = (X @ W).toarray() + b
-            S += D[:, anc]
+            S += D if same else D[:, anc]
         return S
 
     def predict_proba(self, keys: Sequence[str]) -> np.ndarray:
@@ -113,14 +170,17 @@ class JobModel:
         """The ``k`` most probable unit groups per key, most probable first."""
         if not keys:
             return []
-        P = self.predict_proba(keys)
+        cols, vals = self._top(self.predict_proba(keys), k)
+        names = self._plan.class_array
+        return [list(zip(c, v, strict=True)) for c, v in zip(names[cols].tolist(), vals.tolist(), strict=True)]
+
+    def _top(self, P: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most probable columns per row, most probable first (ties: the smaller code), and their probabilities."""
         k = min(k, P.shape[1])
         part = np.argpartition(-P, k - 1, axis=1)[:, :k]
-        out = []
-        for i, cols in enumerate(part):
-            cols = sorted(cols, key=lambda c: (-P[i, c], self.classes[c]))
-            out.append([(self.classes[c], float(P[i, c])) for c in cols])
-        return out
+        vals = np.take_along_axis(P, part, axis=1)
+        order = np.lexsort((self._plan.class_rank[part], -vals), axis=-1)
+        return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1).astype(np.float64)
 
     def level_proba(self, keys: Sequence[str], P: np.ndarray | None = None) -> list[np.ndarray]:
         """Per level (1–4): probabilities over :attr:`level_classes` — the sum of the unit-group probabilities below each code.
@@ -128,12 +188,21 @@ class JobModel:
         Every row sums to 1 at every level, and a parent's probability is at least each child's.
         """
         P = self.predict_proba(keys) if P is None else P
+        PT = np.ascontiguousarray(
+            P.T, dtype=np.float64
+        )  # classes × keys: a code's children summed row by row, in order
         out = []
-        for names, anc in zip(self.level_classes, self.ancestors, strict=True):
-            M = sparse.csr_matrix(
-                (np.ones(len(anc), dtype=np.float64), (np.arange(len(anc)), anc)), shape=(len(anc), len(names))
-            )
-            out.append(np.asarray(M.T @ P.astype(np.float64).T).T)
+        for starts, M in zip(self._plan.starts, self._plan.sum_matrices, strict=True):
+            if starts is not None:  # each code's children added one after the other, as the sparse product did
+                Q = np.empty((len(starts), PT.shape[1]))
+                ends = [*starts[1:].tolist(), len(PT)]
+                for q, a, b in zip(Q, starts.tolist(), ends, strict=True):
+                    q[:] = PT[a]
+                    for j in range(a + 1, b):
+                        q += PT[j]
+                out.append(Q.T)
+            else:
+                out.append(np.asarray(M.T @ P.astype(np.float64).T).T)
         return out
 
     def chain(self, keys: Sequence[str], P: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,23 +214,165 @@ class JobModel:
         raw probability, capped by the parent's calibrated probability, so that it
         never increases going deeper.
         """
-        levels = self.level_proba(keys, P)
+        picks, raw = self._chain(self.level_proba(keys, P))
+        codes = np.empty(picks.shape, dtype=object)
+        for lv, names in enumerate(self._plan.level_arrays):
+            codes[:, lv] = names[picks[:, lv]]
+        return codes, raw, apply_calibration(self.calibration, raw)
+
+    def _chain(self, levels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per key and level, the column of the chain's code and its summed probability."""
         n = len(levels[0]) if levels else 0
-        codes = np.empty((n, len(levels)), dtype=object)
+        picks = np.zeros((n, len(levels)), dtype=np.int64)
         raw = np.zeros((n, len(levels)))
+        rows = np.arange(n)
         chosen = None
-        for lv, (names, Q) in enumerate(zip(self.level_classes, levels, strict=True)):
+        for lv, Q in enumerate(levels):
             if chosen is None:
                 pick = Q.argmax(axis=1)
-            else:
-                parent = {c: i for i, c in enumerate(self.level_classes[lv - 1])}
-                parent_idx = np.array([parent.get(c[:-1], -1) for c in names])
-                pick = np.where(parent_idx[None, :] == chosen[:, None], Q, -1.0).argmax(axis=1)
-            codes[:, lv] = np.array(names, dtype=object)[pick]
-            raw[:, lv] = Q[np.arange(n), pick]
+            else:  # the most probable child of the chosen parent (the first on a tie; column 0 when it has none)
+                kids, pad = self._plan.children[lv]
+                G = Q[rows[:, None], kids[chosen]]
+                G[pad[chosen]] = -1.0
+                pick = kids[chosen, G.argmax(axis=1)]
+            picks[:, lv] = pick
+            raw[:, lv] = Q[rows, pick]
             chosen = pick
-        cal = apply_calibration(self.calibration, raw)
-        return codes, raw, cal
+        return picks, raw
+
+    # ------------------------------------------------------------------ one pass over a batch of keys
+
+    def _features(self, keys: Sequence[str], main: bool = True) -> _Features:
+        """Each key's features extracted once: the model's matrix, the detector's, and the known share."""
+        plan = self._plan
+        vec = self.vectorizer
+        feats, seg = _extract(keys, vec.ngram_max, vec.suffix_max)
+        n = len(keys)
+        per_key = seg.sum(axis=1)
+        rows = np.repeat(np.arange(n), per_key)
+        uid = _lookup(plan.union, feats, 0)
+        main_ids = plan.main_of[uid]
+        X = _tfidf(main_ids, rows, n, vec.idf) if main else None
+        # n-gram length (1…) of each feature, 0 for the suffixes, and its place among its key's suffixes
+        kinds = np.tile(np.r_[np.arange(1, vec.ngram_max + 1), 0], n)
+        kind = np.repeat(kinds[: seg.size], seg.ravel())
+        grams = kind >= 2  # known_share: the 2-…ngram_max-grams
+        total = np.bincount(rows[grams], minlength=n)
+        known_n = np.bincount(rows[grams & (main_ids >= 0)], minlength=n)
+        known = np.ones(n)
+        has = total > 0
+        known[has] = known_n[has] / total[has]
+        Xev = None
+        ev = self.evidence
+        if ev is not None and plan.ev_of is not None:
+            ends = np.cumsum(seg.ravel())
+            place = np.arange(len(kind)) - np.repeat(ends - seg.ravel(), seg.ravel())
+            take = ((kind >= 1) & (kind <= ev.vectorizer.ngram_max)) | (
+                (kind == 0) & (place < ev.vectorizer.suffix_max)
+            )
+            Xev = _tfidf(np.where(take, plan.ev_of[uid], -1), rows, n, ev.vectorizer.idf)
+        return _Features(X, Xev, known)
+
+    def _evidence(self, f: _Features, keys: Sequence[str]) -> np.ndarray:
+        ev = self.evidence
+        if ev is None:
+            return np.full(len(keys), np.nan)
+        p = ev.proba(keys) if f.Xev is None else ev._proba(f.Xev)
+        return np.where(f.known >= ev.known_floor, p, 0.0)
+
+    @functools.cached_property
+    def _plan(self) -> _Plan:
+        return _Plan.of(self)
+
+
+@dataclass(frozen=True)
+class _Features:
+    X: sparse.csr_matrix | None  # the model's rows
+    Xev: sparse.csr_matrix | None  # the detector's rows (None: its features are not the model's)
+    known: np.ndarray  # known_share of each key in the model's vocabulary
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the batch path precomputes once per model (see :meth:`JobModel._features`, :meth:`JobModel._chain`)."""
+
+    union: dict[str, int]  # a feature of the model's or the detector's vocabulary -> 1…; 0 = neither
+    main_of: np.ndarray  # union id -> the model's feature index (-1: not in it)
+    ev_of: np.ndarray | None  # union id -> the detector's feature index; None when its features are not a subset
+    identity: tuple[bool, ...]  # per level: the ancestor map is the identity
+    starts: tuple[np.ndarray | None, ...]  # per level: first unit group of each code (codes contiguous), else None
+    sum_matrices: tuple[sparse.csr_matrix | None, ...]  # per level: unit group -> code (when not contiguous)
+    children: tuple[tuple[np.ndarray, np.ndarray] | None, ...]  # per level: (children columns, padding) per parent
+    class_array: np.ndarray
+    class_rank: np.ndarray  # rank of each class code in string order (top-k ties)
+    level_arrays: tuple[np.ndarray, ...]
+
+    @staticmethod
+    def of(model: JobModel) -> _Plan:
+        vocab = model.vectorizer.vocab
+        union: dict[str, int] = {}
+        main = [-1]
+        for f, i in vocab.items():
+            union[f] = len(main)
+            main.append(i)
+        ev, ev_of = model.evidence, None
+        if (
+            ev is not None
+            and ev.vectorizer.ngram_max <= model.vectorizer.ngram_max
+            and ev.vectorizer.suffix_max <= model.vectorizer.suffix_max
+        ):  # the detector's features are among the model's: looked up once
+            for f in ev.vectorizer.vocab:
+                if f not in union:
+                    union[f] = len(main)
+                    main.append(-1)
+            ev_of = np.full(len(main), -1, dtype=np.int64)
+            for f, i in ev.vectorizer.vocab.items():
+                ev_of[union[f]] = i
+        identity, starts, mats, children = [], [], [], []
+        for lv, (names, anc) in enumerate(zip(model.level_classes, model.ancestors, strict=True)):
+            anc = np.asarray(anc)
+            identity.append(len(anc) == len(model.classes) and bool(np.array_equal(anc, np.arange(len(anc)))))
+            contiguous = (
+                len(anc) > 0
+                and bool(np.all(np.diff(anc) >= 0))
+                and bool(np.array_equal(np.unique(anc), np.arange(len(names))))
+            )
+            starts.append(np.flatnonzero(np.r_[True, np.diff(anc) != 0]) if contiguous else None)
+            mats.append(
+                None
+                if contiguous
+                else sparse.csr_matrix(
+                    (np.ones(len(anc), dtype=np.float64), (np.arange(len(anc)), anc)), shape=(len(anc), len(names))
+                )
+            )
+            if lv == 0:
+                children.append(None)
+                continue
+            parent = {c: i for i, c in enumerate(model.level_classes[lv - 1])}
+            parent_idx = np.array([parent.get(c[:-1], -1) for c in names])
+            kids = [np.flatnonzero(parent_idx == p) for p in range(len(parent))]
+            width = max(1, max((len(k) for k in kids), default=1))
+            cols = np.zeros((len(parent), width), dtype=np.int64)
+            pad = np.ones((len(parent), width), dtype=bool)
+            for p, k in enumerate(kids):
+                cols[p, : len(k)] = k
+                pad[p, : len(k)] = False
+            children.append((cols, pad))
+        classes = np.array(model.classes, dtype=object)
+        rank = np.empty(len(classes), dtype=np.int64)
+        rank[sorted(range(len(classes)), key=model.classes.__getitem__)] = np.arange(len(classes))
+        return _Plan(
+            union,
+            np.asarray(main, dtype=np.int64),
+            ev_of,
+            tuple(identity),
+            tuple(starts),
+            tuple(mats),
+            tuple(children),
+            classes,
+            rank,
+            tuple(np.array(names, dtype=object) for names in model.level_classes),
+        )
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -197,7 +408,12 @@ class EvidenceModel:
         """Probability that each key names an occupation (higher = more evidence)."""
         if not len(keys):
             return np.zeros(0)
-        z = self.vectorizer.transform(keys) @ self.weights.astype(np.float64) + self.bias
+        return self._proba(self.vectorizer.transform(keys))
+
+    def _proba(self, X: sparse.csr_matrix) -> np.ndarray:
+        if not X.shape[0]:
+            return np.zeros(0)
+        z = X @ self.weights.astype(np.float64) + self.bias
         return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64).ravel()))
 
 

@@ -1,0 +1,284 @@
+"""The batched model rater and status pass give what the former per-key code gave (issue 22).
+
+The former implementation is kept here, verbatim but for names, as the reference: features per
+key with a ``Counter``, two vectorizers, ``known_share`` looping again over the n-grams,
+``level_proba`` through a sparse matrix, ``chain`` with a mask per level, top-k sorted in Python
+and ``json.dumps`` per key.  It runs on whatever model is shipped (it may be retrained), and the
+two must agree bit for bit: the matrices, the probabilities, the chains, the evidence, and the
+rater's codes, scores, details, candidates and evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from coder.normalize import label_key
+from coder.raters import model as model_module
+from coder.raters.index import load_index
+from coder.raters.model import load_model, model_rater
+from coder.raters.model_core import JobModel, Vectorizer, apply_calibration, key_features, softmax
+
+HELD_OUT = Path(__file__).parent / "data" / "non_occupations.txt"
+JUNK = [
+    "a",
+    "S:ab",
+    "^$",
+    "(x)",
+    "ab(c)",
+    "ab(c)\n",
+    "가나다(라)(마)",
+    "()",
+    "x" * 60,
+    "원원원원원원",
+    "🙂🙂",
+    "ㄱㄴㄷ",
+    "ZZZ",
+    "1234",
+    "#value!",
+    "회사원",
+    "간호사(대학병원)",
+    "현대자동차생산직",
+]
+
+# --------------------------------------------------------------------------- the former code
+
+
+def old_transform(vec: Vectorizer, keys):
+    indptr, indices, data = [0], [], []
+    vocab = vec.vocab
+    for key in keys:
+        counts = Counter(f for f in key_features(key, vec.ngram_max, vec.suffix_max) if f in vocab)
+        for f, n in counts.items():
+            indices.append(vocab[f])
+            data.append(1.0 + math.log(n))
+        indptr.append(len(indices))
+    idx = np.asarray(indices, dtype=np.int32)
+    vals = np.asarray(data, dtype=np.float32) * vec.idf[idx]
+    X = sparse.csr_matrix((vals, idx, np.asarray(indptr, dtype=np.int64)), shape=(len(keys), len(vec.idf)))
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags((1.0 / norms).astype(np.float32)) @ X)
+
+
+def old_scores(m: JobModel, keys):
+    X = old_transform(m.vectorizer, keys)
+    S = np.zeros((len(keys), len(m.classes)), dtype=np.float32)
+    for W, b, anc in zip(m.weights, m.intercepts, m.ancestors, strict=True):
+        D = (X @ W).toarray() + b
+        S += D[:, anc]
+    return S
+
+
+def old_predict_proba(m: JobModel, keys):
+    return softmax(old_scores(m, keys) / m.temperature)
+
+
+def old_level_proba(m: JobModel, keys, P=None):
+    P = old_predict_proba(m, keys) if P is None else P
+    out = []
+    for names, anc in zip(m.level_classes, m.ancestors, strict=True):
+        M = sparse.csr_matrix(
+            (np.ones(len(anc), dtype=np.float64), (np.arange(len(anc)), anc)), shape=(len(anc), len(names))
+        )
+        out.append(np.asarray(M.T @ P.astype(np.float64).T).T)
+    return out
+
+
+def old_chain(m: JobModel, keys, P=None):
+    levels = old_level_proba(m, keys, P)
+    n = len(levels[0]) if levels else 0
+    codes = np.empty((n, len(levels)), dtype=object)
+    raw = np.zeros((n, len(levels)))
+    chosen = None
+    for lv, (names, Q) in enumerate(zip(m.level_classes, levels, strict=True)):
+        if chosen is None:
+            pick = Q.argmax(axis=1)
+        else:
+            parent = {c: i for i, c in enumerate(m.level_classes[lv - 1])}
+            parent_idx = np.array([parent.get(c[:-1], -1) for c in names])
+            pick = np.where(parent_idx[None, :] == chosen[:, None], Q, -1.0).argmax(axis=1)
+        codes[:, lv] = np.array(names, dtype=object)[pick]
+        raw[:, lv] = Q[np.arange(n), pick]
+        chosen = pick
+    cal = apply_calibration(m.calibration, raw)
+    return codes, raw, cal
+
+
+def old_known_share(vocab, keys, ngram_max=4):
+    out = np.ones(len(keys))
+    for i, key in enumerate(keys):
+        t = f"^{key}$"
+        grams = [t[i : i + n] for n in range(2, ngram_max + 1) for i in range(len(t) - n + 1)]
+        if grams:
+            out[i] = sum(g in vocab for g in grams) / len(grams)
+    return out
+
+
+def old_evidence_of(m: JobModel, keys):
+    if m.evidence is None:
+        return np.full(len(keys), np.nan)
+    ev = m.evidence
+    if not len(keys):
+        p = np.zeros(0)
+    else:
+        z = old_transform(ev.vectorizer, keys) @ ev.weights.astype(np.float64) + ev.bias
+        p = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64).ravel()))
+    known = old_known_share(m.vectorizer.vocab, keys, m.vectorizer.ngram_max)
+    return np.where(known >= ev.known_floor, p, 0.0)
+
+
+def old_top_k(m: JobModel, P, k):
+    k = min(k, P.shape[1])
+    part = np.argpartition(-P, k - 1, axis=1)[:, :k]
+    return [
+        [(m.classes[c], float(P[i, c])) for c in sorted(cols, key=lambda c: (-P[i, c], m.classes[c]))]
+        for i, cols in enumerate(part)
+    ]
+
+
+def old_model_rater(keys, *, k=5, model, threshold, evidence_threshold):
+    distinct = sorted({key for key in keys if key})
+    answer = {}
+    if distinct:
+        P = old_predict_proba(model, distinct)
+        codes, _, cal = old_chain(model, distinct, P)
+        tops = old_top_k(model, P, k)
+        evidence = old_evidence_of(model, distinct)
+        for i, key in enumerate(distinct):
+            e = float(evidence[i])
+            none = not math.isnan(e) and e < evidence_threshold
+            ok = np.flatnonzero(cal[i] >= threshold)
+            lv = int(ok[-1]) if len(ok) and not none else -1
+            code = str(codes[i, lv]) if lv >= 0 else ""
+            score = float(cal[i, lv]) if lv >= 0 else float(cal[i, 0])
+            levels = [[str(c), round(float(p), 4)] for c, p in zip(codes[i], cal[i], strict=True)]
+            top = [[c, round(p, 4)] for c, p in tops[i]]
+            info = {"levels": levels, "top": top}
+            if not math.isnan(e):
+                info["evidence"] = round(e, 4)
+            detail = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
+            cands = () if none else tuple((c, round(p, 4)) for c, p in tops[i])
+            answer[key] = (code, round(score, 4), detail, cands, round(e, 4) if not math.isnan(e) else math.nan)
+    out = [answer.get(key, ("", math.nan, "", (), math.nan)) for key in keys]
+    return (
+        tuple(a[0] for a in out),
+        tuple(a[1] for a in out),
+        tuple(a[2] for a in out),
+        tuple(a[3] for a in out),
+        tuple(a[4] for a in out),
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.fixture(scope="module")
+def model() -> JobModel:
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def keys(npk_labels) -> list[str]:
+    """NPK keys, the held-out non-occupations, every 3rd job-dictionary name, junk and edge cases."""
+    texts = [*npk_labels["occupation"].tolist(), *HELD_OUT.read_text(encoding="utf-8").splitlines()]
+    texts += [e.text for e in load_index().entries][::3]
+    out = [label_key(t) for t in texts if t and not t.startswith("#")] + JUNK
+    return sorted({k for k in out if k})
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)  # bit for bit (NaN equal to NaN)
+
+
+def _same_csr(a: sparse.csr_matrix, b: sparse.csr_matrix) -> None:
+    assert a.shape == b.shape
+    for part in ("data", "indices", "indptr"):
+        _same(getattr(a, part), getattr(b, part))
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_enough_keys(keys):
+    assert len(keys) > 4000
+
+
+def test_features_and_matrices_are_the_former_ones(model, keys):
+    _same_csr(model.vectorizer.transform(keys), old_transform(model.vectorizer, keys))
+    if model.evidence is not None:
+        ev = model.evidence.vectorizer
+        _same_csr(ev.transform(keys), old_transform(ev, keys))
+    f = model._features(keys)
+    _same_csr(f.X, old_transform(model.vectorizer, keys))
+    if model.evidence is not None:
+        assert f.Xev is not None  # the shipped detector's features are among the model's
+        _same_csr(f.Xev, old_transform(model.evidence.vectorizer, keys))
+    _same(f.known, old_known_share(model.vectorizer.vocab, keys, model.vectorizer.ngram_max))
+    for odd in ([], [""], ["a"], ["(b)\n"]):
+        _same_csr(model.vectorizer.transform(odd), old_transform(model.vectorizer, odd))
+
+
+def test_probabilities_chain_top_k_and_evidence_are_the_former_ones(model, keys):
+    P = model.predict_proba(keys)
+    _same(P, old_predict_proba(model, keys))
+    for new, old in zip(model.level_proba(keys, P), old_level_proba(model, keys, P), strict=True):
+        _same(np.ascontiguousarray(new), np.ascontiguousarray(old))
+    for new, old in zip(model.chain(keys, P), old_chain(model, keys, P), strict=True):
+        _same(new, old)
+    for k in (1, 5, 12):
+        assert model.top_k(keys[:500], k) == old_top_k(model, P[:500], k)
+    _same(model.evidence_of(keys), old_evidence_of(model, keys))
+
+
+@pytest.mark.parametrize("batch", [8192, 97])
+def test_model_rater_is_the_former_rater(model, keys, monkeypatch, batch):
+    """Codes, scores, details, candidates and evidence; batch edges inside the keys (97) too."""
+    monkeypatch.setattr(model_module, "RATE_BATCH", batch)
+    given = [*keys, "", keys[3], "간호사"]  # an empty key and repeats
+    for k, threshold, ev in ((5, model_module.MODEL_THRESHOLD, model_module.EVIDENCE_THRESHOLD), (3, 0.0, 0.0)):
+        new = model_rater(given, k=k, model=model, threshold=threshold, evidence_threshold=ev)
+        old = old_model_rater(given, k=k, model=model, threshold=threshold, evidence_threshold=ev)
+        assert new.codes == old[0]
+        assert np.array_equal(np.array(new.scores, dtype=float), np.array(old[1], dtype=float), equal_nan=True)
+        assert new.details == old[2]
+        assert new.candidates == old[3]
+        assert np.array_equal(np.array(new.extra["evidence"]), np.array(old[4]), equal_nan=True)
+        assert new.extra["final_ok"] == tuple(bool(c) for c in old[0])
+        assert any(new.codes) and not all(new.codes)
+
+
+def test_a_model_without_detector_is_rated_as_before(model, keys):
+    from coder.raters.model_fit import with_changes
+
+    bare = with_changes(model, evidence=None)
+    some = keys[::7]
+    new = model_rater(some, model=bare)
+    old = old_model_rater(
+        some,
+        model=bare,
+        threshold=model_module.MODEL_THRESHOLD,
+        evidence_threshold=model_module.EVIDENCE_THRESHOLD,
+    )
+    assert (new.codes, new.details, new.candidates) == (old[0], old[2], old[3])
+    assert all(math.isnan(e) for e in new.extra["evidence"])
+
+
+def test_json_spelling_of_odd_numbers(model, keys):
+    """Rows whose calibrated probabilities are NaN are spelt as the json module spells them."""
+    from coder.raters.model_fit import with_changes
+
+    knots = (np.array([0.0, 0.9, 1.0]), np.array([0.0, 0.9, np.nan]))  # NaN above 0.9
+    odd = with_changes(model, calibration=(knots,) * len(model.level_classes))
+    some = keys[::11]
+    new = model_rater(some, model=odd, threshold=0.0, evidence_threshold=0.0)
+    old = old_model_rater(some, model=odd, threshold=0.0, evidence_threshold=0.0)
+    assert any("NaN" in d for d in new.details) and any("NaN" not in d for d in new.details)
+    assert (new.codes, new.details, new.candidates) == (old[0], old[2], old[3])
