@@ -66,13 +66,14 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .codes import CodeList, load_codes
 from .errors import RuleError
-from .normalize import label_key
+from .normalize import _MISSING_RE, label_key
 from .patterns import MATCH_MODES, MAX_MATCH_CHARS, pattern_problem, split_cell
 from .resources import data_path, file_identity, file_sha256, read_csv_rows
 
@@ -110,8 +111,25 @@ class StatusRule:
     def _suffix_regex(self) -> re.Pattern[str]:
         return re.compile(f"(?:{self.regex.pattern})$")
 
+    @functools.cached_property
+    def ends(self) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+        """The characters a match can begin and end with (None: any), from the pattern's parse tree
+        (:func:`~coder.raters.rules.end_chars`, a safe over-estimate): a key that begins or ends
+        otherwise is not tried."""
+        from .raters.rules import end_chars
+
+        first = end_chars(self.pattern) if self.match in ("full", "prefix") else None
+        last = end_chars(self.pattern, last=True) if self.match in ("full", "suffix") else None
+        return first, last
+
     def find(self, key: str) -> re.Match[str] | None:
         if len(key) > MAX_MATCH_CHARS:
+            return None
+        first, last = self.ends
+        if key and (
+            (first is not None and key[0] not in first)
+            or (last is not None and key[-1] != "\n" and key[-1] not in last)
+        ):
             return None
         if self.match == "full":
             return self.regex.fullmatch(key)
@@ -127,6 +145,20 @@ class StatusRules:
     path: str
     sha256: str
     rules: tuple[StatusRule, ...]
+
+    @functools.cached_property
+    def _by_first(self) -> tuple[dict[str, tuple[StatusRule, ...]], tuple[StatusRule, ...]]:
+        """``(by first character, the rest)``: the rules, in file order, that can match a key beginning
+        with a character (:attr:`StatusRule.ends`); a character under no rule's first set gets the rest."""
+        firsts = [r.ends[0] for r in self.rules]
+        chars = set().union(*(f for f in firsts if f is not None))
+        by_first = {c: tuple(r for r, f in zip(self.rules, firsts, strict=True) if f is None or c in f) for c in chars}
+        return by_first, tuple(r for r, f in zip(self.rules, firsts, strict=True) if f is None)
+
+    def candidates(self, key: str) -> tuple[StatusRule, ...]:
+        """The rules that may match ``key`` (non-empty), in file order."""
+        by_first, rest = self._by_first
+        return by_first.get(key[0], rest)
 
 
 @dataclass(frozen=True)
@@ -264,7 +296,7 @@ def _status_aside(aside: str, st: LabelStatus, rules: StatusRules, occ: Callable
 def _match_status(key: str, rules: StatusRules, occ: Callable[..., str]) -> LabelStatus:
     if not key:
         return LabelStatus("unknown", "", "")
-    for rule in rules.rules:
+    for rule in rules.candidates(key):
         m = rule.find(key)
         if m is None:
             continue
@@ -347,8 +379,21 @@ def _word_cuts(label: str, key: str, core: str) -> tuple[int, ...]:
     if at < 0 or " " not in label:
         return ()
     words = label.split(" ")
-    ends = {len(label_key(" ".join(words[:i]))) for i in range(1, len(words))}
+    ends = set()
+    joined, plain = "", True
+    for i, w in enumerate(words[:-1], 1):
+        plain = plain and _PLAIN_RE.fullmatch(w) is not None
+        if plain:  # Hangul syllables, ASCII letters and digits so far: the key of the words up to here is
+            joined += w.lower()  # them joined and lower-cased, or '' for a missing-value token (as label_key gives)
+            ends.add(0 if _MISSING_RE.fullmatch(joined) else len(joined))
+        else:
+            ends.add(len(label_key(" ".join(words[:i]))))
     return tuple(sorted(e - at for e in ends if at < e < at + len(core)))
+
+
+_PLAIN_RE = re.compile("[0-9A-Za-z\uac00-\ud7a3]*")
+"""Words that normalise to themselves (but case), alone and joined by spaces: no dots, brackets,
+commas, compatibility or combining characters, controls or other whitespace."""
 
 
 def _names(occupation: Callable[..., str], tail: str) -> str:
@@ -426,16 +471,17 @@ _MIN_TYPO_SYLLABLES, _MAX_TYPO_SYLLABLES = 3, 12
 
 
 def _jamo(text: str) -> str | None:
-    """The key as a string of conjoining jamo, or None when it holds anything but Hangul syllables."""
-    out = []
-    for ch in text:
-        o = ord(ch) - 0xAC00
-        if not 0 <= o < 11172:
-            return None
-        lead, rest = divmod(o, 588)
-        vowel, tail = divmod(rest, 28)
-        out.append(chr(0x1100 + lead) + chr(0x1161 + vowel) + (chr(0x11A7 + tail) if tail else ""))
-    return "".join(out)
+    """The key as a string of conjoining jamo, or None when it holds anything but Hangul syllables.
+
+    A syllable's canonical decomposition (NFD) is its leading consonant U+1100+, vowel U+1161+ and,
+    when it has one, trailing consonant U+11A8+ (Unicode's arithmetic decomposition).
+    """
+    if not _SYLLABLES_RE.fullmatch(text):
+        return None
+    return unicodedata.normalize("NFD", text)
+
+
+_SYLLABLES_RE = re.compile("[\uac00-\ud7a3]*")
 
 
 def _deletions(s: str) -> set[str]:
@@ -462,6 +508,10 @@ class _Frequent:
     sha256: str
     answers: tuple[str, ...]
     by_deletion: dict[str, frozenset[str]]  # jamo string with ≤ 1 deletion → answer keys
+
+    @functools.cached_property
+    def answer_set(self) -> frozenset[str]:
+        return frozenset(self.answers)
 
 
 def frequent_answers(path: str | Path | None = None) -> tuple[str, ...]:
@@ -502,7 +552,7 @@ def _typo(key: str, freq: _Frequent | None = None) -> str:
         return ""
     if freq is None:
         freq = _frequent(file_identity(data_path("rules", FREQUENT_FILE)))
-    if key in freq.answers:
+    if key in freq.answer_set:
         return ""
     near: set[str] = set()
     for d in _deletions(jamo):

@@ -282,3 +282,95 @@ def test_json_spelling_of_odd_numbers(model, keys):
     old = old_model_rater(some, model=odd, threshold=0.0, evidence_threshold=0.0)
     assert any("NaN" in d for d in new.details) and any("NaN" not in d for d in new.details)
     assert (new.codes, new.details, new.candidates) == (old[0], old[2], old[3])
+
+
+# --------------------------------------------------------------------------- the status pass
+
+
+def old_find(rule, key):
+    from coder.patterns import MAX_MATCH_CHARS
+
+    if len(key) > MAX_MATCH_CHARS:
+        return None
+    if rule.match == "full":
+        return rule.regex.fullmatch(key)
+    if rule.match == "prefix":
+        return rule.regex.match(key)
+    if rule.match == "suffix":
+        return rule._suffix_regex.search(key)
+    return rule.regex.search(key)
+
+
+def old_word_cuts(label, key, core):
+    at = key.find(core)
+    if at < 0 or " " not in label:
+        return ()
+    words = label.split(" ")
+    ends = {len(label_key(" ".join(words[:i]))) for i in range(1, len(words))}
+    return tuple(sorted(e - at for e in ends if at < e < at + len(core)))
+
+
+def old_jamo(text):
+    out = []
+    for ch in text:
+        o = ord(ch) - 0xAC00
+        if not 0 <= o < 11172:
+            return None
+        lead, rest = divmod(o, 588)
+        vowel, tail = divmod(rest, 28)
+        out.append(chr(0x1100 + lead) + chr(0x1161 + vowel) + (chr(0x11A7 + tail) if tail else ""))
+    return "".join(out)
+
+
+def _one_jamo_off(text: str, i: int) -> str:
+    """``text`` with the trailing consonant of its syllable ``i`` changed (a typo the status pass reads)."""
+    o = ord(text[i]) - 0xAC00
+    if not 0 <= o < 11172:
+        return text
+    return text[:i] + chr(0xAC00 + o - o % 28 + (o % 28 + 1) % 28) + text[i + 1 :]
+
+
+@pytest.fixture(scope="module")
+def status_labels(npk_labels) -> list[str]:
+    from coder.normalize import normalize_label
+    from coder.status import frequent_answers
+
+    base = npk_labels["occupation"].tolist()
+    words = ["서울", "현대자동차", "na", "NA", "A사", "프리랜서", "전직", "퇴직", "前", "3년차", "(주)", "알바"]
+    out = [*base, *HELD_OUT.read_text(encoding="utf-8").splitlines(), *JUNK]
+    out += [f"{w} {b}" for w in words for b in base[::7]]
+    out += [f"{b} {w}" for w in words for b in base[::11]]
+    out += [f"{b}, 과장" for b in base[::13]] + [f"{b}(퇴직)" for b in base[::13]] + [f"{b} 퇴직" for b in base[::17]]
+    out += [_one_jamo_off(a, i) for a in frequent_answers() for i in range(len(a))]
+    out += [
+        "na 간호사",
+        "nan 회사원",
+        "- 교사",
+        "n a 간호사",
+        "  서울  현대 생산직 ",
+        "ＡＢＣ 간호사",
+        "서울·부산 간호사",
+    ]
+    labels = [normalize_label(t) for t in out if not t.startswith("#")]
+    return list(dict.fromkeys(labels))
+
+
+def test_status_pass_is_the_former_one(status_labels, monkeypatch):
+    import coder.status as status
+
+    keys = [label_key(t) for t in status_labels]
+    assert len(keys) > 5000
+    assert status._jamo("한국어") == old_jamo("한국어") and status._jamo("한a") is None
+    new = status.parse_status(keys, labels=status_labels)
+    with monkeypatch.context() as m:
+        m.setattr(status.StatusRule, "find", old_find)
+        m.setattr(status.StatusRules, "candidates", lambda self, key: self.rules)
+        m.setattr(status, "_word_cuts", old_word_cuts)
+        m.setattr(status, "_jamo", old_jamo)
+        status._frequent.cache_clear()
+        old = status.parse_status(keys, labels=status_labels)
+    status._frequent.cache_clear()
+    assert new == old
+    assert {s.status for s in new} >= {"", "not_employed", "job_seeker", "former", "employed_unstated", "unknown"}
+    notes = [s.note.split(":")[0] for s in new if s.note]
+    assert {"qualifier", "prefix", "typo"} <= set(notes)
