@@ -162,7 +162,7 @@ STAGES = {
     "index_rater": "index",
     "model_rater": "model",
     "fuzzy_shortlist": "fuzzy",
-    "assemble_crosswalk": "assemble",
+    "Assembler": "assemble",
     "decide": "decide",
 }
 

@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -1014,6 +1015,10 @@ def _csv_cells(arr: pa.Array, sep: str, alone: bool) -> pa.Array:
             return arr
         special = pc.equal(arr, "")
     else:
+        if len(arr) > 1024:  # a column of repeated values (labels): each distinct value is quoted once
+            encoded = pc.dictionary_encode(arr)
+            if 2 * len(encoded.dictionary) < len(arr):
+                return _csv_cells(encoded.dictionary, sep, alone).take(encoded.indices)
         special = pc.match_substring_regex(arr, f'["\r\n{re.escape(sep)}]')
         if alone:
             special = pc.or_(special, pc.equal(arr, ""))
@@ -1023,23 +1028,97 @@ def _csv_cells(arr: pa.Array, sep: str, alone: bool) -> pa.Array:
     return pc.if_else(special, quoted, arr)
 
 
+@dataclass(frozen=True)
+class _Coded:
+    """A column written by code: ``cells`` the CSV cells of each code, ``codes`` the rows' codes."""
+
+    cells: pa.Array
+    codes: np.ndarray
+
+
+_CODED_INTS = 1 << 12
+"""An integer column beside a categorical one is written by code when it has at most this many values."""
+
+
+def _coded(series: pd.Series, sep: str, alone: bool, last: bool, ints: bool) -> _Coded | None:
+    """A categorical column (or, ``ints``, a plain int64 column of few values) as cells taken by code."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        values = pd.Series(series.cat.categories, dtype=object)
+        codes = series.cat.codes.to_numpy()
+        cells = _csv_cells(_string_column(values), sep, alone)
+        cells = pa.concat_arrays([cells.cast(pa.string()), _csv_cells(pa.array([""]), sep, alone).cast(pa.string())])
+        codes = np.where(codes < 0, len(values), codes)
+    elif ints and series.dtype == np.int64:
+        codes, uniques = pd.factorize(series.to_numpy())
+        if len(uniques) > _CODED_INTS:
+            return None
+        cells = _csv_cells(_string_column(pd.Series(uniques, dtype=np.int64)), sep, alone).cast(pa.string())
+    else:
+        return None
+    if last:
+        cells = pc.binary_join_element_wise(cells, "", "\n")
+    return _Coded(cells, codes.astype(np.int64, copy=False))
+
+
+def _coded_run(run: list[_Coded], sep: str) -> Callable[[int, int], pa.Array] | None:
+    """Adjacent coded columns' cells for rows ``[a, b)`` joined by ``sep``, built once per distinct combination
+    of their codes in the rows (a code, its title, status, source… are one combination per label)."""
+    sizes = [len(c.cells) for c in run]
+    if math.prod(sizes) >= 1 << 62:
+        return None
+    strides = np.cumprod([1, *sizes[:0:-1]])[::-1]
+
+    def cells(a: int, b: int) -> pa.Array:
+        combined = run[0].codes[a:b] * int(strides[0])
+        for c, s in zip(run[1:], strides[1:], strict=True):
+            combined += c.codes[a:b] * int(s)
+        which, combos = pd.factorize(combined)
+        combos = np.asarray(combos, dtype=np.int64)
+        parts = [c.cells.take(pa.array((combos // int(s)) % n)) for c, s, n in zip(run, strides, sizes, strict=True)]
+        return pc.binary_join_element_wise(*parts, sep).take(pa.array(which))
+
+    return cells
+
+
 def _csv_column(series: pd.Series, sep: str, alone: bool, last: bool) -> Callable[[int, int], pa.Array]:
     """A column's CSV cells for rows ``[a, b)`` (the ``last`` column's ending in ``\\n``).  A categorical
     column's categories are written once and taken by code (a million rows of a few thousand labels are
     not quoted a million times)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = _csv_cells(_string_column(pd.Series(series.cat.categories, dtype=object)), sep, alone)
-        cells = pa.concat_arrays([cats.cast(pa.string()), _csv_cells(pa.array([""]), sep, alone).cast(pa.string())])
-        if last:
-            cells = pc.binary_join_element_wise(cells, "", "\n")
-        codes = series.cat.codes.to_numpy()
-        missing = len(cats)
-        return lambda a, b: cells.take(pa.array(np.where(codes[a:b] < 0, missing, codes[a:b])))
+    coded = _coded(series, sep, alone, last, ints=False)
+    if coded is not None:
+        return lambda a, b: coded.cells.take(pa.array(coded.codes[a:b]))
     if last:
         return lambda a, b: pc.binary_join_element_wise(
             _csv_cells(_string_column(series.iloc[a:b]), sep, alone), "", "\n"
         )
     return lambda a, b: _csv_cells(_string_column(series.iloc[a:b]), sep, alone)
+
+
+def _csv_columns(frame: pd.DataFrame, sep: str, alone: bool) -> list[Callable[[int, int], pa.Array]]:
+    """The frame's columns as cell makers (:func:`_csv_column`); adjacent categorical columns, with the
+    int64 columns of few values between them, as one (:func:`_coded_run`): the columns a crosswalk adds to
+    rows are one combination per label, joined once per combination instead of once per row."""
+    n = frame.shape[1]
+    categorical = [isinstance(frame.dtypes.iloc[i], pd.CategoricalDtype) for i in range(n)]
+    out: list[Callable[[int, int], pa.Array]] = []
+    i = 0
+    while i < n:
+        run: list[_Coded] = []
+        j = i
+        while j < n and (categorical[j] or (frame.dtypes.iloc[j] == np.int64 and any(categorical[j + 1 : j + 2]))):
+            coded = _coded(frame.iloc[:, j], sep, alone, j == n - 1, ints=True)
+            if coded is None:
+                break
+            run.append(coded)
+            j += 1
+        joined = _coded_run(run, sep) if len(run) > 1 else None
+        if joined is not None:
+            out.append(joined)
+            i = j
+        else:
+            out.append(_csv_column(frame.iloc[:, i], sep, alone, i == n - 1))
+            i += 1
+    return out
 
 
 def _csv_chunks(frame: pd.DataFrame, sep: str) -> Iterator[pa.Array]:
@@ -1051,11 +1130,11 @@ def _csv_chunks(frame: pd.DataFrame, sep: str) -> Iterator[pa.Array]:
     n = frame.shape[1]
     if n == 0:
         return
-    columns = [_csv_column(frame.iloc[:, i], sep, alone, i == n - 1) for i in range(n)]
+    columns = _csv_columns(frame, sep, alone)
     for a in range(0, len(frame), _CSV_ROWS):
         b = min(a + _CSV_ROWS, len(frame))
         cols = [c(a, b) for c in columns]
-        yield pc.binary_join_element_wise(*cols, sep) if n > 1 else cols[0]
+        yield pc.binary_join_element_wise(*cols, sep) if len(cols) > 1 else cols[0]
 
 
 def _chunk_bytes(arr: pa.Array) -> memoryview:

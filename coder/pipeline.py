@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .codes import CodeList, load_codes
-from .crosswalk.assemble import assemble_crosswalk
+from .crosswalk.assemble import Assembler, RatedColumns
 from .crosswalk.decide import DecisionPolicy, decide
 from .crosswalk.model import Crosswalk, code_list_record
 from .crosswalk.stage import Output, StageResult, run_stage, write_outputs
@@ -273,35 +273,22 @@ RATE_BATCH = 50_000
 labels are rated batch by batch and memory holds one batch's score matrices (model classes,
 fuzzy entries), not all labels'."""
 
-
-def _concat(parts: Sequence[RaterResult]) -> RaterResult:
-    """One rater's results over consecutive batches of keys, as one result."""
-    if len(parts) == 1:
-        return parts[0]
-
-    def cat(field: str) -> tuple:
-        return tuple(x for p in parts for x in getattr(p, field))
-
-    first = parts[0]
-    return RaterResult(
-        first.rater,
-        cat("keys"),
-        cat("codes"),
-        cat("scores"),
-        cat("details"),
-        extra={name: tuple(x for p in parts for x in p.extra[name]) for name in first.extra},
-        rule_ids=cat("rule_ids"),
-        flags=cat("flags"),
-        candidates=cat("candidates"),
-    )
+DECIDE_BATCH = 100_000
+"""Distinct labels assembled and decided per batch (:func:`_code`): the decision reads each label
+on its own, so a batch's stored columns and the decision's per-label lists are built for this many
+labels at a time, not for all of them."""
 
 
 def _rate(
     core: Sequence[str], setup: _Setup, k: int, policy: DecisionPolicy, bar: object = None
-) -> dict[str, RaterResult]:
-    """Every offline rater over the core keys, in batches of :data:`RATE_BATCH` (see :data:`OFFLINE_RATERS`)."""
+) -> dict[str, RatedColumns]:
+    """Every offline rater over the core keys, in batches of :data:`RATE_BATCH` (see :data:`OFFLINE_RATERS`).
+
+    Each batch's answers are kept as crosswalk columns (:class:`~coder.crosswalk.assemble.RatedColumns`),
+    not as the raters' per-key tuples.
+    """
     raters = [r for r in OFFLINE_RATERS if not (r.name == "model" and setup.model is None)]
-    parts: dict[str, list[RaterResult]] = {r.name: [] for r in raters}
+    parts: dict[str, list[RatedColumns]] = {r.name: [] for r in raters}
     seconds = dict.fromkeys(parts, 0.0)
     for a in range(0, max(len(core), 1), RATE_BATCH):
         keys = core[a : a + RATE_BATCH]
@@ -310,11 +297,13 @@ def _rate(
             t = time.perf_counter()
             prior[rater.name] = rater.rate(keys, setup, prior, k, policy)
             seconds[rater.name] += time.perf_counter() - t
-            parts[rater.name].append(prior[rater.name])
+        for name, result in prior.items():
+            parts[name].append(RatedColumns.of(result))
+        del prior
         if bar is not None:
             bar.update(len(keys))  # type: ignore[attr-defined]
             bar.set_postfix_str(" ".join(f"{n} {s:.0f}s" for n, s in seconds.items()), refresh=False)  # type: ignore[attr-defined]
-    return {name: _concat(p) for name, p in parts.items()}
+    return {name: RatedColumns.concat(p) for name, p in parts.items()}
 
 
 def _code(
@@ -331,9 +320,18 @@ def _code(
     )
     core = sorted({s.core_key for s in statuses if s.core_key})
     with _bar(progress, total=len(core), unit="label", desc="labels coded") as bar:
-        prior = _rate(core, setup, k, policy, bar)
-    stored = assemble_crosswalk(labels, statuses, [*prior.values(), *extra])
-    return decide(stored, policy, codes=setup.codes)
+        rated = _rate(core, setup, k, policy, bar)
+    del core
+    stored = Assembler(labels, statuses, [*rated.values(), *extra])
+    del rated, statuses
+    parts = [
+        decide(stored.frame(a, a + DECIDE_BATCH), policy, codes=setup.codes)
+        for a in range(0, max(len(stored), 1), DECIDE_BATCH)
+    ]
+    del stored
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, axis=0).set_axis(labels.frame.index)
 
 
 def _bar(progress: bool, **kwargs: object):

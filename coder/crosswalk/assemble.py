@@ -21,7 +21,8 @@ computes the final columns from it.  Columns, in order:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,15 @@ from ..labels import LabelTable
 from ..raters.base import REGISTRY, RaterResult, slot_of
 from ..status import LabelStatus
 
-__all__ = ["LABEL_COLUMNS", "STATUS_COLUMNS", "add_raters", "assemble_crosswalk", "order_raters"]
+__all__ = [
+    "LABEL_COLUMNS",
+    "STATUS_COLUMNS",
+    "Assembler",
+    "RatedColumns",
+    "add_raters",
+    "assemble_crosswalk",
+    "order_raters",
+]
 
 LABEL_COLUMNS = ("label_key", "label", "n_rows", "weight")
 STATUS_COLUMNS = ("status_parsed", "status_rule", "core_key")
@@ -49,36 +58,106 @@ def order_raters(names: Sequence[str], precedence: Sequence[str] | None = None) 
     return sorted(names, key=lambda n: (rank[slot_of(n)], n))
 
 
+@dataclass(frozen=True, eq=False)
+class RatedColumns:
+    """One rater's crosswalk columns (:meth:`~coder.raters.base.RaterResult.as_columns`) for its keys.
+
+    What :func:`assemble_crosswalk` needs of a :class:`~coder.raters.base.RaterResult`, without its
+    per-key tuples (candidates as ``(code, score)`` tuples, flags as tuples): a batch of labels is
+    rated, turned into columns and dropped (:meth:`of`), and the batches put together (:meth:`concat`).
+    """
+
+    rater: str
+    keys: Sequence[str]
+    columns: Mapping[str, Sequence]
+
+    @classmethod
+    def of(cls, result: RaterResult) -> RatedColumns:
+        cols = result.as_columns()
+        for col, values in cols.items():
+            if col.endswith("_score"):  # always floats (NaN for none): an array, not a tuple of floats
+                cols[col] = np.array(values, dtype=float) if values else np.empty(0)
+        return cls(result.rater, result.keys, cols)
+
+    @classmethod
+    def concat(cls, parts: Sequence[RatedColumns]) -> RatedColumns:
+        """One rater's columns over consecutive batches of keys, as one."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def cat(values: list[Sequence]) -> Sequence:
+            if all(isinstance(v, np.ndarray) for v in values):
+                return np.concatenate(values)
+            return [x for v in values for x in v]
+
+        first = parts[0]
+        return cls(
+            first.rater,
+            cat([p.keys for p in parts]),
+            {col: cat([p.columns[col] for p in parts]) for col in first.columns},
+        )
+
+
+class Assembler:
+    """The stored crosswalk of a label table, built for any run of labels (see :func:`assemble_crosswalk`).
+
+    Each rater's columns are typed once (:func:`_column`) and each label's position in each rater's
+    keys found once, so :meth:`frame` ``(a, b)`` builds labels ``a:b`` alone: a caller can assemble
+    and decide a million labels a batch at a time, the batches together being the whole frame.
+    """
+
+    def __init__(
+        self, labels: LabelTable, statuses: Sequence[LabelStatus], results: Sequence[RaterResult | RatedColumns]
+    ) -> None:
+        n = len(labels.frame)
+        if len(statuses) != n:
+            raise ValueError(f"{len(statuses)} statuses for {n} labels")
+        rated = [r if isinstance(r, RatedColumns) else RatedColumns.of(r) for r in results]
+        names = order_raters([r.rater for r in rated])
+        if len(set(names)) != len(names):
+            raise ValueError(f"rater names repeat: {names}")
+        by_name = {r.rater: r for r in rated}
+        self.labels = labels.frame
+        core = [s.core_key for s in statuses]
+        self.status = {
+            "status_parsed": [s.status for s in statuses],
+            "status_rule": [s.status_id for s in statuses],
+            "core_key": core,
+            "core_note": [s.note for s in statuses],
+        }
+        self.columns: dict[str, tuple[np.ndarray, np.ndarray, object]] = {}
+        for name in names:
+            r = by_name[name]
+            lookup = dict(zip(r.keys, range(len(r.keys))))
+            pos = np.array([lookup.get(k, -1) for k in core], dtype=np.int64)
+            del lookup
+            for col, values in r.columns.items():
+                arr, dtype = _column(values, col)
+                self.columns[col] = (arr, pos, dtype)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def frame(self, a: int = 0, b: int | None = None) -> pd.DataFrame:
+        """The stored crosswalk of labels ``a:b`` (index ``a…b-1``, as in the label table)."""
+        b = len(self) if b is None else b
+        frame = self.labels.iloc[a:b].copy()
+        for col, values in self.status.items():
+            frame[col] = values[a:b]
+        columns = {col: pd.Series(arr[pos[a:b]], dtype=dtype) for col, (arr, pos, dtype) in self.columns.items()}
+        if columns:
+            frame = pd.concat([frame, pd.DataFrame(columns).set_axis(frame.index)], axis=1)
+        return frame
+
+
 def assemble_crosswalk(
-    labels: LabelTable, statuses: Sequence[LabelStatus], results: Sequence[RaterResult]
+    labels: LabelTable, statuses: Sequence[LabelStatus], results: Sequence[RaterResult | RatedColumns]
 ) -> pd.DataFrame:
     """The stored crosswalk without final columns (see the module docstring).
 
     ``results`` are keyed by core key (each rater saw the distinct core keys).
     """
-    frame = labels.frame.copy()
-    n = len(frame)
-    if len(statuses) != n:
-        raise ValueError(f"{len(statuses)} statuses for {n} labels")
-    names = order_raters([r.rater for r in results])
-    if len(set(names)) != len(names):
-        raise ValueError(f"rater names repeat: {names}")
-    by_name = {r.rater: r for r in results}
-    core = [s.core_key for s in statuses]
-    frame["status_parsed"] = [s.status for s in statuses]
-    frame["status_rule"] = [s.status_id for s in statuses]
-    frame["core_key"] = core
-    frame["core_note"] = [s.note for s in statuses]
-    columns = {}
-    for name in names:
-        r = by_name[name]
-        lookup = dict(zip(r.keys, range(len(r.keys))))
-        pos = np.array([lookup.get(k, -1) for k in core], dtype=np.int64)
-        for col, values in r.as_columns().items():
-            columns[col] = _take(values, pos, col)
-    if columns:
-        frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
-    return frame
+    return Assembler(labels, statuses, results).frame()
 
 
 def add_raters(crosswalk: pd.DataFrame, results: Sequence[RaterResult], *, on: str = "label_key") -> pd.DataFrame:
@@ -111,14 +190,20 @@ def add_raters(crosswalk: pd.DataFrame, results: Sequence[RaterResult], *, on: s
     return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
-def _take(values: tuple, pos: np.ndarray, col: str) -> pd.Series:
+def _take(values: Sequence, pos: np.ndarray, col: str) -> pd.Series:
     """Values at ``pos`` (-1 = the label's core key was not rated), typed by the column's kind."""
+    arr, dtype = _column(values, col)
+    return pd.Series(arr[pos], dtype=dtype)
+
+
+def _column(values: Sequence, col: str) -> tuple[np.ndarray, object]:
+    """A rater column as an array with one trailing value for labels not rated, and its dtype (by the column's kind)."""
     n = len(values)
     if col.endswith("_score"):
         arr = np.empty(n + 1, dtype=float)
         arr[:n] = values
         arr[n] = math.nan
-        return pd.Series(arr[pos])  # pos -1 picks the trailing NaN
+        return arr, float  # pos -1 picks the trailing NaN
     sample = next((v for v in values if v is not None), "")
     if isinstance(sample, bool | np.bool_):
         arr, fill, dtype = np.empty(n + 1, dtype=bool), False, bool
@@ -130,7 +215,7 @@ def _take(values: tuple, pos: np.ndarray, col: str) -> pd.Series:
         arr = np.empty(n + 1, dtype=object)
         arr[:n] = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
         arr[n] = ""
-        return pd.Series(arr[pos], dtype=object)
+        return arr, object
     arr[:n] = [fill if v is None else v for v in values]
     arr[n] = fill
-    return pd.Series(arr[pos], dtype=dtype)
+    return arr, dtype
