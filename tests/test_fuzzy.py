@@ -1,5 +1,7 @@
+import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,3 +36,54 @@ def test_unrelated_and_one_syllable_words_stay_below_threshold():
 def test_score_in_unit_interval(a, b):
     s = float(fuzzy_scores([a], [b])[0, 0])
     assert 0.0 <= s <= 1.0
+
+
+def _plain_scores(queries, choices):
+    """fuzzy_scores on the jamo strings themselves (no one-byte alphabet), pair by pair."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Levenshtein
+
+    out = np.zeros((len(queries), len(choices)), dtype=np.float32)
+    for i, q in enumerate(queries):
+        qj = decompose_jamo(q)
+        for j, c in enumerate(choices):
+            cj = decompose_jamo(c)
+            s = np.float32(fuzz.ratio(qj, cj)) / 100
+            if len(qj) >= 6 and Levenshtein.distance(qj, cj) == 1:
+                s = max(s, np.float32(0.96))
+            out[i, j] = s
+    return out
+
+
+TEXT = st.text(alphabet="간호사효가나가ㅏ각닭 abAB1(-", max_size=9)
+
+
+@given(st.lists(TEXT, min_size=1, max_size=6), st.lists(TEXT, min_size=1, max_size=6))
+def test_scores_on_the_one_byte_alphabet_equal_the_jamo_scores(queries, choices):
+    # characters the choices lack (ㅏ, a, 1, …) match nothing, whichever they are
+    assert np.array_equal(fuzzy_scores(queries, choices), _plain_scores(queries, choices))
+
+
+def test_an_index_of_255_characters_or_more_is_scored_on_its_jamo():
+    choices = ["".join(chr(0x4E00 + 3 * i + j) for j in range(3)) for i in range(100)] + ["간호사", "간호조무사"]
+    queries = [choices[5], choices[5][:2] + "x", "간효사", "간호사ㅏ", chr(0x4E00 + 7) + "호사"]
+    assert np.array_equal(fuzzy_scores(queries, choices), _plain_scores(queries, choices))
+
+
+def test_equal_scores_are_ranked_in_index_order():
+    from coder.raters.fuzzy import ShortlistEntry
+
+    entries = [
+        ShortlistEntry("간호사", "간호사", "2430", "jobdict"),
+        ShortlistEntry("간호 사", "간호사", "24300", "ksco7"),  # the same key: the same score
+        ShortlistEntry("간호자", "간호자", "2431", "jobdict"),
+        ShortlistEntry("간호수", "간호수", "2432", "jobdict"),  # both one jamo from 간호사: 0.96
+        ShortlistEntry("간호 수", "간호수", "2432", "jobdict"),  # same key and code: the first text is shown
+    ]
+    ahead = fuzzy_shortlist(["간호사"], entries=entries, k=5)
+    assert [c for c, _ in ahead.candidates[0]] == ["2430", "24300", "2431", "2432"]
+    assert [s for _, s in ahead.candidates[0]] == [1.0, 1.0, 0.96, 0.96]
+    assert json.loads(ahead.details[0])[3][0] == "간호수"
+    behind = fuzzy_shortlist(["간호사"], entries=entries[::-1], k=5)
+    assert [c for c, _ in behind.candidates[0]] == ["24300", "2430", "2432", "2431"]
+    assert json.loads(behind.details[0])[2][0] == "간호 수"

@@ -1,18 +1,20 @@
 """Issue 22: the scaled-up paths give the same answers as the plain ones.
 
-The fuzzy rater scores in blocks of rows and keeps each row's top entries (memory O(labels × k),
-not O(labels × entries)); these tests compare it with a small reference implementation of the
-full-matrix shortlist it replaced, on the NPK labels, the held-out job names and one-jamo typos
-of them.  They compare code with code, not with a stored file, so a change of rules, model or
-index elsewhere does not break them.
+The fuzzy rater scores in blocks of rows and ranks only the columns that can hold a row's best
+entries (memory O(labels × k), not O(labels × entries)); these tests compare it with a small
+reference implementation of the full-matrix shortlist, on the NPK labels, the held-out job names,
+one-jamo typos of them and the synthetic labels of ``bench/bench_scale.py``.  They compare code
+with code, not with a stored file, so a change of rules, model or index elsewhere does not break them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,36 +40,47 @@ def _typo(text: str, i: int) -> str:
     return text[:j] + chr(0xAC00 + (o // 588) * 588 + vowel * 28 + o % 28) + text[j + 1 :]
 
 
+def _synthetic(n: int) -> list[str]:
+    """``bench/bench_scale.py``'s synthetic labels (workplace and rank words around names, typos)."""
+    spec = importlib.util.spec_from_file_location("bench_scale", Path(__file__).parents[1] / "bench" / "bench_scale.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.synthetic_labels(n)
+
+
 @pytest.fixture(scope="module")
 def queries() -> list[str]:
     npk = pd.read_csv(DEMO_DATA, dtype={"occupation": str}, keep_default_na=False)["occupation"].tolist()
     held = heldout_names()[0]
-    return [label_key(t) for t in [*npk, *held, *(_typo(t, i) for i, t in enumerate(held))]]
+    synthetic = _synthetic(20_000)[9_000::4]  # the varied ones: the first ~9,000 are the NPK labels and index names
+    return [label_key(t) for t in [*npk, *held, *(_typo(t, i) for i, t in enumerate(held)), *synthetic]]
 
 
 def _reference_shortlist(keys, entries, k, threshold, skip):
-    """The full-matrix shortlist as it was before issue 22 (two full cdist matrices, one argpartition)."""
+    """The full-matrix shortlist: every entry scored (two cdist matrices), ranked by score, then index order."""
     n = len(keys)
     codes, scores, details, cands = [""] * n, [math.nan] * n, [""] * n, [()] * n
     todo = [i for i in range(n) if keys[i] and not skip[i]]
-    qj = [fz.decompose_jamo(label_key(keys[i])) for i in todo]
     cj = [fz.decompose_jamo(e.key) for e in entries]
-    ratio = process.cdist(qj, cj, scorer=fuzz.ratio, dtype=np.float32, workers=1) / 100
-    dist = process.cdist(qj, cj, scorer=Levenshtein.distance, score_cutoff=1, dtype=np.int32, workers=1)
-    typo = (dist == 1) & (np.array([len(q) for q in qj])[:, None] >= 6)
-    matrix = np.clip(np.where(typo, np.maximum(ratio, fz.TYPO_SCORE), ratio), 0.0, 1.0)
     width = min(len(cj), max(4 * k, 20))
-    top = np.argpartition(-matrix, width - 1, axis=1)[:, :width]
-    for row, i in enumerate(todo):
-        picked, seen = [], set()
-        for j in top[row][np.argsort(-matrix[row, top[row]], kind="stable")]:
-            if entries[j].code not in seen:
-                seen.add(entries[j].code)
-                picked.append([entries[j].text, entries[j].code, round(float(matrix[row, j]), 3)])
-            if len(picked) == k:
-                break
-        codes[i], scores[i], details[i] = picked[0][1], picked[0][2], json.dumps(picked, ensure_ascii=False)
-        cands[i] = tuple((c, s) for _, c, s in picked)
+    for a in range(0, len(todo), 1000):  # rows in blocks only to bound the test's memory
+        block = todo[a : a + 1000]
+        qj = [fz.decompose_jamo(label_key(keys[i])) for i in block]
+        ratio = process.cdist(qj, cj, scorer=fuzz.ratio, dtype=np.float32, workers=1) / 100
+        dist = process.cdist(qj, cj, scorer=Levenshtein.distance, score_cutoff=1, dtype=np.int32, workers=1)
+        typo = (dist == 1) & (np.array([len(q) for q in qj])[:, None] >= 6)
+        matrix = np.clip(np.where(typo, np.maximum(ratio, fz.TYPO_SCORE), ratio), 0.0, 1.0)
+        top = np.argsort(-matrix, axis=1, kind="stable")[:, :width]  # equal scores in index order
+        for row, i in enumerate(block):
+            picked, seen = [], set()
+            for j in top[row]:
+                if entries[j].code not in seen:
+                    seen.add(entries[j].code)
+                    picked.append([entries[j].text, entries[j].code, round(float(matrix[row, j]), 3)])
+                if len(picked) == k:
+                    break
+            codes[i], scores[i], details[i] = picked[0][1], picked[0][2], json.dumps(picked, ensure_ascii=False)
+            cands[i] = tuple((c, s) for _, c, s in picked)
     return codes, scores, details, cands
 
 
@@ -82,6 +95,18 @@ def test_fuzzy_in_blocks_equals_the_full_matrix_shortlist(queries, monkeypatch):
     assert [s if s == s else None for s in got.scores] == [s if s == s else None for s in scores]
     assert got.details == tuple(details) and got.candidates == tuple(cands)
     assert sum(got.extra["final_ok"]) > 100  # the typos are there: many reach the threshold
+
+
+def test_fuzzy_on_a_small_index_equals_the_full_matrix_shortlist(queries):
+    """Fewer index keys than 16 groups of the shortlist's width: every column is ranked."""
+    entries = list(load_index().entries)[::40]  # ~180 entries, some keys shared by a title and a name
+    some = queries[::5]
+    skip = [False] * len(some)
+    for k in (0, 1, 5, 50):  # k = 0: every code among the first 20 entries
+        got = fz.fuzzy_shortlist(some, entries=entries, k=k, skip=skip)
+        codes, scores, details, cands = _reference_shortlist(some, entries, k, fz.FUZZY_THRESHOLD, skip)
+        assert got.details == tuple(details) and got.candidates == tuple(cands) and got.codes == tuple(codes)
+        assert got.scores == tuple(scores)
 
 
 def test_rating_in_batches_gives_the_crosswalk_of_one_pass(queries, monkeypatch):
