@@ -216,12 +216,13 @@ def fuzzy_shortlist(
         index = _Columns(entries, max(4 * k, 20))
         for a in range(0, len(todo), _CHUNK):
             block = todo[a : a + _CHUNK]
-            for i, picked in zip(block, index.shortlists([label_key(keys[i]) for i in block], k), strict=True):
-                best = picked[0]
-                scores[i] = best[2]
-                details[i] = json.dumps(picked, ensure_ascii=False)
-                out_codes[i] = best[1]
-                cands[i] = tuple((c, sc) for _, c, sc in picked)
+            bounds, picked, rounded = index.shortlists([label_key(keys[i]) for i in block], k)
+            for row, i in enumerate(block):
+                js, ss = picked[bounds[row] : bounds[row + 1]], rounded[bounds[row] : bounds[row + 1]]
+                scores[i], out_codes[i] = ss[0], index.codes[js[0]]
+                # json.dumps of the [text, code, score] lists, from each entry's '["text", "code", '
+                details[i] = "[" + ", ".join([f"{index.json[j]}{sc!r}]" for j, sc in zip(js, ss)]) + "]"
+                cands[i] = tuple(zip([index.codes[j] for j in js], ss))
     final_ok = tuple(bool(c) and s >= threshold for c, s in zip(out_codes, scores))
     return RaterResult(
         rater="fuzzy",
@@ -262,6 +263,8 @@ class _Columns:
         self.count = np.bincount(column, minlength=m)
         self.start = np.cumsum(self.count) - self.count
         self.code = np.unique([e.code for e in entries], return_inverse=True)[1].ravel()
+        self.codes = [e.code for e in entries]
+        self.json = [json.dumps([e.text, e.code], ensure_ascii=False)[:-1] + ", " for e in entries]
 
     def _at_least(self, ratio: np.ndarray, peak: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, ...]:
         """``(rows, cols, ratios)`` of every ``ratio[row, col] >= floor[row]``, row by row, through the group maxima ``peak``."""
@@ -279,8 +282,9 @@ class _Columns:
             value = np.concatenate([value, ratio[r2, c2]])
         return rows, cols, value
 
-    def shortlists(self, keys: Sequence[str], k: int) -> list[list[list]]:
-        """Each key's ``[text, code, score]`` shortlist (see :func:`fuzzy_shortlist`)."""
+    def shortlists(self, keys: Sequence[str], k: int) -> tuple[list[int], list[int], list[float]]:
+        """The keys' shortlists (see :func:`fuzzy_shortlist`): entry positions and scores (rounded to 3
+        places), key ``r``'s in ``[bounds[r], bounds[r + 1])``, best first; returns ``(bounds, entries, scores)``."""
         queries = [key.translate(self.table) for key in keys]
         ratio = process.cdist(queries, self.jamo, scorer=fuzz.ratio, dtype=np.float32, workers=-1)  # 0-100
         n, groups, g = len(queries), self.groups, self.g
@@ -312,16 +316,5 @@ class _Columns:
         if k >= 1:
             keep = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows] < k
             rows, score, entry = rows[keep], score[keep], entry[keep]
-        bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
-        entry_list, score_list = entry.tolist(), score.tolist()
-        shown: dict[float, float] = {}
-        out = []
-        for r in range(n):
-            picked = []
-            for j, sc in zip(entry_list[bounds[r] : bounds[r + 1]], score_list[bounds[r] : bounds[r + 1]]):
-                e = self.entries[j]
-                if sc not in shown:
-                    shown[sc] = round(sc, 3)
-                picked.append([e.text, e.code, shown[sc]])
-            out.append(picked)
-        return out
+        rounded = {sc: round(sc, 3) for sc in set(score.tolist())}
+        return np.searchsorted(rows, np.arange(n + 1)).tolist(), entry.tolist(), [rounded[sc] for sc in score.tolist()]
