@@ -46,8 +46,10 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -353,9 +355,20 @@ def model_rater(
         model = load_model()
     distinct = sorted({key for key in keys if key})
     answer: dict[str, tuple] = {}
-    for a in range(0, len(distinct), RATE_BATCH):
-        batch = distinct[a : a + RATE_BATCH]
-        answer.update(zip(batch, _rate(model, batch, k, threshold, evidence_threshold), strict=True))
+    workers = min(RATE_THREADS, -(-len(distinct) // _MIN_BATCH))
+    size = max(1, min(RATE_BATCH, -(-len(distinct) // max(workers, 1))))
+    batches = [distinct[a : a + size] for a in range(0, len(distinct), size)]
+
+    def rate(batch: list[str]) -> list[tuple]:
+        return _rate(model, batch, k, threshold, evidence_threshold)
+
+    if workers > 1 and len(batches) > 1:  # the sparse products and array work run outside the GIL
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(rate, batches))
+    else:
+        results = [rate(b) for b in batches]
+    for batch, result in zip(batches, results, strict=True):
+        answer.update(zip(batch, result, strict=True))
     out = [answer.get(key, _NO_ANSWER) for key in keys]
     return RaterResult(
         "model",
@@ -369,7 +382,10 @@ def model_rater(
 
 
 RATE_BATCH = 8192
-"""Keys the model rates at once: memory holds a few batch × classes matrices, whatever the number of keys."""
+"""Keys the model rates at once: memory holds a few batch × classes matrices per thread, whatever the number of keys."""
+RATE_THREADS = min(2, os.cpu_count() or 1)
+"""Batches rated at the same time (threads: numpy and scipy's sparse products release the GIL)."""
+_MIN_BATCH = 1024  # fewer keys per thread are rated in one batch
 
 _NO_ANSWER = ("", math.nan, "", (), math.nan)
 
@@ -384,58 +400,60 @@ def _rate(model: JobModel, keys: Sequence[str], k: int, threshold: float, eviden
     cols, vals = model._top(P, k)
     evidence = model._evidence(f, keys)
     del P
-    n = len(keys)
     nan = np.isnan(evidence)
     none = ~nan & (evidence < evidence_threshold)
     ok = cal >= threshold
     deepest = cal.shape[1] - 1 - ok[:, ::-1].argmax(axis=1)
     lv = np.where(ok.any(axis=1) & ~none, deepest, -1)
     text = _text(model)
-    level_json = [text.level_json[j][picks[:, j]].tolist() for j in range(picks.shape[1])]
-    code = np.full(n, "", dtype=object)
+    code = np.full(len(keys), "", dtype=object)
     for j, names in enumerate(text.level_names):
         at = lv == j
         code[at] = names[picks[at, j]]
-    top_json = text.class_json[cols].tolist()
-    top_codes = text.class_names[cols].tolist()
-    # rows whose numbers are not all finite take the json module's spelling (NaN, Infinity)
-    plain = np.isfinite(cal).all(axis=1) & np.isfinite(vals).all(axis=1) & ~np.isinf(evidence)
-    out = []
-    for i, (c, cal_i, top_i, ev, lvl, is_none, is_plain) in enumerate(
-        zip(
-            code.tolist(),
-            cal.tolist(),
-            vals.tolist(),
-            evidence.tolist(),
-            lv.tolist(),
-            none.tolist(),
-            plain.tolist(),
-            strict=True,
-        )
-    ):
-        cal_r = [round(p, 4) for p in cal_i]
-        top_r = [round(p, 4) for p in top_i]
-        has_e = ev == ev
-        if is_plain:
-            levels = ",".join([f"{lj[i]}{p!r}]" for lj, p in zip(level_json, cal_r, strict=True)])
-            top = ",".join([f"{tj}{p!r}]" for tj, p in zip(top_json[i], top_r, strict=True)])
-            tail = f',"evidence":{round(ev, 4)!r}}}' if has_e else "}"
-            detail = f'{{"levels":[{levels}],"top":[{top}]{tail}'
-        else:
-            info = {
-                "levels": [
-                    [str(names[picks[i, j]]), p]
-                    for j, (names, p) in enumerate(zip(text.level_names, cal_r, strict=True))
-                ],
-                "top": [[t, p] for t, p in zip(top_codes[i], top_r, strict=True)],
-            }
-            if has_e:
-                info["evidence"] = round(ev, 4)
-            detail = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
-        cands = () if is_none else tuple(zip(top_codes[i], top_r, strict=True))
-        score = cal_r[lvl] if lvl >= 0 else cal_r[0]
-        out.append((c, score, detail, cands, round(ev, 4) if has_e else math.nan))
-    return out
+    cal_r, cal_s = _round4(cal)
+    top_r, top_s = _round4(vals)
+    ev_r, ev_s = _round4(evidence)
+    score = np.take_along_axis(cal_r, np.maximum(lv, 0)[:, None], axis=1).ravel()
+    # the detail, as json.dumps(..., ensure_ascii=False, separators=(",", ":")) spells it, column by column
+    detail = np.full(len(keys), '{"levels":[', dtype=object)
+    for j in range(cal.shape[1]):
+        detail = detail + ("," if j else "") + text.level_json[j][picks[:, j]] + cal_s[:, j] + "]"
+    detail = detail + '],"top":['
+    for t in range(cols.shape[1]):
+        detail = detail + ("," if t else "") + text.class_json[cols[:, t]] + top_s[:, t] + "]"
+    detail = detail + "]" + np.where(nan, "}", ',"evidence":' + ev_s + "}")
+    cands = [
+        () if n else tuple(zip(c, r, strict=True))
+        for n, c, r in zip(none.tolist(), text.class_names[cols].tolist(), top_r.tolist(), strict=True)
+    ]
+    return list(zip(code.tolist(), score.tolist(), detail.tolist(), cands, ev_r.tolist(), strict=True))
+
+
+_DECIMALS = np.array([repr(i / 10000) for i in range(10001)], dtype=object)
+
+
+def _round4(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``round(v, 4)`` of each value and its JSON spelling (``repr``; ``NaN``, ``Infinity``).
+
+    Python's ``round`` gives the double nearest the decimal nearest ``v`` (ties to even on the exact
+    binary value): for ``v`` in [0, 1] whose ``v * 10^4`` is not within 10^-6 of a half, that decimal
+    is ``rint(v * 10^4) / 10^4`` (the product is exact to 2·10^-12), spelt from a table; the other
+    values (near a half, negative, above 1, -0.0, infinite) go through ``round`` itself.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = x * 10000.0
+    whole = np.rint(y)
+    nan = np.isnan(x)
+    fast = ((x > 0) & (x <= 1) & (np.abs(y - np.floor(y) - 0.5) > 1e-6)) | ((x == 0) & ~np.signbit(x))
+    r = whole / 10000.0
+    r[nan] = np.nan
+    s = np.full(x.shape, "NaN", dtype=object)
+    s[fast] = _DECIMALS[whole[fast].astype(np.int64)]
+    for at in zip(*np.nonzero(~fast & ~nan), strict=True):
+        v = round(float(x[at]), 4)
+        r[at] = v
+        s[at] = json.dumps(v)
+    return r, s
 
 
 class _Text:

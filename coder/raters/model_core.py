@@ -112,6 +112,104 @@ def _tfidf(ids: np.ndarray, rows: np.ndarray, n: int, idf: np.ndarray) -> sparse
     return sparse.csr_matrix(sparse.diags((1.0 / norms).astype(np.float32)) @ X)
 
 
+def _parents(model: JobModel) -> tuple[np.ndarray, ...] | None:
+    """Per level, each code's parent column in the previous level (level 1: 0), read from the unit
+    groups' ancestors; None when they disagree (a code with two parents) or a code has no unit group."""
+    out = []
+    below: np.ndarray | None = None
+    for names, anc in zip(model.level_classes, model.ancestors, strict=True):
+        anc = np.asarray(anc)
+        if (
+            len(anc) != len(model.classes)
+            or len(np.unique(anc)) != len(names)
+            or not 0 <= anc.min(initial=0) <= anc.max(initial=0) < len(names)
+        ):
+            return None
+        parent = np.zeros(len(names), dtype=np.int64)
+        if below is not None:
+            parent[anc] = below
+            if not np.array_equal(parent[anc], below):
+                return None
+        out.append(parent)
+        below = anc
+    return tuple(out) if out else None
+
+
+_SLOT = 16  # bits per character in an n-gram's integer code
+
+
+def _gram_codes(union: Mapping[str, int], ngram_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The union's strings of 1…``ngram_max`` characters as integers: each character's rank in the
+    alphabet (1…, the characters of every string in the union) in its own 16 bits, the first lowest.
+
+    Two strings have the same code only when they are equal (no rank is 0, so the length is in the
+    code), and a text's n-gram with a character outside the alphabet is in no vocabulary.  None when
+    the codes would not fit 64 bits (n-grams over 4, or 65,535 characters or more).
+    """
+    alphabet = sorted({ord(c) for f in union for c in f})
+    if not 1 <= ngram_max <= 64 // _SLOT or len(alphabet) >= 2**_SLOT - 1:
+        return None
+    rank = {c: i + 1 for i, c in enumerate(alphabet)}
+    codes, ids = [], []
+    for f, u in union.items():
+        if 1 <= len(f) <= ngram_max:
+            codes.append(sum(rank[ord(c)] << (_SLOT * j) for j, c in enumerate(f)))
+            ids.append(u)
+    codes_a = np.asarray(codes, dtype=np.uint64)
+    order = np.argsort(codes_a, kind="stable")
+    return np.asarray(alphabet, dtype=np.uint32), codes_a[order], np.asarray(ids, dtype=np.int64)[order]
+
+
+def _extract_ids(keys: Sequence[str], plan: _Plan, ngram_max: int, suffix_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_extract` then :func:`_lookup` in the union, as union ids (0 = neither vocabulary): the
+    n-grams read as integers from one array of code points (:func:`_gram_codes`), the suffixes by name."""
+    alphabet, codes, ids = plan.grams  # type: ignore[misc]
+    n = len(keys)
+    text = "".join([f"^{key}$" for key in keys])
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    at = np.minimum(np.searchsorted(alphabet, cp), len(alphabet) - 1)
+    rank = np.where(alphabet[at] == cp, at + 1, 0).astype(np.uint64)
+    size = np.fromiter(map(len, keys), dtype=np.int64, count=n) + 2  # characters of ^key$
+    # suffixes by name: a key's head is itself unless it ends with ")" (or a newline: $ matches before one)
+    suffixes: list[str] = []
+    ext = suffixes.extend
+    heads: list[int] = []
+    happ = heads.append
+    sub = _PAREN_END.sub
+    for key in keys:
+        head = (sub("", key) or key) if key[-1:] in _TAIL else key
+        h = max(0, min(suffix_max, len(head)))
+        ext(["S:" + head[-k:] for k in range(1, h + 1)])
+        happ(h)
+    seg = np.empty((n, ngram_max + 1), dtype=np.int64)
+    for g in range(1, ngram_max + 1):
+        seg[:, g - 1] = np.maximum(size - g + 1, 0)
+    seg[:, ngram_max] = heads
+    first = (np.cumsum(seg.ravel()) - seg.ravel()).reshape(seg.shape)  # where each key's group begins
+    out = np.empty(int(seg.sum()), dtype=np.int64)
+    start = np.repeat(np.cumsum(size) - size, size)
+    pos = np.arange(len(cp)) - start  # place of each character in its ^key$
+    left = np.repeat(size, size) - pos  # characters from it to the end of its ^key$
+    key_of = np.repeat(np.arange(n), size)
+    code = np.zeros(len(cp), dtype=np.uint64)
+    whole = np.ones(len(cp), dtype=bool)  # every character so far in the alphabet
+    for g in range(1, ngram_max + 1):
+        shifted = np.zeros(len(cp), dtype=np.uint64)
+        shifted[: len(cp) - g + 1] = rank[g - 1 :]
+        code |= shifted << np.uint64(_SLOT * (g - 1))
+        whole &= shifted > 0
+        fits = left >= g
+        found = np.minimum(np.searchsorted(codes, code[fits]), len(codes) - 1)
+        out[first[key_of[fits], g - 1] + pos[fits]] = np.where(
+            whole[fits] & (codes[found] == code[fits]), ids[found], 0
+        )
+    sfx = first[:, ngram_max]
+    out[np.repeat(sfx, heads) + (np.arange(len(suffixes)) - np.repeat(np.cumsum(heads) - heads, heads))] = _lookup(
+        plan.union, suffixes, 0
+    )
+    return out, seg
+
+
 @dataclass(frozen=True)
 class Vectorizer:
     vocab: Mapping[str, int]
@@ -156,11 +254,22 @@ class JobModel:
         return self._scores(self.vectorizer.transform(keys))
 
     def _scores(self, X: sparse.csr_matrix) -> np.ndarray:
-        S = np.zeros((X.shape[0], len(self.classes)), dtype=np.float32)
-        for W, b, anc, same in zip(self.weights, self.intercepts, self.ancestors, self._plan.identity, strict=True):
-            D = (X @ W).toarray() + b
-            S += D if same else D[:, anc]
-        return S
+        up = self._plan.up
+        if up is None:
+            S = np.zeros((X.shape[0], len(self.classes)), dtype=np.float32)
+            for W, b, anc, same in zip(self.weights, self.intercepts, self.ancestors, self._plan.identity, strict=True):
+                D = (X @ W).toarray() + b
+                S += D if same else D[:, anc]
+            return S
+        # the same sums, level by level at each level's width: a unit group's score is
+        # ((0 + major) + sub-major) + … in that order, as above, with each level's sum kept per code
+        T = np.zeros((X.shape[0], 1), dtype=np.float32)
+        for W, b, parent in zip(self.weights, self.intercepts, up, strict=True):
+            D = (X @ W).toarray()
+            D += b
+            D += T[:, parent]
+            T = D
+        return T if self._plan.identity[-1] else T[:, self.ancestors[-1]]
 
     def predict_proba(self, keys: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities over :attr:`classes` (rows sum to 1)."""
@@ -246,11 +355,13 @@ class JobModel:
         """Each key's features extracted once: the model's matrix, the detector's, and the known share."""
         plan = self._plan
         vec = self.vectorizer
-        feats, seg = _extract(keys, vec.ngram_max, vec.suffix_max)
         n = len(keys)
-        per_key = seg.sum(axis=1)
-        rows = np.repeat(np.arange(n), per_key)
-        uid = _lookup(plan.union, feats, 0)
+        if plan.grams is not None:
+            uid, seg = _extract_ids(keys, plan, vec.ngram_max, vec.suffix_max)
+        else:
+            feats, seg = _extract(keys, vec.ngram_max, vec.suffix_max)
+            uid = _lookup(plan.union, feats, 0)
+        rows = np.repeat(np.arange(n), seg.sum(axis=1))
         main_ids = plan.main_of[uid]
         X = _tfidf(main_ids, rows, n, vec.idf) if main else None
         # n-gram length (1…) of each feature, 0 for the suffixes, and its place among its key's suffixes
@@ -306,6 +417,11 @@ class _Plan:
     class_array: np.ndarray
     class_rank: np.ndarray  # rank of each class code in string order (top-k ties)
     level_arrays: tuple[np.ndarray, ...]
+    # per level: the parent (previous level's column) of each code, when every unit group's ancestors
+    # agree with them (level 1: all 0); None otherwise
+    up: tuple[np.ndarray, ...] | None
+    # the n-grams of the union as integers (see _extract_ids): sorted alphabet, sorted codes, their union ids
+    grams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def of(model: JobModel) -> _Plan:
@@ -372,6 +488,8 @@ class _Plan:
             classes,
             rank,
             tuple(np.array(names, dtype=object) for names in model.level_classes),
+            _parents(model),
+            _gram_codes(union, model.vectorizer.ngram_max),
         )
 
 
