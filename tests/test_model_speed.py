@@ -255,6 +255,25 @@ def test_model_rater_is_the_former_rater(model, keys, monkeypatch, batch):
         assert any(new.codes) and not all(new.codes)
 
 
+def test_the_general_paths_are_the_former_rater(model, keys):
+    """Features by name (no integer n-grams), scores through sparse products level by level (no dense
+    weights, no per-level parents), a detector looked up on its own: still the former outputs."""
+    import dataclasses
+
+    from coder.raters.model_fit import with_changes
+
+    plain = with_changes(model)
+    plain.__dict__["_plan"] = dataclasses.replace(model._plan, grams=None, up=None, ev_of=None)
+    plain.__dict__["_dense_weights"] = (None,) * len(model.weights)
+    some = keys[::5]
+    new = model_rater(some, model=plain)
+    old = old_model_rater(
+        some, model=model, threshold=model_module.MODEL_THRESHOLD, evidence_threshold=model_module.EVIDENCE_THRESHOLD
+    )
+    assert (new.codes, new.scores, new.details, new.candidates) == (old[0], old[1], old[2], old[3])
+    _same(plain.predict_proba(some), old_predict_proba(model, some))
+
+
 def test_a_model_without_detector_is_rated_as_before(model, keys):
     from coder.raters.model_fit import with_changes
 
