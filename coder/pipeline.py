@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,9 +419,41 @@ def code_frame(
 
     ``progress``: a bar of labels coded on stderr when it is a terminal.
     """
+    return _code_frame(
+        frame,
+        lambda: _setup(codes, rules, status_rules, model, bundled_rules=bundled_rules),
+        text_col=text_col,
+        weight_col=weight_col,
+        id_col=id_col,
+        replace=replace,
+        fuzzy_k=fuzzy_k,
+        fuzzy_threshold=fuzzy_threshold,
+        model_threshold=model_threshold,
+        policy=policy,
+        source=source,
+        progress=progress,
+    )
+
+
+def _code_frame(
+    frame: pd.DataFrame,
+    loaded: Callable[[], _Setup],
+    *,
+    text_col: str,
+    weight_col: str | None,
+    id_col: str | None,
+    replace: bool,
+    fuzzy_k: int,
+    fuzzy_threshold: float | None,
+    model_threshold: float | None,
+    policy: DecisionPolicy | None,
+    source: str,
+    progress: bool,
+) -> CodingResult:
+    """:func:`code_frame` with the codes, rules and model from ``loaded()``, called once the columns are checked."""
     _check_columns(frame, text_col, weight_col, id_col, source)
     frame = _drop_output_columns(frame, replace, source)
-    setup = _setup(codes, rules, status_rules, model, bundled_rules=bundled_rules)
+    setup = loaded()
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
     start = time.perf_counter()
     labels = tabulate_labels(frame[text_col], frame[weight_col] if weight_col else None, weight_name=weight_col or "")
@@ -565,11 +598,16 @@ def code_file(
         except _ReadWhole:
             stream = None
     if stream is None:
-        frame, inputs, notes = _read_input(input_path, sheet)
-        shape = frame.shape
-        check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
-        result = code_frame(frame, **options)  # type: ignore[arg-type]
-        del frame
+        # the rules, index and model load in a thread while the input is read (Arrow parses without the GIL)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            loading = pool.submit(_setup, None, rules, None, model, bundled_rules=bundled_rules)
+            frame, inputs, notes = _read_input(input_path, sheet)
+            shape = frame.shape
+            check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
+            for name in ("rules", "bundled_rules", "model"):
+                del options[name]
+            result = _code_frame(frame, loading.result, policy=None, **options)  # type: ignore[arg-type]
+            del frame
     written = {"rows": str(output_path), "rows_encoding": encoding}
     files = [] if stream is not None else [Output(output_path, result.rows, kind="table", encoding=encoding)]
     if crosswalk_path is not None:
