@@ -229,6 +229,9 @@ def test_features_and_matrices_are_the_former_ones(model, keys):
 def test_probabilities_chain_top_k_and_evidence_are_the_former_ones(model, keys):
     P = model.predict_proba(keys)
     _same(P, old_predict_proba(model, keys))
+    S = old_scores(model, keys)
+    _same(model._scores(model._features(keys).X, dense=True), S)  # the rater's dense weights
+    _same(model.scores(keys), S)
     for new, old in zip(model.level_proba(keys, P), old_level_proba(model, keys, P), strict=True):
         _same(np.ascontiguousarray(new), np.ascontiguousarray(old))
     for new, old in zip(model.chain(keys, P), old_chain(model, keys, P), strict=True):

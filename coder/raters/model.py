@@ -362,6 +362,8 @@ def model_rater(
     def rate(batch: list[str]) -> list[tuple]:
         return _rate(model, batch, k, threshold, evidence_threshold)
 
+    if batches:  # built once, before any thread asks
+        model._plan, model._dense_weights  # noqa: B018
     if workers > 1 and len(batches) > 1:  # the sparse products and array work run outside the GIL
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(rate, batches))
@@ -394,7 +396,7 @@ def _rate(model: JobModel, keys: Sequence[str], k: int, threshold: float, eviden
     """``(code, score, detail, candidates, evidence)`` per key: the features extracted once for the model,
     the detector and the known share; the chain, top ``k`` and the detail string built from arrays."""
     f = model._features(keys)
-    P = softmax(model._scores(f.X) / model.temperature)
+    P = softmax(model._scores(f.X, dense=True) / model.temperature)
     picks, raw = model._chain(model.level_proba(keys, P))
     cal = apply_calibration(model.calibration, raw)
     cols, vals = model._top(P, k)

@@ -93,11 +93,17 @@ def _tfidf(ids: np.ndarray, rows: np.ndarray, n: int, idf: np.ndarray) -> sparse
     keep = ids >= 0
     rows, ids = rows[keep], ids[keep]
     size = len(idf)
-    uniq, first, counts = np.unique(rows * size + ids, return_index=True, return_counts=True)
-    order = np.argsort(first, kind="stable")
-    uniq, counts = uniq[order], counts[order]
-    row = uniq // size
-    idx = (uniq - row * size).astype(np.int32)
+    comb = rows * size + ids
+    order = np.argsort(comb)
+    ranked = comb[order]
+    group = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(comb) else np.zeros(0, dtype=np.int64)
+    first = np.minimum.reduceat(order, group) if len(group) else group  # a feature's first place in its row
+    once = np.zeros(len(comb), dtype=np.int64)
+    once[first] = np.diff(np.r_[group, len(comb)])  # its count, at its first place; 0 elsewhere
+    at = np.flatnonzero(once)  # first places, in row order then order of first occurrence
+    counts = once[at]
+    row = rows[at]
+    idx = ids[at].astype(np.int32)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
     tf = (
@@ -257,7 +263,8 @@ class JobModel:
         """Hierarchical scores (keys × 4-digit classes): own score plus every ancestor's score."""
         return self._scores(self.vectorizer.transform(keys))
 
-    def _scores(self, X: sparse.csr_matrix) -> np.ndarray:
+    def _scores(self, X: sparse.csr_matrix, dense: bool = False) -> np.ndarray:
+        """:meth:`scores` of a feature matrix; ``dense``: with :attr:`_dense_weights` (the rater; the same numbers)."""
         up = self._plan.up
         if up is None:
             S = np.zeros((X.shape[0], len(self.classes)), dtype=np.float32)
@@ -268,8 +275,8 @@ class JobModel:
         # the same sums, level by level at each level's width: a unit group's score is
         # ((0 + major) + sub-major) + … in that order, as above, with each level's sum kept per code
         T = np.zeros((X.shape[0], 1), dtype=np.float32)
-        dense = self._dense_weights if np.isfinite(X.data).all() else (None,) * len(self.weights)
-        for W, Wd, b, parent in zip(self.weights, dense, self.intercepts, up, strict=True):
+        full = self._dense_weights if dense and np.isfinite(X.data).all() else (None,) * len(self.weights)
+        for W, Wd, b, parent in zip(self.weights, full, self.intercepts, up, strict=True):
             D = (X @ W).toarray() if Wd is None else X @ Wd
             D += b
             D += T[:, parent]
