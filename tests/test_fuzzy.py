@@ -87,3 +87,25 @@ def test_equal_scores_are_ranked_in_index_order():
     behind = fuzzy_shortlist(["간호사"], entries=entries[::-1], k=5)
     assert [c for c, _ in behind.candidates[0]] == ["24300", "2430", "2432", "2431"]
     assert json.loads(behind.details[0])[2][0] == "간호 수"
+
+
+def test_the_ratio_from_the_common_subsequence_is_rapidfuzz_s_on_every_length_sum_below_319():
+    from rapidfuzz import fuzz, process
+
+    from coder.raters.fuzzy import _Columns, title_entries
+
+    pairs = [(s, n) for s in range(1, 319) for n in range(s // 2 + 1)]  # sum of lengths, common subsequence
+    queries = ["a" * n + "b" * ((s + 1) // 2 - n) for s, n in pairs]
+    choices = ["a" * n + "c" * (s // 2 - n) for s, n in pairs]
+    want = process.cpdist(queries, choices, scorer=fuzz.ratio, dtype=np.float32)
+    columns = _Columns(title_entries()[:1], 20)
+    columns.jamo, columns.clen = choices, np.array([len(c) for c in choices])
+    rows = cols = np.arange(len(pairs))
+    lcs = np.array([n for _, n in pairs])
+    got = columns._ratio(queries, lcs, np.array([len(q) for q in queries]), rows, cols)
+    assert np.array_equal(got, want)
+    # a longer pair is scored by rapidfuzz: here, the same
+    far = ["a" * 150 + "b" * 60, "a" * 140 + "c" * 150]
+    columns.jamo, columns.clen = far[1:], np.array([290])
+    got = columns._ratio(far[:1], np.array([140]), np.array([210]), np.array([0]), np.array([0]))
+    assert got[0] == np.float32(fuzz.ratio(*far)) and got.dtype == np.float32

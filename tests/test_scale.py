@@ -53,7 +53,8 @@ def queries() -> list[str]:
     npk = pd.read_csv(DEMO_DATA, dtype={"occupation": str}, keep_default_na=False)["occupation"].tolist()
     held = heldout_names()[0]
     synthetic = _synthetic(20_000)[9_000::4]  # the varied ones: the first ~9,000 are the NPK labels and index names
-    return [label_key(t) for t in [*npk, *held, *(_typo(t, i) for i, t in enumerate(held)), *synthetic]]
+    long = ["".join(held[i : i + 30]) for i in (0, 300, 600)]  # > 300 jamo: scored by rapidfuzz itself
+    return [label_key(t) for t in [*npk, *held, *(_typo(t, i) for i, t in enumerate(held)), *synthetic, *long]]
 
 
 def _reference_shortlist(keys, entries, k, threshold, skip):
