@@ -383,17 +383,19 @@ def _word_cuts(label: str, key: str, core: str) -> tuple[int, ...]:
     joined, plain = "", True
     for i, w in enumerate(words[:-1], 1):
         plain = plain and _PLAIN_RE.fullmatch(w) is not None
-        if plain:  # Hangul syllables, ASCII letters and digits so far: the key of the words up to here is
-            joined += w.lower()  # them joined and lower-cased, or '' for a missing-value token (as label_key gives)
+        if plain:  # characters normalisation keeps so far: the key of the words up to here is them
+            joined += w.replace("·", "").lower()  # joined, lower-cased, without dots; '' for a missing-value token
             ends.add(0 if _MISSING_RE.fullmatch(joined) else len(joined))
         else:
             ends.add(len(label_key(" ".join(words[:i]))))
     return tuple(sorted(e - at for e in ends if at < e < at + len(core)))
 
 
-_PLAIN_RE = re.compile("[0-9A-Za-z\uac00-\ud7a3]*")
-"""Words that normalise to themselves (but case), alone and joined by spaces: no dots, brackets,
-commas, compatibility or combining characters, controls or other whitespace."""
+_PLAIN_RE = re.compile("[0-9A-Za-z\uac00-\ud7a3\u4e00-\u9fff,·()&:/.'+_#?!\\-]*")
+"""Words whose characters normalisation keeps as they are (NFKC-stable, no bracket variant, no other
+dot or whitespace) but for case, the middle dot (dropped from a key) and the spaces around a comma,
+dot or bracket (dropped from a key too): Hangul syllables, CJK unified ideographs, ASCII letters,
+digits and some punctuation."""
 
 
 def _names(occupation: Callable[..., str], tail: str) -> str:
@@ -448,7 +450,7 @@ def _make_oracle(codes: CodeList, rule_set: object, job_index: object) -> Callab
 
     def occupation(key: str, exact: bool = False, anchored: bool = False) -> str:
         found = job_index.by_key.get(key, ())  # type: ignore[attr-defined]
-        named = max((e.code for e in found), key=lambda c: (codes.level(c), c), default="")
+        named = max((e.code for e in found), key=lambda c: (codes.level(c), c)) if found else ""
         if exact:
             return named
         hits = match_rules(key, rule_set)  # type: ignore[arg-type]
@@ -513,6 +515,15 @@ class _Frequent:
     def answer_set(self) -> frozenset[str]:
         return frozenset(self.answers)
 
+    @functools.cached_property
+    def by_blank(self) -> dict[str, frozenset[str]]:
+        """Each answer with one syllable blanked (NUL) → the answers that read so."""
+        out: dict[str, set[str]] = {}
+        for a in self.answers:
+            for i in range(len(a)):
+                out.setdefault(a[:i] + "\0" + a[i + 1 :], set()).add(a)
+        return {k: frozenset(v) for k, v in out.items()}
+
 
 def frequent_answers(path: str | Path | None = None) -> tuple[str, ...]:
     """The label keys of ``rules/frequent_answers.csv`` (the targets of the typo step)."""
@@ -554,8 +565,12 @@ def _typo(key: str, freq: _Frequent | None = None) -> str:
         freq = _frequent(file_identity(data_path("rules", FREQUENT_FILE)))
     if key in freq.answer_set:
         return ""
+    # one jamo edit between two strings of Hangul syllables changes one syllable and keeps their number
+    # (a leading consonant, vowel and trailing consonant are different code points, so any other edit
+    # leaves a string that is no syllables): only the answers equal to the key but at one syllable
     near: set[str] = set()
-    for d in _deletions(jamo):
-        near |= freq.by_deletion.get(d, frozenset())
+    by_blank = freq.by_blank
+    for i in range(len(key)):
+        near |= by_blank.get(key[:i] + "\0" + key[i + 1 :], frozenset())
     found = [a for a in near if _one_edit(jamo, _jamo(a) or "")]
     return found[0] if len(found) == 1 else ""

@@ -332,6 +332,25 @@ def old_word_cuts(label, key, core):
     return tuple(sorted(e - at for e in ends if at < e < at + len(core)))
 
 
+def old_typo(key, freq=None):
+    import coder.status as status
+
+    if not 3 <= len(key) <= 12:
+        return ""
+    jamo = old_jamo(key)
+    if jamo is None:
+        return ""
+    if freq is None:
+        freq = status._frequent(status.file_identity(status.data_path("rules", status.FREQUENT_FILE)))
+    if key in freq.answers:
+        return ""
+    near = set()
+    for d in status._deletions(jamo):
+        near |= freq.by_deletion.get(d, frozenset())
+    found = [a for a in near if status._one_edit(jamo, old_jamo(a) or "")]
+    return found[0] if len(found) == 1 else ""
+
+
 def old_jamo(text):
     out = []
     for ch in text:
@@ -372,9 +391,20 @@ def status_labels(npk_labels) -> list[str]:
         "  서울  현대 생산직 ",
         "ＡＢＣ 간호사",
         "서울·부산 간호사",
+        *("A&B 간호사", "a-b 교사", "... 간호사", "?? 회사원", "[주] 간호사", "{주} 간호사", "(주) 현대 생산직"),
+        *("na, 교사", "NaN 교사 보조", "絲 교사", "Ⅲ 교사", "ﬁ 교사", "Σ 교사", "İ 교사", "전 · 간호사", "·· 교사"),
     ]
     labels = [normalize_label(t) for t in out if not t.startswith("#")]
-    return list(dict.fromkeys(labels))
+    # and a few labels as typed (the pass is given normalised labels, but must not depend on it)
+    raw = [
+        "회사원 , 과장",
+        "서울 ·부산 간호사",
+        "  서울  현대 생산직 ",
+        "서울 ( 본사 ) 간호사",
+        "na , 교사",
+        "ｎａ 교사",
+    ]
+    return list(dict.fromkeys([*labels, *raw]))
 
 
 def test_status_pass_is_the_former_one(status_labels, monkeypatch):
@@ -389,6 +419,7 @@ def test_status_pass_is_the_former_one(status_labels, monkeypatch):
         m.setattr(status.StatusRules, "candidates", lambda self, key: self.rules)
         m.setattr(status, "_word_cuts", old_word_cuts)
         m.setattr(status, "_jamo", old_jamo)
+        m.setattr(status, "_typo", old_typo)
         status._frequent.cache_clear()
         old = status.parse_status(keys, labels=status_labels)
     status._frequent.cache_clear()
@@ -396,3 +427,33 @@ def test_status_pass_is_the_former_one(status_labels, monkeypatch):
     assert {s.status for s in new} >= {"", "not_employed", "job_seeker", "former", "employed_unstated", "unknown"}
     notes = [s.note.split(":")[0] for s in new if s.note]
     assert {"qualifier", "prefix", "typo"} <= set(notes)
+
+
+def test_typo_reading_is_the_former_one():
+    """Every frequent answer with one syllable's leading consonant, vowel or trailing consonant changed,
+    its trailing consonant dropped or added, two syllables changed, and the answers themselves."""
+    import coder.status as status
+    from coder.status import frequent_answers
+
+    def variants(a: str):
+        yield a
+        for i, ch in enumerate(a):
+            o = ord(ch) - 0xAC00
+            lead, vowel, tail = o // 588, (o % 588) // 28, o % 28
+            for lead2, vowel2, tail2 in (
+                ((lead + 1) % 19, vowel, tail),
+                (lead, (vowel + 1) % 21, tail),
+                (lead, vowel, (tail + 1) % 28),
+                (lead, vowel, 0),
+                (lead, vowel, 4),
+            ):
+                b = a[:i] + chr(0xAC00 + (lead2 * 21 + vowel2) * 28 + tail2) + a[i + 1 :]
+                yield b
+                yield _one_jamo_off(b, (i + 1) % len(a))
+            yield a[:i] + "a" + a[i + 1 :]
+
+    keys = {v for a in frequent_answers() for v in variants(a)}
+    assert len(keys) > 3000
+    new = {k: status._typo(k) for k in keys}
+    assert new == {k: old_typo(k) for k in keys}
+    assert sum(bool(v) for v in new.values()) > 500
