@@ -22,9 +22,9 @@ Per-level probabilities and calibration
     A code's probability at levels 1–3 is the sum of the unit-group probabilities
     below it (:meth:`JobModel.level_proba`).  The rater follows the nested chain of
     most probable codes (major, then its most probable child, …) and calibrates each
-    level with an isotonic map fitted on the out-of-fold chains (stored as knot
-    arrays ``cal<level>_x/_y`` in the npz), capped by the parent so it never grows
-    going deeper.  It answers the deepest code reaching :data:`MODEL_THRESHOLD`.
+    level with a map fitted on the out-of-fold chains (``PARAMS["calibration"]``: a beta
+    fit or isotonic; stored as knot arrays ``cal<level>_x/_y`` in the npz, applied by
+    linear interpolation), capped by the parent so it never grows going deeper.  It answers the deepest code reaching :data:`MODEL_THRESHOLD`.
 
 Evaluation (``coder model evaluate``, :mod:`coder.raters.model_eval`)
     Jobs, not names, are held out: a job and all its similar names fall on one side
@@ -141,7 +141,8 @@ def train_model(
         "params": dict(params),
         "threshold": MODEL_THRESHOLD,
         "temperature": temperature,
-        "calibration": "per-level isotonic maps on out-of-fold chains (arrays cal<level>_x/_y in the npz)",
+        "calibration": f"per-level {params.get('calibration', 'isotonic')} maps on out-of-fold chains "
+        "(knot arrays cal<level>_x/_y in the npz)",
         "classes": len(model.classes),
         "features": len(model.vectorizer.idf),
         "nonzero_weights": int(sum(W.nnz for W in model.weights)),
