@@ -272,6 +272,8 @@ def _open_quote(text: str | bytes, delimiter: str) -> int | None:
 
 def _check_quotes(data: bytes, delimiter: str, path: object) -> None:
     """Refuse UTF-8 ``data`` with a quote that opens a cell and is never closed, naming its line."""
+    if _quotes_paired(data, delimiter):
+        return
     start = _open_quote(data, delimiter)
     if start is None:
         return
@@ -386,9 +388,25 @@ def _line_blocks(fh, block: int) -> Iterator[bytes]:
         yield data[:cut]
 
 
+def _quotes_paired(data: bytes, delimiter: str) -> bool:
+    """Whether every quote of ``data`` (a block starting outside any quoted field) plainly opens and closes
+    a quoted field: quotes in pairs, each first one at the start of a field, no two quotes side by side (no
+    ``""``).  Then :func:`_open_quote` finds every field closed; when False, ask it."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    q = np.flatnonzero(arr == ord('"'))
+    if q.size % 2 or (q.size > 1 and (np.diff(q) == 1).any()):
+        return False
+    opens = q[0::2]
+    before = arr[opens[opens > 0] - 1]
+    starts = (before == ord(delimiter)) | (before == ord("\n")) | (before == ord("\r"))
+    return bool(starts.all())
+
+
 def _quotes_open(data: bytes, delimiter: str, inside: bool) -> bool:
     """Whether a quoted field is still open at the end of ``data`` (a block of :func:`_line_blocks`), reading
     the quotes as :func:`_open_quote` does; ``inside``: the block starts inside a quoted field."""
+    if not inside and _quotes_paired(data, delimiter):
+        return False
     starts = (delimiter.encode(), b"\n", b"\r")
     pos = 0
     while True:

@@ -203,3 +203,15 @@ def test_a_block_boundary_inside_a_quoted_crlf_loses_nothing(tmp_path, monkeypat
     assert cio.read_table(src)["occupation"].tolist() == truth
     streamed = pd.concat(list(cio.csv_batches(src).batches()), ignore_index=True)
     assert streamed["occupation"].tolist() == truth
+
+
+def test_the_paired_quotes_shortcut_agrees_with_the_quote_reader():
+    rng = np.random.default_rng(4)
+    alphabet = [b'"', b",", b"\n", b"\r", b"a", b"\xea\xb0\x80", b'"x"', b',"y,z"']
+    paired = 0
+    for _ in range(5000):
+        data = b"".join(alphabet[i] for i in rng.integers(len(alphabet), size=int(rng.integers(0, 30))))
+        if cio._quotes_paired(data, ","):
+            paired += 1
+            assert cio._open_quote(data, ",") is None, data
+    assert paired > 500
