@@ -144,7 +144,9 @@ def _parents(model: JobModel) -> tuple[np.ndarray, ...] | None:
 _SLOT = 16  # bits per character in an n-gram's integer code
 
 
-def _gram_codes(union: Mapping[str, int], ngram_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _gram_codes(
+    union: Mapping[str, int], ngram_max: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The union's strings of 1…``ngram_max`` characters as integers: each character's rank in the
     alphabet (1…, the characters of every string in the union) in its own 16 bits, the first lowest.
 
@@ -163,13 +165,17 @@ def _gram_codes(union: Mapping[str, int], ngram_max: int) -> tuple[np.ndarray, n
             ids.append(u)
     codes_a = np.asarray(codes, dtype=np.uint64)
     order = np.argsort(codes_a, kind="stable")
-    return np.asarray(alphabet, dtype=np.uint32), codes_a[order], np.asarray(ids, dtype=np.int64)[order]
+    single = np.zeros(len(alphabet) + 1, dtype=np.int64)  # rank -> union id of that one character (0: none)
+    for f, u in union.items():
+        if len(f) == 1:
+            single[rank[ord(f)]] = u
+    return np.asarray(alphabet, dtype=np.uint32), codes_a[order], np.asarray(ids, dtype=np.int64)[order], single
 
 
 def _extract_ids(keys: Sequence[str], plan: _Plan, ngram_max: int, suffix_max: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_extract` then :func:`_lookup` in the union, as union ids (0 = neither vocabulary): the
     n-grams read as integers from one array of code points (:func:`_gram_codes`), the suffixes by name."""
-    alphabet, codes, ids = plan.grams  # type: ignore[misc]
+    alphabet, codes, ids, single = plan.grams  # type: ignore[misc]
     n = len(keys)
     text = "".join([f"^{key}$" for key in keys])
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -205,10 +211,12 @@ def _extract_ids(keys: Sequence[str], plan: _Plan, ngram_max: int, suffix_max: i
         code |= shifted << np.uint64(_SLOT * (g - 1))
         whole &= shifted > 0
         fits = left >= g
+        where = first[key_of[fits], g - 1] + pos[fits]
+        if g == 1:  # a character's code is its rank
+            out[where] = single[rank[fits].astype(np.int64)]
+            continue
         found = np.minimum(np.searchsorted(codes, code[fits]), len(codes) - 1)
-        out[first[key_of[fits], g - 1] + pos[fits]] = np.where(
-            whole[fits] & (codes[found] == code[fits]), ids[found], 0
-        )
+        out[where] = np.where(whole[fits] & (codes[found] == code[fits]), ids[found], 0)
     sfx = first[:, ngram_max]
     out[np.repeat(sfx, heads) + (np.arange(len(suffixes)) - np.repeat(np.cumsum(heads) - heads, heads))] = _lookup(
         plan.union, suffixes, 0
@@ -309,9 +317,7 @@ class JobModel:
         Every row sums to 1 at every level, and a parent's probability is at least each child's.
         """
         P = self.predict_proba(keys) if P is None else P
-        PT = np.ascontiguousarray(
-            P.T, dtype=np.float64
-        )  # classes × keys: a code's children summed row by row, in order
+        PT = np.ascontiguousarray(P.T)  # classes × keys: a code's children summed row by row, in order, in float64
         out = []
         for starts, M in zip(self._plan.starts, self._plan.sum_matrices, strict=True):
             if starts is not None:  # each code's children added one after the other, as the sparse product did
@@ -449,8 +455,9 @@ class _Plan:
     # per level: the parent (previous level's column) of each code, when every unit group's ancestors
     # agree with them (level 1: all 0); None otherwise
     up: tuple[np.ndarray, ...] | None
-    # the n-grams of the union as integers (see _extract_ids): sorted alphabet, sorted codes, their union ids
-    grams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # the n-grams of the union as integers (see _extract_ids): sorted alphabet, sorted codes, their union ids,
+    # and the union id of each single character by rank
+    grams: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def of(model: JobModel) -> _Plan:
