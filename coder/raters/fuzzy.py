@@ -42,10 +42,10 @@ matrix and its ``argpartition``, memory one block of scores.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -295,7 +295,8 @@ class _Columns:
         self.start = np.cumsum(self.count) - self.count
         self.code = np.unique([e.code for e in entries], return_inverse=True)[1].ravel()
         self.codes = [e.code for e in entries]
-        self.heads = _Memo(lambda j: json.dumps([entries[j].text, entries[j].code], ensure_ascii=False)[:-1] + ", ")
+        # json.dumps([text, code], ensure_ascii=False) without its "]": json's own string encoder
+        self.heads = [f"[{encode_basestring(e.text)}, {encode_basestring(e.code)}, " for e in entries]
         self.tails = _Memo(lambda score: f"{score!r}]")
 
     def _ratio(self, queries: Sequence[str], lcs: np.ndarray, qlen: np.ndarray, rows: np.ndarray, cols: np.ndarray):
