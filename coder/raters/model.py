@@ -351,6 +351,12 @@ def model_rater(
     (JSON) = ``{"levels": [[code, p], ...] (major → unit group), "top": [[code, p],
     ...], "evidence": e}``.  Extra columns: ``final_ok`` = a code is given;
     ``evidence`` = the key's evidence (NaN for a model without a detector).
+
+    Speed: the distinct keys are rated in batches of :data:`RATE_BATCH` on :data:`RATE_THREADS`
+    threads, each key's features extracted once for the model, the detector and the known share;
+    memory holds a few batch × classes arrays per thread (and dense copies of the weights,
+    :data:`~coder.raters.model_core.DENSE_WEIGHTS_BYTES`).  The answers are the per-key code's,
+    bit for bit, whatever the batch size or thread count (``tests/test_model_speed.py``).
     """
     if model is None:
         model = load_model()
