@@ -35,6 +35,7 @@ from .crosswalk.model import Crosswalk, code_list_record
 from .crosswalk.stage import Output, StageResult, run_stage, write_outputs
 from .errors import CrosswalkError, InputError
 from .io import (
+    CsvBatchError,
     all_or_nothing,
     check_output,
     csv_batches,
@@ -708,7 +709,10 @@ def _code_stream(
     clash = [c for c in names if c not in kept]
     if id_col is not None:
         _check_columns(empty, id_col, None, None, source)
-        parts = list(batches([id_col]))
+        try:
+            parts = list(batches([id_col]))
+        except CsvBatchError:
+            raise _ReadWhole from None
         ids = pd.concat(parts, ignore_index=True) if parts else empty[[id_col]]
         _check_ids(ids[id_col] if len(ids.columns) else pd.Series([], dtype=object), id_col, source)
         del ids
@@ -723,9 +727,12 @@ def _code_stream(
     counter = LabelCounter(weight_name=weight_col or "")
     read = list(dict.fromkeys([text_col] + ([weight_col] if weight_col else [])))
     with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows read") as bar:
-        for batch in batches(read):
-            counter.add(batch[text_col], batch[weight_col] if weight_col else None)
-            bar.update(len(batch))
+        try:
+            for batch in batches(read):
+                counter.add(batch[text_col], batch[weight_col] if weight_col else None)
+                bar.update(len(batch))
+        except CsvBatchError:
+            raise _ReadWhole from None
     if n_rows is None:
         if not counter.rows:
             raise _ReadWhole  # a header alone: the one-pass reading gives its column types

@@ -215,3 +215,19 @@ def test_the_paired_quotes_shortcut_agrees_with_the_quote_reader():
             paired += 1
             assert cio._open_quote(data, ",") is None, data
     assert paired > 500
+
+
+@pytest.mark.parametrize("id_col", [None, "id"])
+def test_a_row_longer_than_a_batch_is_read_whole(tmp_path, monkeypatch, id_col):
+    src = tmp_path / "long.csv"
+    rows = [f"{i},간호사" for i in range(50)] + ["50," + "가" * 400] + [f"{i},교사" for i in range(51, 80)]
+    src.write_text("id,occupation\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.setattr(cio, "_CSV_BATCH_BYTES", 256)  # the long row straddles Arrow's blocks
+    with pytest.raises(cio.CsvBatchError):
+        list(cio.csv_batches(src).batches())
+    monkeypatch.setattr(pipeline, "STREAM_CSV_BYTES", 0)
+    streamed = _run(src, tmp_path / "s" / "out.csv", id_col=id_col)
+    monkeypatch.setattr(pipeline, "_streams", lambda *a: False)
+    _run(src, tmp_path / "m" / "out.csv", id_col=id_col)
+    assert len(streamed.rows) == 80  # read whole
+    assert (tmp_path / "s" / "out.csv").read_bytes() == (tmp_path / "m" / "out.csv").read_bytes()
