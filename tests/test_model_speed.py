@@ -241,6 +241,23 @@ def test_probabilities_chain_top_k_and_evidence_are_the_former_ones(model, keys)
     _same(model.evidence_of(keys), old_evidence_of(model, keys))
 
 
+def test_top_k_with_ties_is_the_former_one(model):
+    """Rows with equal probabilities at and around the k-th place, all equal, NaN: the former argpartition's set."""
+    rng = np.random.default_rng(7)
+    P = rng.random((400, len(model.classes))).astype(np.float32)
+    P[:100, :40] = P[:100, :1]  # many ties, at the top
+    P[100:200] = np.round(P[100:200], 1)  # ties everywhere, at the boundary too
+    P[200:220] = 0.5
+    P[220:230, 3] = np.nan
+    P[230:300] = np.sort(P[230:300], axis=1)  # the largest last
+    for k in (1, 2, 5, 16, 17, len(model.classes)):
+        cols, vals = model._top(P, k)
+        old = old_top_k(model, P, k)
+        assert [[model.classes[c] for c in row] for row in cols] == [[c for c, _ in row] for row in old]
+        new_vals = [[float(v) for v in row] for row in vals]
+        assert np.array_equal(np.array(new_vals), np.array([[p for _, p in row] for row in old]), equal_nan=True)
+
+
 @pytest.mark.parametrize("batch", [8192, 97])
 def test_model_rater_is_the_former_rater(model, keys, monkeypatch, batch):
     """Codes, scores, details, candidates and evidence; batch edges inside the keys (97) too."""

@@ -305,8 +305,25 @@ class JobModel:
 
     def _top(self, P: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most probable columns per row, most probable first (ties: the smaller code), and their probabilities."""
-        k = min(k, P.shape[1])
-        part = np.argpartition(-P, k - 1, axis=1)[:, :k]
+        n, width = P.shape
+        k = min(k, width)
+        if 0 < k < min(width, 17) and n:
+            # the k + 1 largest by argmax, k + 1 passes: the k largest are the former argpartition's
+            # set unless the k-th equals the next (or a NaN); those rows go through argpartition
+            Q = P.copy()
+            rows = np.arange(n)
+            picked = np.empty((n, k + 1), dtype=np.int64)
+            for t in range(k + 1):
+                picked[:, t] = c = Q.argmax(axis=1)
+                Q[rows, c] = -np.inf
+            del Q
+            v = np.take_along_axis(P, picked, axis=1)
+            part = picked[:, :k]
+            redo = (v[:, k - 1] == v[:, k]) | np.isnan(v).any(axis=1)
+            if redo.any():
+                part[redo] = np.argpartition(-P[redo], k - 1, axis=1)[:, :k]
+        else:
+            part = np.argpartition(-P, k - 1, axis=1)[:, :k]
         vals = np.take_along_axis(P, part, axis=1)
         order = np.lexsort((self._plan.class_rank[part], -vals), axis=-1)
         return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1).astype(np.float64)
