@@ -17,7 +17,8 @@ Printed (markdown tables, pasted as is into the README):
   at or above its threshold, model corroborated by the fuzzy shortlist, fuzzy, model refining a
   rule; the LLM panel does not run offline;
 * per rule with at least 5 codes on the split (the evidence for narrowing a rule);
-* a grid of model thresholds × corroboration settings (the same crosswalk re-decided).
+* a grid of model thresholds × depth thresholds (``model_depth_threshold``: 0 = the deepest chain
+  code at the model threshold) × corroboration settings (the same crosswalk re-decided).
 
 ``--split tune`` holds out a *different* 20 % of the remaining jobs (salt ``tune``) and trains
 and indexes without both sets: every threshold, floor and rule change is chosen there (or on
@@ -167,11 +168,18 @@ def tables(o: pd.DataFrame, title: str) -> list[str]:
 
 
 def rule_table(o: pd.DataFrame, minimum: int = 5) -> list[str]:
+    """Per rule: its final codes and their precision, split into the rule's own code and the model's refinement."""
     c = o[o["rule_id"] != ""]
-    lines = ["", f"rules with ≥ {minimum} final codes on this split (rule id, codes, precision):"]
+    lines = [
+        "",
+        f"rules with ≥ {minimum} final codes on this split (rule id, codes, precision; "
+        "of which the rule's own code: codes, precision; refined by the model: codes, precision):",
+    ]
     for rid, g in sorted(c.groupby("rule_id"), key=lambda kv: kv[1]["right"].mean()):
         if len(g) >= minimum:
-            lines.append(f"  {rid}  {len(g):>4}  {g['right'].mean():.3f}")
+            own, refined = g[g["path"] != "model refines rule"], g[g["path"] == "model refines rule"]
+            fmt = lambda d: f"{len(d):>4}  {d['right'].mean():.3f}" if len(d) else f"{0:>4}  –    "  # noqa: E731
+            lines.append(f"  {rid}  {fmt(g)}  | own {fmt(own)}  | refined {fmt(refined)}")
     return lines
 
 
@@ -207,16 +215,20 @@ def grid(frame: pd.DataFrame, score: Callable[[pd.DataFrame], dict[str, float]])
     codes = load_codes()
     lines = [
         "",
-        "| model threshold | corroborate | coverage | precision | strict | major-balanced precision | mean level |",
-        "|---|---|---|---|---|---|---|",
+        "| model threshold | depth threshold | corroborate | coverage | precision | strict | major-balanced precision "
+        "| mean level |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for ct in (1.0, DecisionPolicy().corroborate_threshold):
-        for t in (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
-            s = score(decide(frame, make_policy(model_threshold=t).with_(corroborate_threshold=ct), codes=codes))
-            lines.append(
-                f"| {t:.2f} | {ct:.2f} | {s['coverage']:.3f} | {s['precision']:.3f} | {s['strict']:.3f} "
-                f"| {s['bal_precision']:.3f} | {s['level']:.2f} |"
-            )
+    default = DecisionPolicy()
+    for depth in (0.0, default.model_depth_threshold):
+        for ct in (1.0, default.corroborate_threshold):
+            for t in (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
+                policy = make_policy(model_threshold=t).with_(corroborate_threshold=ct, model_depth_threshold=depth)
+                s = score(decide(frame, policy, codes=codes))
+                lines.append(
+                    f"| {t:.2f} | {depth:.2f} | {ct:.2f} | {s['coverage']:.3f} | {s['precision']:.3f} | {s['strict']:.3f} "
+                    f"| {s['bal_precision']:.3f} | {s['level']:.2f} |"
+                )
     return lines
 
 
@@ -232,7 +244,8 @@ def main() -> None:
     policy = DecisionPolicy()
     print(
         f"split {args.split}: {len(truth)} held-out job names (jobs never seen by the model or the index); "
-        f"defaults: model threshold {MODEL_THRESHOLD}, corroboration {policy.corroborate_threshold}"
+        f"defaults: model threshold {MODEL_THRESHOLD} (codes below the major group {policy.model_depth_threshold}), "
+        f"corroboration {policy.corroborate_threshold} (fuzzy top ≥ {policy.corroborate_floor})"
     )
     print("\n".join(tables(o, "at the defaults")))
     print("\n".join(rule_table(o)))

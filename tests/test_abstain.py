@@ -98,6 +98,10 @@ def test_shipped_model_detector_is_trained_on_the_shipped_data():
     assert training_data_matches(model)
     cv = model.metadata["evidence"]["cv"]
     assert cv["job_names_kept"] >= 0.97 and cv["negatives_rejected"] >= 0.95
+    # the threshold is the one with the highest out-of-fold balanced accuracy (jobs kept, negatives rejected)
+    assert model.metadata["evidence"]["threshold"] == EVIDENCE_THRESHOLD
+    best = max(cv["balanced"].items(), key=lambda kv: (kv[1], -float(kv[0])))
+    assert float(best[0]) == EVIDENCE_THRESHOLD
 
 
 def _stored(evidence: float, fuzzy_score: float = 0.95) -> pd.DataFrame:

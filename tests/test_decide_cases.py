@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from coder.consistency import check_crosswalk, load_consistency_rules
+from coder.crosswalk.decide import DecisionPolicy
 from coder.labels import tabulate_labels
 from coder.pipeline import code_labels
 from coder.resources import data_path
@@ -17,8 +18,10 @@ AUDIT = data_path("rules", "consistency_npk_audit_2026.toml")
 
 @pytest.fixture(scope="module")
 def coded() -> pd.DataFrame:
+    # model_depth_threshold 0: the model's deeper codes count at its threshold, so that it is
+    # confident and deeper than the depth-final rules (the situation these cases are about)
     labels = ["교사", "연구원", "공무원", "헤어디자이너", "초등학교 교사", "시설 경비원"]
-    return code_labels(tabulate_labels(pd.Series(labels, dtype=object)))
+    return code_labels(tabulate_labels(pd.Series(labels, dtype=object)), policy=DecisionPolicy(model_depth_threshold=0))
 
 
 @pytest.mark.parametrize(

@@ -196,7 +196,8 @@ def test_evaluation_reports_per_level_ece_and_coverage_table(small):
     json.dumps(d)
     rows = d["curve"]
     assert [r["threshold"] for r in rows] == [r["threshold"] for r in d["cv_curve"]]
-    assert rows[0]["coverage"] == 1.0 and rows[0]["mean_level"] == 4.0
+    # threshold 0: every name gets its major group; a deeper code only at MODEL_DEPTH_THRESHOLD (as decide does)
+    assert rows[0]["coverage"] == 1.0 and 1.0 <= rows[0]["mean_level"] < 4.0
     assert all(1.0 <= r["mean_level"] <= 4.0 for r in rows if r["n"])
     cov = [r["coverage"] for r in rows]
     assert cov == sorted(cov, reverse=True)

@@ -24,7 +24,9 @@ a workplace, a typo) is added to ``code_note``; a ``typo`` reading sends the lab
 **Precedence.** The first slot in ``policy.precedence`` with a valid answer decides; strong
 slots (:data:`~coder.raters.base.REGISTRY`: ``review``, ``consistency``, ``title``, ``rule``,
 ``index``, ``panel``) always, weak slots (``model``, ``fuzzy``) only at or above their threshold
-(``policy.thresholds``, keyed by rater), and then the label goes to review.  When nothing
+(``policy.thresholds``, keyed by rater), and then the label goes to review; the model gives its
+major group at its threshold and a deeper code only where that code also reaches
+``policy.model_depth_threshold`` (0.85: a code below the major group must itself be likely right).  When nothing
 decides, the model's deepest code with probability ≥ ``corroborate_threshold`` is taken (weak)
 if the fuzzy shortlist's top candidate shares its lineage.  **Refinement**: a strong or
 confident rater that agrees in lineage and is deeper refines the code (rule ``8`` + index
@@ -62,7 +64,7 @@ import pandas as pd
 
 from ..codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
 from ..raters.base import REGISTRY, decode_candidates, slot_of
-from ..raters.model_fit import EVIDENCE_THRESHOLD
+from ..raters.model_fit import EVIDENCE_THRESHOLD, MODEL_DEPTH_THRESHOLD
 from .assemble import LABEL_COLUMNS, STATUS_COLUMNS, order_raters
 
 __all__ = [
@@ -122,6 +124,7 @@ _POLICY_KEYS = (
     "corroborate_threshold",
     "corroborate_floor",
     "evidence_threshold",
+    "model_depth_threshold",
     "exclude_raters",
     "exclude_rules",
 )
@@ -146,6 +149,11 @@ class DecisionPolicy:
     :data:`coder.raters.model_fit.EVIDENCE_THRESHOLD`) is below this gets no code from a weak
     rater (model, fuzzy, corroboration); ``0`` turns the gate off.
 
+    ``model_depth_threshold``: a model code below the major group (2-, 3- or 4-digit) needs this
+    calibrated probability as well as the model's threshold (:data:`coder.raters.model_fit.MODEL_DEPTH_THRESHOLD`):
+    the model gives its major group at its threshold and a deeper code only where that code is
+    itself likely right; ``0`` gives the deepest code at the model's threshold.
+
     ``exclude_raters`` leaves raters (by name, or a whole slot such as ``panel``) out;
     ``exclude_rules`` ignores answers whose ``rule_id`` is listed (leave-one-rule-out).
 
@@ -165,6 +173,7 @@ class DecisionPolicy:
     corroborate_threshold: float = 0.6
     corroborate_floor: float = CORROBORATE_FLOOR
     evidence_threshold: float = EVIDENCE_THRESHOLD
+    model_depth_threshold: float = MODEL_DEPTH_THRESHOLD
     exclude_raters: frozenset[str] = frozenset()
     exclude_rules: frozenset[str] = frozenset()
 
@@ -189,7 +198,7 @@ class DecisionPolicy:
         object.__setattr__(self, "exclude_rules", frozenset(self.exclude_rules))
         object.__setattr__(self, "refine", bool(self.refine))
         object.__setattr__(self, "corroborate_threshold", float(self.corroborate_threshold))
-        for name in ("corroborate_floor", "evidence_threshold"):
+        for name in ("corroborate_floor", "evidence_threshold", "model_depth_threshold"):
             value = float(getattr(self, name))
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number in [0, 1], got {getattr(self, name)!r}")
@@ -215,6 +224,7 @@ class DecisionPolicy:
             "corroborate_threshold": self.corroborate_threshold,
             "corroborate_floor": self.corroborate_floor,
             "evidence_threshold": self.evidence_threshold,
+            "model_depth_threshold": self.model_depth_threshold,
             "exclude_raters": sorted(self.exclude_raters),
             "exclude_rules": sorted(self.exclude_rules),
         }
@@ -244,7 +254,7 @@ class DecisionPolicy:
             if not isinstance(data["refine"], bool):
                 raise ValueError(f"refine must be true or false, got {data['refine']!r}")
             kwargs["refine"] = data["refine"]
-        for key in ("corroborate_threshold", "corroborate_floor", "evidence_threshold"):
+        for key in ("corroborate_threshold", "corroborate_floor", "evidence_threshold", "model_depth_threshold"):
             if key in data:
                 kwargs[key] = float(data[key])  # type: ignore[arg-type]
         return cls(**kwargs)  # type: ignore[arg-type]
@@ -508,9 +518,14 @@ def decide(
     if "model" in single_cols:  # the model's answer at this policy's threshold (rate once, decide many times)
         m_codes, m_scores = single_cols["model"][0], single_cols["model"][1]
         t = policy.threshold("model")
+        deep = max(t, policy.model_depth_threshold)
         for i, chain in enumerate(model_chain):
             if chain:
-                ok = [(c, s) for c, s in chain if s >= t] if not no_evidence[i] else []
+                ok = (
+                    [(c, s) for lv, (c, s) in enumerate(chain) if s >= (deep if lv else t)]
+                    if not no_evidence[i]
+                    else []
+                )
                 m_codes[i], m_scores[i] = ok[-1] if ok else ("", chain[0][1])
     member_cols = {
         m: (texts(m, "code"), [_truthy(v) if v not in ("", None) else True for v in col(m, "valid", True)])

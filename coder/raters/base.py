@@ -87,7 +87,7 @@ REGISTRY: tuple[RaterSpec, ...] = (
     RaterSpec("index", True, candidates="code", label="직업사전"),
     RaterSpec("panel", True),
     # thresholds: the evidence is in coder.raters.model_fit.MODEL_THRESHOLD and coder.raters.fuzzy.FUZZY_THRESHOLD
-    RaterSpec("model", False, 0.7, candidates="ranked", label="모델"),
+    RaterSpec("model", False, 0.6, candidates="ranked", label="모델"),
     RaterSpec("fuzzy", False, 0.95, candidates="ranked", label="유사 명칭"),
 )
 """Every rater slot in default precedence order (first answers first).

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .model_fit import (
+    MODEL_DEPTH_THRESHOLD,
     MODEL_THRESHOLD,
     PARAMS,
     SEED,
@@ -46,9 +47,11 @@ class ModelEvaluation:
     … 4 = unit group); ``macro[level]`` averages it over the true major groups.
     ``ece[level]`` is the expected calibration error (10 equal bins) of the
     calibrated chain probability at that level, ``ece_raw`` the same before the
-    per-level isotonic maps.  ``curve`` rows hold, for each threshold, the share of
-    held-out names that get a code (coverage: the deepest chain code at/above the
-    threshold), the share of those codes that are right at their own level
+    per-level calibration maps.  ``curve`` rows hold, for each threshold, the share of
+    held-out names that get a code (coverage: the major group at/above the threshold;
+    the code given is the deepest chain code that also reaches
+    :data:`~coder.raters.model_fit.MODEL_DEPTH_THRESHOLD` below the major group, as
+    the decision gives it), the share of those codes that are right at their own level
     (precision), and the mean level of the codes given; ``cv_curve`` is the same
     from out-of-fold predictions of the training part (what the threshold is
     chosen on).
@@ -85,7 +88,7 @@ class ModelEvaluation:
         lines = [
             f"held-out: {self.n_test} names of {self.n_test_jobs} jobs ({self.n_test_unseen} not in the training index); "
             f"trained on {self.n_train} texts; seed {self.seed}; T={self.temperature:.3f}",
-            "level   micro   macro(major groups)   ECE   (before isotonic)",
+            "level   micro   macro(major groups)   ECE   (before calibration)",
         ]
         for lv in LEVELS:
             lines.append(
@@ -114,12 +117,17 @@ class ModelEvaluation:
         return "\n".join(lines)
 
 
-def _curve(cal: np.ndarray, ok: np.ndarray, thresholds: Sequence[float]) -> list[dict]:
-    """Coverage, precision and mean level of the deepest chain code at/above each threshold."""
+def _curve(
+    cal: np.ndarray, ok: np.ndarray, thresholds: Sequence[float], depth_threshold: float = MODEL_DEPTH_THRESHOLD
+) -> list[dict]:
+    """Coverage, precision and mean level of the code the model gives at each threshold: the major group at
+    the threshold, the deepest chain code below it that also reaches ``depth_threshold``
+    (:data:`~coder.raters.model_fit.MODEL_DEPTH_THRESHOLD`, as the decision does)."""
     rows = []
     n_all = max(len(cal), 1)
     for t in thresholds:
-        depth = (cal >= t).sum(axis=1)  # calibrated chain is non-increasing: depth = deepest level coded
+        need = np.r_[t, np.full(cal.shape[1] - 1, max(t, depth_threshold))]
+        depth = (cal >= need).sum(axis=1)  # calibrated chain is non-increasing: depth = deepest level coded
         coded = depth > 0
         n = int(coded.sum())
         right = ok[np.flatnonzero(coded), depth[coded] - 1] if n else np.array([])
@@ -167,7 +175,7 @@ def evaluate_model(
 ) -> ModelEvaluation:
     """Hold out a share of the dictionary's *jobs* (all their names), train on the rest plus titles, and score.
 
-    The temperature, the per-level isotonic maps and the threshold rule see only
+    The temperature, the per-level calibration maps and the threshold rule see only
     out-of-fold predictions of the training part.
     """
     t0 = time.perf_counter()
@@ -178,7 +186,7 @@ def evaluate_model(
     train = data.subset(~test)
     folds = out_of_fold(train, params, seed)
     temperature = fit_temperature([(S, t) for _, S, t, _ in folds])
-    calibration = fit_level_calibration(folds, temperature, float(params.get("major_balance", 0.0)))
+    calibration = fit_level_calibration(folds, temperature, params)
     cv_cal, cv_ok = [], []
     for m, S, _, truth in folds:
         _, raw, ok_f = chain_outcomes(m, softmax(S / temperature), truth)
