@@ -262,22 +262,49 @@ def parse_status(
     out = []
     for n, key in enumerate(keys):
         st = _match_status(key, rules, occ)
-        if st.status in ("", "job_seeker", "former") and st.core_key and not occ(st.core_key):
+        if st.status in ("", "job_seeker", "former") and st.core_key:
             cuts = _word_cuts(labels[n], key, st.core_key) if labels is not None else ()
-            core, note = read_wording(st.core_key, occ, codes=codes, rules=rules, frequent=frequent, cuts=cuts)
-            if note and st.status:  # the X of a job-seeker or former label: the status stays
-                st = LabelStatus(st.status, core, st.status_id, note)
-            elif note:  # the part read may be a status word itself (학생(대학원), 전엄주부 → 전업주부)
-                again = _match_status(core, rules, occ)
-                st = LabelStatus(again.status, again.core_key, again.status_id, note)
-                aside = next((note[len(p) :] for p in (_QUALIFIER, _PREFIX) if note.startswith(p)), "")
-                if not st.status and aside:
-                    st = _status_aside(aside, st, rules, occ)
+            # the wording is read when the core names no occupation, asked only when reading can give something
+            if _readable(st.core_key, cuts, frequent) and not occ(st.core_key):
+                st = _read(st, cuts, rules, occ, codes, frequent)
         out.append(st)
     return out
 
 
 _QUALIFIER, _PREFIX = "qualifier: ", "prefix: "
+
+
+def _read(
+    st: LabelStatus,
+    cuts: Collection[int],
+    rules: StatusRules,
+    occ: Callable[..., str],
+    codes: CodeList,
+    frequent: _Frequent,
+) -> LabelStatus:
+    """``st`` after :func:`read_wording` of its core (see :func:`parse_status`)."""
+    core, note = read_wording(st.core_key, occ, codes=codes, rules=rules, frequent=frequent, cuts=cuts)
+    if note and st.status:  # the X of a job-seeker or former label: the status stays
+        return LabelStatus(st.status, core, st.status_id, note)
+    if note:  # the part read may be a status word itself (학생(대학원), 전엄주부 → 전업주부)
+        again = _match_status(core, rules, occ)
+        st = LabelStatus(again.status, again.core_key, again.status_id, note)
+        aside = next((note[len(p) :] for p in (_QUALIFIER, _PREFIX) if note.startswith(p)), "")
+        if not st.status and aside:
+            st = _status_aside(aside, st, rules, occ)
+    return st
+
+
+def _readable(key: str, cuts: Collection[int], frequent: _Frequent) -> bool:
+    """False when :func:`read_wording` surely returns ``(key, "")``: no bracket or one comma to read,
+    no workplace cut, no typo of a frequent answer (whatever the oracle says)."""
+    if not key or len(key) > _MAX_WORDING_CHARS:
+        return False
+    if _BRACKET_RE.fullmatch(key) or key.count(",") == 1:
+        return True
+    if "(" not in key and "," not in key and any(2 <= c <= len(key) - 3 for c in cuts):
+        return True
+    return bool(_typo(key, frequent))
 
 
 def _status_aside(aside: str, st: LabelStatus, rules: StatusRules, occ: Callable[..., str]) -> LabelStatus:
