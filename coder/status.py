@@ -263,7 +263,10 @@ def parse_status(
     for n, key in enumerate(keys):
         st = _match_status(key, rules, occ)
         if st.status in ("", "job_seeker", "former") and st.core_key:
-            cuts = _word_cuts(labels[n], key, st.core_key) if labels is not None else ()
+            core = st.core_key  # cuts only count in a core without brackets or commas (read_wording)
+            cuts = (
+                _word_cuts(labels[n], key, core) if labels is not None and "(" not in core and "," not in core else ()
+            )
             # the wording is read when the core names no occupation, asked only when reading can give something
             if _readable(st.core_key, cuts, frequent) and not occ(st.core_key):
                 st = _read(st, cuts, rules, occ, codes, frequent)
