@@ -105,3 +105,24 @@ def test_shipped_model_is_calibrated_and_its_threshold_follows_the_rule():
     assert suggest_threshold(ev["cv_curve"]) == MODEL_THRESHOLD == ev["threshold"]
     at = next(r for r in ev["cv_curve"] if math.isclose(r["threshold"], MODEL_THRESHOLD))
     assert at["precision"] >= THRESHOLD_TARGET_PRECISION
+
+
+@pytest.mark.parametrize(
+    ("label", "code", "rule_id"), [("미싱기사", "7213", "R0262"), ("택배배송원", "92221", "R0023")]
+)
+def test_easy_blanks_of_the_issue_get_their_rule(label, code, rule_id):
+    """미싱기사 got a wrong 2 from the model, 택배배송원 nothing: both are the words of existing rules."""
+    from coder.pipeline import code_labels
+
+    row = code_labels(tabulate_labels(pd.Series([label], dtype=object))).iloc[0]
+    assert (row["ksco_code"], row["rule_id"]) == (code, rule_id)
+
+
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [("수행경호원", "4121"), ("병동보호사", "421"), ("폐지수거원", "9"), ("버섯재배자", "61"), ("선박엔진설치원", "")],
+)
+def test_suffix_rules_for_the_weak_majors(label, code):
+    from coder.raters.rules import apply_rules
+
+    assert apply_rules([label]).codes[0] == code
