@@ -310,14 +310,8 @@ class _Columns:
         """
         both = (qlen[rows] + self.clen[cols]).astype(np.float64)
         ratio = ((1.0 - (both - 2.0 * lcs) / both) * 100.0).astype(np.float32)
-        long = np.flatnonzero(both >= 319)
-        if len(long):
-            ratio[long] = process.cpdist(
-                [queries[r] for r in rows[long].tolist()],
-                [self.jamo[c] for c in cols[long].tolist()],
-                scorer=fuzz.ratio,
-                dtype=np.float32,
-            )
+        for i in np.flatnonzero(both >= 319).tolist():  # rare: one label of ~100 syllables or more
+            ratio[i] = fuzz.ratio(queries[rows[i]], self.jamo[cols[i]])
         return ratio
 
     def shortlists(self, keys: Sequence[str], k: int) -> tuple[list[int], list[int], list[float]]:
