@@ -26,10 +26,10 @@ def _rater(name, answers, scores=None, details=None, **extra):
     )
 
 
-def _build(labels, raters, thresholds=None):
+def _build(labels, raters, thresholds=None, **policy_fields):
     table = tabulate_labels(pd.Series(labels, dtype=object))
     statuses = parse_status(table.keys)
-    policy = DecisionPolicy(thresholds=thresholds or {})
+    policy = DecisionPolicy(thresholds=thresholds or {}, **policy_fields)
     return decide(assemble_crosswalk(table, statuses, raters), policy).set_index("label_key")
 
 
@@ -294,9 +294,18 @@ CHAIN = [["8", 0.92], ["84", 0.81], ["841", 0.66], ["8411", 0.41]]
 @pytest.mark.parametrize(("threshold", "expected"), [(0.9, "8"), (0.8, "84"), (0.6, "841"), (0.4, "8411"), (0.95, "")])
 def test_decide_derives_the_model_code_at_its_own_threshold_from_the_stored_levels(threshold, expected):
     raters = _model_and_fuzzy("가", CHAIN, "")
-    xw = _build(["가"], raters[:1], thresholds={"model": threshold})
+    xw = _build(["가"], raters[:1], thresholds={"model": threshold}, model_depth_threshold=0.0)
     assert xw.loc["가", "ksco_code"] == expected
     assert xw.loc["가", "code_source"] == ("model" if expected else "")
+
+
+@pytest.mark.parametrize(("threshold", "depth", "expected"), [(0.6, 0.85, "8"), (0.6, 0.8, "84"), (0.95, 0.0, "")])
+def test_a_model_code_below_the_major_group_needs_the_depth_threshold_too(threshold, depth, expected):
+    """Issue 23: the major group at the model threshold, a finer code only when it is itself likely right."""
+    xw = _build(
+        ["가"], _model_and_fuzzy("가", CHAIN, "")[:1], thresholds={"model": threshold}, model_depth_threshold=depth
+    )
+    assert xw.loc["가", "ksco_code"] == expected
 
 
 def test_weak_raters_that_agree_corroborate_a_lower_model_level():
