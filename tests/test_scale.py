@@ -295,3 +295,24 @@ def test_labels_from_counts_equal_the_labels_of_the_rows():
     assert len(got.row_label) == len(texts)
     with pytest.raises(ValueError, match="one non-negative count per text"):
         tabulate_labels(texts, counts=[1, 2])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fuzzy_on_a_random_index_full_of_ties_equals_the_full_matrix_shortlist(seed):
+    """Keys from a few syllables (many equal scores, keys shared by several codes), 700 of them (16 groups)."""
+    rng = np.random.default_rng(seed)
+    syllables = list("가나다라간난호사원부")
+
+    def word(lo: int, hi: int) -> str:
+        return "".join(rng.choice(syllables, size=int(rng.integers(lo, hi))))
+
+    keys = [word(1, 6) for _ in range(700)]
+    entries = [fz.ShortlistEntry(f"t{i}", key, f"{int(rng.integers(40)):02d}", "x") for i, key in enumerate(keys)]
+    entries += [fz.ShortlistEntry(f"u{i}", key, f"{int(rng.integers(40)):02d}", "y") for i, key in enumerate(keys[:99])]
+    queries = [word(1, 8) for _ in range(300)] + [word(40, 60), "x" + word(2, 4) + "ㅏ!", keys[5][:-1] + "갸"]
+    skip = [False] * len(queries)
+    for k in (1, 3, 5):
+        got = fz.fuzzy_shortlist(queries, entries=entries, k=k, skip=skip)
+        codes, scores, details, cands = _reference_shortlist(queries, entries, k, fz.FUZZY_THRESHOLD, skip)
+        assert got.details == tuple(details) and got.candidates == tuple(cands)
+        assert got.codes == tuple(codes) and got.scores == tuple(scores)
