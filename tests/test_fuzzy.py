@@ -70,20 +70,19 @@ def test_an_index_of_255_characters_or_more_is_scored_on_its_jamo():
     assert np.array_equal(fuzzy_scores(queries, choices), _plain_scores(queries, choices))
 
 
-def test_equal_scores_are_ranked_in_index_order():
+def test_equal_scores_are_ranked_by_key_in_index_order_and_deepest_code_first_within_a_key():
     from coder.raters.fuzzy import ShortlistEntry
 
     entries = [
         ShortlistEntry("간호사", "간호사", "2430", "jobdict"),
-        ShortlistEntry("간호 사", "간호사", "24300", "ksco7"),  # the same key: the same score
+        ShortlistEntry("간호 사", "간호사", "24300", "ksco7"),  # the same key: the same score, the deeper code first
         ShortlistEntry("간호자", "간호자", "2431", "jobdict"),
         ShortlistEntry("간호수", "간호수", "2432", "jobdict"),  # both one jamo from 간호사: 0.96
         ShortlistEntry("간호 수", "간호수", "2432", "jobdict"),  # same key and code: the first text is shown
     ]
     ahead = fuzzy_shortlist(["간호사"], entries=entries, k=5)
-    assert [c for c, _ in ahead.candidates[0]] == ["2430", "24300", "2431", "2432"]
-    assert [s for _, s in ahead.candidates[0]] == [1.0, 1.0, 0.96, 0.96]
-    assert json.loads(ahead.details[0])[3][0] == "간호수"
+    assert ahead.candidates[0] == (("24300", 1.0), ("2430", 1.0), ("2431", 0.96), ("2432", 0.96))
+    assert json.loads(ahead.details[0])[0][0] == "간호 사" and json.loads(ahead.details[0])[3][0] == "간호수"
     behind = fuzzy_shortlist(["간호사"], entries=entries[::-1], k=5)
     assert [c for c, _ in behind.candidates[0]] == ["24300", "2430", "2432", "2431"]
     assert json.loads(behind.details[0])[2][0] == "간호 수"

@@ -58,12 +58,17 @@ def queries() -> list[str]:
 
 
 def _reference_shortlist(keys, entries, k, threshold, skip):
-    """The full-matrix shortlist: every entry scored (two cdist matrices), ranked by score, then index order."""
+    """The full-matrix shortlist: every entry scored (two cdist matrices), ranked by score, then the tie order."""
     n = len(keys)
     codes, scores, details, cands = [""] * n, [math.nan] * n, [""] * n, [()] * n
     todo = [i for i in range(n) if keys[i] and not skip[i]]
     cj = [fz.decompose_jamo(e.key) for e in entries]
     width = min(len(cj), max(4 * k, 20))
+    first: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        first.setdefault(e.key, i)
+    # equal scores: keys in the order of their first entry, a key's entries deepest code first, then index order
+    tie = np.array(sorted(range(len(entries)), key=lambda i: (first[entries[i].key], -len(entries[i].code), i)))
     for a in range(0, len(todo), 1000):  # rows in blocks only to bound the test's memory
         block = todo[a : a + 1000]
         qj = [fz.decompose_jamo(label_key(keys[i])) for i in block]
@@ -71,7 +76,7 @@ def _reference_shortlist(keys, entries, k, threshold, skip):
         dist = process.cdist(qj, cj, scorer=Levenshtein.distance, score_cutoff=1, dtype=np.int32, workers=1)
         typo = (dist == 1) & (np.array([len(q) for q in qj])[:, None] >= 6)
         matrix = np.clip(np.where(typo, np.maximum(ratio, fz.TYPO_SCORE), ratio), 0.0, 1.0)
-        top = np.argsort(-matrix, axis=1, kind="stable")[:, :width]  # equal scores in index order
+        top = tie[np.argsort(-matrix[:, tie], axis=1, kind="stable")[:, :width]]  # equal scores in tie order
         for row, i in enumerate(block):
             picked, seen = [], set()
             for j in top[row]:
@@ -299,7 +304,7 @@ def test_labels_from_counts_equal_the_labels_of_the_rows():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fuzzy_on_a_random_index_full_of_ties_equals_the_full_matrix_shortlist(seed):
-    """Keys from a few syllables (many equal scores, keys shared by several codes), 700 of them (16 groups)."""
+    """Keys from a few syllables (many equal scores, keys shared by codes of two depths), 700 of them (16 groups)."""
     rng = np.random.default_rng(seed)
     syllables = list("가나다라간난호사원부")
 
@@ -307,8 +312,12 @@ def test_fuzzy_on_a_random_index_full_of_ties_equals_the_full_matrix_shortlist(s
         return "".join(rng.choice(syllables, size=int(rng.integers(lo, hi))))
 
     keys = [word(1, 6) for _ in range(700)]
-    entries = [fz.ShortlistEntry(f"t{i}", key, f"{int(rng.integers(40)):02d}", "x") for i, key in enumerate(keys)]
-    entries += [fz.ShortlistEntry(f"u{i}", key, f"{int(rng.integers(40)):02d}", "y") for i, key in enumerate(keys[:99])]
+
+    def code() -> str:  # 30 codes of one to three digits
+        return str(int(rng.integers(10))) * int(rng.integers(1, 4))
+
+    entries = [fz.ShortlistEntry(f"t{i}", key, code(), "x") for i, key in enumerate(keys)]
+    entries += [fz.ShortlistEntry(f"u{i}", key, code(), "y") for i, key in enumerate(keys[:99])]
     queries = [word(1, 8) for _ in range(300)] + [word(40, 60), "x" + word(2, 4) + "ㅏ!", keys[5][:-1] + "갸"]
     skip = [False] * len(queries)
     for k in (1, 3, 5):

@@ -30,8 +30,9 @@ bench gives no evidence for moving it, so :data:`FUZZY_THRESHOLD` stays 0.95;
 fuzzy finals stay marked ``code_source=fuzzy`` for review.  Below the threshold
 the shortlist is kept as candidates for the LLM panel and reviewers.
 
-The shortlist ranks the entries by score and entries of equal score in index order (dictionary
-names first, then titles), and takes the first entry of each code among the first ``max(4k, 20)``.
+The shortlist ranks the entries by score; equal scores by key in index order (dictionary names
+first, then titles) and one key's entries deepest code first (see :func:`fuzzy_shortlist`), and takes
+the first entry of each code among the first ``max(4k, 20)``.
 Until issue 22 equal scores came in the order numpy's ``argpartition`` left them, which depends on
 the CPU's vector instructions (with AVX-512 switched off, 892 of the 2,120 NPK labels' shortlists
 listed tied entries differently); scores and the entries above a tie are as before.  The jamo are
@@ -206,9 +207,11 @@ def fuzzy_shortlist(
     ``candidates`` the same shortlist as ``(code, score)`` pairs, best first.  Keys
     with ``skip[i]`` true (already coded by a stronger rater) get no shortlist.
 
-    The entries are ranked by score, best first, and entries of equal score in their order in
-    ``entries`` (the index: dictionary names, then titles); the shortlist takes the first entry of
-    each code among the first ``max(4k, 20)`` entries.
+    The entries are ranked by score, best first; entries of equal score by key, in the order of each
+    key's first entry in ``entries`` (the index: dictionary names, then titles), and one key's entries
+    deepest code first (the code the index rater gives the key when its codes lie on one lineage),
+    then in index order.  The shortlist takes the first entry of each code among the first
+    ``max(4k, 20)`` entries.
     """
     entries = list(entries) if entries is not None else title_entries()
     n = len(keys)
@@ -293,6 +296,13 @@ class _Columns:
         where = np.empty(m, dtype=np.int64)
         where[at] = np.arange(m)
         column = where[column.ravel()]  # each entry's place
+        # equal scores: keys in the order of their first entry, a key's entries deepest code first (the code the
+        # index rater gives the key when its codes lie on one lineage), then in index order
+        first = np.full(m, len(entries), dtype=np.int64)
+        np.minimum.at(first, column, np.arange(len(entries)))
+        depth = np.array([len(e.code) for e in entries])
+        self.tie = np.empty(len(entries), dtype=np.int64)
+        self.tie[np.lexsort((np.arange(len(entries)), -depth, first[column]))] = np.arange(len(entries))
         self.order = np.argsort(column, kind="stable")  # entries place by place, in index order within one
         self.count = np.bincount(column, minlength=m)
         self.start = np.cumsum(self.count) - self.count
@@ -359,9 +369,11 @@ class _Columns:
         bits = len(self.entries).bit_length()
         if n.bit_length() + 32 + bits <= 63:  # one int64 key: row, score descending (float32 bits), entry
             worse = np.uint32(0xFFFFFFFF) - score.view(np.uint32)
-            rank = np.argsort((rows.astype(np.int64) << (32 + bits)) | (worse.astype(np.int64) << bits) | entry)
+            rank = np.argsort(
+                (rows.astype(np.int64) << (32 + bits)) | (worse.astype(np.int64) << bits) | self.tie[entry]
+            )
         else:
-            rank = np.lexsort((entry, -score, rows))
+            rank = np.lexsort((self.tie[entry], -score, rows))
         rows, score, entry = rows[rank], score[rank], entry[rank]
         keep = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows] < self.width
         rows, score, entry = rows[keep], score[keep], entry[keep]
