@@ -29,6 +29,9 @@ HELD_OUT = Path(__file__).parent / "data" / "non_occupations.txt"
 JUNK = [
     "a",
     "S:ab",
+    "S:사원",
+    "xS:사원",
+    "S:원S:원",
     "^$",
     "(x)",
     "ab(c)",
@@ -222,6 +225,11 @@ def test_features_and_matrices_are_the_former_ones(model, keys):
         assert f.Xev is not None  # the shipped detector's features are among the model's
         _same_csr(f.Xev, old_transform(model.evidence.vectorizer, keys))
     _same(f.known, old_known_share(model.vectorizer.vocab, keys, model.vectorizer.ngram_max))
+    plain = [k for k in keys if "S:" not in k]  # no string at places of both kinds: one pass for both matrices
+    if model.evidence is not None:
+        g = model._features(plain)
+        _same_csr(g.X, old_transform(model.vectorizer, plain))
+        _same_csr(g.Xev, old_transform(model.evidence.vectorizer, plain))
     for odd in ([], [""], ["a"], ["(b)\n"]):
         _same_csr(model.vectorizer.transform(odd), old_transform(model.vectorizer, odd))
 

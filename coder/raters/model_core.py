@@ -90,9 +90,17 @@ def _tfidf(ids: np.ndarray, rows: np.ndarray, n: int, idf: np.ndarray) -> sparse
     ``Counter`` over the feature list gives them), so the matrix is the former per-key one, entry
     for entry and in the same order (the order a sparse product sums in).
     """
-    keep = ids >= 0
-    rows, ids = rows[keep], ids[keep]
-    size = len(idf)
+    keep = np.flatnonzero(ids >= 0)
+    at, counts, _ = _distinct(rows[keep], ids[keep], len(idf))
+    at = keep[at]
+    return _csr(rows[at], ids[at], counts, n, idf)
+
+
+def _distinct(
+    rows: np.ndarray, ids: np.ndarray, size: int, marks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Each (row, id)'s first place, in order (rows, then first occurrence), its count, and how many
+    of its places are marked (``marks``)."""
     comb = rows * size + ids
     order = np.argsort(comb)
     ranked = comb[order]
@@ -101,9 +109,17 @@ def _tfidf(ids: np.ndarray, rows: np.ndarray, n: int, idf: np.ndarray) -> sparse
     once = np.zeros(len(comb), dtype=np.int64)
     once[first] = np.diff(np.r_[group, len(comb)])  # its count, at its first place; 0 elsewhere
     at = np.flatnonzero(once)  # first places, in row order then order of first occurrence
-    counts = once[at]
-    row = rows[at]
-    idx = ids[at].astype(np.int32)
+    marked = None
+    if marks is not None:
+        tally = np.zeros(len(comb), dtype=np.int64)
+        if len(group):
+            tally[first] = np.add.reduceat(marks[order].astype(np.int64), group)
+        marked = tally[at]
+    return at, once[at], marked
+
+
+def _csr(row: np.ndarray, ids: np.ndarray, counts: np.ndarray, n: int, idf: np.ndarray) -> sparse.csr_matrix:
+    idx = ids.astype(np.int32)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
     tf = (
@@ -112,7 +128,7 @@ def _tfidf(ids: np.ndarray, rows: np.ndarray, n: int, idf: np.ndarray) -> sparse
         else np.asarray([1.0 + math.log(c) for c in counts.tolist()], dtype=np.float32)
     )
     vals = tf * idf[idx]
-    X = sparse.csr_matrix((vals, idx, indptr), shape=(n, size))
+    X = sparse.csr_matrix((vals, idx, indptr), shape=(n, len(idf)))
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sparse.csr_matrix(sparse.diags((1.0 / norms).astype(np.float32)) @ X)
@@ -398,7 +414,6 @@ class JobModel:
             uid = _lookup(plan.union, feats, 0)
         rows = np.repeat(np.arange(n), seg.sum(axis=1))
         main_ids = plan.main_of[uid]
-        X = _tfidf(main_ids, rows, n, vec.idf) if main else None
         # n-gram length (1…) of each feature, 0 for the suffixes, and its place among its key's suffixes
         kinds = np.tile(np.r_[np.arange(1, vec.ngram_max + 1), 0], n)
         kind = np.repeat(kinds[: seg.size], seg.ravel())
@@ -408,15 +423,30 @@ class JobModel:
         known = np.ones(n)
         has = total > 0
         known[has] = known_n[has] / total[has]
-        Xev = None
         ev = self.evidence
-        if ev is not None and plan.ev_of is not None:
-            ends = np.cumsum(seg.ravel())
-            place = np.arange(len(kind)) - np.repeat(ends - seg.ravel(), seg.ravel())
-            take = ((kind >= 1) & (kind <= ev.vectorizer.ngram_max)) | (
-                (kind == 0) & (place < ev.vectorizer.suffix_max)
-            )
+        if ev is None or plan.ev_of is None:
+            return _Features(_tfidf(main_ids, rows, n, vec.idf) if main else None, None, known)
+        ends = np.cumsum(seg.ravel())
+        place = np.arange(len(kind)) - np.repeat(ends - seg.ravel(), seg.ravel())
+        take = ((kind >= 1) & (kind <= ev.vectorizer.ngram_max)) | ((kind == 0) & (place < ev.vectorizer.suffix_max))
+        # one pass over the distinct features of the union for both matrices: the model's counts every
+        # place, the detector's only its own (take); the same string at places of both kinds (a key
+        # holding "S:") falls back to a pass of its own
+        keep = np.flatnonzero(uid > 0)
+        at, counts, taken = _distinct(rows[keep], uid[keep], len(plan.main_of), take[keep])
+        at = keep[at]
+        u, r = uid[at], rows[at]
+        X = None
+        if main:
+            m = plan.main_of[u]
+            ok = m >= 0
+            X = _csr(r[ok], m[ok], counts[ok], n, vec.idf)
+        e = plan.ev_of[u]
+        if ((e >= 0) & (taken > 0) & (taken < counts)).any():
             Xev = _tfidf(np.where(take, plan.ev_of[uid], -1), rows, n, ev.vectorizer.idf)
+        else:
+            ok = (e >= 0) & (taken == counts)
+            Xev = _csr(r[ok], e[ok], counts[ok], n, ev.vectorizer.idf)
         return _Features(X, Xev, known)
 
     def _evidence(self, f: _Features, keys: Sequence[str]) -> np.ndarray:
