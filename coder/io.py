@@ -351,7 +351,7 @@ def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.D
     _check_columns(names, path)
     try:
         table = pacsv.read_csv(
-            pa.PythonFile(_LineReads(io.BytesIO(data)), mode="r"),
+            pa.BufferReader(data) if b"\r" not in data else pa.PythonFile(_LineReads(io.BytesIO(data)), mode="r"),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_CSV_BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -440,8 +440,9 @@ def _quotes_open(data: bytes, delimiter: str, inside: bool) -> bool:
 class CsvBatches:
     """A UTF-8 CSV/TSV file read in batches: its column ``names`` and :meth:`batches` (see :func:`csv_batches`)."""
 
-    def __init__(self, path: str | Path, names: list[str], delimiter: str, skip: int, block: int) -> None:
+    def __init__(self, path: str | Path, names: list[str], delimiter: str, skip: int, block: int, cr: bool) -> None:
         self.path, self.names, self.delimiter, self._skip, self._block = path, names, delimiter, skip, block
+        self._cr = cr  # the file has a CR somewhere
 
     def batches(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The rows in order as DataFrames (string columns, as :func:`read_table` reads them), ``columns`` only
@@ -449,10 +450,11 @@ class CsvBatches:
         that parses whole but not in batches raises :class:`CsvBatchError`."""
         names = self.names
         try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._skip)
+            # Arrow reads the file itself unless a CR could be cut from its LF (see _LineReads)
+            with open(self.path, "rb") if self._cr else pa.input_stream(str(self.path)) as fh:
+                fh.read(self._skip)
                 reader = pacsv.open_csv(
-                    pa.PythonFile(_LineReads(fh), mode="r"),
+                    pa.PythonFile(_LineReads(fh), mode="r") if self._cr else fh,
                     read_options=pacsv.ReadOptions(
                         column_names=names, skip_rows=1, block_size=min(self._block, _CSV_BATCH_BYTES)
                     ),
@@ -494,10 +496,12 @@ def csv_batches(path: str | Path, *, block: int | None = None) -> CsvBatches | N
             return None
         delimiter = file_delimiter(str(path), _head_lines(head, _SNIFF_LINES))
         inside = _quotes_open(head, delimiter, False)
+        cr = b"\r" in head
         for data in blocks:
             if not _valid_utf8(data):
                 return None
             inside = _quotes_open(data, delimiter, inside)
+            cr = cr or b"\r" in data
         if inside:
             return None
     eol = head.find(b"\n")
@@ -505,7 +509,7 @@ def csv_batches(path: str | Path, *, block: int | None = None) -> CsvBatches | N
     names = [n.strip() for n in next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])]
     if len(set(names)) != len(names):
         return None
-    return CsvBatches(path, names, delimiter, skip, block)
+    return CsvBatches(path, names, delimiter, skip, block, cr)
 
 
 def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:

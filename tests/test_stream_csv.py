@@ -231,3 +231,14 @@ def test_a_row_longer_than_a_batch_is_read_whole(tmp_path, monkeypatch, id_col):
     _run(src, tmp_path / "m" / "out.csv", id_col=id_col)
     assert len(streamed.rows) == 80  # read whole
     assert (tmp_path / "s" / "out.csv").read_bytes() == (tmp_path / "m" / "out.csv").read_bytes()
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_a_file_without_cr_is_read_by_arrow_itself(tmp_path, monkeypatch, bom):
+    text = _csv_text(300).replace("\r", "")
+    src = tmp_path / "in.csv"
+    src.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    assert not cio.csv_batches(src)._cr
+    _, held, s, m = _both(tmp_path, monkeypatch, src, "out.csv")
+    assert (s / "out.csv").read_bytes() == (m / "out.csv").read_bytes()
+    assert held.rows["id"].tolist() == [f"p{i:05d}" for i in range(300)]
