@@ -230,8 +230,14 @@ def test_features_and_matrices_are_the_former_ones(model, keys):
         g = model._features(plain)
         _same_csr(g.X, old_transform(model.vectorizer, plain))
         _same_csr(g.Xev, old_transform(model.evidence.vectorizer, plain))
-    for odd in ([], [""], ["a"], ["(b)\n"]):
+    for odd in ([], [""], ["a"], ["(b)\n"], ["", "가"]):
         _same_csr(model.vectorizer.transform(odd), old_transform(model.vectorizer, odd))
+        _same_csr(model._features(odd).X, old_transform(model.vectorizer, odd))
+        _same(model.evidence_of(odd), old_evidence_of(model, odd))
+        th, et = model_module.MODEL_THRESHOLD, model_module.EVIDENCE_THRESHOLD
+        new = model_rater(odd, model=model)
+        old = old_model_rater(odd, model=model, threshold=th, evidence_threshold=et)
+        assert (new.codes, new.details, new.candidates) == (old[0], old[2], old[3])
 
 
 def test_probabilities_chain_top_k_and_evidence_are_the_former_ones(model, keys):

@@ -193,7 +193,7 @@ def _extract_ids(keys: Sequence[str], plan: _Plan, ngram_max: int, suffix_max: i
     n-grams read as integers from one array of code points (:func:`_gram_codes`), the suffixes by name."""
     alphabet, codes, ids, single = plan.grams  # type: ignore[misc]
     n = len(keys)
-    text = "".join([f"^{key}$" for key in keys])
+    text = "^" + "$^".join(keys) + "$" if n else ""
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     at = np.minimum(np.searchsorted(alphabet, cp), len(alphabet) - 1)
     rank = np.where(alphabet[at] == cp, at + 1, 0).astype(np.uint64)
@@ -223,7 +223,7 @@ def _extract_ids(keys: Sequence[str], plan: _Plan, ngram_max: int, suffix_max: i
     whole = np.ones(len(cp), dtype=bool)  # every character so far in the alphabet
     for g in range(1, ngram_max + 1):
         shifted = np.zeros(len(cp), dtype=np.uint64)
-        shifted[: len(cp) - g + 1] = rank[g - 1 :]
+        shifted[: max(len(cp) - g + 1, 0)] = rank[g - 1 :]
         code |= shifted << np.uint64(_SLOT * (g - 1))
         whole &= shifted > 0
         fits = left >= g
@@ -233,10 +233,9 @@ def _extract_ids(keys: Sequence[str], plan: _Plan, ngram_max: int, suffix_max: i
             continue
         found = np.minimum(np.searchsorted(codes, code[fits]), len(codes) - 1)
         out[where] = np.where(whole[fits] & (codes[found] == code[fits]), ids[found], 0)
-    sfx = first[:, ngram_max]
-    out[np.repeat(sfx, heads) + (np.arange(len(suffixes)) - np.repeat(np.cumsum(heads) - heads, heads))] = _lookup(
-        plan.union, suffixes, 0
-    )
+    hs = seg[:, ngram_max]  # suffixes per key
+    place = np.arange(len(suffixes), dtype=np.int64) - np.repeat(np.cumsum(hs) - hs, hs)
+    out[np.repeat(first[:, ngram_max], hs) + place] = _lookup(plan.union, suffixes, 0)
     return out, seg
 
 
