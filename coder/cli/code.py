@@ -10,7 +10,7 @@ from .options import output_option, quiet_option
 __all__ = ["apply_command", "code_command", "decide_command", "demo_command", "explain_command", "rules_option"]
 
 # Defaults shown in --help as values; kept equal to the library constants by tests/test_cli.py.
-MODEL_THRESHOLD_DEFAULT = 0.7
+MODEL_THRESHOLD_DEFAULT = 0.6
 FUZZY_THRESHOLD_DEFAULT = 0.95
 CORROBORATE_THRESHOLD_DEFAULT = 0.6
 
