@@ -520,3 +520,40 @@ def test_typo_reading_is_the_former_one():
     new = {k: status._typo(k) for k in keys}
     assert new == {k: old_typo(k) for k in keys}
     assert sum(bool(v) for v in new.values()) > 500
+
+
+def test_the_crosswalk_is_the_one_the_former_code_gives(npk_labels, status_labels, monkeypatch):
+    """NPK labels, the held-out non-occupations and the status variants coded end to end, with the
+    former model rater and status pass swapped in: the same crosswalk, every column."""
+    import pandas as pd
+
+    import coder.pipeline as pipeline
+    import coder.status as status
+    from coder.labels import tabulate_labels
+    from coder.raters.base import RaterResult
+
+    texts = [t for t in status_labels if t.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == t]
+    labels = tabulate_labels(pd.Series(texts, dtype=object))  # (a lone surrogate is no text a file can hold)
+    new = pipeline.code_labels(labels)
+
+    def former_rater(keys, *, k=5, model=None, threshold=model_module.MODEL_THRESHOLD):
+        model = model or load_model()
+        ev = model_module.EVIDENCE_THRESHOLD
+        c, s, d, cands, e = old_model_rater(keys, k=k, model=model, threshold=threshold, evidence_threshold=ev)
+        extra = {"final_ok": tuple(bool(x) for x in c), "evidence": e}
+        return RaterResult("model", tuple(keys), c, s, d, extra=extra, candidates=cands)
+
+    monkeypatch.setattr(pipeline, "model_rater", former_rater)
+    monkeypatch.setattr(pipeline, "parse_status", old_parse_status)
+    monkeypatch.setattr(status.StatusRule, "find", old_find)
+    monkeypatch.setattr(status.StatusRules, "candidates", lambda self, key: self.rules)
+    monkeypatch.setattr(status, "_word_cuts", old_word_cuts)
+    monkeypatch.setattr(status, "_jamo", old_jamo)
+    monkeypatch.setattr(status, "_typo", old_typo)
+    status._frequent.cache_clear()
+    try:
+        old = pipeline.code_labels(labels)
+    finally:
+        status._frequent.cache_clear()
+    assert len(new) > 5000
+    pd.testing.assert_frame_equal(new, old)
