@@ -130,7 +130,13 @@ def code_command(
 
     INPUT is CSV (UTF-8, UTF-8 with BOM or cp949), TSV, Parquet or XLSX, or - for
     CSV on stdin. Every column and row is kept in order; added are ksco_code,
-    ksco_level, ksco_major, ksco_title, code_status, code_source, rule_id.
+    ksco_level, ksco_major, ksco_title, code_status, code_source, rule_id,
+    former_code.
+
+    A Parquet input, or a UTF-8 CSV/TSV of 64 MB or more, written to .csv, .tsv or
+    .parquet is read in batches, twice (labels counted, then rows joined and
+    written): memory holds the distinct labels and a batch, not the rows. A cp949
+    CSV, standard input and XLSX are read whole.
 
     \b
     Example:
