@@ -4,7 +4,8 @@
 defaults) and print labels/s and peak RSS.  ``rows N``: build (in another process; ``build N`` alone) an N-row Parquet file of NPK-shaped
 rows (``bench/out/rows_N.parquet``: row id, occupation from the NPK label counts, sex, age; built
 batch by batch) and code it Parquet → Parquet with ``coder.pipeline.code_file``, printing wall time
-and peak RSS.  ``profile N``: seconds per stage
+and peak RSS; ``csvrows N`` the same rows as a CSV (``buildcsv N``; pyarrow quotes every string cell) coded
+CSV → CSV (64 MB or more streams).  ``profile N``: seconds per stage
 (each offline rater, the status pass, assembly, decision) for N distinct labels.  ``table``: every size (10^4, 10^5, 10^6 labels; 10^6, 10^7, 10^8 rows) as a Markdown
 table, each in a fresh process; ``--keep`` keeps the built files (they are deleted by default).
 
@@ -163,6 +164,7 @@ STAGES = {
     "model_rater": "model",
     "fuzzy_shortlist": "fuzzy",
     "Assembler": "assemble",
+    "assemble_crosswalk": "assemble",  # checkouts before the batched assembly
     "decide": "decide",
 }
 
@@ -192,7 +194,8 @@ def profile_labels(n: int) -> dict:
         return run
 
     for name in STAGES:
-        setattr(pipeline, name, timed(name, getattr(pipeline, name)))
+        if hasattr(pipeline, name):
+            setattr(pipeline, name, timed(name, getattr(pipeline, name)))
     t = time.perf_counter()
     xw = pipeline.code_labels(pipeline.tabulate_labels(pd.Series(texts, dtype=object)))
     total = time.perf_counter() - t
@@ -232,6 +235,44 @@ def build_rows(path: Path, n: int, seed: int = 20261122, batch: int = 1_000_000)
             )
 
 
+def build_csv(path: Path, parquet: Path) -> None:
+    """The Parquet rows as a UTF-8 CSV (pyarrow's writer: every string cell quoted), batch by batch."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(parquet)
+    with pacsv.CSVWriter(path, pf.schema_arrow) as writer:
+        for batch in pf.iter_batches(batch_size=1 << 20):
+            writer.write_batch(batch)
+
+
+def bench_csv_rows(n: int, keep: bool) -> dict:
+    """:func:`bench_rows` for a CSV input written to CSV (a file of 64 MB or more streams)."""
+    from coder.pipeline import code_file
+
+    OUT.mkdir(exist_ok=True)
+    src, dst = OUT / f"rows_{n}.csv", OUT / f"rows_{n}_coded.csv"
+    if not src.exists():
+        env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "buildcsv", str(n)], check=True, env=env)
+    t = time.perf_counter()
+    try:
+        result = code_file(src, dst, text_col="occupation")
+        seconds = time.perf_counter() - t
+        rows = int(result.crosswalk["n_rows"].sum())
+    finally:
+        if not keep:
+            for f in (src, dst, Path(f"{dst}.meta.json")):
+                f.unlink(missing_ok=True)
+    return {
+        "rows": rows,
+        "labels": len(result.crosswalk),
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "peak_mb": peak_mb(),
+    }
+
+
 def bench_rows(n: int, keep: bool) -> dict:
     from coder.pipeline import code_file
 
@@ -267,7 +308,7 @@ def _child(kind: str, n: int, keep: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("kind", choices=["labels", "profile", "build", "rows", "table"])
+    ap.add_argument("kind", choices=["labels", "profile", "build", "buildcsv", "rows", "csvrows", "table"])
     ap.add_argument("n", nargs="?", type=int, default=10_000)
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     ap.add_argument("--keep", action="store_true", help="keep the built Parquet files")
@@ -288,13 +329,28 @@ def main() -> None:
                 f"| {r['peak_mb']:,.0f} MB |",
                 flush=True,
             )
+        for n in (1_000_000, 10_000_000):
+            r = _child("csvrows", n, args.keep)
+            print(
+                f"| rows (CSV → CSV) | {r['rows']:,} | {r['seconds']:.1f} s | {r['rows_per_s']:,.0f} rows/s "
+                f"| {r['peak_mb']:,.0f} MB |",
+                flush=True,
+            )
         return
-    if args.kind == "build":
+    if args.kind in ("build", "buildcsv"):
         OUT.mkdir(exist_ok=True)
-        build_rows(OUT / f"rows_{args.n}.parquet", args.n)
+        parquet = OUT / f"rows_{args.n}.parquet"
+        made = not parquet.exists()
+        if made or args.kind == "build":
+            build_rows(parquet, args.n)
+        if args.kind == "buildcsv":
+            build_csv(OUT / f"rows_{args.n}.csv", parquet)
+            if made:
+                parquet.unlink()
         return
     run = {"labels": bench_labels, "profile": profile_labels}.get(args.kind)
-    result = run(args.n) if run else bench_rows(args.n, args.keep)
+    rows = bench_csv_rows if args.kind == "csvrows" else bench_rows
+    result = run(args.n) if run else rows(args.n, args.keep)
     print(json.dumps(result) if args.json else result)
 
 
