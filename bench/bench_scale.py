@@ -193,6 +193,8 @@ def profile_labels(n: int) -> dict:
 
         return run
 
+    if hasattr(pipeline, "Assembler"):  # its batches of stored columns are assembly too
+        pipeline.Assembler.frame = timed("Assembler", pipeline.Assembler.frame)
     for name in STAGES:
         if hasattr(pipeline, name):
             setattr(pipeline, name, timed(name, getattr(pipeline, name)))
