@@ -511,8 +511,13 @@ def _drop_output_columns(frame: pd.DataFrame, replace: bool, source: str) -> pd.
     return frame.drop(columns=clash) if clash else frame
 
 
-def _read_input(input_path: str | Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
-    """The input table, what its sidecar entry says about it, and notes for the user (which sheet was read)."""
+def _read_input(
+    input_path: str | Path, sheet: str | int | None, sha256: Callable[[], str] | None = None
+) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
+    """The input table, what its sidecar entry says about it, and notes for the user (which sheet was read).
+
+    ``sha256``: gives the file's sha256 (hashed elsewhere, e.g. in a thread), instead of hashing it here.
+    """
     frame = read_table(input_path, sheet=sheet)
     record: dict[str, object] = {
         "path": str(input_path),
@@ -530,7 +535,7 @@ def _read_input(input_path: str | Path, sheet: str | int | None) -> tuple[pd.Dat
                 f"(not {others}) — choose one with --sheet NAME|N"
             )
     if str(input_path) != "-":
-        record["sha256"] = file_sha256(input_path)
+        record["sha256"] = sha256() if sha256 is not None else file_sha256(input_path)
     return frame, record, notes
 
 
@@ -599,10 +604,13 @@ def code_file(
         except _ReadWhole:
             stream = None
     if stream is None:
-        # the rules, index and model load in a thread while the input is read (Arrow parses without the GIL)
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # the rules, index and model load in a thread, and the input is hashed in another, while the input is
+        # read (Arrow parses and hashlib hashes without the GIL)
+        with ThreadPoolExecutor(max_workers=2) as pool:
             loading = pool.submit(_setup, None, rules, None, model, bundled_rules=bundled_rules)
-            frame, inputs, notes = _read_input(input_path, sheet)
+            hashed = str(input_path) != "-" and Path(input_path).is_file()
+            hashing = pool.submit(file_sha256, input_path) if hashed else None
+            frame, inputs, notes = _read_input(input_path, sheet, hashing.result if hashing is not None else None)
             shape = frame.shape
             check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
             for name in ("rules", "bundled_rules", "model"):
