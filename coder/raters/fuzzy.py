@@ -56,8 +56,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq, Levenshtein
 
 from ..codes import CodeList, load_codes
-from ..normalize import label_key
 from .base import RaterResult, rater_spec
+from .rules import key_again
 
 __all__ = ["FUZZY_THRESHOLD", "ShortlistEntry", "decompose_jamo", "fuzzy_scores", "fuzzy_shortlist", "title_entries"]
 
@@ -222,7 +222,7 @@ def fuzzy_shortlist(
         index = _Columns(entries, max(4 * k, 20))
         for a in range(0, len(todo), _CHUNK):
             block = todo[a : a + _CHUNK]
-            bounds, picked, rounded = index.shortlists([label_key(keys[i]) for i in block], k)
+            bounds, picked, rounded = index.shortlists([key_again(keys[i]) for i in block], k)
             heads, tails, codes = index.heads, index.tails, index.codes
             for row, i in enumerate(block):
                 js, ss = picked[bounds[row] : bounds[row + 1]], rounded[bounds[row] : bounds[row + 1]]

@@ -35,6 +35,7 @@ from ..errors import CrosswalkError
 from ..normalize import label_key, normalize_label
 from ..resources import data_path, file_identity, file_sha256, read_csv_rows
 from .base import RaterResult
+from .rules import key_again
 
 __all__ = ["JOBDICT_FILE", "IndexEntry", "JobIndex", "index_entries", "index_rater", "load_index"]
 
@@ -186,7 +187,7 @@ def index_rater(keys: Sequence[str], *, index: JobIndex | None = None, codes: Co
     memo: dict[str, tuple[str, str, int, tuple, tuple]] = {}
     for key in keys:
         if key not in memo:
-            found = index.by_key.get(label_key(key), ())
+            found = index.by_key.get(key_again(key), ())
             if found:
                 code, detail = _resolve(found, codes)
                 distinct = sorted({e.code for e in found}, key=lambda c: (-codes.level(c), c))

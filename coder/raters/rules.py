@@ -41,12 +41,22 @@ from re import _parser as _sre_parser
 
 from ..codes import CodeList, load_codes
 from ..errors import RuleError
-from ..normalize import label_key, normalize_label
+from ..normalize import is_missing_token, label_key, normalize_label
 from ..patterns import MATCH_MODES, MAX_MATCH_CHARS, compile_matcher, pattern_problem, split_cell
 from ..resources import data_path, file_identity, file_sha256, read_csv_rows
 from .base import RaterResult
 
-__all__ = ["MATCH_MODES", "Rule", "RuleHit", "RuleSet", "apply_rules", "compile_matcher", "load_rules", "match_rules"]
+__all__ = [
+    "MATCH_MODES",
+    "Rule",
+    "RuleHit",
+    "RuleSet",
+    "apply_rules",
+    "compile_matcher",
+    "key_again",
+    "load_rules",
+    "match_rules",
+]
 
 _COLUMNS = (
     "rule_id",
@@ -135,38 +145,80 @@ class RuleSet:
         ``by_char``; the rest are ``always`` tried.  Each entry is ``(rule, matcher, required
         characters, first characters, last characters)`` (None: any), checked before the matcher.
         """
-        need = []
+        return _bucket(self.active)
+
+    @functools.cached_property
+    def _fast(self) -> tuple[dict[str, tuple], dict[str, tuple], tuple[int, ...], tuple]:
+        """``(full, suffix, suffix lengths, buckets of the rest and their number)``: the ``full`` and
+        ``suffix`` rules whose pattern matches a finite set of texts (:func:`finite_texts`; every
+        bundled rule but a few) looked up by text.
+
+        ``full[text]``: the rules whose pattern matches exactly ``text``; ``suffix[text]``: the
+        ``(rule, texts that must not come just before)`` of the ``suffix`` rules matching ``text``,
+        whose lengths are ``suffix lengths`` (longest first).  A ``full`` rule fires on a key when the
+        key is one of its texts (matched length: the key's); a ``suffix`` rule when the key ends with
+        one of them not preceded by one of its look-behind texts, with the longest such text's length
+        (the leftmost match the search finds).  Any other rule (``prefix``, ``contains``, an unbounded
+        repeat, a class of all characters, …) is in the buckets of :attr:`_buckets`, tried as before.
+        Used for keys that do not end with a newline (``$`` also matches before one).
+        """
+        full: dict[str, list] = {}
+        suffix: dict[str, list] = {}
+        rest = []
         for rule in self.active:
-            first = end_chars(rule.pattern) if rule.match in ("full", "prefix") else None
-            last = end_chars(rule.pattern, last=True) if rule.match in ("full", "suffix") else None
-            need.append((rule, rule._matcher, required_chars(rule.pattern), first, last))
-        freq: dict[str, int] = {}
-        for item in need:
-            for ch in item[2]:
-                freq[ch] = freq.get(ch, 0) + 1
-        by_first: dict[str, list] = {}
-        by_last: dict[str, list] = {}
-        by_char: dict[str, list] = {}
-        always = []
-        for item in need:
-            _, _, req, first, last = item
-            if first is not None:
-                for ch in first:
-                    by_first.setdefault(ch, []).append(item)
-            elif last is not None:
-                for ch in last:
-                    by_last.setdefault(ch, []).append(item)
-            elif req:
-                by_char.setdefault(min(req, key=lambda ch: (freq[ch], ch)), []).append(item)
+            texts = finite_texts(rule.pattern) if rule.match in ("full", "suffix") else None
+            if texts is None:
+                rest.append(rule)
+                continue
+            if rule.match == "full":  # a look-behind at the start of the key sees no text: it holds
+                for text in dict.fromkeys(t for t, _ in texts):
+                    full.setdefault(text, []).append(rule)
             else:
-                always.append(item)
-        return by_first, by_last, by_char, always
+                for text, after in texts:
+                    suffix.setdefault(text, []).append((rule, after))
+        lengths = tuple(sorted({len(t) for t in suffix}, reverse=True))
+        return (
+            {t: tuple(r) for t, r in full.items()},
+            {t: tuple(r) for t, r in suffix.items()},
+            lengths,
+            (*_bucket(rest), len(rest)),
+        )
 
     @functools.cached_property
     def _rank(self) -> dict[str, int]:
         # file position of each rule: 0 = first (user) file
         paths = {p: i for i, p in enumerate(self.files)}
         return {r.rule_id: paths.get(r.source, 0) for r in self.rules}
+
+
+def _bucket(active: Sequence[Rule]) -> tuple[dict[str, list], dict[str, list], dict[str, list], list]:
+    """:attr:`RuleSet._buckets` of the rules ``active``."""
+    need = []
+    for rule in active:
+        first = end_chars(rule.pattern) if rule.match in ("full", "prefix") else None
+        last = end_chars(rule.pattern, last=True) if rule.match in ("full", "suffix") else None
+        need.append((rule, rule._matcher, required_chars(rule.pattern), first, last))
+    freq: dict[str, int] = {}
+    for item in need:
+        for ch in item[2]:
+            freq[ch] = freq.get(ch, 0) + 1
+    by_first: dict[str, list] = {}
+    by_last: dict[str, list] = {}
+    by_char: dict[str, list] = {}
+    always = []
+    for item in need:
+        _, _, req, first, last = item
+        if first is not None:
+            for ch in first:
+                by_first.setdefault(ch, []).append(item)
+        elif last is not None:
+            for ch in last:
+                by_last.setdefault(ch, []).append(item)
+        elif req:
+            by_char.setdefault(min(req, key=lambda ch: (freq[ch], ch)), []).append(item)
+        else:
+            always.append(item)
+    return by_first, by_last, by_char, always
 
 
 def load_rules(path: str | Path | None = None, *, codes: CodeList | None = None, bundled: bool = True) -> RuleSet:
@@ -300,6 +352,22 @@ def _load(identity: tuple[str, int, int], codes: CodeList) -> RuleSet:
     return RuleSet(path=path, sha256=file_sha256(path), rules=tuple(rules))
 
 
+_KEYLIKE_RE = re.compile("[0-9a-z()\uac00-\ud7a3]+")
+
+
+def key_again(key: object) -> str:
+    """``label_key(key)``, fast for a key of Hangul syllables, lower-case ASCII letters, digits and ``( )``.
+
+    Such a text is its own normal form (NFKC-stable, printable, no whitespace, middle dot, bracket
+    variant, comma or upper case: nothing in :func:`~coder.normalize.normalize_label` or
+    :func:`~coder.normalize.label_key` changes it), so its key is itself, or ``""`` when it is a
+    missing-value token (``nan``, ``na``, …).  Any other text goes through ``label_key``.
+    """
+    if isinstance(key, str) and _KEYLIKE_RE.fullmatch(key):
+        return "" if is_missing_token(key) else key
+    return label_key(key)
+
+
 _TOO_LONG = f"label key longer than {MAX_MATCH_CHARS} characters: no rule tried"
 _META = re.compile(r"[.^$*+?{}\[\]\\|()]")  # as coder.patterns: a pattern without these is a literal
 
@@ -353,12 +421,40 @@ def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
         return []
     if not key:
         return _brute(key, rules)
+    if key[-1] == "\n":  # "$" also matches before a final newline: every rule tried by its matcher
+        hits = _match_each(key, rules, rules._buckets, True)
+        hits.sort(key=RuleHit.sort_key)
+        return hits
+    full, suffix, lengths, rest = rules._fast
+    rank = rules._rank if len(rules.files) > 1 else None
+    hits = _match_each(key, rules, rest[:4], False) if rest[4] else []
+    n = len(key)
+    for rule in full.get(key, ()):
+        hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, rank[rule.rule_id] if rank else 0))
+    if suffix:
+        seen: set[str] = set()
+        for m in lengths:  # longest first (the leftmost start): a rule's first text found is its match
+            if m > n:
+                continue
+            for rule, after in suffix.get(key[n - m :], ()):
+                if rule.rule_id in seen or (after and any(key.endswith(x, 0, n - m) for x in after)):
+                    continue
+                seen.add(rule.rule_id)
+                r = rank[rule.rule_id] if rank else 0
+                hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, m, r))
+    hits.sort(key=RuleHit.sort_key)
+    return hits
+
+
+def _match_each(key: str, rules: RuleSet, buckets: tuple, newline: bool) -> list[RuleHit]:
+    """The hits of the rules in ``buckets`` (see :attr:`RuleSet._buckets`) on a non-empty ``key``, unsorted;
+    ``newline``: the key ends with a newline (no last-character index for it)."""
     hits = []
     rank = rules._rank if len(rules.files) > 1 else None
-    by_first, by_last, by_char, always = rules._buckets
+    by_first, by_last, by_char, always = buckets
     chars = set(key)
     head, tail = key[0], key[-1]
-    if tail == "\n":  # "$" also matches before a final newline: no last-character index for such a key
+    if newline:
         candidates = list(
             {id(i): i for i in (*by_first.get(head, ()), *(i for b in by_last.values() for i in b))}.values()
         )
@@ -374,8 +470,114 @@ def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
         if n is not None:
             r = rank[rule.rule_id] if rank is not None else 0
             hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, r))
-    hits.sort(key=RuleHit.sort_key)
     return hits
+
+
+_FINITE_MAX = 4096  # texts a pattern may expand to before it is matched by its regex instead
+_FINITE_CLASS = 256  # characters a class may hold
+
+
+def finite_texts(pattern: str) -> frozenset[tuple[str, frozenset[str]]] | None:
+    """Every text ``pattern`` matches in full, when they are few (at most 4,096), each with the texts
+    its negative look-behinds refuse just before it; None otherwise.
+
+    Literals, small character classes (literals and ranges, not negated, no categories), groups,
+    alternatives, repeats with a finite bound, and negative look-behinds (``(?<!X)``, X finite)
+    before any character of the text; anything else (``.``, ``\\d``, anchors, look-aheads, positive
+    look-behinds, back-references, atomic or possessive parts, unbounded repeats, a case-insensitive
+    or otherwise flagged pattern) gives None.  For such a pattern ``fullmatch(key)`` holds exactly
+    when ``key`` is one of the texts (a look-behind at the start of the key sees nothing), and a search
+    for ``(?:pattern)$`` in a key not ending with a newline starts at the leftmost place where the rest
+    of the key is one of the texts and none of that text's refused texts ends there.
+    """
+    if not _META.search(pattern):
+        return frozenset(((pattern, frozenset()),))
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & ~re.UNICODE:
+        return None
+    try:
+        return frozenset(_texts(list(parsed)))
+    except _Infinite:
+        return None
+
+
+class _Infinite(Exception):
+    """A pattern part with too many texts, or one :func:`finite_texts` does not expand."""
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _texts(seq: list) -> set[tuple[str, frozenset[str]]]:
+    out = {("", _NONE)}
+    for op, av in seq:
+        part = _node_texts(str(op), av)
+        if len(out) * len(part) > _FINITE_MAX:
+            raise _Infinite
+        out = {_join(a, b) for a in out for b in part}
+    return out
+
+
+def _join(a: tuple[str, frozenset[str]], b: tuple[str, frozenset[str]]) -> tuple[str, frozenset[str]]:
+    if b[1] and a[0]:  # a look-behind after some text: not expanded
+        raise _Infinite
+    return a[0] + b[0], a[1] | b[1]
+
+
+def _node_texts(name: str, av: object) -> set[tuple[str, frozenset[str]]]:
+    if name == "LITERAL":
+        return {(chr(av), _NONE)}  # type: ignore[arg-type]
+    if name == "IN":
+        chars: set[str] = set()
+        for op, val in av:  # type: ignore[attr-defined]
+            if str(op) == "LITERAL":
+                chars.add(chr(val))
+            elif str(op) == "RANGE" and val[1] - val[0] < _FINITE_CLASS:
+                chars.update(chr(c) for c in range(val[0], val[1] + 1))
+            else:
+                raise _Infinite  # NEGATE, CATEGORY, a wide range
+            if len(chars) > _FINITE_CLASS:
+                raise _Infinite
+        return {(c, _NONE) for c in chars}
+    if name == "SUBPATTERN":
+        if av[1] or av[2]:  # type: ignore[index]  # inline flags
+            raise _Infinite
+        return _texts(list(av[-1]))  # type: ignore[index]
+    if name == "BRANCH":
+        out: set[tuple[str, frozenset[str]]] = set()
+        for alt in av[1]:  # type: ignore[index]
+            out |= _texts(list(alt))
+            if len(out) > _FINITE_MAX:
+                raise _Infinite
+        return out
+    if name == "ASSERT_NOT" and av[0] == -1:  # type: ignore[index]  # (?<!X): X ending here refuses the match
+        refused = _texts(list(av[1]))  # type: ignore[index]
+        if any(r[1] for r in refused):
+            raise _Infinite
+        return {("", frozenset(r[0] for r in refused))}
+    if name in ("MAX_REPEAT", "MIN_REPEAT"):
+        lo, hi, sub = av  # type: ignore[misc]
+        if hi > _FINITE_MAX:
+            raise _Infinite
+        body = _texts(list(sub))
+        if any(b[1] for b in body):
+            raise _Infinite
+        out, level = set(), {("", _NONE)}
+        for i in range(hi + 1):
+            if i >= lo:
+                out |= level
+            if i == hi:
+                break
+            if len(level) * len(body) > _FINITE_MAX:
+                raise _Infinite
+            level = {_join(a, b) for a in level for b in body}
+            if len(out) + len(level) > _FINITE_MAX:
+                raise _Infinite
+        return out
+    raise _Infinite  # ANY, NOT_LITERAL, CATEGORY, AT, look-aheads, back-references, atomic, possessive, …
 
 
 def _brute(key: str, rules: RuleSet) -> list[RuleHit]:
@@ -480,7 +682,7 @@ def apply_rules(keys: Sequence[str], rules: RuleSet | None = None, *, codes: Cod
     out_codes, details, hits_col, conflicts, cands, final, flags = [], [], [], [], [], [], []
     by_id = {r.rule_id: r for r in rules.active}
     for key in keys:
-        k = label_key(key) if key else ""
+        k = key_again(key) if key else ""
         hits = match_rules(k, rules) if k else []
         long = len(k) > MAX_MATCH_CHARS
         flags.append(("too_long",) if long else ())
