@@ -184,6 +184,17 @@ def _setup(
     return _Setup(codes, rules, status_rules, index, loaded)
 
 
+def _ready(
+    rules: RuleSet | str | Path | None, model: JobModel | str | Path | bool | None, bundled_rules: bool
+) -> _Setup:
+    """:func:`_setup` with the model's first-call work done (its dense weights, ~0.5 s), so that a thread can
+    get everything ready while the rows are read; the model answers the same keys the same way after it."""
+    setup = _setup(None, rules, None, model, bundled_rules=bundled_rules)
+    if setup.model is not None:
+        model_rater(["간호사"], k=1, model=setup.model)
+    return setup
+
+
 def _load_rules(path: str | Path | None, codes: CodeList, bundled: bool) -> RuleSet:
     if path is None:
         return load_rules(codes=codes)
@@ -607,7 +618,7 @@ def code_file(
         # the rules, index and model load in a thread, and the input is hashed in another, while the input is
         # read (Arrow parses and hashlib hashes without the GIL)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            loading = pool.submit(_setup, None, rules, None, model, bundled_rules=bundled_rules)
+            loading = pool.submit(_ready, rules, model, bundled_rules)
             hashed = str(input_path) != "-" and Path(input_path).is_file()
             hashing = pool.submit(file_sha256, input_path) if hashed else None
             frame, inputs, notes = _read_input(input_path, sheet, hashing.result if hashing is not None else None)
@@ -725,27 +736,31 @@ def _code_stream(
         ids = pd.concat(parts, ignore_index=True) if parts else empty[[id_col]]
         _check_ids(ids[id_col] if len(ids.columns) else pd.Series([], dtype=object), id_col, source)
         del ids
-    setup = _setup(
-        None,
-        setup_options["rules"],  # type: ignore[arg-type]
-        None,
-        setup_options["model"],  # type: ignore[arg-type]
-        bundled_rules=bool(setup_options["bundled_rules"]),
-    )
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold)
     counter = LabelCounter(weight_name=weight_col or "")
     read = list(dict.fromkeys([text_col] + ([weight_col] if weight_col else [])))
-    with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows read") as bar:
-        try:
-            for batch in batches(read):
-                counter.add(batch[text_col], batch[weight_col] if weight_col else None)
-                bar.update(len(batch))
-        except CsvBatchError:
-            raise _ReadWhole from None
-    if n_rows is None:
-        if not counter.rows:
-            raise _ReadWhole  # a header alone: the one-pass reading gives its column types
-        n_rows = counter.rows
+    # the rules, index and model get ready in a thread while the labels are counted
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(
+            _ready,
+            setup_options["rules"],  # type: ignore[arg-type]
+            setup_options["model"],  # type: ignore[arg-type]
+            bool(setup_options["bundled_rules"]),
+        )
+        with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows read") as bar:
+            try:
+                for batch in batches(read):
+                    counter.add(batch[text_col], batch[weight_col] if weight_col else None)
+                    bar.update(len(batch))
+                    if loading.done():
+                        loading.result()  # a rules or model error stops the count at once
+            except CsvBatchError:
+                raise _ReadWhole from None
+        if n_rows is None:
+            if not counter.rows:
+                raise _ReadWhole  # a header alone: the one-pass reading gives its column types
+            n_rows = counter.rows
+        setup = loading.result()
     start = time.perf_counter()
     labels = counter.table()
     crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
