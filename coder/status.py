@@ -476,22 +476,13 @@ _ORACLES: dict[tuple[int, int, int], tuple] = {}
 def _make_oracle(codes: CodeList, rule_set: object, job_index: object) -> Callable[..., str]:
     from .raters.rules import match_rules
 
-    mode_of = {r.rule_id: r.match for r in rule_set.active}  # type: ignore[attr-defined]
-
-    @functools.lru_cache(maxsize=65536)
-    def ruled(key: str) -> tuple[str, str]:
-        # the best rule's code, and the best full or prefix rule's: one match_rules per key for both questions
-        hits = match_rules(key, rule_set)  # type: ignore[arg-type]
-        if not hits:
-            return "", ""
-        return hits[0].code, next((h.code for h in hits if mode_of[h.rule_id] in _ANCHORED), "")
-
     def occupation(key: str, exact: bool = False, anchored: bool = False) -> str:
         found = job_index.by_key.get(key, ())  # type: ignore[attr-defined]
         named = max((e.code for e in found), key=lambda c: (codes.level(c), c)) if found else ""
         if exact:
             return named
-        best = ruled(key)[1 if anchored else 0]
+        hits = match_rules(key, rule_set, anchored=anchored)  # type: ignore[arg-type]
+        best = hits[0].code if hits else ""
         return named if codes.level(named) > codes.level(best) else best
 
     return functools.lru_cache(maxsize=65536)(occupation)

@@ -208,9 +208,9 @@ def _rows(hits):
 
 def test_most_bundled_rules_are_looked_up_by_text():
     rules = load_rules()
-    full, suffix, lengths, rest = rules._fast
-    assert rest[4] <= 5 < len(rules.active)
-    assert full and suffix and lengths == tuple(sorted(lengths, reverse=True))
+    look = rules._fast
+    assert look.n_rest <= 5 < len(rules.active)
+    assert look.full and look.suffix and all(ls == tuple(sorted(ls, reverse=True)) for ls in look.lengths.values())
 
 
 def test_enough_keys_and_hits(keys):
@@ -219,12 +219,18 @@ def test_enough_keys_and_hits(keys):
     assert sum(bool(match_rules(k, rules)) for k in keys[::5]) > 500
 
 
+def _same_matching(key, rules):
+    new = _rows(match_rules(key, rules))
+    assert new == _rows(old_match_rules(key, rules)), key
+    assert new == _rows(each_rule(key, rules)), key
+    anchored = [h for h in old_match_rules(key, rules) if rules._modes[h.rule_id] in ("full", "prefix")]
+    assert _rows(match_rules(key, rules, anchored=True)) == _rows(anchored), key
+
+
 def test_match_rules_is_the_former_matching_and_each_rule_alone(keys):
     rules = load_rules()
     for key in keys:
-        new = _rows(match_rules(key, rules))
-        assert new == _rows(old_match_rules(key, rules)), key
-        assert new == _rows(each_rule(key, rules)), key
+        _same_matching(key, rules)
 
 
 def test_apply_rules_is_the_former_rater(texts, keys):
@@ -343,15 +349,14 @@ def _odd_keys() -> list[str]:
 def test_odd_user_patterns_are_the_former_matching(odd_rules):
     alone = load_rules(odd_rules, bundled=False)
     merged = load_rules(odd_rules)
-    full, suffix, _, rest = alone._fast
-    assert rest[4] == len(ODD) - 10
-    expanded = {r.rule_id for rr in full.values() for r in rr} | {r.rule_id for rr in suffix.values() for r, _ in rr}
+    look = alone._fast
+    assert look.n_rest == len(ODD) - 10
+    expanded = {r.rule_id for rr in look.full.values() for r in rr}
+    expanded |= {r.rule_id for rr in look.suffix.values() for r, _ in rr}
     assert expanded == {"R9001", "R9002", "R9003", "R9005", "R9006", "R9018", "R9019", "R9020", "R9021", "R9022"}
     for rules in (alone, merged):
         for key in _odd_keys():
-            new = _rows(match_rules(key, rules))
-            assert new == _rows(old_match_rules(key, rules)), key
-            assert new == _rows(each_rule(key, rules)), key
+            _same_matching(key, rules)
     assert [h.rule_id for h in match_rules("가나다", alone)].count("R9003") == 0
     assert [h.length for h in match_rules("가나다", alone) if h.rule_id == "R9018"] == [3]
 

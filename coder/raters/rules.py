@@ -113,6 +113,34 @@ class RuleHit:
         return (self.rank, -self.priority, -self.level, -self.length, self.rule_id)
 
 
+_ANCHORED = ("full", "prefix")
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """:attr:`RuleSet._fast`: the ``full`` and ``suffix`` rules whose pattern matches a finite set of texts
+    (:func:`finite_texts`; every bundled rule but a few) by text, and the buckets of the rest.
+
+    ``full[text]``: the ``full`` rules whose pattern matches exactly ``text``; ``suffix[text]``: the
+    ``(rule, texts that must not come just before)`` of the ``suffix`` rules matching ``text``;
+    ``lengths[c]``: the lengths of the suffix texts ending with the character ``c`` (the empty text
+    under ``""``), longest first.  A ``full`` rule fires on a key when the key is one of its texts
+    (matched length: the key's); a ``suffix`` rule when the key ends with one of them not preceded by
+    one of its look-behind texts, with the longest such text's length (the leftmost match the search
+    finds).  Any other rule (``prefix``, ``contains``, an unbounded repeat, a class of all
+    characters, …) is in ``rest`` (:attr:`RuleSet._buckets` of the ``n_rest`` of them) and
+    ``anchored`` (those of them that are ``full`` or ``prefix``), tried by its matcher as before.
+    Used for keys that do not end with a newline (``$`` also matches before one).
+    """
+
+    full: dict[str, tuple[Rule, ...]]
+    suffix: dict[str, tuple[tuple[Rule, frozenset[str]], ...]]
+    lengths: dict[str, tuple[int, ...]]
+    n_rest: int
+    rest: tuple
+    anchored: tuple
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """Rules of one or more mapper files, in rank order (earlier files outrank later ones).
@@ -148,20 +176,8 @@ class RuleSet:
         return _bucket(self.active)
 
     @functools.cached_property
-    def _fast(self) -> tuple[dict[str, tuple], dict[str, tuple], tuple[int, ...], tuple]:
-        """``(full, suffix, suffix lengths, buckets of the rest and their number)``: the ``full`` and
-        ``suffix`` rules whose pattern matches a finite set of texts (:func:`finite_texts`; every
-        bundled rule but a few) looked up by text.
-
-        ``full[text]``: the rules whose pattern matches exactly ``text``; ``suffix[text]``: the
-        ``(rule, texts that must not come just before)`` of the ``suffix`` rules matching ``text``,
-        whose lengths are ``suffix lengths`` (longest first).  A ``full`` rule fires on a key when the
-        key is one of its texts (matched length: the key's); a ``suffix`` rule when the key ends with
-        one of them not preceded by one of its look-behind texts, with the longest such text's length
-        (the leftmost match the search finds).  Any other rule (``prefix``, ``contains``, an unbounded
-        repeat, a class of all characters, …) is in the buckets of :attr:`_buckets`, tried as before.
-        Used for keys that do not end with a newline (``$`` also matches before one).
-        """
+    def _fast(self) -> _Lookup:
+        """The active rules as :class:`_Lookup` tables: most looked up by text, the rest tried one by one."""
         full: dict[str, list] = {}
         suffix: dict[str, list] = {}
         rest = []
@@ -169,20 +185,28 @@ class RuleSet:
             texts = finite_texts(rule.pattern) if rule.match in ("full", "suffix") else None
             if texts is None:
                 rest.append(rule)
-                continue
-            if rule.match == "full":  # a look-behind at the start of the key sees no text: it holds
+            elif rule.match == "full":  # a look-behind at the start of the key sees no text: it holds
                 for text in dict.fromkeys(t for t, _ in texts):
                     full.setdefault(text, []).append(rule)
             else:
                 for text, after in texts:
                     suffix.setdefault(text, []).append((rule, after))
-        lengths = tuple(sorted({len(t) for t in suffix}, reverse=True))
-        return (
+        lengths: dict[str, set[int]] = {}
+        for text in suffix:
+            lengths.setdefault(text[-1:], set()).add(len(text))
+        anchored = [r for r in rest if r.match in _ANCHORED]
+        return _Lookup(
             {t: tuple(r) for t, r in full.items()},
             {t: tuple(r) for t, r in suffix.items()},
-            lengths,
-            (*_bucket(rest), len(rest)),
+            {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()},
+            len(rest),
+            _bucket(rest),
+            _bucket(anchored),
         )
+
+    @functools.cached_property
+    def _modes(self) -> dict[str, str]:
+        return {r.rule_id: r.match for r in self.rules}
 
     @functools.cached_property
     def _rank(self) -> dict[str, int]:
@@ -415,25 +439,30 @@ def _required(seq: object) -> set[str]:
     return out
 
 
-def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
-    """Every active rule that fires on ``key``, best first (none on a key longer than :data:`~coder.patterns.MAX_MATCH_CHARS`)."""
+def match_rules(key: str, rules: RuleSet, *, anchored: bool = False) -> list[RuleHit]:
+    """Every active rule that fires on ``key``, best first (none on a key longer than :data:`~coder.patterns.MAX_MATCH_CHARS`).
+
+    ``anchored=True``: the ``full`` and ``prefix`` rules only (the same hits as dropping the others).
+    """
     if len(key) > MAX_MATCH_CHARS:
         return []
-    if not key:
-        return _brute(key, rules)
-    if key[-1] == "\n":  # "$" also matches before a final newline: every rule tried by its matcher
-        hits = _match_each(key, rules, rules._buckets, True)
+    if not key or key[-1] == "\n":  # "$" also matches before a final newline: every rule tried by its matcher
+        hits = _brute(key, rules) if not key else _match_each(key, rules, rules._buckets, True)
+        if anchored:
+            modes = rules._modes
+            hits = [h for h in hits if modes[h.rule_id] in _ANCHORED]
         hits.sort(key=RuleHit.sort_key)
         return hits
-    full, suffix, lengths, rest = rules._fast
+    look = rules._fast
     rank = rules._rank if len(rules.files) > 1 else None
-    hits = _match_each(key, rules, rest[:4], False) if rest[4] else []
+    hits = _match_each(key, rules, look.anchored if anchored else look.rest, False) if look.n_rest else []
     n = len(key)
-    for rule in full.get(key, ()):
+    for rule in look.full.get(key, ()):
         hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, n, rank[rule.rule_id] if rank else 0))
-    if suffix:
+    if not anchored and look.suffix:
+        suffix = look.suffix
         seen: set[str] = set()
-        for m in lengths:  # longest first (the leftmost start): a rule's first text found is its match
+        for m in (*look.lengths.get(key[-1], ()), *look.lengths.get("", ())):  # longest first: the leftmost start
             if m > n:
                 continue
             for rule, after in suffix.get(key[n - m :], ()):
@@ -442,7 +471,8 @@ def match_rules(key: str, rules: RuleSet) -> list[RuleHit]:
                 seen.add(rule.rule_id)
                 r = rank[rule.rule_id] if rank else 0
                 hits.append(RuleHit(rule.rule_id, rule.code, rule.priority, rule.level, m, r))
-    hits.sort(key=RuleHit.sort_key)
+    if len(hits) > 1:
+        hits.sort(key=RuleHit.sort_key)
     return hits
 
 
@@ -452,7 +482,6 @@ def _match_each(key: str, rules: RuleSet, buckets: tuple, newline: bool) -> list
     hits = []
     rank = rules._rank if len(rules.files) > 1 else None
     by_first, by_last, by_char, always = buckets
-    chars = set(key)
     head, tail = key[0], key[-1]
     if newline:
         candidates = list(
@@ -460,9 +489,10 @@ def _match_each(key: str, rules: RuleSet, buckets: tuple, newline: bool) -> list
         )
     else:
         candidates = [*by_first.get(head, ()), *by_last.get(tail, ())]
-    candidates += [item for ch in chars if ch in by_char for item in by_char[ch]]
+    if by_char:
+        candidates += [item for ch in set(key) if ch in by_char for item in by_char[ch]]
     for rule, matcher, req, first, last in (*candidates, *always):
-        if req and not req <= chars:
+        if req and not all(ch in key for ch in req):
             continue
         if (first is not None and head not in first) or (last is not None and tail != "\n" and tail not in last):
             continue
