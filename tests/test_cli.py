@@ -130,6 +130,11 @@ def test_help_shows_default_values_and_dash(runner):
     assert DecisionPolicy().corroborate_threshold == CORROBORATE_THRESHOLD_DEFAULT
     decide_help = " ".join(runner.invoke(cli, ["decide", "-h"]).output.split())
     assert f"[default: {CORROBORATE_THRESHOLD_DEFAULT}]" in decide_help
+    from coder.cli.code import MODEL_DEPTH_THRESHOLD_DEFAULT
+
+    assert DecisionPolicy().model_depth_threshold == MODEL_DEPTH_THRESHOLD_DEFAULT
+    assert "--model-depth-threshold FLOAT RANGE A model code below the major group also needs" in decide_help
+    assert f"[default: {MODEL_DEPTH_THRESHOLD_DEFAULT}]" in decide_help
     out = runner.invoke(cli, ["code", "-h"]).output
     assert "coder." not in out.replace("coder code", "")
     assert f"[default: {MODEL_THRESHOLD}]" in " ".join(out.split())

@@ -126,6 +126,9 @@ def test_decide_changes_only_the_options_given(coded, tmp_path):
     _cli("decide", coded["strict"], "--fuzzy-threshold", "0.99", "-o", out, "-q")
     policy = read_crosswalk(out).policy
     assert policy == _strict_policy().with_(thresholds={"fuzzy": 0.99})
+    deeper = tmp_path / "deeper.csv"
+    _cli("decide", out, "--model-depth-threshold", "0", "-o", deeper, "-q")
+    assert read_crosswalk(deeper).policy == policy.with_(model_depth_threshold=0.0)
 
 
 def test_review_import_keeps_the_policy(coded, tmp_path):

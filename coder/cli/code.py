@@ -13,6 +13,7 @@ __all__ = ["apply_command", "code_command", "decide_command", "demo_command", "e
 MODEL_THRESHOLD_DEFAULT = 0.6
 FUZZY_THRESHOLD_DEFAULT = 0.95
 CORROBORATE_THRESHOLD_DEFAULT = 0.6
+MODEL_DEPTH_THRESHOLD_DEFAULT = 0.85
 
 rules_option = click.option(
     "--rules",
@@ -193,8 +194,24 @@ def code_command(
     help="Take the model's deepest code at this probability when the fuzzy top candidate agrees "
     f"(1 turns it off) [default: {CORROBORATE_THRESHOLD_DEFAULT}].",
 )
+@click.option(
+    "--model-depth-threshold",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="A model code below the major group also needs this probability (0: the deepest code at "
+    f"--model-threshold) [default: {MODEL_DEPTH_THRESHOLD_DEFAULT}].",
+)
 @quiet_option(help="No summary on stderr.")
-def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, precedence, corroborate_threshold, quiet):
+def decide_command(
+    crosswalk_path,
+    output,
+    model_threshold,
+    fuzzy_threshold,
+    precedence,
+    corroborate_threshold,
+    model_depth_threshold,
+    quiet,
+):
     """Re-decide a stored crosswalk's final codes without running any rater.
 
     Starts from the policy the crosswalk was decided with (its .meta.json sidecar) and changes
@@ -224,6 +241,8 @@ def decide_command(crosswalk_path, output, model_threshold, fuzzy_threshold, pre
         changes["precedence"] = order
     if corroborate_threshold is not None:
         changes["corroborate_threshold"] = corroborate_threshold
+    if model_depth_threshold is not None:
+        changes["model_depth_threshold"] = model_depth_threshold
     decided = decide_file(crosswalk_path, output, changes=changes)
     for note in decided.notes:
         _say(quiet, f"note: {note}")
