@@ -8,11 +8,20 @@ former code is kept here, verbatim but for names, as the reference; every rule i
 one by its own matcher (the plainest reading of the rules file).  Keys: the NPK labels, the held-out
 non-occupations, the job-dictionary names and titles, ``bench/bench_scale.py``'s synthetic labels,
 the same with a final newline (``$`` matches before one), junk, and a user file of odd patterns.
+
+``decide`` reads each rater's cells row by row, asks the policy about each slot once, skips the flag
+reading when a rater flagged nothing, and reads the model's levels and the fuzzy top candidate
+without json when the cells are as the raters write them: the former ``decide`` and its two JSON
+readers are kept here too.  Crosswalks: those labels coded end to end under several policies; the
+same read back from CSV (booleans and numbers as text); one with odd detail and candidates cells
+(spaces, escapes, -0, NaN, null, a second "levels", letters in codes, junk).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import math
 import random
 from pathlib import Path
@@ -20,10 +29,31 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coder.codes import load_codes
+from coder.codes import BUCKET_NOT_EMPLOYED, CodeList, load_codes
+from coder.crosswalk import decide as decide_module
+from coder.crosswalk.assemble import LABEL_COLUMNS, STATUS_COLUMNS, order_raters
+from coder.crosswalk.decide import (
+    DEPTH_FINAL,
+    FINAL_COLUMNS,
+    HUMAN,
+    PANEL_COLUMNS,
+    DecisionPolicy,
+    _Answer,
+    _as_former,
+    _core_notes,
+    _decide_label,
+    _Label,
+    _rank,
+    _read_flags,
+    _read_panel,
+    _truthy,
+    decide,
+    rater_names,
+)
 from coder.normalize import label_key
 from coder.patterns import MAX_MATCH_CHARS
 from coder.raters import rules as rules_module
+from coder.raters.base import decode_candidates, slot_of
 from coder.raters.index import load_index
 from coder.raters.rules import RuleHit, apply_rules, finite_texts, key_again, load_rules, match_rules
 
@@ -385,3 +415,286 @@ def test_key_again_is_label_key(texts, keys):
     missing = ["nan", "na", "none", "null", "nil", "nat", "undefined", "n(a)", "(na)", "nan0"]
     for t in [*single, *mixed, *plain, *missing, *texts, *keys, None, math.nan, 3.0]:
         assert key_again(t) == label_key(t), repr(t)
+
+
+# --------------------------------------------------------------------------- decide: the former code
+
+
+def old_corroborator(cell, floor):
+    code, score = next(iter(decode_candidates(cell)), ("", math.nan))
+    return code if score >= floor else ""
+
+
+def old_model_levels(detail):
+    if not detail.startswith("{"):
+        return []
+    try:
+        chain = json.loads(detail).get("levels", [])
+        return [(str(c), float(s)) for c, s in chain]
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
+def old_decide(
+    crosswalk: pd.DataFrame, policy: DecisionPolicy | None = None, *, codes: CodeList | None = None
+) -> pd.DataFrame:
+    """Return the crosswalk with its final columns computed from the stored rater columns.
+
+    Pure: the same stored columns, code list and policy give the same result.  The rules every
+    decision obeys are in the module docstring.
+    """
+    if policy is None:
+        policy = DecisionPolicy()
+    if codes is None:
+        codes = load_codes()
+    missing = [c for c in (*LABEL_COLUMNS, *STATUS_COLUMNS) if c not in crosswalk.columns]
+    if missing:
+        raise ValueError(f"not a crosswalk: column(s) {', '.join(missing)} missing")
+    excluded = policy.exclude_raters
+    stored = [n for n in rater_names(crosswalk) if n not in excluded and slot_of(n) not in excluded]
+    humans = [n for n in stored if slot_of(n) in HUMAN]
+    names = order_raters([n for n in stored if slot_of(n) in policy.precedence and n not in humans], policy.precedence)
+    members = [n for n in names if slot_of(n) == "panel"]
+    singles = [n for n in names if slot_of(n) != "panel"]
+    n_rows = len(crosswalk)
+
+    def col(name: str, field_: str, default: object) -> list:
+        c = f"{name}_{field_}"
+        return crosswalk[c].tolist() if c in crosswalk.columns else [default] * n_rows
+
+    def texts(name: str, field_: str) -> list[str]:
+        return [str(v or "") for v in col(name, field_, "")]
+
+    def scores(name: str) -> list[float]:
+        return [float(v) if v not in ("", None) else math.nan for v in col(name, "score", math.nan)]
+
+    model_chain: list[list[tuple[str, float]]] = (
+        [old_model_levels(d) for d in texts("model", "detail")] if "model" in singles else [[]] * n_rows
+    )
+    # no evidence, no code: a label the model's detector says names no occupation gets nothing from a weak rater
+    evidence = [float(v) if v not in ("", None) else math.nan for v in col("model", "evidence", math.nan)]
+    no_evidence = ["model" in singles and not math.isnan(e) and e < policy.evidence_threshold for e in evidence]
+    fuzzy_top = (
+        [old_corroborator(v, policy.corroborate_floor) for v in col("fuzzy", "candidates", "")]
+        if "fuzzy" in singles and "model" in singles and policy.corroborate_threshold < 1
+        else [""] * n_rows
+    )
+    single_cols = {
+        n: (
+            texts(n, "code"),
+            scores(n),
+            texts(n, "rule_id"),
+            texts(n, "flags"),
+            texts(n, "detail"),
+            [_truthy(v) for v in col(n, "depth_final", False)],
+        )
+        for n in singles
+    }
+    if "model" in single_cols:  # the model's answer at this policy's threshold (rate once, decide many times)
+        m_codes, m_scores = single_cols["model"][0], single_cols["model"][1]
+        t = policy.threshold("model")
+        deep = max(t, policy.model_depth_threshold)
+        for i, chain in enumerate(model_chain):
+            if chain:
+                ok = (
+                    [(c, s) for lv, (c, s) in enumerate(chain) if s >= (deep if lv else t)]
+                    if not no_evidence[i]
+                    else []
+                )
+                m_codes[i], m_scores[i] = ok[-1] if ok else ("", chain[0][1])
+    member_cols = {
+        m: (texts(m, "code"), [_truthy(v) if v not in ("", None) else True for v in col(m, "valid", True)])
+        for m in members
+    }
+    human_cols = {h: (texts(h, "code"), texts(h, "rule_id")) for h in humans}
+    rule_hits = texts("rule", "hits")
+    rule_conflict = [_truthy(v) for v in col("rule", "conflict", False)]
+    statuses = crosswalk["status_parsed"].astype(str).tolist()
+    status_rules = crosswalk["status_rule"].astype(str).tolist()
+    cores = crosswalk["core_key"].astype(str).tolist()
+    core_notes = _core_notes(crosswalk)
+    out: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
+    panel_out: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
+    code_set = codes.codes
+
+    for i in range(n_rows):
+        ev = _Label(statuses[i], status_rules[i], cores[i], [], model_chain=model_chain[i], fuzzy_top=fuzzy_top[i])
+        if no_evidence[i]:
+            ev.model_chain, ev.fuzzy_top = [], ""
+            ev.notes.append(
+                f"no evidence of an occupation (model evidence {evidence[i]:.2f} < {policy.evidence_threshold:.2f}): "
+                "weak raters abstain"
+            )
+        if core_notes[i]:
+            ev.notes.append(core_notes[i])
+            if core_notes[i].startswith("typo"):
+                ev.reasons.append("typo")
+        for h, (h_codes, h_ids) in human_cols.items():
+            c = h_codes[i]
+            if c and c in code_set:
+                ev.human = _Answer(-1, h, c, math.nan, h_ids[i], True, True, True)
+            elif c and c != BUCKET_NOT_EMPLOYED:
+                ev.notes.append(f"{h} gave {c!r}, not in {codes.name} (ignored)")
+                ev.reasons.append("invalid")
+        for n in singles:
+            c, s, rid, fl, det, final = (v[i] for v in single_cols[n])
+            _read_flags(ev, n, fl, det, rule_hits[i] if n == "rule" else "", n == "rule" and rule_conflict[i])
+            if not c or (rid and rid in policy.exclude_rules):
+                continue
+            if c not in code_set:
+                ev.notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
+                ev.reasons.append("invalid")
+                continue
+            slot = slot_of(n)
+            strong = slot in policy.strong
+            if no_evidence[i] and not strong:
+                continue
+            confident = strong or s >= policy.threshold(slot)
+            ev.answers.append(
+                _Answer(_rank(policy, slot), n, c, s, rid, strong, confident, final or slot in DEPTH_FINAL)
+            )
+        if members:
+            _read_panel(ev, i, members, member_cols, policy, codes, panel_out)
+        d = _decide_label(ev, policy, codes)
+        former = ""
+        if statuses[i] == "former":
+            d, former = _as_former(d, status_rules[i])
+        out["former_code"].append(former)
+        out["former_title"].append(codes.title(former))
+        out["status"].append(d.status)
+        out["ksco_code"].append(d.code)
+        out["ksco_level"].append(codes.level(d.code))
+        no_job = not d.code and d.coded and d.status in ("not_employed", "job_seeker")
+        out["ksco_major"].append(BUCKET_NOT_EMPLOYED if no_job else codes.major(d.code))
+        out["ksco_title"].append(codes.title(d.code))
+        out["code_source"].append(d.source)
+        out["rule_id"].append(d.rule_id)
+        out["needs_review"].append(bool(d.reasons))
+        out["review_reasons"].append(";".join(dict.fromkeys(d.reasons)))
+        out["code_note"].append("; ".join(dict.fromkeys(d.notes)))
+
+    frame = crosswalk.drop(columns=[c for c in (*FINAL_COLUMNS, *PANEL_COLUMNS) if c in crosswalk.columns])
+    head = [*LABEL_COLUMNS, *STATUS_COLUMNS]
+    rest = [c for c in frame.columns if c not in head]
+    final = pd.DataFrame(out, index=frame.index)
+    final["ksco_level"] = final["ksco_level"].astype("int64")
+    final["needs_review"] = final["needs_review"].astype(bool)
+    parts = [frame[head], final]
+    if members:
+        panel = pd.DataFrame(panel_out, index=frame.index)
+        panel["panel_valid"] = panel["panel_valid"].astype("int64")
+        panel["panel_agreement"] = panel["panel_agreement"].astype(float)
+        parts.append(panel)
+    parts.append(frame[rest])
+    return pd.concat(parts, axis=1)
+
+
+# --------------------------------------------------------------------------- decide: crosswalks
+
+
+@pytest.fixture(scope="module")
+def stored(npk_labels) -> pd.DataFrame:
+    from coder.labels import tabulate_labels
+    from coder.pipeline import code_labels
+
+    texts = [*npk_labels["occupation"].tolist(), *HELD_OUT.read_text(encoding="utf-8").splitlines()]
+    texts += _synthetic(20_000)[9_000::4]
+    texts = [t for t in texts if isinstance(t, str) and not t.startswith("#")]
+    return code_labels(tabulate_labels(pd.Series(texts, dtype=object)))
+
+
+POLICIES = [
+    DecisionPolicy(),
+    DecisionPolicy(thresholds={"model": 0.3, "fuzzy": 0.5}, model_depth_threshold=0),
+    DecisionPolicy(refine=False, corroborate_threshold=0.2, corroborate_floor=0.6),
+    DecisionPolicy(exclude_rules={"R0001", "R0257", "R0261"}, evidence_threshold=0.9),
+    DecisionPolicy(exclude_raters={"model"}),
+    DecisionPolicy(strong={"title", "rule", "index", "model"}, corroborate_threshold=1),
+]
+
+
+def _same(frame: pd.DataFrame, policy: DecisionPolicy) -> None:
+    codes = load_codes()
+    pd.testing.assert_frame_equal(decide(frame, policy, codes=codes), old_decide(frame, policy, codes=codes))
+
+
+@pytest.mark.parametrize("p", range(len(POLICIES)))
+def test_decide_is_the_former_decide(stored, p):
+    assert len(stored) > 4_000
+    _same(stored, POLICIES[p])
+
+
+def test_decide_on_a_crosswalk_read_back_from_csv(stored):
+    text = stored.to_csv(index=False)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    for policy in POLICIES[:3]:
+        _same(frame, policy)
+    frame = pd.read_csv(io.StringIO(text))  # numbers, NaN and booleans as pandas reads them
+    _same(frame, POLICIES[0])
+
+
+ODD_DETAILS = [
+    "",
+    "{}",
+    "{",
+    "[]",
+    '{"levels":[]}',
+    '{"levels": [["2", 0.9]]}',
+    '{"levels":[["2",0.9],["21",-0]],"top":[],"evidence":0.9}',
+    '{"levels":[["2",1],["21",1e-05]],"top":[["2101",0.5]],"evidence":1}',
+    '{"levels":[["2",0.9]],"levels":[["3",0.9]]}',
+    '{"levels":[["2",0.9]],"top":[["2",0.9]],"evidence":NaN}',
+    '{"levels":[["2",NaN]],"evidence":0.5}',
+    '{"levels":[["2\\u0031",0.9]],"evidence":0.5}',
+    '{"levels":[["A",0.9],["A0",0.8],["A09",0.7],["A090",0.9]],"top":[["A090",0.7]],"evidence":0.8}',
+    '{"levels":[["2",0.9],["21",0.8]],"evidence":0.8} ',
+    '{"levels":[["2",0.9],["21",0.8]],"evidence":0.8}x',
+    '{"levels":[["2",0.9],["21",0.8,1]],"evidence":0.8}',
+    '{"levels":[[2,0.9],["21",0.8]],"evidence":0.8}',
+    '{"levels":[["2",0.9],["21",08]],"evidence":0.8}',
+    '{"levels":[["2",-0.0],["21",0.8]],"evidence":0.8}',
+    '{"levels":[["2",0.95],["21",0.9],["215",0.88],["2151",0.87]],"top":[["2151",0.8]],"evidence":0.99,"x_y":[]}',
+]
+ODD_CANDIDATES = [
+    "",
+    "[]",
+    '[["2151",0.9]]',
+    '[["2151",null],["2",0.9]]',
+    '[["2151",-0],["2",0.9]]',
+    '[["2151",1]]',
+    '[["2151",0.5e1]]',
+    '[["21\\u0035",0.9]]',
+    '[["2151", 0.9]]',
+    '[["2151",0.9],["2",NaN]]',
+    '[["A090",0.9],["2",0.8]]',
+    '[["",0.9]]',
+    '[["2151",0.9],["2",0.8]] ',
+]
+
+
+def test_decide_on_odd_cells(stored):
+    frame = stored.head(2_000).copy()
+    rows = range(len(frame))
+    frame["model_detail"] = [
+        ODD_DETAILS[i % len(ODD_DETAILS)] if i % 3 else d for i, d in zip(rows, frame["model_detail"])
+    ]
+    frame["fuzzy_candidates"] = [
+        ODD_CANDIDATES[i % len(ODD_CANDIDATES)] if i % 2 else c for i, c in zip(rows, frame["fuzzy_candidates"])
+    ]
+    # flags read from the detail or the conflict column alone (a hand-edited crosswalk)
+    frame["index_detail"] = ["ambiguous:2=x;3=y" if i % 5 == 1 else d for i, d in zip(rows, frame["index_detail"])]
+    frame["index_flags"] = ["" if i % 5 == 1 else f for i, f in zip(rows, frame["index_flags"])]
+    frame["rule_conflict"] = [i % 7 == 3 or bool(c) for i, c in zip(rows, frame["rule_conflict"])]
+    for policy in POLICIES:
+        _same(frame, policy)
+
+
+def test_fast_readers_are_the_json_readers():
+    for d in ODD_DETAILS:
+        got, want = decide_module._model_levels(d), old_model_levels(d)
+        assert got == want and [math.copysign(1, s) for _, s in got] == [math.copysign(1, s) for _, s in want], d
+    for c in ODD_CANDIDATES:
+        for floor in (0.0, 0.5, 0.95):
+            assert decide_module._corroborator(c, floor) == old_corroborator(c, floor), c
+    with pytest.raises(json.JSONDecodeError):
+        decide_module._corroborator('[["2151",0.9],["2",NaN]', 0.5)

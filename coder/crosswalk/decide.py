@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -488,7 +489,7 @@ def decide(
         return crosswalk[c].tolist() if c in crosswalk.columns else [default] * n_rows
 
     def texts(name: str, field_: str) -> list[str]:
-        return [str(v or "") for v in col(name, field_, "")]
+        return [v if type(v) is str else str(v or "") for v in col(name, field_, "")]
 
     def scores(name: str) -> list[float]:
         return [float(v) if v not in ("", None) else math.nan for v in col(name, "score", math.nan)]
@@ -511,7 +512,7 @@ def decide(
             texts(n, "rule_id"),
             texts(n, "flags"),
             texts(n, "detail"),
-            [_truthy(v) for v in col(n, "depth_final", False)],
+            [v if type(v) is bool else _truthy(v) for v in col(n, "depth_final", False)],
         )
         for n in singles
     }
@@ -533,7 +534,7 @@ def decide(
     }
     human_cols = {h: (texts(h, "code"), texts(h, "rule_id")) for h in humans}
     rule_hits = texts("rule", "hits")
-    rule_conflict = [_truthy(v) for v in col("rule", "conflict", False)]
+    rule_conflict = [v if type(v) is bool else _truthy(v) for v in col("rule", "conflict", False)]
     statuses = crosswalk["status_parsed"].astype(str).tolist()
     status_rules = crosswalk["status_rule"].astype(str).tolist()
     cores = crosswalk["core_key"].astype(str).tolist()
@@ -541,6 +542,13 @@ def decide(
     out: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
     panel_out: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
     code_set = codes.codes
+    # each single rater's cells row by row, and what the policy says of its slot
+    single_rows = [(n, list(zip(*single_cols[n])), slot_of(n), n == "rule") for n in singles]
+    slot_facts = {
+        slot: (_rank(policy, slot), slot in policy.strong, policy.threshold(slot))
+        for slot in {slot_of(n) for n in singles}
+    }
+    exclude_rules = policy.exclude_rules
 
     for i in range(n_rows):
         ev = _Label(statuses[i], status_rules[i], cores[i], [], model_chain=model_chain[i], fuzzy_top=fuzzy_top[i])
@@ -561,23 +569,22 @@ def decide(
             elif c and c != BUCKET_NOT_EMPLOYED:
                 ev.notes.append(f"{h} gave {c!r}, not in {codes.name} (ignored)")
                 ev.reasons.append("invalid")
-        for n in singles:
-            c, s, rid, fl, det, final = (v[i] for v in single_cols[n])
-            _read_flags(ev, n, fl, det, rule_hits[i] if n == "rule" else "", n == "rule" and rule_conflict[i])
-            if not c or (rid and rid in policy.exclude_rules):
+        for n, rows, slot, is_rule in single_rows:
+            c, s, rid, fl, det, final = rows[i]
+            conflict = is_rule and rule_conflict[i]
+            if fl or conflict or det.startswith("ambiguous"):  # else nothing to read
+                _read_flags(ev, n, fl, det, rule_hits[i] if is_rule else "", conflict)
+            if not c or (rid and rid in exclude_rules):
                 continue
             if c not in code_set:
                 ev.notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
                 ev.reasons.append("invalid")
                 continue
-            slot = slot_of(n)
-            strong = slot in policy.strong
+            rank, strong, threshold = slot_facts[slot]
             if no_evidence[i] and not strong:
                 continue
-            confident = strong or s >= policy.threshold(slot)
-            ev.answers.append(
-                _Answer(_rank(policy, slot), n, c, s, rid, strong, confident, final or slot in DEPTH_FINAL)
-            )
+            confident = strong or s >= threshold
+            ev.answers.append(_Answer(rank, n, c, s, rid, strong, confident, final or slot in DEPTH_FINAL))
         if members:
             _read_panel(ev, i, members, member_cols, policy, codes, panel_out)
         d = _decide_label(ev, policy, codes)
@@ -677,14 +684,41 @@ def _read_panel(
 
 def _corroborator(cell: object, floor: float) -> str:
     """The fuzzy top candidate's code when its score reaches ``floor`` (a real match), else ''."""
-    code, score = next(iter(decode_candidates(cell)), ("", math.nan))
+    m = _CANDIDATES_RE.fullmatch(cell) if type(cell) is str else None
+    if m is not None:  # the cell as encode_candidates writes it: its first pair read without json
+        code, score = m.group(1), (math.nan if m.group(2) == "null" else _number(m.group(2)))
+    else:
+        code, score = next(iter(decode_candidates(cell)), ("", math.nan))
     return code if score >= floor else ""
+
+
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"  # JSON's number
+_PAIR = rf'\["[0-9A-Za-z]+",{_NUMBER}\]'
+_CANDIDATES_RE = re.compile(
+    rf'\[\["([^"\\\x00-\x1f]*)",({_NUMBER}|null)\](?:,\["[^"\\\x00-\x1f]*",(?:{_NUMBER}|null)\])*\]'
+)
+"""A candidates cell of ``[code, score]`` pairs in JSON without whitespace or escapes (what
+:func:`~coder.raters.base.encode_candidates` writes): the first pair's code and score as text."""
+_LEVELS_RE = re.compile(
+    rf'\{{"levels":\[((?:{_PAIR}(?:,{_PAIR})*)?)\](?:,"(?!levels")[a-z_]+":(?:\[(?:{_PAIR}(?:,{_PAIR})*)?\]|{_NUMBER}))*\}}'
+)
+"""A model detail as the model rater writes it (``{"levels":[[code,p],…],"top":[…],"evidence":p}``, JSON
+without whitespace or escapes, no second ``levels``): the levels' text."""
+_PAIR_RE = re.compile(rf'\["([0-9A-Za-z]+)",({_NUMBER})\]')
+
+
+def _number(text: str) -> float:
+    """A JSON number's text as ``float(json.loads(text))`` (an integer is read as an int first: ``-0`` is 0.0)."""
+    return float(text) if "." in text or "e" in text or "E" in text else float(int(text))
 
 
 def _model_levels(detail: str) -> list[tuple[str, float]]:
     """The model's per-level chain ``[(code, p), ...]`` (major → unit group) from its stored detail JSON."""
     if not detail.startswith("{"):
         return []
+    m = _LEVELS_RE.fullmatch(detail)
+    if m is not None:  # the detail as the model rater writes it: the levels read without json
+        return [(c, _number(p)) for c, p in _PAIR_RE.findall(m.group(1))]
     try:
         chain = json.loads(detail).get("levels", [])
         return [(str(c), float(s)) for c, s in chain]
