@@ -20,6 +20,7 @@ re-aggregate these counts instead of touching a million rows. Missing stratum va
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,7 +92,7 @@ def tabulate_labels(
     # missing values (-1) become one extra raw id whose key is ""
     raw_ids = np.where(raw_ids < 0, n_raw, raw_ids)
     raw_keys.append("")
-    raw_text = [str(t) for t in raw_uniques] + [""]
+    raw_text = [_shown(t) for t in raw_uniques] + [""]
     key_of_raw, keys = pd.factorize(pd.Series(raw_keys, dtype=object))
     row_key = key_of_raw[raw_ids]
     n_keys = len(keys)
@@ -191,6 +192,16 @@ class LabelCounter:
         if (raw < 0).any():
             raise ValueError("LabelCounter.positions: a text that was never added")
         return self._position[raw][ids]  # type: ignore[index]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(text: object) -> str:
+    """A raw text as the ``label`` shows it: itself, a lone surrogate (only a Python string can hold one;
+    no file or Arrow column can) replaced by U+FFFD."""
+    s = str(text)
+    return s if s.isprintable() else _SURROGATE.sub("\ufffd", s)
 
 
 def _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw) -> tuple[pd.DataFrame, np.ndarray]:

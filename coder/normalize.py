@@ -87,7 +87,7 @@ def _drop_invisible(s: str) -> str:
     """
     if s.isprintable():
         return s
-    return "".join(ch for ch in s if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf"))
+    return "".join(ch for ch in s if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
 
 
 def _tighten(m: re.Match[str]) -> str:

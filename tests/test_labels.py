@@ -78,3 +78,18 @@ def test_strata_errors(strata, message):
     with pytest.raises(InputError) as err:
         tabulate_labels(pd.Series(["a", "b"]), strata=strata)
     assert str(err.value) == message
+
+
+def test_a_lone_surrogate_is_dropped_from_the_key_and_shown_as_replacement_character():
+    """Only a Python string can hold a lone surrogate (no file, no Arrow column): it codes like the text
+    without it, and the label shows U+FFFD instead of failing inside pyarrow."""
+    from coder.normalize import label_key
+    from coder.pipeline import code_labels
+
+    assert label_key("택시\ud800기사") == "택시기사"
+    table = tabulate_labels(pd.Series(["택시\udfff기사", "택시기사", "택시기사"], dtype=object))
+    frame = table.frame.set_index("label_key")
+    assert frame.loc["택시기사", "n_rows"] == 3 and frame.loc["택시기사", "label"] == "택시기사"
+    alone = tabulate_labels(pd.Series(["a\ud800b"], dtype=object))
+    assert alone.frame["label"].tolist() == ["a\ufffdb"] and alone.frame["label_key"].tolist() == ["ab"]
+    assert len(code_labels(table)) == 1
