@@ -718,7 +718,7 @@ def _model_levels(detail: str) -> list[tuple[str, float]]:
         return []
     m = _LEVELS_RE.fullmatch(detail)
     if m is not None:  # the detail as the model rater writes it: the levels read without json
-        return [(c, _number(p)) for c, p in _PAIR_RE.findall(m.group(1))]
+        return [(c, float(p) if "." in p else _number(p)) for c, p in _PAIR_RE.findall(m.group(1))]
     try:
         chain = json.loads(detail).get("levels", [])
         return [(str(c), float(s)) for c, s in chain]
