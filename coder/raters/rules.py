@@ -27,6 +27,11 @@ load time with its line and rule id, so no rule can hang ``code`` or ``check``.
 
 :func:`apply_rules` returns *all* hits per key, resolved by priority; a key whose
 top-priority hits name codes in different lineages is flagged as a conflict.
+
+Speed: a ``full`` or ``suffix`` rule whose pattern matches a finite set of texts (:func:`finite_texts`;
+all bundled rules but two) is looked up by text instead of run (:class:`_Lookup`), with the same hits
+and matched lengths; the other rules, and keys ending with a newline, go through their matchers,
+indexed by first, last or required characters.  The bounds above hold for both.
 """
 
 from __future__ import annotations
