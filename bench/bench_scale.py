@@ -250,39 +250,22 @@ def build_csv(path: Path, parquet: Path) -> None:
 
 def bench_csv_rows(n: int, keep: bool) -> dict:
     """:func:`bench_rows` for a CSV input written to CSV (a file of 64 MB or more streams)."""
-    from coder.pipeline import code_file
-
-    OUT.mkdir(exist_ok=True)
-    src, dst = OUT / f"rows_{n}.csv", OUT / f"rows_{n}_coded.csv"
-    if not src.exists():
-        env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "buildcsv", str(n)], check=True, env=env)
-    t = time.perf_counter()
-    try:
-        result = code_file(src, dst, text_col="occupation")
-        seconds = time.perf_counter() - t
-        rows = int(result.crosswalk["n_rows"].sum())
-    finally:
-        if not keep:
-            for f in (src, dst, Path(f"{dst}.meta.json")):
-                f.unlink(missing_ok=True)
-    return {
-        "rows": rows,
-        "labels": len(result.crosswalk),
-        "seconds": seconds,
-        "rows_per_s": rows / seconds,
-        "peak_mb": peak_mb(),
-    }
+    return _bench_file(n, keep, "csv", "buildcsv")
 
 
 def bench_rows(n: int, keep: bool) -> dict:
+    """Code the N-row Parquet file Parquet → Parquet (built in another process when missing)."""
+    return _bench_file(n, keep, "parquet", "build")
+
+
+def _bench_file(n: int, keep: bool, ext: str, build: str) -> dict:
     from coder.pipeline import code_file
 
     OUT.mkdir(exist_ok=True)
-    src, dst = OUT / f"rows_{n}.parquet", OUT / f"rows_{n}_coded.parquet"
+    src, dst = OUT / f"rows_{n}.{ext}", OUT / f"rows_{n}_coded.{ext}"
     if not src.exists():  # built in another process: the peak RSS below is the coding run's alone
         env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "build", str(n)], check=True, env=env)
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), build, str(n)], check=True, env=env)
     t = time.perf_counter()
     try:
         result = code_file(src, dst, text_col="occupation")
