@@ -23,19 +23,10 @@ import argparse
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-
-
-def best_of(repeat: int, fn):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from bench_axis import best_of  # the script's own folder is on sys.path
 
 
 def main() -> None:
