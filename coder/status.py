@@ -488,11 +488,6 @@ def _make_oracle(codes: CodeList, rule_set: object, job_index: object) -> Callab
     return functools.lru_cache(maxsize=65536)(occupation)
 
 
-_ANCHORED = ("full", "prefix")
-"""Rule modes asked about the tail of a key (see :func:`read_wording`): a suffix or contains rule
-that fires on a tail fires on the whole key too, unless a look-behind kept it off there on purpose."""
-
-
 # ---------------------------------------------------------------- one-jamo typos
 
 _MIN_TYPO_SYLLABLES, _MAX_TYPO_SYLLABLES = 3, 12

@@ -119,6 +119,9 @@ class RuleHit:
 
 
 _ANCHORED = ("full", "prefix")
+"""Rule modes asked about the tail of a key (``match_rules(..., anchored=True)``, the status pass's
+oracle): a suffix or contains rule that fires on a tail fires on the whole key too, unless a
+look-behind kept it off there on purpose."""
 
 
 @dataclass(frozen=True)
