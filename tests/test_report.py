@@ -137,6 +137,13 @@ def test_report_cli_with_and_without_rows(coded, tmp_path):
     assert data["provenance"]["inputs"]["rows"]["rows"] == 1_200
     assert data["provenance"]["inputs"]["consistency_rules"]["path"].endswith("consistency_npk_audit_2026.toml")
     assert "sweeps" in res.stderr  # one progress line per step
+    assert "<code>full_coverage.csv</code>" in text and (tmp_path / "full_coverage.csv").is_file()
+    summary = pd.read_csv(tmp_path / "full_axis_summary.csv", encoding="utf-8-sig")
+    ax = data["axis"]["decided"]["axis"]
+    assert summary["rho_total_lo"].iloc[0] == pytest.approx(ax["rho_ci_total"][0])
+    assert summary["rho_coding_hi"].iloc[0] == pytest.approx(ax["rho_ci_coding"][1])
+    assert summary["respondents"].iloc[0] == ax["n_respondents"] > 0
+    assert "ρ total 97.5%" in text.split("ρ and verdict per mapping")[1].split("</table>")[0]  # shown, not collapsed
 
 
 def test_report_cli_refuses_bad_paths_and_writes_nothing(coded, tmp_path):
@@ -288,6 +295,21 @@ def test_first_section_states_each_verdict_with_every_interval(verdict, rho, ci,
     assert sentences[4].startswith("What changes the verdict was not measured")
 
 
+def test_a_mapping_on_an_imputed_table_is_said_not_to_be_a_finding():
+    from coder.report.findings import findings
+
+    axes = {
+        "decided_imputed": _axis("attenuated", 0.17, [0.1, 0.2], [0.1, 0.2], [0.1, 0.2]),
+        "decided": _axis("attenuated", 0.17, [0.1, 0.2], [0.1, 0.2], [0.1, 0.2]),
+    }
+    imputed, _, real, *_ = findings(XW, axis=axes)
+    assert imputed.endswith(
+        "is measured on an IMPUTED label × sex table (see the caveats): it shows how the "
+        "measurement works and is not a finding about the data."
+    )
+    assert "IMPUTED" not in real
+
+
 def test_first_section_without_coding_interval_says_not_computed():
     from coder.report.findings import findings
 
@@ -365,7 +387,11 @@ def test_tables_for_people_counts_names_details():
     assert "persons_code_changed" not in small and "<details>" not in small and ">0.0123<" in small
     wide = pd.DataFrame({f"c{i}": [i * 1000] for i in range(12)})
     out = _table(wide, name="rules", caption="Every rule")
-    assert out.startswith("<details><summary>Every rule: 1 rows × 12 columns") and "rules.csv" in out
+    assert (
+        out.startswith("<details><summary>Every rule: 1 rows × 12 columns") and "<code>report_rules.csv</code>" in out
+    )
+    named = _table(wide, name="rules", caption="Every rule", stem="audit-2026")
+    assert "<code>audit-2026_rules.csv</code>" in named and "*" not in named.split("</summary>")[0]
     assert ">11,000<" in out
     long = _table(pd.DataFrame({"labels": range(30)}), name="x", caption="Long")
     assert long.startswith("<details>")

@@ -102,10 +102,12 @@ def _table(
     name: str | None = None,
     caption: str | None = None,
     collapse: bool | None = None,
+    stem: str = "report",
 ) -> str:
     """A table for people: counts as ``2,823``, columns named in words, wide or long tables collapsed.
 
-    ``name``: the table's key in the JSON / its CSV beside the report (said in the collapsed summary).
+    ``name``: the table's key in the JSON; its CSV beside the report is ``<stem>_<name>.csv``
+    (:func:`table_path`), said in the collapsed summary.
     ``collapse``: None collapses tables wider than 10 columns or longer than 12 rows; False never.
     """
     shown = frame if max_rows is None else frame.head(max_rows)
@@ -131,13 +133,20 @@ def _table(
     ):
         return (f"<p class='caption'>{html.escape(caption)}</p>" if caption else "") + body
     where = (
-        f" — every row and column is in the JSON and in the CSV <code>*{html.escape(name)}.csv</code>" if name else ""
+        f" — every row and column is in the JSON and in the CSV <code>{html.escape(stem)}_{html.escape(name)}.csv</code>"
+        if name
+        else ""
     )
     label = html.escape(caption or "table")
     return (
         f"<details><summary>{label}: {len(frame):,} rows × {len(frame.columns)} columns (click to open){where}"
         f"</summary>{body}</details>"
     )
+
+
+def _whole(x: float | None) -> float | None:
+    """A weighted count shown as a whole number (the exact value is in the JSON's ``axis`` object)."""
+    return None if x is None or not math.isfinite(x) else float(round(x))
 
 
 def _img(b64: str, alt: str) -> str:
@@ -168,12 +177,14 @@ def build_report(
     provenance: Mapping[str, object] | None = None,
     notes: Sequence[str] = (),
     title: str = "Crosswalk sensitivity report",
+    stem: str = "report",
 ) -> Report:
     """Build the report from a decided crosswalk and the stage results (each optional but the crosswalk).
 
     ``axis``: ``{mapping name: AxisResult}``. Every number shown is also in ``Report.data``; the
     first section states the findings in sentences (:func:`coder.report.findings.findings`), the
-    residual-error estimates come from the crosswalk's ``audit`` records.
+    residual-error estimates come from the crosswalk's ``audit`` records. ``stem``: the HTML file's
+    stem, which names the tables' CSVs beside it (``report.html`` → ``report_<name>.csv``).
     """
 
     audit = tuple(crosswalk.audit) if isinstance(crosswalk, Crosswalk) else ()
@@ -186,7 +197,7 @@ def build_report(
 
     def table(name: str, frame: pd.DataFrame, caption: str, **options) -> str:
         tables[name] = frame
-        return _table(frame, name=name, caption=caption, **options)
+        return _table(frame, name=name, caption=caption, stem=stem, **options)
 
     all_notes = list(notes)
     if sensitivity is not None:
@@ -250,10 +261,16 @@ def build_report(
             [
                 {
                     "mapping": k,
-                    "persons in frame": v.n_persons,
+                    "respondents": v.n_respondents or v.n_persons,
+                    "persons in frame": _whole(v.persons_weighted),
+                    "effective n": _whole(v.n_effective),
                     "rho": v.rho,
-                    "rho_lo": v.rho_ci[0] if v.rho_ci else None,
-                    "rho_hi": v.rho_ci[1] if v.rho_ci else None,
+                    "rho_sampling_lo": v.rho_ci[0] if v.rho_ci else None,
+                    "rho_sampling_hi": v.rho_ci[1] if v.rho_ci else None,
+                    "rho_coding_lo": v.rho_ci_coding[0] if v.rho_ci_coding else None,
+                    "rho_coding_hi": v.rho_ci_coding[1] if v.rho_ci_coding else None,
+                    "rho_total_lo": v.rho_ci_total[0] if v.rho_ci_total else None,
+                    "rho_total_hi": v.rho_ci_total[1] if v.rho_ci_total else None,
                     "verdict": v.verdict,
                     "parity flags": v.n_parity_flagged,
                     "out of band (r)": v.n_out_of_band,
@@ -285,7 +302,7 @@ def build_report(
             "<p>Bars: female share per KSCO major bucket; whiskers: 95% bootstrap interval (r interval × reference "
             "share). ρ = V_data / V_ref (Bergsma bias-corrected Cramér's V); ρ &lt; τ fails the screen.</p>",
             _img(images["axis"][0], "female share per bucket"),
-            table("axis_summary", summary, "ρ and verdict per mapping"),
+            table("axis_summary", summary, "ρ and verdict per mapping", collapse=False),
             table("axis_buckets", per_bucket, "Per bucket: female share, reference, ratio r and flags"),
         ]
     else:
@@ -586,7 +603,13 @@ def report_file(
         def report(meta: dict) -> Report:
             if "report" not in built:
                 built["report"] = build_report(
-                    decided, agreement=agreement, axis=axis, sensitivity=sens, provenance=meta, notes=notes
+                    decided,
+                    agreement=agreement,
+                    axis=axis,
+                    sensitivity=sens,
+                    provenance=meta,
+                    notes=notes,
+                    stem=Path(html_path).stem,
                 )
             return built["report"]
 

@@ -48,6 +48,13 @@ COLUMN_NAMES = {
     "rho_lo": "ρ 2.5%",
     "rho_hi": "ρ 97.5%",
     "rho_median": "ρ median",
+    "rho_sampling_lo": "ρ sampling 2.5%",
+    "rho_sampling_hi": "ρ sampling 97.5%",
+    "rho_coding_lo": "ρ coding 2.5%",
+    "rho_coding_hi": "ρ coding 97.5%",
+    "rho_total_lo": "ρ total 2.5%",
+    "rho_total_hi": "ρ total 97.5%",
+    "effective n": "Kish effective n",
     "verdict_base": "verdict without noise",
     "verdict_unchanged": "share of replicates with the verdict unchanged",
     "verdict_most": "most frequent verdict under noise",
@@ -119,6 +126,12 @@ def _interval(ci: tuple[float, float] | None) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "not computed"
 
 
+_IMPUTED_NOTE = (
+    " This mapping is measured on an IMPUTED label × sex table (see the caveats): it shows how the measurement"
+    " works and is not a finding about the data."
+)
+
+
 def _verdict_sentence(name: str, ax: Mapping[str, object]) -> str:
     rho, tau, verdict = ax["rho"], float(ax["tau"]), str(ax["verdict"])  # type: ignore[arg-type]
     which = "coding and sampling" if ax["rho_ci_total"] else "sampling only"
@@ -144,6 +157,8 @@ def _verdict_sentence(name: str, ax: Mapping[str, object]) -> str:
         f"{head} 95% intervals of ρ: sampling {_interval(ax['rho_ci'])} (rho_ci), coding "  # type: ignore[arg-type]
         f"{_interval(ax['rho_ci_coding'])} (rho_ci_coding), coding and sampling "  # type: ignore[arg-type]
         f"{_interval(ax['rho_ci_total'])} (rho_ci_total; the verdict uses it when computed)."  # type: ignore[arg-type]
+        + _IMPUTED_NOTE
+        * name.endswith("_imputed")
     )
 
 
