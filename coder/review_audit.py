@@ -3,10 +3,13 @@
 A statistics office states the quality of automatic coding as the share of persons whose code is
 wrong.  :func:`draw_audit` draws ``n`` labels **with probability proportional to persons**
 (weighted persons when the crosswalk carries weights) **with replacement** from the eligible
-labels: those with a machine KSCO code (``ksco_code`` not empty) that no reviewer has decided and
-that are not already on the review sheet.  Labels without a code (not employed, no occupation
-stated, uncoded) are not eligible: they are no machine code to audit (uncoded labels go to the
-ordinary review).  A label drawn twice is shown once and counts twice.
+labels: those the machine coded — a KSCO code (``ksco_code`` not empty), or ``0`` where it read the
+label as not in employment (status ``not_employed``: 학생, 주부, 은퇴 …) — that no reviewer has
+decided and that are not already on the review sheet.  The "not employed" reading is a machine
+decision like a code, and a wrong one (``전기공사`` read as 전(former) + 기공사) takes an employed
+person out of the comparison, so it is audited too (:func:`machine_codes`).  Labels with no
+occupation stated (``employed_unstated``: 자영업, 알바) or left uncoded have no machine answer to
+audit (uncoded labels go to the ordinary review).  A label drawn twice is shown once and counts twice.
 
 **Why this design.**  Under PPS sampling with replacement each draw picks label ``j`` with
 probability ``p_j = x_j / X`` (``x_j`` its persons, ``X`` the eligible persons), so the
@@ -52,6 +55,7 @@ __all__ = [
     "audit_eligible",
     "draw_audit",
     "estimate_residual_error",
+    "machine_codes",
     "residual_error",
     "summary_sentence",
     "wilson_interval",
@@ -59,8 +63,8 @@ __all__ = [
 ]
 
 AUDIT_DESIGN = (
-    "PPS with replacement (probability proportional to persons) from the labels with a machine code and no "
-    "review; share of persons wrong = Hansen-Hurwitz mean of the wrong indicators over the draws; "
+    "PPS with replacement (probability proportional to persons) from the labels with a machine answer (a code, "
+    "or 0 for not employed) and no review; share of persons wrong = Hansen-Hurwitz mean of the wrong indicators over the draws; "
     "95% Wilson score interval (the wrong draws are Binomial(n, share))"
 )
 LEVELS = (1, 2, 3, 4, 5)
@@ -106,13 +110,29 @@ def _text(s: pd.Series) -> pd.Series:
     return s.fillna("").astype(str).str.strip()
 
 
+def machine_codes(crosswalk: pd.DataFrame) -> pd.Series:
+    """The machine's answer per label as the reviewer writes it: ``ksco_code``, or ``0`` for a label read
+    as not in employment (``status`` ``not_employed``; ``ksco_major`` ``0`` in a crosswalk without a
+    status column); '' where the machine gave none."""
+    n = len(crosswalk)
+    code = _text(crosswalk["ksco_code"]) if "ksco_code" in crosswalk else pd.Series([""] * n, index=crosswalk.index)
+    if "status" in crosswalk:
+        idle = _text(crosswalk["status"]) == "not_employed"
+    elif "ksco_major" in crosswalk:
+        idle = _text(crosswalk["ksco_major"]) == "0"
+    else:
+        return code
+    return code.mask(idle & (code == ""), "0")
+
+
 def audit_eligible(crosswalk: pd.DataFrame, *, exclude: Iterable[str] = ()) -> pd.DataFrame:
-    """The labels an audit draws from: a machine code, no reviewer decision, not in ``exclude``, persons > 0.
+    """The labels an audit draws from: a machine answer (:func:`machine_codes`), no reviewer decision,
+    not in ``exclude``, persons > 0.
 
     Columns ``label_key``, ``persons``, ``machine_code``; sorted by label key (so the draw does
     not depend on the crosswalk's row order).
     """
-    code = _text(crosswalk["ksco_code"]) if "ksco_code" in crosswalk else pd.Series([""] * len(crosswalk))
+    code = machine_codes(crosswalk)
     reviewed = _text(crosswalk["review_code"]) if "review_code" in crosswalk else pd.Series([""] * len(crosswalk))
     keys = crosswalk["label_key"].astype(str)
     persons = _persons(crosswalk)
@@ -295,7 +315,7 @@ def residual_error(
 
     ``decisions``: label key → (reviewer's code, batch); ``regular``: the sheet's other labels (not eligible).
     """
-    machine = dict(zip(crosswalk["label_key"].astype(str), _text(crosswalk["ksco_code"])))
+    machine = dict(zip(crosswalk["label_key"].astype(str), machine_codes(crosswalk)))
     judged = [(k, machine[k], decisions[k][0], d) for k, d in audit.items() if k in decisions]
     eligible = audit_eligible(crosswalk, exclude=regular)
     return estimate_residual_error(

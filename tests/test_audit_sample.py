@@ -22,6 +22,7 @@ from coder.review_audit import (
     audit_eligible,
     draw_audit,
     estimate_residual_error,
+    machine_codes,
     summary_sentence,
     wilson_interval,
     wrong_at,
@@ -44,7 +45,8 @@ def xwalk() -> Crosswalk:
 
 def _machine_coded(xw: Crosswalk) -> dict[str, float]:
     f = xw.frame
-    coded = (f["ksco_code"].astype(str) != "") & (f.get("review_code", pd.Series("", index=f.index)) == "")
+    answered = (f["ksco_code"].astype(str) != "") | (f["status"] == "not_employed")
+    coded = answered & (f.get("review_code", pd.Series("", index=f.index)) == "")
     return dict(zip(f.loc[coded, "label_key"], f.loc[coded, "n_rows"].astype(float)))
 
 
@@ -52,7 +54,10 @@ def test_eligible_labels_are_the_machine_coded_ones(xwalk):
     eligible = audit_eligible(xwalk.frame)
     machine = _machine_coded(xwalk)
     assert dict(zip(eligible["label_key"], eligible["persons"])) == machine
-    assert "무직" not in set(eligible["label_key"])  # no code: nothing to audit
+    # a label read as not employed is the machine's answer 0; a label with no occupation stated has none
+    assert dict(zip(eligible["label_key"], eligible["machine_code"]))["무직"] == "0"
+    unstated = Crosswalk.of(code_labels(tabulate_labels(pd.Series(["자영업", "간호사"], dtype=object)), model=False))
+    assert list(audit_eligible(unstated.frame)["label_key"]) == ["간호사"]
     assert list(eligible["label_key"]) == sorted(eligible["label_key"])
     assert "건물청소원" not in set(audit_eligible(xwalk.frame, exclude={"건물청소원"})["label_key"])
 
@@ -99,7 +104,7 @@ def test_audit_only_sheet_and_no_eligible_label(xwalk):
     ex = export_review(xwalk, batch="a", limit=0, audit=5, seed=1)
     assert set(ex.frame["label_key"]) == set(ex.audit.draws) and (ex.frame["why"] == "").all()
     reviewed = xwalk.frame.copy()
-    reviewed["review_code"] = np.where(reviewed["ksco_code"] != "", reviewed["ksco_code"], "")
+    reviewed["review_code"] = np.where(reviewed["ksco_code"] != "", reviewed["ksco_code"], "0")  # all reviewed
     none = export_review(Crosswalk.of(reviewed), batch="a", limit=0, audit=5, seed=1)
     assert none.audit.draws == {} and len(none.frame) == 0
 
@@ -132,6 +137,19 @@ def test_wilson_and_hansen_hurwitz_against_hand_computed_values():
     assert est.judged_draws == 10 and est.to_dict()["unjudged_draws"] == 0
 
 
+def test_a_wrong_not_employed_reading_is_found_by_the_audit():
+    """전기공사 read as 전(former) + 기공사 would take an employed person out of the frame: the audit sees it."""
+    xw = Crosswalk.of(code_labels(tabulate_labels(pd.Series(["무직"] * 3 + ["간호사"], dtype=object)), model=False))
+    judged = [("무직", "0", "76200", 2), ("무직", "0", "0", 1)]
+    est = estimate_residual_error(judged, eligible_labels=2, eligible_persons=4.0)
+    lv1, lv2 = est.levels[0], est.levels[1]
+    assert (lv1["draws"], lv1["wrong"], lv1["shallow"]) == (3, 2, 0)
+    assert (lv2["draws"], lv2["wrong"], lv2["shallow"]) == (2, 2, 0)  # the reviewer's 0 stops above level 2
+    assert est.wrong_labels[0]["machine_code"] == "0" and est.wrong_labels[0]["wrong_from_level"] == 1
+    sheet = export_review(xw, batch="a1", limit=0, audit=6, seed=5)
+    assert set(sheet.audit.draws) <= {"무직", "간호사"} and sum(sheet.audit.draws.values()) == 6
+
+
 def test_wrong_at_levels_and_shallow_codes():
     assert [wrong_at("94", "9411", lv) for lv in (1, 2, 3, 4, 5)] == [False, False, True, True, None]
     assert [wrong_at("9411", "0", lv) for lv in (1, 2)] == [True, None]
@@ -161,7 +179,7 @@ def test_import_estimates_and_the_estimate_reads_back(tmp_path, xwalk):
     side = json.loads((tmp_path / "a1" / "audit.csv.meta.json").read_text(encoding="utf-8"))
     assert side["params"]["seed"] == 20260101 and side["summary"]["audit"]["n_draws"] == 20
     frame = read_table(sheet)
-    machine = dict(zip(xwalk.frame["label_key"], xwalk.frame["ksco_code"]))
+    machine = dict(zip(xwalk.frame["label_key"], machine_codes(xwalk.frame)))
     keys = frame["label_key"].tolist()
     wrong = keys[0]
     answers = {k: machine[k] for k in keys} | {wrong: "0"}  # the reviewer says the first is not employed

@@ -424,12 +424,13 @@ def test_report_shows_the_residual_error_of_an_audited_crosswalk(coded, tmp_path
     from coder.crosswalk.stage import Output, write_outputs
     from coder.crosswalk.store import read_crosswalk
     from coder.review import export_review, import_review
+    from coder.review_audit import machine_codes
 
     _, _, xw = coded
     crosswalk = read_crosswalk(xw)
     ex = export_review(crosswalk, batch="a1", limit=0, audit=10, seed=3)
     sheet = ex.frame.copy()
-    machine = dict(zip(crosswalk.frame["label_key"], crosswalk.frame["ksco_code"]))
+    machine = dict(zip(crosswalk.frame["label_key"], machine_codes(crosswalk.frame)))
     sheet["decision_code"] = [machine[k] for k in sheet["label_key"]]
     sheet.loc[0, "decision_code"] = "0"  # one label judged not employed: wrong at level 1
     audited = import_review(sheet, crosswalk).crosswalk
