@@ -377,6 +377,11 @@ def test_what_changes_the_verdict_from_the_sweeps_or_from_the_contract():
     )
     given = [{"sweep": "threshold", "what": "model 0.5", "verdict": "inconclusive", "rho": 0.7}]
     assert verdict_changes(_Sweeps(changes=given)) == given
+    # a noise flip stays in verdict_changes (JSON) but the sentence on rules, raters and thresholds leaves it to
+    # the stress-test sentence
+    noisy = [{"sweep": "label noise (stress test)", "what": "decided p = 0.05", "verdict": "inconclusive", "rho": 0.6}]
+    assert verdict_changes(_Sweeps(changes=noisy)) == noisy
+    assert "nothing changes the verdict" in findings(XW, axis={}, sensitivity=_Sweeps(changes=noisy))[-2]
 
 
 def test_tables_for_people_counts_names_details():

@@ -324,7 +324,9 @@ def findings(
     out.append(coverage_sentence(crosswalk))
     out.append(residual_sentence(audit))
     if sensitivity is not None:
-        out.append(_changes_sentence(sensitivity, verdict_changes(sensitivity)))
+        # the noise sweep is a stress test, said in its own sentence below, not a rule, rater or threshold
+        real = [c for c in verdict_changes(sensitivity) if "noise" not in str(c.get("sweep", ""))]
+        out.append(_changes_sentence(sensitivity, real))
         noise = _noise_sentence(sensitivity)
         if noise:
             out.append(noise)
