@@ -10,7 +10,12 @@ each in a fresh process so peak memory is its own:
 3. the same, the CSV streamed in batches (``STREAM_CSV_BYTES`` set to 0; files of 64 MB or
    more stream by default), and whether its output bytes equal those of 2.
 
-Run: ``python bench/bench_code.py`` (a script, not a test; prints a table).
+Then, in one more process, where the time of a run of 2 goes (:data:`BREAKDOWN`): each phase's
+thread, its window from the start of ``code_file`` (s) and its CPU time (s), so the critical path
+reads off the table (the setup threads run while the input is read; the rows and the crosswalk
+are written side by side).
+
+Run: ``python bench/bench_code.py [REPEATS]`` (a script, not a test; prints a table).
 """
 
 from __future__ import annotations
@@ -64,6 +69,62 @@ print(json.dumps({"seconds": total, "coding_seconds": r.seconds,
 """
 
 
+BREAKDOWN = """
+import functools, json, sys, threading, time
+from pathlib import Path
+import coder.crosswalk.stage as stage
+import coder.io as cio
+import coder.pipeline as pipeline
+PHASES = [  # (module, function, what it is)
+    (pipeline, "_read_input", "read the input (Arrow, whole)"),
+    (pipeline, "file_sha256", "hash the input"),
+    (pipeline, "_setup", "load code list, rules, status rules, index"),
+    (pipeline, "_ready_model", "load the model, first-call work"),
+    (pipeline, "tabulate_labels", "distinct labels"),
+    (pipeline, "csv_text", "render the rows' own columns as CSV"),
+    (pipeline, "_code", "code the labels (status, raters, decide)"),
+    (pipeline, "_written_rows", "each label's added columns"),
+    (cio, "_write_csv", "write (and hash) a CSV"),
+    (stage, "write_meta", "write a sidecar"),
+]
+log, t0 = [], time.perf_counter()
+def wrap(mod, name, what):
+    f = getattr(mod, name, None)
+    if f is None:
+        return  # not in this checkout
+    @functools.wraps(f)
+    def timed(*args, **kwargs):
+        start, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            where = {"_write_csv": f" {Path(str(args[-1])).name}", "write_meta": f" of {Path(str(args[0])).name}"}
+            log.append([what + where.get(name, ""), threading.current_thread().name, start - t0,
+                        time.perf_counter() - t0, time.thread_time() - cpu])
+    setattr(mod, name, timed)
+for mod, name, what in PHASES:
+    wrap(mod, name, what)
+t0 = time.perf_counter()
+pipeline.code_file(sys.argv[1], sys.argv[2], text_col="occupation", crosswalk_path=sys.argv[3])
+log.append(["code_file, in all (CPU of every thread)", "MainThread", 0.0, time.perf_counter() - t0, time.process_time()])
+print(json.dumps(sorted(log, key=lambda x: x[2])))
+"""
+
+
+def breakdown(src: Path) -> None:
+    """Print where the time of one CSV -> CSV run goes (see :data:`BREAKDOWN`)."""
+    out = subprocess.run(
+        [sys.executable, "-c", BREAKDOWN, str(src), str(OUT / "coded.csv"), str(OUT / "crosswalk.csv")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print("\nwhere the time of one coder code CSV -> CSV run goes (window from the start of code_file, CPU):")
+    for what, thread, start, end, cpu in json.loads(out.stdout.strip().splitlines()[-1]):
+        name = "main" if thread == "MainThread" else "thread"
+        print(f"  {what:52s} {name:6s} {start:5.2f} -> {end:5.2f} s   cpu {cpu:5.2f} s")
+
+
 def run(script: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -97,6 +158,7 @@ def main() -> None:
         f"coder code, CSV streamed in batches : {s:6.2f} s   peak {max(x['peak_mb'] for x in streamed):7.0f} MB"
         f"   (same bytes: {same})"
     )
+    breakdown(src)
 
 
 if __name__ == "__main__":

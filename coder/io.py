@@ -23,6 +23,7 @@ import datetime
 import decimal
 import errno
 import functools
+import hashlib
 import io
 import json
 import math
@@ -53,9 +54,12 @@ __all__ = [
     "XLSX_MAX_ROWS",
     "CsvBatchError",
     "CsvBatches",
+    "CsvText",
+    "KeyedRows",
     "all_or_nothing",
     "check_output",
     "csv_batches",
+    "csv_text",
     "decode_text",
     "detect_encoding",
     "file_delimiter",
@@ -65,6 +69,7 @@ __all__ = [
     "read_table",
     "sniff_delimiter",
     "staged_path",
+    "staged_sha256",
     "table_format",
     "write_batches",
     "write_json",
@@ -864,27 +869,32 @@ class _Run:
         self.stdout: list[str] = []
         self.made: list[Path] = []  # folders made for this run, outermost first
         self.swept: set[Path] = set()
+        self.digests: dict[Path, str] = {}  # temporary file -> sha256 of its bytes, when hashed as written
+        self.lock = threading.Lock()
 
     def stage(self, path: Path, writer: Callable[[Path], None]) -> Path:
+        """Write ``path``'s temporary file through ``writer``; files of one run may be staged from several
+        threads (:func:`coder.crosswalk.stage.write_outputs` writes a run's files side by side)."""
         folder = path.parent
-        missing = []
-        probe = folder
-        while not probe.exists() and probe != probe.parent:
-            missing.append(probe)
-            probe = probe.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _write_error(path, exc) from None
-        self.made.extend(reversed(missing))
-        if folder not in self.swept:
-            self.swept.add(folder)
-            _sweep(folder)
-        try:
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", dir=folder)
-        except OSError as exc:
-            raise _write_error(path, exc) from None
-        os.close(fd)
+        with self.lock:
+            missing = []
+            probe = folder
+            while not probe.exists() and probe != probe.parent:
+                missing.append(probe)
+                probe = probe.parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+            self.made.extend(reversed(missing))
+            if folder not in self.swept:
+                self.swept.add(folder)
+                _sweep(folder)
+            try:
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", dir=folder)
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+            os.close(fd)
         tmp = Path(name)
         try:
             writer(tmp)
@@ -894,10 +904,11 @@ class _Run:
             if isinstance(exc, OSError):
                 raise _write_error(path, exc) from None
             raise
-        earlier = self.staged.pop(path, None)  # written twice in one run: the last one counts
-        if earlier is not None:
-            earlier.unlink(missing_ok=True)
-        self.staged[path] = tmp
+        with self.lock:
+            earlier = self.staged.pop(path, None)  # written twice in one run: the last one counts
+            if earlier is not None:
+                earlier.unlink(missing_ok=True)
+            self.staged[path] = tmp
         return tmp
 
     def commit(self) -> None:
@@ -931,6 +942,7 @@ class _Run:
             for backup in backups.values():
                 backup.unlink(missing_ok=True)
         self.staged.clear()
+        self.digests.clear()
         for text in self.stdout:
             sys.stdout.write(text)
 
@@ -938,6 +950,7 @@ class _Run:
         for tmp in self.staged.values():
             tmp.unlink(missing_ok=True)
         self.staged.clear()
+        self.digests.clear()
         for folder in reversed(self.made):
             try:
                 folder.rmdir()
@@ -983,6 +996,21 @@ def staged_path(path: str | Path) -> Path:
     run = _RUN.get()
     target = Path(path)
     return run.staged.get(target, target) if run is not None else target
+
+
+def staged_sha256(path: str | Path) -> str:
+    """The sha256 of the bytes written to ``path`` (at :func:`staged_path`): taken as they were written when
+    the writer hashed them (CSV/TSV tables), else read back from the file."""
+    run = _RUN.get()
+    staged = staged_path(path)
+    digest = run.digests.get(staged) if run is not None else None
+    if digest is not None:
+        return digest
+    sha = hashlib.sha256()
+    with open(staged, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def _atomic(path: Path, writer: Callable[[Path], None]) -> None:
@@ -1130,10 +1158,11 @@ def _csv_column(series: pd.Series, sep: str, alone: bool, last: bool) -> Callabl
     return lambda a, b: _csv_cells(_string_column(series.iloc[a:b]), sep, alone)
 
 
-def _csv_columns(frame: pd.DataFrame, sep: str, alone: bool) -> list[Callable[[int, int], pa.Array]]:
+def _csv_columns(frame: pd.DataFrame, sep: str, alone: bool, end: bool = True) -> list[Callable[[int, int], pa.Array]]:
     """The frame's columns as cell makers (:func:`_csv_column`); adjacent categorical columns, with the
     int64 columns of few values between them, as one (:func:`_coded_run`): the columns a crosswalk adds to
-    rows are one combination per label, joined once per combination instead of once per row."""
+    rows are one combination per label, joined once per combination instead of once per row.  ``end``: the
+    frame's last column ends the line (its cells end in ``\n``); False for columns more will follow."""
     n = frame.shape[1]
     categorical = [isinstance(frame.dtypes.iloc[i], pd.CategoricalDtype) for i in range(n)]
     out: list[Callable[[int, int], pa.Array]] = []
@@ -1142,7 +1171,7 @@ def _csv_columns(frame: pd.DataFrame, sep: str, alone: bool) -> list[Callable[[i
         run: list[_Coded] = []
         j = i
         while j < n and (categorical[j] or (frame.dtypes.iloc[j] == np.int64 and any(categorical[j + 1 : j + 2]))):
-            coded = _coded(frame.iloc[:, j], sep, alone, j == n - 1, ints=True)
+            coded = _coded(frame.iloc[:, j], sep, alone, end and j == n - 1, ints=True)
             if coded is None:
                 break
             run.append(coded)
@@ -1152,7 +1181,7 @@ def _csv_columns(frame: pd.DataFrame, sep: str, alone: bool) -> list[Callable[[i
             out.append(joined)
             i = j
         else:
-            out.append(_csv_column(frame.iloc[:, i], sep, alone, i == n - 1))
+            out.append(_csv_column(frame.iloc[:, i], sep, alone, end and i == n - 1))
             i += 1
     return out
 
@@ -1188,15 +1217,103 @@ def _csv_text(frame: pd.DataFrame, sep: str) -> str:
     return "".join(bytes(_chunk_bytes(c)).decode("utf-8") for c in _csv_chunks(frame, sep))
 
 
-def _write_csv(frame: pd.DataFrame, tmp: Path, sep: str, encoding: str, path: object) -> None:
-    """Write a frame as CSV batch by batch; UTF-8 bytes go straight from Arrow to the file."""
-    lines = 0
+@dataclass(frozen=True, eq=False)
+class CsvText:
+    """The CSV (or TSV) cells of a frame's columns, rendered ahead of the columns that follow them
+    (:func:`csv_text`): ``lines`` holds, per batch of :data:`_CSV_ROWS` rows, each row's cells joined by
+    ``sep`` (no line end)."""
+
+    names: tuple[str, ...]
+    sep: str
+    rows: int
+    lines: tuple[pa.Array, ...]
+
+
+def csv_text(frame: pd.DataFrame, sep: str) -> CsvText:
+    """The cells of ``frame`` (at least one column) as :func:`write_table` writes them in a CSV/TSV table
+    (``sep``: ``,`` or tab) in which more columns follow: the part of the writing that does not need
+    those columns, done ahead (``coder code`` renders the rows' own columns while the rules and the model
+    load: 0.11 s of CPU for the 1M-row NPK file)."""
+    if frame.shape[1] == 0:
+        raise ValueError("csv_text: a frame with no columns")
+    columns = _csv_columns(frame, sep, alone=False, end=False)
+    lines = []
+    for a in range(0, len(frame), _CSV_ROWS):
+        b = min(a + _CSV_ROWS, len(frame))
+        cols = [c(a, b) for c in columns]
+        lines.append(pc.binary_join_element_wise(*cols, sep) if len(cols) > 1 else cols[0])
+    return CsvText(tuple(str(c) for c in frame.columns), sep, len(frame), tuple(lines))
+
+
+@dataclass(frozen=True, eq=False)
+class KeyedRows:
+    """Rows to write as a CSV/TSV table: their own columns, rendered ahead (:class:`CsvText`), then the
+    columns of ``added`` (one row per key) taken at each row's key ``index`` — the table
+    ``pd.concat([frame, added.iloc[index]], axis=1)`` without building it.  :func:`write_table` writes
+    the bytes it writes for that table, the added cells made once per key instead of once per row."""
+
+    text: CsvText
+    added: pd.DataFrame
+    index: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.text.rows, len(self.text.names) + self.added.shape[1])
+
+
+def _keyed_chunks(rows: KeyedRows, sep: str) -> Iterator[pa.Array]:
+    """:func:`_csv_chunks` of the table a :class:`KeyedRows` stands for: each key's added cells (with the
+    line end) joined once, then per batch taken at the rows' keys and joined to the rows' own text."""
+    if rows.text.sep != sep or rows.added.shape[1] == 0 or len(rows.index) != rows.text.rows:
+        raise ValueError("KeyedRows: rendered with another delimiter, no added column, or not one key per row")
+    names = [*rows.text.names, *(str(c) for c in rows.added.columns)]
+    header = _csv_cells(pa.array(names, type=pa.string()), sep, False)
+    yield pa.array([sep.join(header.to_pylist()) + "\n"], pa.string())
+    cells = [c(0, len(rows.added)) for c in _csv_columns(rows.added, sep, alone=False)]
+    ends = pc.binary_join_element_wise(*cells, sep) if len(cells) > 1 else cells[0]
+    for line, a in zip(rows.text.lines, range(0, rows.text.rows, _CSV_ROWS), strict=True):
+        taken = ends.take(pa.array(rows.index[a : a + _CSV_ROWS]))
+        yield pc.binary_join_element_wise(line, taken, sep)
+
+
+class _Hashed:
+    """A binary file that hashes (sha256) what is written to it: a sidecar's sha256 without reading the
+    file again (0.05 s of a 72 MB coded CSV's 0.09 s read back)."""
+
+    def __init__(self, fh) -> None:
+        self._fh, self._sha = fh, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self._sha.update(data)
+        return self._fh.write(data)
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _hashed_write(tmp: Path, write: Callable[[_Hashed], None]) -> None:
+    """Write ``tmp`` through ``write(file)``, its sha256 taken as the bytes go and kept for
+    :func:`staged_sha256`."""
     with tmp.open("wb") as fh:
-        if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf8-sig"):
+        hashed = _Hashed(fh)
+        write(hashed)
+    run = _RUN.get()
+    if run is not None:
+        run.digests[tmp] = hashed.hexdigest()
+
+
+def _write_csv(chunks: Iterator[pa.Array], tmp: Path, encoding: str, path: object) -> None:
+    """Write CSV chunks (:func:`_csv_chunks`) batch by batch; UTF-8 bytes go straight from Arrow to the file."""
+
+    def write(fh: _Hashed) -> None:
+        enc = encoding
+        if enc.lower().replace("_", "-") in ("utf-8-sig", "utf8-sig"):
             fh.write(codecs.BOM_UTF8)
-            encoding = "utf-8"
-        plain = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        _write_chunks(fh, _csv_chunks(frame, sep), plain, encoding, path, lines)
+            enc = "utf-8"
+        plain = enc.lower().replace("_", "-") in ("utf-8", "utf8")
+        _write_chunks(fh, chunks, plain, enc, path, 0)
+
+    _hashed_write(tmp, write)
 
 
 def _write_chunks(fh, chunks, plain: bool, encoding: str, path: object, lines: int) -> int:
@@ -1294,7 +1411,7 @@ def _write_xlsx(frame: pd.DataFrame, tmp: Path) -> None:
         raise
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8") -> None:
+def write_table(frame: pd.DataFrame | KeyedRows, path: str | Path, *, encoding: str = "utf-8") -> None:
     """Write a DataFrame by extension (``-`` writes CSV to standard output).
 
     CSV is written as UTF-8 (pass ``encoding="utf-8-sig"`` for files meant for Excel), a
@@ -1304,16 +1421,23 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8
     holding text are always text, never formulas; an integer beyond 2**53, which an XLSX
     number (a double) cannot hold, is written as text; a frame too big for a sheet is
     refused before anything is written.  The file is written all-or-nothing
-    (:func:`all_or_nothing`).
+    (:func:`all_or_nothing`); a CSV/TSV file's sha256 is taken as it is written (:func:`staged_sha256`).
+    ``frame`` may be :class:`KeyedRows` for a CSV/TSV file.
     """
     fmt = table_format(path)
+    if isinstance(frame, KeyedRows):
+        if str(path) == "-" or fmt not in ("csv", "tsv"):
+            raise ValueError(f"{path}: keyed rows are written to .csv or .tsv files only")
+        sep = "," if fmt == "csv" else "\t"
+        _atomic(Path(path), lambda tmp: _write_csv(_keyed_chunks(frame, sep), tmp, encoding, path))
+        return
     if str(path) == "-":
         _to_stdout(_csv_text(frame, ","))
         return
     target = Path(path)
     if fmt in ("csv", "tsv"):
         sep = "," if fmt == "csv" else "\t"
-        _atomic(target, lambda tmp: _write_csv(frame, tmp, sep, encoding, path))
+        _atomic(target, lambda tmp: _write_csv(_csv_chunks(frame, sep), tmp, encoding, path))
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -1338,9 +1462,10 @@ def write_batches(frames: Iterator[pd.DataFrame], path: str | Path, *, encoding:
 
     def csv(tmp: Path) -> None:
         sep = "," if fmt == "csv" else "\t"
-        plain = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        lines = 0
-        with tmp.open("wb") as fh:
+
+        def write(fh: _Hashed) -> None:
+            plain = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+            lines = 0
             if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf8-sig"):
                 fh.write(codecs.BOM_UTF8)
                 plain = True
@@ -1350,6 +1475,8 @@ def write_batches(frames: Iterator[pd.DataFrame], path: str | Path, *, encoding:
                     next(chunks)  # one header
                 lines = _write_chunks(fh, chunks, plain, encoding, path, lines)
                 written[0] += len(frame)
+
+        _hashed_write(tmp, write)
 
     def parquet(tmp: Path) -> None:
         import pyarrow.parquet as pq

@@ -1,5 +1,7 @@
 """The CSV writer's coded columns: categorical columns (and the int64 columns of few values between them) are
-written once per distinct combination of codes, byte for byte what the plain per-cell writer writes."""
+written once per distinct combination of codes, byte for byte what the plain per-cell writer writes; rows
+whose own columns were rendered ahead and whose added columns are taken per key (:class:`coder.io.KeyedRows`)
+are written as the joined frame is; a CSV/TSV file's sha256 is taken as it is written."""
 
 from __future__ import annotations
 
@@ -72,3 +74,58 @@ def test_written_files_read_back(tmp_path, monkeypatch, out):
     for col in frame:
         want = frame[col].astype(object).where(frame[col].notna(), "").astype(str).tolist()
         assert back[col].tolist() == want
+
+
+def _keyed(n: int, n_keys: int, seed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Rows' own columns, columns added per key (categoricals, an int64 between them, missing values) and each row's key."""
+    own = _frame(n, 7, seed)[["id", "text", "n"]]
+    added = _frame(n_keys, max(n_keys // 3, 1), seed + 1)[["a", "level", "b", "d"]]
+    return own, added, np.random.default_rng(seed).integers(n_keys, size=n)
+
+
+@pytest.mark.parametrize("out", ["out.csv", "out.tsv"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp949"])
+@pytest.mark.parametrize(("n", "n_keys"), [(0, 3), (1, 1), (2500, 40)])
+def test_keyed_rows_write_what_the_joined_frame_writes(tmp_path, monkeypatch, out, encoding, n, n_keys):
+    monkeypatch.setattr(cio, "_CSV_ROWS", 300)
+    own, added, index = _keyed(n, n_keys)
+    if encoding == "cp949":
+        own = own.assign(text=own["text"].str.replace("\t", " "))
+    sep = "," if out.endswith(".csv") else "\t"
+    joined = pd.concat([own, added.iloc[index].reset_index(drop=True)], axis=1)
+    cio.write_table(joined, tmp_path / f"joined-{out}", encoding=encoding)
+    cio.write_table(cio.KeyedRows(cio.csv_text(own, sep), added, index), tmp_path / out, encoding=encoding)
+    assert (tmp_path / out).read_bytes() == (tmp_path / f"joined-{out}").read_bytes()
+
+
+def test_keyed_rows_of_one_own_column_keep_empty_cells_unquoted(tmp_path):
+    own = pd.DataFrame({"text": ["", "a", ""]})
+    added = pd.DataFrame({"code": pd.Categorical(["", "1"])})
+    cio.write_table(cio.KeyedRows(cio.csv_text(own, ","), added, np.array([0, 1, 0])), tmp_path / "o.csv")
+    assert (tmp_path / "o.csv").read_bytes() == b"text,code\n,\na,1\n,\n"
+
+
+def test_keyed_rows_are_refused_for_another_delimiter_or_format(tmp_path):
+    own, added, index = _keyed(10, 3)
+    rows = cio.KeyedRows(cio.csv_text(own, ","), added, index)
+    with pytest.raises(ValueError, match="another delimiter"):
+        cio.write_table(rows, tmp_path / "o.tsv")
+    with pytest.raises(ValueError, match=r"\.csv or \.tsv files only"):
+        cio.write_table(rows, tmp_path / "o.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["o.csv", "o.tsv", "o.parquet", "o.json"])
+def test_the_sha256_of_a_staged_file_is_its_bytes(tmp_path, name):
+    import hashlib
+
+    frame = _frame(700, 5)
+    with cio.all_or_nothing():
+        if name.endswith(".json"):
+            cio.write_json({"a": [1, "가"]}, tmp_path / name)
+        else:
+            cio.write_table(frame, tmp_path / name, encoding="utf-8-sig")
+        staged = cio.staged_path(tmp_path / name)
+        assert cio.staged_sha256(tmp_path / name) == hashlib.sha256(staged.read_bytes()).hexdigest()
+        hashed = staged in cio._RUN.get().digests
+    assert hashed == name.endswith((".csv", ".tsv"))  # CSV/TSV hashed as written, others read back
