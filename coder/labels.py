@@ -207,15 +207,14 @@ def _shown(text: object) -> str:
 def _label_frame(keys, key_of_raw, raw_text, raw_count, n_rows, weight, n_raw) -> tuple[pd.DataFrame, np.ndarray]:
     """The sorted label frame and each key's position in it (see :func:`tabulate_labels`)."""
     n_keys = len(keys)
-    # the most frequent raw spelling of each key (ties: first seen)
+    # the most frequent raw spelling of each key (ties: first seen): the first of each key in that
+    # order (np.unique gives the first index of each value); a loop over the raw texts took 0.05 s
+    # a 100,000 of them, this 0.014 s
     order = np.lexsort((np.arange(n_raw + 1), -raw_count))
-    label = [""] * n_keys
-    filled = np.zeros(n_keys, dtype=bool)
-    for r in order:
-        k = key_of_raw[r]
-        if not filled[k] and raw_count[r] > 0:
-            label[k] = raw_text[r]
-            filled[k] = True
+    order = order[raw_count[order] > 0]
+    spelled, first = np.unique(np.asarray(key_of_raw)[order], return_index=True)
+    label = np.full(n_keys, "", dtype=object)
+    label[spelled] = np.asarray(raw_text, dtype=object)[order[first]]
     frame = pd.DataFrame(
         {"label_key": pd.Series(keys, dtype=object), "label": label, "n_rows": n_rows, "weight": weight}
     )

