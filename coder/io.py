@@ -35,6 +35,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -1278,28 +1279,51 @@ def _keyed_chunks(rows: KeyedRows, sep: str) -> Iterator[pa.Array]:
 
 class _Hashed:
     """A binary file that hashes (sha256) what is written to it: a sidecar's sha256 without reading the
-    file again (0.05 s of a 72 MB coded CSV's 0.09 s read back)."""
+    file again.  The bytes are hashed and written in order on a thread of their own (both release the
+    GIL) while the caller makes the next ones, at most two writes behind: the 72 MB of 1M coded NPK rows
+    cost 0.04 s to hash and 0.02 s to write, beside the 0.05 s of making them."""
 
-    def __init__(self, fh) -> None:
-        self._fh, self._sha = fh, hashlib.sha256()
+    def __init__(self, fh, pool: ThreadPoolExecutor) -> None:
+        self._fh, self._sha, self._pool = fh, hashlib.sha256(), pool
+        self._pending: list[Future] = []
+
+    def _put(self, data) -> None:
+        self._sha.update(data)
+        self._fh.write(data)
 
     def write(self, data) -> int:
-        self._sha.update(data)
-        return self._fh.write(data)
+        if len(self._pending) == 2:
+            self._pending.pop(0).result()  # a write error is raised here, in the caller's thread
+        self._pending.append(self._pool.submit(self._put, data))
+        return len(data)
 
     def hexdigest(self) -> str:
+        """The sha256 of every byte written, once they are all in the file."""
+        while self._pending:
+            self._pending.pop(0).result()
         return self._sha.hexdigest()
+
+    def drain(self) -> None:
+        """Wait for the writes still pending, their errors ignored (an error of the caller's is the one raised)."""
+        for task in self._pending:
+            task.exception()
+        self._pending.clear()
 
 
 def _hashed_write(tmp: Path, write: Callable[[_Hashed], None]) -> None:
     """Write ``tmp`` through ``write(file)``, its sha256 taken as the bytes go and kept for
     :func:`staged_sha256`."""
-    with tmp.open("wb") as fh:
-        hashed = _Hashed(fh)
-        write(hashed)
+    with tmp.open("wb") as fh, ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = _Hashed(fh, pool)
+        try:
+            write(hashed)
+        except BaseException:
+            hashed.drain()  # no write left running once the file is closed and removed
+            raise
+        digest = hashed.hexdigest()
     run = _RUN.get()
     if run is not None:
-        run.digests[tmp] = hashed.hexdigest()
+        run.digests[tmp] = digest
 
 
 def _write_csv(chunks: Iterator[pa.Array], tmp: Path, encoding: str, path: object) -> None:
@@ -1448,12 +1472,13 @@ def write_table(frame: pd.DataFrame | KeyedRows, path: str | Path, *, encoding: 
         _atomic(target, lambda tmp: _write_xlsx(frame, tmp))
 
 
-def write_batches(frames: Iterator[pd.DataFrame], path: str | Path, *, encoding: str = "utf-8") -> int:
+def write_batches(frames: Iterator[pd.DataFrame | KeyedRows], path: str | Path, *, encoding: str = "utf-8") -> int:
     """Write DataFrames one after another as one table (CSV/TSV or Parquet); return the rows written.
 
     What :func:`write_table` writes for the frames put together, without holding them: CSV
     batch by batch (one header), Parquet row group by row group (every batch cast to the first
-    one's schema).  All-or-nothing with the rest of the run (:func:`all_or_nothing`).
+    one's schema).  A CSV/TSV batch may be :class:`KeyedRows`.  All-or-nothing with the rest of
+    the run (:func:`all_or_nothing`).
     """
     fmt = table_format(path)
     if str(path) == "-" or fmt not in ("csv", "tsv", "parquet"):
@@ -1470,11 +1495,11 @@ def write_batches(frames: Iterator[pd.DataFrame], path: str | Path, *, encoding:
                 fh.write(codecs.BOM_UTF8)
                 plain = True
             for i, frame in enumerate(frames):
-                chunks = _csv_chunks(frame, sep)
+                chunks = _keyed_chunks(frame, sep) if isinstance(frame, KeyedRows) else _csv_chunks(frame, sep)
                 if i:
                     next(chunks)  # one header
                 lines = _write_chunks(fh, chunks, plain, encoding, path, lines)
-                written[0] += len(frame)
+                written[0] += frame.shape[0]
 
         _hashed_write(tmp, write)
 

@@ -672,7 +672,7 @@ def code_file(
     notes: list[str] = []
     if _streams(input_path, output_path, sheet):
         try:
-            result, inputs, stream = _code_stream(input_path, **options)  # type: ignore[arg-type]
+            result, inputs, stream = _code_stream(input_path, sep=_sep(output_path), **options)  # type: ignore[arg-type]
         except _ReadWhole:
             stream = None
     if stream is None:
@@ -791,10 +791,13 @@ def _code_stream(
     fuzzy_k: int,
     fuzzy_threshold: float | None,
     model_threshold: float | None,
+    sep: str | None = None,
     **setup_options: object,
-) -> tuple[CodingResult, dict[str, object], Iterator[pd.DataFrame]]:
+) -> tuple[CodingResult, dict[str, object], Iterator[pd.DataFrame | KeyedRows]]:
     """Code a Parquet or CSV/TSV file without holding its rows: the result (``rows`` empty), the input's
-    sidecar record, and the coded rows as batches (the file read again, lazily).
+    sidecar record, and the coded rows as batches (the file read again, lazily).  With ``sep`` (a CSV/TSV
+    output) each batch comes as :class:`~coder.io.KeyedRows`, its own columns rendered and each label's
+    added cells made once for all batches, the bytes a coded frame's batch gives.
 
     The same checks as :func:`code_frame` run first: the columns exist, no output column is
     already there (or ``replace``), ids unique (the id column alone is read for that).  The
@@ -847,11 +850,13 @@ def _code_stream(
     join = _Joiner(crosswalk)
     seconds = time.perf_counter() - start
 
-    def rows() -> Iterator[pd.DataFrame]:
+    def rows() -> Iterator[pd.DataFrame | KeyedRows]:
+        added = join.added(np.arange(len(crosswalk))) if sep is not None else None
         with _bar(progress, total=n_rows, unit="row", unit_scale=True, desc="rows written") as bar:
             for batch in batches(None):
                 idx = counter.positions(batch[text_col])
-                yield join(batch.drop(columns=clash) if clash else batch, idx)
+                own = batch.drop(columns=clash) if clash else batch
+                yield join(own, idx) if added is None else KeyedRows(csv_text(own, sep), added, idx)  # type: ignore[arg-type]
                 bar.update(len(batch))
         if not n_rows:
             yield result.rows  # no rows: the header (CSV) or schema (Parquet) still written

@@ -5,11 +5,15 @@ are written as the joined frame is; a CSV/TSV file's sha256 is taken as it is wr
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import coder.io as cio
+from coder.errors import InputError
 
 AWKWARD = ["", "간호사", '"경비"원', "조리사, 한식", "청소\n원", "a\r\nb", "\t탭", " 공백 ", "=1+2", "NaN"]
 
@@ -129,3 +133,37 @@ def test_the_sha256_of_a_staged_file_is_its_bytes(tmp_path, name):
         assert cio.staged_sha256(tmp_path / name) == hashlib.sha256(staged.read_bytes()).hexdigest()
         hashed = staged in cio._RUN.get().digests
     assert hashed == name.endswith((".csv", ".tsv"))  # CSV/TSV hashed as written, others read back
+
+
+class _FullAfter:
+    """A binary file whose ``n``-th write fails as on a full disk."""
+
+    def __init__(self, fh, n: int) -> None:
+        self.fh, self.left = fh, n
+
+    def write(self, data) -> int:
+        self.left -= 1
+        if self.left == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.fh.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_a_write_failing_midway_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch, n):
+    monkeypatch.setattr(cio, "_CSV_ROWS", 100)  # the rows' writes are hashed and written on a thread of their own
+    real_open = Path.open
+
+    def opened(self, mode="r", *args, **kwargs):
+        fh = real_open(self, mode, *args, **kwargs)
+        return _FullAfter(fh, n) if "w" in mode else fh
+
+    monkeypatch.setattr(Path, "open", opened)
+    with pytest.raises(InputError, match=r"o\.csv: cannot write into .* — no space left on the device"):
+        cio.write_table(_frame(2000, 5), tmp_path / "o.csv")
+    assert list(tmp_path.iterdir()) == []
