@@ -47,7 +47,8 @@ what is left being rapidfuzz's all-pairs LCS; memory is one block of one-byte le
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from json.encoder import encode_basestring
@@ -223,8 +224,7 @@ def fuzzy_shortlist(
         index = _Columns(entries, max(4 * k, 20))
         heads, tails, codes = index.heads, index.tails, index.codes
         got: list[list] = [[], [], [], []]  # the todo keys' scores, codes, details and candidates, in order
-        for a in range(0, len(todo), _CHUNK):
-            bounds, picked, rounded = index.shortlists([key_again(keys[i]) for i in todo[a : a + _CHUNK]], k)
+        for bounds, picked, rounded in index.shortlists([key_again(keys[i]) for i in todo], k):
             spans = list(pairwise(bounds))
             # json.dumps of the [text, code, score] lists: each entry's '["text", "code", ' and the score's 'repr]'
             parts = [heads[j] + tails[sc] for j, sc in zip(picked, rounded)]
@@ -331,11 +331,31 @@ class _Columns:
             ratio[i] = fuzz.ratio(queries[rows[i]], self.jamo[cols[i]])
         return ratio
 
-    def shortlists(self, keys: Sequence[str], k: int) -> tuple[list[int], list[int], list[float]]:
-        """The keys' shortlists (see :func:`fuzzy_shortlist`): entry positions and scores (rounded to 3
-        places), key ``r``'s in ``[bounds[r], bounds[r + 1])``, best first; returns ``(bounds, entries, scores)``."""
+    def common(self, keys: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The keys' jamo and the length of their longest common subsequence with each column (columns x keys)."""
         queries = [key.translate(self.table) for key in keys]
-        lcs = process.cdist(self.jamo, queries, scorer=LCSseq.similarity, dtype=self.lcs_type, workers=-1)
+        return queries, process.cdist(self.jamo, queries, scorer=LCSseq.similarity, dtype=self.lcs_type, workers=-1)
+
+    def shortlists(self, keys: Sequence[str], k: int) -> Iterator[tuple[list[int], list[int], list[float]]]:
+        """The keys' shortlists, block by block of :data:`_CHUNK` keys (see :meth:`rank`).
+
+        The next block's common subsequences are computed on a second thread while this block is ranked:
+        rapidfuzz holds no lock while it computes, and the ranking (numpy and Python, one core) would
+        otherwise leave the second core idle for ~30% of the stage.
+        """
+        blocks = [keys[a : a + _CHUNK] for a in range(0, len(keys), _CHUNK)]
+        with ThreadPoolExecutor(1) as ahead:
+            pending = ahead.submit(self.common, blocks[0]) if blocks else None
+            for b in range(len(blocks)):
+                queries, lcs = pending.result()
+                if b + 1 < len(blocks):
+                    pending = ahead.submit(self.common, blocks[b + 1])
+                yield self.rank(queries, lcs, k)
+
+    def rank(self, queries: Sequence[str], lcs: np.ndarray, k: int) -> tuple[list[int], list[int], list[float]]:
+        """The shortlists of jamo ``queries`` (see :func:`fuzzy_shortlist`) from :meth:`common`'s ``lcs``: entry
+        positions and scores (rounded to 3 places), query ``r``'s in ``[bounds[r], bounds[r + 1])``, best first;
+        returns ``(bounds, entries, scores)``."""
         n, m = len(queries), len(self.jamo)
         qlen = np.array([len(q) for q in queries], dtype=np.int64)
         size, full = self.group, m - m % self.group
