@@ -648,6 +648,12 @@ def code_file(
     they were.  Coded rows are written in ``encoding`` (CSV/TSV); the crosswalk CSV is UTF-8
     with BOM.  Each output ``x.csv`` gets ``x.csv.meta.json`` with its own sha256.  ``sheet``:
     the sheet of an XLSX input (:func:`~coder.io.read_table`); the sidecar records the sheet read.
+
+    Speed, for a file read whole: the rules, index and model load on two threads while the input is
+    read, its labels counted and, for a CSV/TSV output, its own columns rendered as CSV text; after the
+    coding, each label's added cells are made once and taken at the rows' labels
+    (:class:`~coder.io.KeyedRows`), and the rows and the crosswalk are written side by side, each
+    hashed as written (``bench/bench_code.py`` prints where the time goes).
     """
     outputs = {"the output (-o)": output_path, "--crosswalk": crosswalk_path}
     check_paths({"the input": input_path}, outputs)
