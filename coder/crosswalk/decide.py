@@ -62,6 +62,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
 from ..raters.base import REGISTRY, decode_candidates, slot_of
@@ -468,6 +470,16 @@ def decide(
 
     Pure: the same stored columns, code list and policy give the same result.  The rules every
     decision obeys are in the module docstring.
+
+    How it is fast (issue 22; 2.67 → 1.04 s of CPU for a batch of 100,000 synthetic labels): each
+    rater's answers are read into arrays once per batch (which are usable, which confident), and a
+    *plain* label (an employed status; no reviewer code, panel vote, flag or invalid code; at most
+    one confident answer: 75,000 of those 100,000) is decided with the batch's plain labels at
+    once, where the module docstring's rules reduce to "the confident answer decides, else the model's code
+    corroborated by fuzzy, else no code".  Every other label is decided on its own by
+    :func:`_decide_label`, as before.  The model's levels are read by :class:`_ModelLevels`, the
+    fuzzy top candidate only where corroboration is asked (a malformed candidates cell elsewhere
+    is not read).
     """
     if policy is None:
         policy = DecisionPolicy()
@@ -483,85 +495,179 @@ def decide(
     members = [n for n in names if slot_of(n) == "panel"]
     singles = [n for n in names if slot_of(n) != "panel"]
     n_rows = len(crosswalk)
+    present = set(crosswalk.columns)
 
     def col(name: str, field_: str, default: object) -> list:
         c = f"{name}_{field_}"
-        return crosswalk[c].tolist() if c in crosswalk.columns else [default] * n_rows
+        return crosswalk[c].tolist() if c in present else [default] * n_rows
 
     def texts(name: str, field_: str) -> list[str]:
-        return [v if type(v) is str else str(v or "") for v in col(name, field_, "")]
+        c = f"{name}_{field_}"
+        if c not in present:
+            return [""] * n_rows
+        values = crosswalk[c].to_numpy()
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+            return values.tolist()  # every cell text already (as the raters write them)
+        return [v if type(v) is str else str(v or "") for v in crosswalk[c].tolist()]
 
-    def scores(name: str) -> list[float]:
-        return [float(v) if v not in ("", None) else math.nan for v in col(name, "score", math.nan)]
+    def floats(name: str, field_: str) -> np.ndarray:
+        c = f"{name}_{field_}"
+        if c not in present:
+            return np.full(n_rows, math.nan)
+        if crosswalk[c].dtype == np.float64:
+            return crosswalk[c].to_numpy(dtype=float, copy=True)
+        return np.array([float(v) if v not in ("", None) else math.nan for v in crosswalk[c].tolist()], dtype=float)
 
-    model_chain: list[list[tuple[str, float]]] = (
-        [_model_levels(d) for d in texts("model", "detail")] if "model" in singles else [[]] * n_rows
-    )
+    def flags(name: str, field_: str) -> np.ndarray:
+        c = f"{name}_{field_}"
+        if c not in present:
+            return np.zeros(n_rows, dtype=bool)
+        if crosswalk[c].dtype == bool:
+            return crosswalk[c].to_numpy(dtype=bool, copy=True)
+        return np.array([v if type(v) is bool else _truthy(v) for v in crosswalk[c].tolist()], dtype=bool)
+
+    model_on = "model" in singles
     # no evidence, no code: a label the model's detector says names no occupation gets nothing from a weak rater
-    evidence = [float(v) if v not in ("", None) else math.nan for v in col("model", "evidence", math.nan)]
-    no_evidence = ["model" in singles and not math.isnan(e) and e < policy.evidence_threshold for e in evidence]
-    fuzzy_top = (
-        [_corroborator(v, policy.corroborate_floor) for v in col("fuzzy", "candidates", "")]
-        if "fuzzy" in singles and "model" in singles and policy.corroborate_threshold < 1
-        else [""] * n_rows
-    )
-    single_cols = {
-        n: (
-            texts(n, "code"),
-            scores(n),
-            texts(n, "rule_id"),
-            texts(n, "flags"),
-            texts(n, "detail"),
-            [v if type(v) is bool else _truthy(v) for v in col(n, "depth_final", False)],
-        )
-        for n in singles
-    }
-    if "model" in single_cols:  # the model's answer at this policy's threshold (rate once, decide many times)
+    evidence = floats("model", "evidence")
+    no_evidence = evidence < policy.evidence_threshold if model_on else np.zeros(n_rows, dtype=bool)
+    single_cols = {n: (texts(n, "code"), floats(n, "score"), texts(n, "rule_id")) for n in singles}
+    chains = _ModelLevels(texts("model", "detail") if model_on else [""] * n_rows)
+    if model_on:  # the model's answer at this policy's threshold (rate once, decide many times)
         m_codes, m_scores = single_cols["model"][0], single_cols["model"][1]
         t = policy.threshold("model")
-        deep = max(t, policy.model_depth_threshold)
-        for i, chain in enumerate(model_chain):
-            if chain:
-                ok = (
-                    [(c, s) for lv, (c, s) in enumerate(chain) if s >= (deep if lv else t)]
-                    if not no_evidence[i]
-                    else []
-                )
-                m_codes[i], m_scores[i] = ok[-1] if ok else ("", chain[0][1])
-    member_cols = {
-        m: (texts(m, "code"), [_truthy(v) if v not in ("", None) else True for v in col(m, "valid", True)])
-        for m in members
-    }
-    human_cols = {h: (texts(h, "code"), texts(h, "rule_id")) for h in humans}
-    rule_hits = texts("rule", "hits")
-    rule_conflict = [v if type(v) is bool else _truthy(v) for v in col("rule", "conflict", False)]
-    statuses = crosswalk["status_parsed"].astype(str).tolist()
-    status_rules = crosswalk["status_rule"].astype(str).tolist()
-    cores = crosswalk["core_key"].astype(str).tolist()
-    core_notes = _core_notes(crosswalk)
-    out: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
-    panel_out: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
+        rows, picked, scores = chains.answer(t, max(t, policy.model_depth_threshold), no_evidence)
+        m_scores[rows] = scores
+        for i, c in zip(rows.tolist(), picked.tolist()):
+            m_codes[i] = c
+
+    # which answers count, per rater: a label is plain when one answer at most is confident and nothing
+    # needs reading (a flag, an invalid or a human code, a panel vote, a status of its own)
     code_set = codes.codes
-    # each single rater's cells row by row, and what the policy says of its slot
-    single_rows = [(n, list(zip(*single_cols[n])), slot_of(n), n == "rule") for n in singles]
+    exclude_rules = policy.exclude_rules
+    plain = crosswalk["status_parsed"].astype(str).to_numpy() == ""
+    n_confident = np.zeros(n_rows, dtype=np.int64)
+    decider = np.full(n_rows, -1, dtype=np.int64)  # the position in singles of the confident answer
     slot_facts = {
         slot: (_rank(policy, slot), slot in policy.strong, policy.threshold(slot))
         for slot in {slot_of(n) for n in singles}
     }
-    exclude_rules = policy.exclude_rules
+    rule_hits = texts("rule", "hits")
+    rule_conflict = flags("rule", "conflict")
+    single_rows = []
+    for j, n in enumerate(singles):
+        c, s, rid = single_cols[n]
+        fl, det, final = texts(n, "flags"), texts(n, "detail"), flags(n, "depth_final")
+        rank, strong, threshold = slot_facts[slot_of(n)]
+        code = np.array(c, dtype=object)
+        given = code != ""
+        if exclude_rules:
+            given &= ~pd.Series(rid, dtype=object).isin([r for r in exclude_rules if r]).to_numpy()
+        valid = pd.Series(code, dtype=object).isin(list(code_set)).to_numpy()
+        read_flags = np.array(fl, dtype=object) != ""
+        if "ambiguous" in "\n".join(det):  # else no detail starts with it
+            read_flags |= np.fromiter((d.startswith("ambiguous") for d in det), dtype=bool, count=n_rows)
+        if n == "rule":
+            read_flags |= rule_conflict
+        plain &= ~read_flags & ~(given & ~valid)
+        usable = given & valid if strong else given & valid & ~no_evidence
+        confident = usable if strong else usable & (s >= threshold)
+        n_confident += confident
+        decider[confident & (decider < 0)] = j
+        single_rows.append((n, (code, s, np.array(rid, dtype=object)), (c, s.tolist(), rid, fl, det, final.tolist())))
+    plain &= n_confident <= 1
+    member_cols = {
+        m: (texts(m, "code"), [_truthy(v) if v not in ("", None) else True for v in col(m, "valid", True)])
+        for m in members
+    }
+    for votes, _ in member_cols.values():
+        plain &= np.array(votes, dtype=object) == ""
+    human_cols = {h: (texts(h, "code"), texts(h, "rule_id")) for h in humans}
+    for h_codes, _ in human_cols.values():
+        plain &= np.array(h_codes, dtype=object) == ""
 
-    for i in range(n_rows):
-        ev = _Label(statuses[i], status_rules[i], cores[i], [], model_chain=model_chain[i], fuzzy_top=fuzzy_top[i])
-        if no_evidence[i]:
-            ev.model_chain, ev.fuzzy_top = [], ""
-            ev.notes.append(
-                f"no evidence of an occupation (model evidence {evidence[i]:.2f} < {policy.evidence_threshold:.2f}): "
-                "weak raters abstain"
-            )
-        if core_notes[i]:
-            ev.notes.append(core_notes[i])
-            if core_notes[i].startswith("typo"):
-                ev.reasons.append("typo")
+    # what a label says before any rater (no evidence, how the wording was read): 13,000 of 100,000 labels
+    lead: dict[int, tuple[list[str], list[str]]] = {}
+    bar = f"{policy.evidence_threshold:.2f}"
+    for i in np.flatnonzero(no_evidence).tolist():
+        lead[i] = (
+            [f"no evidence of an occupation (model evidence {evidence[i]:.2f} < {bar}): weak raters abstain"],
+            [],
+        )
+    core_notes = _core_notes(crosswalk)
+    for i in np.flatnonzero(np.array(core_notes, dtype=object) != "").tolist():
+        notes, reasons = lead.setdefault(i, ([], []))
+        notes.append(core_notes[i])
+        if core_notes[i].startswith("typo"):
+            reasons.append("typo")
+
+    # plain labels, all at once: the confident answer decides (a weak one with a note and a reason)
+    code_out = np.full(n_rows, "", dtype=object)
+    source_out, rid_out, own, reason = code_out.copy(), code_out.copy(), code_out.copy(), code_out.copy()
+    for j, (n, (code, s, rid), _) in enumerate(single_rows):
+        at = np.flatnonzero(plain & (decider == j))
+        code_out[at], rid_out[at], source_out[at] = code[at], rid[at], n
+        notes = [[] for _ in at] if n == "rule" or not slot_facts[slot_of(n)][1] else []
+        if not slot_facts[slot_of(n)][1]:
+            reason[at] = "weak"
+            bar = f"{policy.threshold(n):.2f}"
+            for k, score in enumerate(s[at].tolist()):
+                notes[k].append(f"weak rater {n}: score {score:.3f} >= {bar}")
+        if n == "rule":
+            for k, c in enumerate(code[at].tolist()):
+                if codes.level(c) < 3:
+                    notes[k].append(f"vague label: coded at level {codes.level(c)} only")
+        if notes:
+            own[at] = ["; ".join(x) for x in notes]
+    # with none: the model's code corroborated by the fuzzy top candidate, else no code
+    blank = np.flatnonzero(plain & (decider < 0))
+    reason[blank] = "no_code"
+    own[blank] = "no rater could code it"
+    corroborate = "fuzzy" in singles and model_on and policy.corroborate_threshold < 1
+    candidates = col("fuzzy", "candidates", "") if corroborate else []
+    if corroborate:
+        for i in blank[~no_evidence[blank] & chains.present[blank]].tolist():
+            top = _corroborator(candidates[i], policy.corroborate_floor)
+            backed = [
+                (c, s)
+                for c, s in (chains.chain(i) if top else ())
+                if s >= policy.corroborate_threshold and c in codes and codes.same_lineage(c, top)
+            ]
+            if backed:
+                c, s = backed[-1]
+                note = f"model={c} ({s:.2f}) corroborated by fuzzy top {top}"
+                if s >= policy.threshold("model"):
+                    note += f"; weak rater model: score {s:.3f} >= {policy.threshold('model'):.2f}"
+                code_out[i], source_out[i], own[i], reason[i] = c, "model", note, "weak"
+    status_of = {c: _status_of("", c) for c in set(code_out[plain].tolist())}
+    status_out = np.array(
+        [status_of[c] if ok else "" for c, ok in zip(code_out.tolist(), plain.tolist())], dtype=object
+    )
+    status_out[blank] = np.where(code_out[blank] == "", "unknown", status_out[blank])
+    coded = np.ones(n_rows, dtype=bool)
+    coded[blank] = code_out[blank] != ""
+    notes_out, reasons_out = own, reason.copy()
+    former_out = np.full(n_rows, "", dtype=object)
+    for i in np.flatnonzero(plain).tolist():
+        if i in lead:
+            notes, reasons = lead[i]
+            notes_out[i] = "; ".join(dict.fromkeys([*notes, *(own[i].split("; ") if own[i] else [])]))
+            reasons_out[i] = ";".join(dict.fromkeys([*reasons, *([reason[i]] if reason[i] else [])]))
+
+    # every other label on its own, as the rules of the module docstring say
+    statuses = crosswalk["status_parsed"].astype(str).tolist()
+    status_rules = crosswalk["status_rule"].astype(str).tolist()
+    cores = crosswalk["core_key"].astype(str).tolist()
+    conflicts = rule_conflict.tolist()
+    n_confident = n_confident.tolist()
+    no_evidence = no_evidence.tolist()
+    panel_out = {"panel_votes": np.full(n_rows, "", dtype=object), "panel_valid": np.zeros(n_rows, dtype=np.int64)}
+    panel_out["panel_agreement"] = np.full(n_rows, math.nan)
+    for i in np.flatnonzero(~plain).tolist():
+        notes, reasons = lead.get(i, ([], []))
+        ev = _Label(statuses[i], status_rules[i], cores[i], [], notes=notes, reasons=reasons)
+        if not no_evidence[i] and not n_confident[i]:  # corroboration is asked only where nothing is confident
+            ev.model_chain = chains.chain(i)
+            ev.fuzzy_top = _corroborator(candidates[i], policy.corroborate_floor) if corroborate else ""
         for h, (h_codes, h_ids) in human_cols.items():
             c = h_codes[i]
             if c and c in code_set:
@@ -569,41 +675,51 @@ def decide(
             elif c and c != BUCKET_NOT_EMPLOYED:
                 ev.notes.append(f"{h} gave {c!r}, not in {codes.name} (ignored)")
                 ev.reasons.append("invalid")
-        for n, rows, slot, is_rule in single_rows:
-            c, s, rid, fl, det, final = rows[i]
-            conflict = is_rule and rule_conflict[i]
+        for n, _, (cs, ss, rids, fls, dets, finals) in single_rows:
+            c, s, rid, fl, det, final = cs[i], ss[i], rids[i], fls[i], dets[i], finals[i]
+            conflict = n == "rule" and conflicts[i]
             if fl or conflict or det.startswith("ambiguous"):  # else nothing to read
-                _read_flags(ev, n, fl, det, rule_hits[i] if is_rule else "", conflict)
+                _read_flags(ev, n, fl, det, rule_hits[i] if n == "rule" else "", conflict)
             if not c or (rid and rid in exclude_rules):
                 continue
             if c not in code_set:
                 ev.notes.append(f"{n} gave {c!r}, not in {codes.name} (ignored)")
                 ev.reasons.append("invalid")
                 continue
-            rank, strong, threshold = slot_facts[slot]
+            rank, strong, threshold = slot_facts[slot_of(n)]
             if no_evidence[i] and not strong:
                 continue
             confident = strong or s >= threshold
-            ev.answers.append(_Answer(rank, n, c, s, rid, strong, confident, final or slot in DEPTH_FINAL))
+            ev.answers.append(_Answer(rank, n, c, s, rid, strong, confident, final or slot_of(n) in DEPTH_FINAL))
         if members:
-            _read_panel(ev, i, members, member_cols, policy, codes, panel_out)
+            one: dict[str, list] = {c: [] for c in PANEL_COLUMNS}
+            _read_panel(ev, i, members, member_cols, policy, codes, one)
+            for c, values in one.items():
+                panel_out[c][i] = values[0]
         d = _decide_label(ev, policy, codes)
-        former = ""
         if statuses[i] == "former":
-            d, former = _as_former(d, status_rules[i])
-        out["former_code"].append(former)
-        out["former_title"].append(codes.title(former))
-        out["status"].append(d.status)
-        out["ksco_code"].append(d.code)
-        out["ksco_level"].append(codes.level(d.code))
-        no_job = not d.code and d.coded and d.status in ("not_employed", "job_seeker")
-        out["ksco_major"].append(BUCKET_NOT_EMPLOYED if no_job else codes.major(d.code))
-        out["ksco_title"].append(codes.title(d.code))
-        out["code_source"].append(d.source)
-        out["rule_id"].append(d.rule_id)
-        out["needs_review"].append(bool(d.reasons))
-        out["review_reasons"].append(";".join(dict.fromkeys(d.reasons)))
-        out["code_note"].append("; ".join(dict.fromkeys(d.notes)))
+            d, former_out[i] = _as_former(d, status_rules[i])
+        status_out[i], code_out[i], source_out[i], rid_out[i] = d.status, d.code, d.source, d.rule_id
+        notes_out[i], reasons_out[i] = "; ".join(dict.fromkeys(d.notes)), ";".join(dict.fromkeys(d.reasons))
+        coded[i] = d.coded
+
+    code_list = code_out.tolist()
+    known = {c: (codes.level(c), codes.title(c)) for c in {*code_list, *former_out.tolist()}}
+    no_job = (code_out == "") & coded & pd.Series(status_out).isin(["not_employed", "job_seeker"]).to_numpy()
+    out = {
+        "status": status_out.tolist(),
+        "ksco_code": code_list,
+        "ksco_level": [known[c][0] for c in code_list],
+        "ksco_major": [BUCKET_NOT_EMPLOYED if nj else codes.major(c) for c, nj in zip(code_list, no_job.tolist())],
+        "ksco_title": [known[c][1] for c in code_list],
+        "code_source": source_out.tolist(),
+        "rule_id": rid_out.tolist(),
+        "needs_review": (reasons_out != "").tolist(),
+        "review_reasons": reasons_out.tolist(),
+        "code_note": notes_out.tolist(),
+        "former_code": former_out.tolist(),
+        "former_title": [known[c][1] for c in former_out.tolist()],
+    }
 
     frame = crosswalk.drop(columns=[c for c in (*FINAL_COLUMNS, *PANEL_COLUMNS) if c in crosswalk.columns])
     head = [*LABEL_COLUMNS, *STATUS_COLUMNS]
@@ -613,7 +729,7 @@ def decide(
     final["needs_review"] = final["needs_review"].astype(bool)
     parts = [frame[head], final]
     if members:
-        panel = pd.DataFrame(panel_out, index=frame.index)
+        panel = pd.DataFrame({c: v.tolist() for c, v in panel_out.items()}, index=frame.index)
         panel["panel_valid"] = panel["panel_valid"].astype("int64")
         panel["panel_agreement"] = panel["panel_agreement"].astype(float)
         parts.append(panel)
@@ -704,6 +820,13 @@ _LEVELS_RE = re.compile(
 )
 """A model detail as the model rater writes it (``{"levels":[[code,p],…],"top":[…],"evidence":p}``, JSON
 without whitespace or escapes, no second ``levels``): the levels' text."""
+_FAST_LEVELS = (
+    rf'^\{{"levels":\[(?P<levels>(?:\["[0-9A-Za-z]+",[01](?:\.[0-9]+)?\](?:,\["[0-9A-Za-z]+",[01](?:\.[0-9]+)?\])*)?)\]'
+    rf'(?:,"(?:top|evidence)":(?:\[(?:{_PAIR}(?:,{_PAIR})*)?\]|{_NUMBER}))*\}}$'
+)
+"""A model detail as :data:`_LEVELS_RE` reads it, narrowed for Arrow's RE2 (no lookahead): the levels'
+probabilities without sign or exponent (``[01]`` then decimals, which Arrow and ``float`` read alike) and
+only the keys the model rater writes after them."""
 _PAIR_RE = re.compile(rf'\["([0-9A-Za-z]+)",({_NUMBER})\]')
 
 
@@ -724,6 +847,67 @@ def _model_levels(detail: str) -> list[tuple[str, float]]:
         return [(str(c), float(s)) for c, s in chain]
     except (ValueError, TypeError, AttributeError):
         return []
+
+
+class _ModelLevels:
+    """Every label's model levels ``[(code, p), …]`` (major → unit group), read from the detail cells at once.
+
+    The cells as the model rater writes them (levels' probabilities written ``0.9656``, keys
+    ``top`` and ``evidence``: :data:`_FAST_LEVELS`) are read by Arrow over the whole batch, one
+    regular expression and two splits (0.78 → 0.1 s for 100,000 labels); any other cell
+    (json with spaces, exponents, other keys, junk) by :func:`_model_levels` on its own.  Both
+    give the levels :func:`_model_levels` gives: the fast pattern accepts a subset of the cells
+    :data:`_LEVELS_RE` reads without json, and reads the same pairs out of them.
+    """
+
+    def __init__(self, details: Sequence[str]) -> None:
+        levels = pc.struct_field(pc.extract_regex(pa.array(details, type=pa.large_string()), _FAST_LEVELS), [0])
+        body = pc.utf8_slice_codeunits(levels, 2, -1)  # '["3",0.9],["39",0.8]' → '3",0.9],["39",0.8'
+        body = pc.if_else(pc.not_equal(body, ""), body, pa.scalar(None, pa.large_string()))
+        pairs = pc.split_pattern(body, '],["')
+        self.lengths = pc.fill_null(pc.list_value_length(pairs), 0).to_numpy().astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+        pair = pc.split_pattern(pc.list_flatten(pairs), '",', max_splits=1)
+        self.codes = pc.list_element(pair, 0).to_numpy(zero_copy_only=False).astype(object)
+        self.probs = pc.cast(pc.list_element(pair, 1), pa.float64()).to_numpy(zero_copy_only=False).astype(float)
+        self._codes, self._probs, self._starts = self.codes.tolist(), self.probs.tolist(), self.starts.tolist()
+        other = np.flatnonzero(pc.is_null(levels).to_numpy(zero_copy_only=False))
+        self.other = {i: _model_levels(details[i]) for i in other.tolist() if details[i].startswith("{")}
+        self.present = self.lengths > 0
+        self.present[[i for i, chain in self.other.items() if chain]] = True
+
+    def chain(self, i: int) -> list[tuple[str, float]]:
+        """Label ``i``'s levels."""
+        if i in self.other:
+            return self.other[i]
+        a, b = self._starts[i], self._starts[i + 1]
+        return list(zip(self._codes[a:b], self._probs[a:b]))
+
+    def answer(self, t: float, deep: float, no_evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The model's code and score on every label with levels: its deepest level whose probability reaches
+        ``t`` (the major group) or ``deep`` (below it), ``("", p of the major group)`` where none does or
+        the label has no evidence.  Returns ``(labels, codes, scores)``."""
+        rows = np.flatnonzero(self.lengths > 0)
+        first = self.starts[rows]
+        n = len(self.probs)
+        level = np.arange(n) - np.repeat(self.starts[:-1], self.lengths)
+        at = np.where(self.probs >= np.where(level == 0, t, deep), np.arange(n), -1)
+        last = np.maximum.reduceat(at, first) if len(rows) else np.empty(0, dtype=np.int64)
+        last[no_evidence[rows]] = -1
+        codes = np.where(last >= 0, self.codes[last], "")
+        scores = np.where(last >= 0, self.probs[last], self.probs[first])
+        extra = [(i, chain) for i, chain in self.other.items() if chain]
+        if not extra:
+            return rows, codes, scores
+        picks = []
+        for i, chain in extra:
+            ok = [(c, s) for lv, (c, s) in enumerate(chain) if s >= (deep if lv else t)] if not no_evidence[i] else []
+            picks.append(ok[-1] if ok else ("", chain[0][1]))
+        return (
+            np.concatenate([rows, [i for i, _ in extra]]).astype(np.int64),
+            np.concatenate([codes, np.array([c for c, _ in picks], dtype=object)]),
+            np.concatenate([scores, [s for _, s in picks]]),
+        )
 
 
 def _truthy(v: object) -> bool:
