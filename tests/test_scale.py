@@ -104,7 +104,7 @@ def test_fuzzy_in_blocks_equals_the_full_matrix_shortlist(queries, monkeypatch):
 
 
 def test_fuzzy_on_a_small_index_equals_the_full_matrix_shortlist(queries):
-    """Fewer index keys than 16 groups of the shortlist's width: every column is ranked."""
+    """Fewer index keys than 32 groups of the shortlist's width: each column is its own group."""
     entries = list(load_index().entries)[::40]  # ~180 entries, some keys shared by a title and a name
     some = queries[::5]
     skip = [False] * len(some)
@@ -304,14 +304,14 @@ def test_labels_from_counts_equal_the_labels_of_the_rows():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fuzzy_on_a_random_index_full_of_ties_equals_the_full_matrix_shortlist(seed):
-    """Keys from a few syllables (many equal scores, keys shared by codes of two depths), 700 of them (16 groups)."""
+    """Keys from a few syllables (many equal scores, keys shared by codes of two depths), ~800 distinct (groups of 32)."""
     rng = np.random.default_rng(seed)
     syllables = list("가나다라간난호사원부")
 
     def word(lo: int, hi: int) -> str:
         return "".join(rng.choice(syllables, size=int(rng.integers(lo, hi))))
 
-    keys = [word(1, 6) for _ in range(700)]
+    keys = [word(1, 6) for _ in range(700)] + [word(6, 8) for _ in range(300)]
 
     def code() -> str:  # 30 codes of one to three digits
         return str(int(rng.integers(10))) * int(rng.integers(1, 4))
@@ -327,13 +327,13 @@ def test_fuzzy_on_a_random_index_full_of_ties_equals_the_full_matrix_shortlist(s
         assert got.codes == tuple(codes) and got.scores == tuple(scores)
 
 
-@pytest.mark.parametrize("syllables", ["가나다라마바사아자차카타파하", "가나다라간호사원"])
+@pytest.mark.parametrize("syllables", ["가나다라마바사아자차카타파하", "가나다라간호사원부"])
 def test_fuzzy_at_the_bound_and_on_odd_labels_equals_the_full_matrix_shortlist(syllables):
     """Many columns scoring exactly a row's width-th best (the bound is then that score, less its rounding
     room), one-syllable and one-letter keys and labels, labels empty once normalised ("nan"), and pairs
     whose lengths sum to 319 jamo or more (scored by rapidfuzz itself).  14 syllables: 212 keys, fewer
-    than 16 groups of 20 (each column its own group, so the bound is exact); 8 syllables: 520 keys of
-    three syllables and fewer, in groups of 16."""
+    than 32 groups of 20 (each column its own group, so the bound is exact); 9 syllables: 821 keys of
+    three syllables and fewer, in groups of 32."""
     keys = [a + b for a in syllables for b in syllables]
     if len(syllables) < 10:
         keys += [a + b + c for a in syllables for b in syllables for c in syllables]
