@@ -227,13 +227,13 @@ def fuzzy_shortlist(
         heads, tails, codes = index.heads, index.tails, index.codes
         got: list[list] = [[], [], [], []]  # the todo keys' scores, codes, details and candidates, in order
         for bounds, picked, rounded in index.shortlists([key_again(keys[i]) for i in todo], k):
-            spans = list(pairwise(bounds))
+            spans, starts = list(pairwise(bounds)), bounds[:-1]
             # json.dumps of the [text, code, score] lists: each entry's '["text", "code", ' and the score's 'repr]'
-            parts = [heads[j] + tails[sc] for j, sc in zip(picked, rounded)]
-            named = [codes[j] for j in picked]
+            parts = list(map(str.__add__, map(heads.__getitem__, picked), map(tails.__getitem__, rounded)))
+            named = list(map(codes.__getitem__, picked))
             pairs = list(zip(named, rounded))
-            got[0] += [rounded[b] for b, _ in spans]
-            got[1] += [named[b] for b, _ in spans]
+            got[0] += map(rounded.__getitem__, starts)
+            got[1] += map(named.__getitem__, starts)
             got[2] += ["[" + ", ".join(parts[b:e]) + "]" for b, e in spans]
             got[3] += [tuple(pairs[b:e]) for b, e in spans]
         for column, values in zip((scores, out_codes, details, cands), got):
