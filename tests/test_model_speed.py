@@ -557,3 +557,48 @@ def test_the_crosswalk_is_the_one_the_former_code_gives(npk_labels, status_label
         status._frequent.cache_clear()
     assert len(new) > 5000
     pd.testing.assert_frame_equal(new, old)
+
+
+def _former_gram_codes(union, ngram_max):
+    """The n-gram integer codes as the plan built them before they were computed with numpy (a Python loop)."""
+    alphabet = sorted({ord(c) for f in union for c in f})
+    if not 1 <= ngram_max <= 4 or len(alphabet) >= 2**16 - 1:
+        return None
+    rank = {c: i + 1 for i, c in enumerate(alphabet)}
+    codes, ids = [], []
+    for f, u in union.items():
+        if 1 <= len(f) <= ngram_max:
+            codes.append(sum(rank[ord(c)] << (16 * j) for j, c in enumerate(f)))
+            ids.append(u)
+    codes_a = np.asarray(codes, dtype=np.uint64)
+    order = np.argsort(codes_a, kind="stable")
+    single = np.zeros(len(alphabet) + 1, dtype=np.int64)
+    for f, u in union.items():
+        if len(f) == 1:
+            single[rank[ord(f)]] = u
+    return np.asarray(alphabet, dtype=np.uint32), codes_a[order], np.asarray(ids, dtype=np.int64)[order], single
+
+
+@pytest.mark.parametrize(
+    ("union", "ngram_max"),
+    [
+        (None, None),  # the shipped model's own union
+        ({}, 3),
+        ({"a": 1, "": 2, "ab": 3, "abcdef": 4, "\ud800x": 5, "b": 6, "가나다": 7, "S:다": 8}, 3),
+        ({"": 3, "a": 1, "abcde": 2, "zz": 4}, 4),
+        ({"xyz": 1}, 1),
+        ({"x": 1}, 5),  # codes would not fit 64 bits
+    ],
+)
+def test_ngram_codes_are_the_former_ones(model, union, ngram_max):
+    from coder.raters.model_core import _gram_codes, _Plan
+
+    if union is None:
+        union, ngram_max = _Plan.of(model).union, model.vectorizer.ngram_max
+        assert len(union) > 50_000
+    former, now = _former_gram_codes(union, ngram_max), _gram_codes(union, ngram_max)
+    if former is None:
+        assert now is None
+        return
+    for a, b in zip(former, now, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
