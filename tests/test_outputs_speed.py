@@ -22,6 +22,7 @@ import pytest
 import coder.crosswalk.stage as stage
 import coder.io as cio
 import coder.pipeline as pipeline
+from coder.errors import InputError
 from coder.io import staged_path
 
 AWKWARD = [
@@ -198,3 +199,15 @@ def test_an_empty_input_writes_the_header_alone_the_same(tmp_path, monkeypatch):
     src.write_text("id,occupation\n", encoding="utf-8")
     new, old = _both(tmp_path, monkeypatch, src)
     _same(new, old)
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    import gc
+
+    src = tmp_path / "in.csv"
+    cio.write_table(_awkward(50), src)
+    pipeline.code_file(src, tmp_path / "out.csv", text_col="occupation")
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(InputError):
+        pipeline.code_file(src, tmp_path / "out2.csv", text_col="no such column")
+    assert gc.get_freeze_count() == 0
