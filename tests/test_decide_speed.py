@@ -28,9 +28,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from coder import pipeline
 from coder.codes import BUCKET_MILITARY, BUCKET_NOT_EMPLOYED, CodeList, load_codes
 from coder.crosswalk import decide as decide_module
-from coder.crosswalk.assemble import LABEL_COLUMNS, STATUS_COLUMNS, add_raters, order_raters
+from coder.crosswalk.assemble import (
+    LABEL_COLUMNS,
+    STATUS_COLUMNS,
+    Assembler,
+    RatedColumns,
+    _column,
+    add_raters,
+    order_raters,
+)
 from coder.crosswalk.decide import (
     DEPTH_FINAL,
     FINAL_COLUMNS,
@@ -40,9 +49,10 @@ from coder.crosswalk.decide import (
     DecisionPolicy,
     rater_names,
 )
-from coder.labels import tabulate_labels
+from coder.labels import LabelTable, tabulate_labels
 from coder.pipeline import code_labels
 from coder.raters.base import RaterResult, decode_candidates, slot_of
+from coder.status import LabelStatus
 
 _NO_CODE_STATUSES = decide_module._NO_CODE_STATUSES
 
@@ -510,6 +520,86 @@ def _truthy(v: object) -> bool:
     return str(v).strip().lower() in ("true", "1")
 
 
+# --------------------------------------------------------------------------- the former assembly, verbatim
+
+
+class OldAssembler:
+    """The stored crosswalk of a label table, built for any run of labels (see :func:`assemble_crosswalk`).
+
+    Each rater's columns are typed once (:func:`_column`) and each label's position in each rater's
+    keys found once, so :meth:`frame` ``(a, b)`` builds labels ``a:b`` alone: a caller can assemble
+    and decide a million labels a batch at a time, the batches together being the whole frame.
+    """
+
+    def __init__(
+        self, labels: LabelTable, statuses: Sequence[LabelStatus], results: Sequence[RaterResult | RatedColumns]
+    ) -> None:
+        n = len(labels.frame)
+        if len(statuses) != n:
+            raise ValueError(f"{len(statuses)} statuses for {n} labels")
+        rated = [r if isinstance(r, RatedColumns) else RatedColumns.of(r) for r in results]
+        names = order_raters([r.rater for r in rated])
+        if len(set(names)) != len(names):
+            raise ValueError(f"rater names repeat: {names}")
+        by_name = {r.rater: r for r in rated}
+        self.labels = labels.frame
+        core = [s.core_key for s in statuses]
+        self.status = {
+            "status_parsed": [s.status for s in statuses],
+            "status_rule": [s.status_id for s in statuses],
+            "core_key": core,
+            "core_note": [s.note for s in statuses],
+        }
+        self.columns: dict[str, tuple[np.ndarray, np.ndarray, object]] = {}
+        for name in names:
+            r = by_name[name]
+            lookup = dict(zip(r.keys, range(len(r.keys))))
+            pos = np.array([lookup.get(k, -1) for k in core], dtype=np.int64)
+            del lookup
+            for col, values in r.columns.items():
+                arr, dtype = old_column(values, col)
+                self.columns[col] = (arr, pos, dtype)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def frame(self, a: int = 0, b: int | None = None) -> pd.DataFrame:
+        """The stored crosswalk of labels ``a:b`` (index ``a…b-1``, as in the label table)."""
+        b = len(self) if b is None else b
+        frame = self.labels.iloc[a:b].copy()
+        for col, values in self.status.items():
+            frame[col] = values[a:b]
+        columns = {col: pd.Series(arr[pos[a:b]], dtype=dtype) for col, (arr, pos, dtype) in self.columns.items()}
+        if columns:
+            frame = pd.concat([frame, pd.DataFrame(columns).set_axis(frame.index)], axis=1)
+        return frame
+
+
+def old_column(values: Sequence, col: str) -> tuple[np.ndarray, object]:
+    """A rater column as an array with one trailing value for labels not rated, and its dtype (by the column's kind)."""
+    n = len(values)
+    if col.endswith("_score"):
+        arr = np.empty(n + 1, dtype=float)
+        arr[:n] = values
+        arr[n] = math.nan
+        return arr, float  # pos -1 picks the trailing NaN
+    sample = next((v for v in values if v is not None), "")
+    if isinstance(sample, bool | np.bool_):
+        arr, fill, dtype = np.empty(n + 1, dtype=bool), False, bool
+    elif isinstance(sample, int | np.integer):
+        arr, fill, dtype = np.empty(n + 1, dtype=np.int64), 0, "int64"
+    elif isinstance(sample, float | np.floating):
+        arr, fill, dtype = np.empty(n + 1, dtype=float), math.nan, float
+    else:
+        arr = np.empty(n + 1, dtype=object)
+        arr[:n] = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
+        arr[n] = ""
+        return arr, object
+    arr[:n] = [fill if v is None else v for v in values]
+    arr[n] = fill
+    return arr, dtype
+
+
 # --------------------------------------------------------------------------- crosswalks
 
 
@@ -526,9 +616,26 @@ def npk(npk_labels) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def synthetic() -> pd.DataFrame:
+def synthetic_run() -> tuple[pd.DataFrame, tuple]:
+    """20,000 synthetic labels coded, and what the pipeline gave the assembler (labels, statuses, rated columns)."""
+    given = []
+
+    class Keep(Assembler):
+        def __init__(self, *args):
+            given.append(args)
+            super().__init__(*args)
+
     # the last 20,000 of 40,000: varied names (prefixes, suffixes, typos) more than the job dictionary's own
-    return code_labels(tabulate_labels(pd.Series(_synthetic(40_000)[-20_000:], dtype=object)))
+    texts = _synthetic(40_000)[-20_000:]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "Assembler", Keep)
+        coded = code_labels(tabulate_labels(pd.Series(texts, dtype=object)))
+    return coded, given[0]
+
+
+@pytest.fixture(scope="module")
+def synthetic(synthetic_run) -> pd.DataFrame:
+    return synthetic_run[0]
 
 
 def _with_people(coded: pd.DataFrame, seed: int = 22) -> pd.DataFrame:
@@ -690,3 +797,53 @@ def test_odd_model_details(synthetic):
 def test_no_labels(synthetic):
     for frame in (synthetic.head(0), _with_people(synthetic.head(50)).head(0)):
         _same(frame, DecisionPolicy())
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def test_assembly_is_the_former_assembly(synthetic_run):
+    labels, statuses, results = synthetic_run[1]
+    assert len({tuple(r.keys) for r in results}) == 1  # the raters rated the same keys: one lookup now
+    new, old = Assembler(labels, statuses, results), OldAssembler(labels, statuses, results)
+    for a, b in [(0, None), (0, 7_000), (7_000, 20_000), (19_990, 25_000), (5, 5)]:
+        pd.testing.assert_frame_equal(new.frame(a, b), old.frame(a, b), check_exact=True)
+    halves = [RatedColumns(r.rater, r.keys[::-1], {c: v[::-1] for c, v in r.columns.items()}) for r in results[:2]]
+    mixed = [*halves, *results[2:]]  # keys in another order for two raters: looked up on their own
+    pd.testing.assert_frame_equal(
+        Assembler(labels, statuses, mixed).frame(), OldAssembler(labels, statuses, mixed).frame(), check_exact=True
+    )
+
+
+ODD_COLUMNS = [
+    ("x_code", ["a", "b", ""]),
+    ("x_code", ("a", None, "b")),
+    ("x_code", ("a", 1, 2.5, None, True)),
+    ("x_code", [None, None]),
+    ("x_code", []),
+    ("x_code", np.array(["a", "bc"])),
+    ("x_code", pd.Series(["a", None], index=[None, 3])),
+    ("x_flags", (("a", "b"), ("c",))),
+    ("x_conflict", (True, False)),
+    ("x_conflict", (None, True, False)),
+    ("x_conflict", [np.bool_(True), False]),
+    ("x_n", (1, 2, 3)),
+    ("x_n", (None, 2)),
+    ("x_n", (np.int64(4), 5)),
+    ("x_v", (0.5, math.nan)),
+    ("x_v", (0.5, None, -0.0)),
+    ("x_score", (0.1, math.nan)),
+    ("x_score", np.array([0.25, -0.0])),
+    ("x_n", pd.Series([1, 2], index=[None, 0])),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ODD_COLUMNS)))
+def test_column_is_the_former_column(case):
+    col, values = ODD_COLUMNS[case]
+    (got, got_type), (want, want_type) = _column(values, col), old_column(values, col)
+    assert got_type == want_type and got.dtype == want.dtype and len(got) == len(want)
+    for x, y in zip(got.tolist(), want.tolist()):
+        assert type(x) is type(y) and (x == y or (x != x and y != y)), (x, y)
+        if isinstance(x, float):
+            assert math.copysign(1, x) == math.copysign(1, y)

@@ -126,11 +126,16 @@ class Assembler:
             "core_note": [s.note for s in statuses],
         }
         self.columns: dict[str, tuple[np.ndarray, np.ndarray, object]] = {}
+        found: list[tuple[list[str], np.ndarray]] = []  # the offline raters all rate the same keys: looked up once
         for name in names:
             r = by_name[name]
-            lookup = dict(zip(r.keys, range(len(r.keys))))
-            pos = np.array([lookup.get(k, -1) for k in core], dtype=np.int64)
-            del lookup
+            keys = list(r.keys)
+            pos = next((p for k, p in found if k == keys), None)
+            if pos is None:
+                lookup = dict(zip(keys, range(len(keys))))
+                pos = np.array([lookup.get(k, -1) for k in core], dtype=np.int64)
+                del lookup
+                found.append((keys, pos))
             for col, values in r.columns.items():
                 arr, dtype = _column(values, col)
                 self.columns[col] = (arr, pos, dtype)
@@ -213,9 +218,13 @@ def _column(values: Sequence, col: str) -> tuple[np.ndarray, object]:
         arr, fill, dtype = np.empty(n + 1, dtype=float), math.nan, float
     else:
         arr = np.empty(n + 1, dtype=object)
-        arr[:n] = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
+        if isinstance(values, list | tuple) and pd.api.types.infer_dtype(values, skipna=False) == "string":
+            arr[:n] = values  # text already, as most columns are: numpy copies it in C
+        else:
+            arr[:n] = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
         arr[n] = ""
         return arr, object
-    arr[:n] = [fill if v is None else v for v in values]
+    plain = isinstance(values, list | tuple) and None not in values  # nothing to fill: numpy converts in C
+    arr[:n] = values if plain else [fill if v is None else v for v in values]
     arr[n] = fill
     return arr, dtype
