@@ -558,6 +558,8 @@ def _make_oracle(codes: CodeList, rule_set: object, job_index: object) -> Callab
             return named
         hits = match_rules(key, rule_set, anchored=anchored)  # type: ignore[arg-type]
         best = hits[0].code if hits else ""
+        if not named:  # level 0 (a level is a code's length), never above best's: nearly every key
+            return best
         return named if codes.level(named) > codes.level(best) else best
 
     # the answers by key, one table per kind of question (``exact`` makes ``anchored`` moot), each
