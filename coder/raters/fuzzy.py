@@ -412,5 +412,6 @@ class _Columns:
         if k >= 1:
             keep = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows] < k
             rows, score, entry = rows[keep], score[keep], entry[keep]
-        rounded = {sc: round(sc, 3) for sc in set(score.tolist())}
-        return np.searchsorted(rows, np.arange(n + 1)).tolist(), entry.tolist(), [rounded[sc] for sc in score.tolist()]
+        values = score.tolist()
+        rounded = {sc: round(sc, 3) for sc in set(values)}
+        return np.searchsorted(rows, np.arange(n + 1)).tolist(), entry.tolist(), list(map(rounded.__getitem__, values))
