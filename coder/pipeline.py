@@ -19,6 +19,7 @@ with all its columns and these added:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import gc
 import time
@@ -732,10 +733,13 @@ def code_file(
         write_outputs(files, meta)
         return dataclasses.replace(result, notes=tuple(notes))
     with all_or_nothing():  # the rows stream into their file; every output lands together or none
-        write_batches(stream, output_path, encoding=encoding)
-        this = {**written, "this": str(output_path), "sha256": staged_sha256(output_path)}
-        write_meta(output_path, {**meta, "outputs": this})
-        write_outputs(files, meta)
+        # the crosswalk is written beside them, in a copy of this context (the run's files)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            beside = pool.submit(contextvars.copy_context().run, write_outputs, files, meta)
+            write_batches(stream, output_path, encoding=encoding)
+            this = {**written, "this": str(output_path), "sha256": staged_sha256(output_path)}
+            write_meta(output_path, {**meta, "outputs": this})
+        beside.result()
     return result
 
 

@@ -211,3 +211,24 @@ def test_a_run_leaves_the_garbage_collector_as_it_found_it(tmp_path):
     with pytest.raises(InputError):
         pipeline.code_file(src, tmp_path / "out2.csv", text_col="no such column")
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_crosswalk_written_beside_failing_leaves_nothing(tmp_path, monkeypatch, stream):
+    import errno
+
+    if stream:
+        monkeypatch.setattr(pipeline, "STREAM_CSV_BYTES", 0)
+    src = tmp_path / "in.csv"
+    cio.write_table(_awkward(300), src)
+    real_open = Path.open
+
+    def opened(self, mode="r", *args, **kwargs):
+        if "w" in mode and ".xw.csv.coder-tmp-" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", opened)
+    with pytest.raises(InputError, match=r"xw\.csv: cannot write into .* — no space left on the device"):
+        pipeline.code_file(src, tmp_path / "out.csv", text_col="occupation", crosswalk_path=tmp_path / "xw.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
