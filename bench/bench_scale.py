@@ -6,7 +6,9 @@ rows (``bench/out/rows_N.parquet``: row id, occupation from the NPK label counts
 batch by batch) and code it Parquet → Parquet with ``coder.pipeline.code_file``, printing wall time
 and peak RSS; ``csvrows N`` the same rows as a CSV (``buildcsv N``; pyarrow quotes every string cell) coded
 CSV → CSV (64 MB or more streams).  ``profile N``: seconds per stage
-(each offline rater, the status pass, assembly, decision) for N distinct labels.  ``table``: every size (10^4, 10^5, 10^6 labels; 10^6, 10^7, 10^8 rows) as a Markdown
+(each offline rater, the status pass, assembly, decision) for N distinct labels.  ``fuzzy N``: the fuzzy
+rater alone on the labels it gets among N (wall and CPU, best of 3, and a digest of its answers to compare
+checkouts).  ``table``: every size (10^4, 10^5, 10^6 labels; 10^6, 10^7, 10^8 rows) as a Markdown
 table, each in a fresh process; ``--keep`` keeps the built files (they are deleted by default).
 
 The labels are synthetic but shaped like survey answers: the NPK labels and the job-dictionary
@@ -204,6 +206,54 @@ def profile_labels(n: int) -> dict:
     return {"labels": len(xw), "seconds": total, "labels_per_s": len(xw) / total, "peak_mb": peak_mb(), **seconds}
 
 
+def fuzzy_alone(n: int, repeat: int = 3) -> dict:
+    """Seconds of the fuzzy rater alone (best of ``repeat``: wall, and CPU of all its threads) on the labels it
+    gets when ``n`` distinct labels are coded, and a digest of its answers.
+
+    One coding run records each ``fuzzy_shortlist`` call's keys and arguments; the calls are then repeated
+    by themselves.  The digest (SHA-256 of codes, scores, details, candidates and ``final_ok``) compares
+    checkouts: the same digest, the same shortlists (``PYTHONPATH=<checkout>``).
+    """
+    import hashlib
+
+    import pandas as pd
+
+    import coder.pipeline as pipeline
+
+    texts = synthetic_labels(n)
+    calls = []
+    shortlist = pipeline.fuzzy_shortlist
+
+    def record(keys, **kwargs):
+        calls.append((list(keys), kwargs))
+        return shortlist(keys, **kwargs)
+
+    pipeline.fuzzy_shortlist = record
+    try:
+        pipeline.code_labels(pipeline.tabulate_labels(pd.Series(texts, dtype=object)))
+    finally:
+        pipeline.fuzzy_shortlist = shortlist
+    walls, cpus = [], []
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        results = [shortlist(keys, **kwargs) for keys, kwargs in calls]
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    digest = hashlib.sha256()
+    for r in results:
+        digest.update(repr((r.codes, r.scores, r.details, r.candidates, r.extra["final_ok"])).encode())
+    rated = sum(1 for _, kwargs in calls for skip in kwargs["skip"] if not skip)
+    return {
+        "labels": len(texts),
+        "rated": rated,
+        "wall": min(walls),
+        "cpu": min(cpus),
+        "walls": walls,
+        "cpus": cpus,
+        "digest": digest.hexdigest()[:16],
+    }
+
+
 def build_rows(path: Path, n: int, seed: int = 20261122, batch: int = 1_000_000) -> None:
     """An ``n``-row Parquet file: ``row_id``, ``occupation`` (drawn from the NPK label shares), ``sex``, ``age``."""
     import numpy as np
@@ -293,7 +343,7 @@ def _child(kind: str, n: int, keep: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("kind", choices=["labels", "profile", "build", "buildcsv", "rows", "csvrows", "table"])
+    ap.add_argument("kind", choices=["labels", "profile", "fuzzy", "build", "buildcsv", "rows", "csvrows", "table"])
     ap.add_argument("n", nargs="?", type=int, default=10_000)
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     ap.add_argument("--keep", action="store_true", help="keep the built Parquet files")
@@ -333,7 +383,7 @@ def main() -> None:
             if made:
                 parquet.unlink()
         return
-    run = {"labels": bench_labels, "profile": profile_labels}.get(args.kind)
+    run = {"labels": bench_labels, "profile": profile_labels, "fuzzy": fuzzy_alone}.get(args.kind)
     rows = bench_csv_rows if args.kind == "csvrows" else bench_rows
     result = run(args.n) if run else rows(args.n, args.keep)
     print(json.dumps(result) if args.json else result)
