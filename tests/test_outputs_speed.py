@@ -232,3 +232,22 @@ def test_a_crosswalk_written_beside_failing_leaves_nothing(tmp_path, monkeypatch
     with pytest.raises(InputError, match=r"xw\.csv: cannot write into .* — no space left on the device"):
         pipeline.code_file(src, tmp_path / "out.csv", text_col="occupation", crosswalk_path=tmp_path / "xw.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_a_parquet_input_streamed_to_csv_is_written_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "STREAM_BATCH", 97)  # many streamed batches
+    monkeypatch.setattr(cio, "_CSV_ROWS", 40)
+    n = 700
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([i if i % 7 else None for i in range(n)], dtype="Int64"),
+            "x": [i / 8 if i % 5 else float("nan") for i in range(n)],
+            "flag": [i % 3 == 0 for i in range(n)],
+            "kind": pd.Categorical([("a,b", "", '"q"', "plain")[i % 4] for i in range(n)]),
+            "occupation": [AWKWARD[i % len(AWKWARD)] for i in range(n)],
+        }
+    )
+    src = tmp_path / "in.parquet"
+    cio.write_table(frame, src)
+    new, old = _both(tmp_path, monkeypatch, src)
+    _same(new, old)
