@@ -794,6 +794,14 @@ def test_odd_model_details(synthetic):
         assert got == want and [math.copysign(1, s) for _, s in got] == [math.copysign(1, s) for _, s in want], d
 
 
+def test_rules_final_in_depth(npk, synthetic):
+    """A rule final in depth holds a deeper answer back (few such rules fire on these labels: more here)."""
+    frame = pd.concat([npk, synthetic.head(6_000)], ignore_index=True)
+    frame["rule_depth_final"] = [i % 3 != 0 and bool(c) for i, c in enumerate(frame["rule_code"])]
+    for policy in POLICIES:
+        _same(frame, policy)
+
+
 def test_no_labels(synthetic):
     for frame in (synthetic.head(0), _with_people(synthetic.head(50)).head(0)):
         _same(frame, DecisionPolicy())
