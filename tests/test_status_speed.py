@@ -575,3 +575,25 @@ def test_cuts_and_typos_are_the_former_ones(keyed):
         want = tuple(c for c in old_word_cuts(label, key, key) if 2 <= c <= len(key) - 3)
         assert status._cuts(label, key, key) == want, (label, key)
         assert status._typo(key, freq) == old_typo(key, freq), key
+
+
+def test_the_collector_is_left_as_it_was():
+    """The pass pauses the cyclic garbage collector and leaves it as it found it, on or off, also on an error."""
+    import gc
+
+    assert gc.isenabled()
+    status.parse_status(["회사원", "서울 간호사"], labels=["회사원", "서울 간호사"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        status.parse_status(["회사원"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    def broken(key, exact=False, anchored=False):
+        raise RuntimeError("oracle down")
+
+    with pytest.raises(RuntimeError, match="oracle down"):
+        status.parse_status(["서울간호사"], occupation=broken, labels=["서울 간호사"])
+    assert gc.isenabled()
