@@ -778,6 +778,7 @@ ODD_DETAILS = [
     '{"levels":[["2\\u0031",0.9]],"evidence":0.5}',
     '{"levels":[["2",0.9],["21",08]],"evidence":0.8}',
     '{"levels":[["가",0.9]],"evidence":0.8}',
+    '{"levels":[["2",0.9]],"top":[["2",0.9]],"evidence":0.8}',
 ]
 
 
@@ -788,10 +789,18 @@ def test_odd_model_details(synthetic):
     ]
     for policy in POLICIES:
         _same(frame, policy)
-    levels = decide_module._ModelLevels(ODD_DETAILS)
-    for i, d in enumerate(ODD_DETAILS):
-        got, want = levels.chain(i), _model_levels(d)
-        assert got == want and [math.copysign(1, s) for _, s in got] == [math.copysign(1, s) for _, s in want], d
+    for details in (ODD_DETAILS, [*ODD_DETAILS, '{"levels":[["2",0.9]]}\ud800']):  # no UTF-8: all read by json
+        levels = decide_module._ModelLevels(details)
+        for i, d in enumerate(details):
+            got, want = levels.chain(i), _model_levels(d)
+            assert got == want and [math.copysign(1, s) for _, s in got] == [math.copysign(1, s) for _, s in want], d
+        rows, codes, scores = levels.answer(0.6, 0.85, np.arange(len(details)) % 4 == 1)
+        want = {}  # the former decide's model answer at thresholds 0.6 and 0.85 (no evidence on every fourth)
+        for i, chain in enumerate(_model_levels(d) for d in details):
+            ok = [(c, s) for lv, (c, s) in enumerate(chain) if s >= (0.85 if lv else 0.6)] if i % 4 != 1 else []
+            if chain:
+                want[i] = ok[-1] if ok else ("", chain[0][1])
+        assert dict(zip(rows.tolist(), zip(codes.tolist(), scores.tolist()))) == want
 
 
 def test_rules_final_in_depth(npk, synthetic):

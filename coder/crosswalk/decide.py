@@ -897,7 +897,11 @@ class _ModelLevels:
     """
 
     def __init__(self, details: Sequence[str]) -> None:
-        levels = pc.struct_field(pc.extract_regex(pa.array(details, type=pa.large_string()), _FAST_LEVELS), [0])
+        try:
+            cells = pa.array(details, type=pa.large_string())
+        except UnicodeEncodeError:  # a lone surrogate (no UTF-8): every cell read on its own
+            cells = pa.nulls(len(details), type=pa.large_string())
+        levels = pc.struct_field(pc.extract_regex(cells, _FAST_LEVELS), [0])
         body = pc.utf8_slice_codeunits(levels, 2, -1)  # '["3",0.9],["39",0.8]' → '3",0.9],["39",0.8'
         body = pc.if_else(pc.not_equal(body, ""), body, pa.scalar(None, pa.large_string()))
         pairs = pc.split_pattern(body, '],["')
