@@ -54,6 +54,7 @@ computing the bag bound costs more than rapidfuzz's LCS).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -233,7 +234,7 @@ def fuzzy_shortlist(
         index = _Columns(entries, max(4 * k, 20))
         heads, tails, codes = index.heads, index.tails, index.codes
         got: list[list] = [[], [], [], []]  # the todo keys' scores, codes, details and candidates, in order
-        for bounds, picked, rounded in index.shortlists([key_again(keys[i]) for i in todo], k):
+        for bounds, picked, rounded in index.shortlists([keys[i] for i in todo], k):
             spans, starts = list(pairwise(bounds)), bounds[:-1]
             # json.dumps of the [text, code, score] lists: each entry's '["text", "code", ' and the score's 'repr]'
             parts = list(map(str.__add__, map(heads.__getitem__, picked), map(tails.__getitem__, rounded)))
@@ -341,24 +342,27 @@ class _Columns:
         return ratio
 
     def common(self, keys: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """The keys' jamo and the length of their longest common subsequence with each column (columns x keys)."""
-        queries = [key.translate(self.table) for key in keys]
+        """The jamo of the keys (:func:`~coder.raters.rules.key_again`) and the length of their longest common
+        subsequence with each column (columns x keys)."""
+        queries = [key_again(key).translate(self.table) for key in keys]
         return queries, process.cdist(self.jamo, queries, scorer=LCSseq.similarity, dtype=self.lcs_type, workers=-1)
 
     def shortlists(self, keys: Sequence[str], k: int) -> Iterator[tuple[list[int], list[int], list[float]]]:
         """The keys' shortlists, block by block of :data:`_CHUNK` keys (see :meth:`rank`).
 
-        The next block's common subsequences are computed on a second thread while this block is ranked:
-        rapidfuzz holds no lock while it computes, and the ranking (numpy and Python, one core) would
-        otherwise leave the second core idle for ~30% of the stage.
+        The next two blocks' common subsequences are computed on a second thread while this block is
+        ranked: rapidfuzz holds no lock while it computes, and the ranking (numpy and Python, one core,
+        ~30% of the stage's CPU) would otherwise leave the second core idle.  Two blocks ahead, not one:
+        with one, the thread waited 0.13 s between blocks at 10^5 labels (its LCS done before the block
+        before it was ranked).  Memory holds three blocks of one-byte lengths.
         """
         blocks = [keys[a : a + _CHUNK] for a in range(0, len(keys), _CHUNK)]
         with ThreadPoolExecutor(1) as ahead:
-            pending = ahead.submit(self.common, blocks[0]) if blocks else None
+            pending = deque(ahead.submit(self.common, block) for block in blocks[:2])
             for b in range(len(blocks)):
-                queries, lcs = pending.result()
-                if b + 1 < len(blocks):
-                    pending = ahead.submit(self.common, blocks[b + 1])
+                queries, lcs = pending.popleft().result()
+                if b + 2 < len(blocks):
+                    pending.append(ahead.submit(self.common, blocks[b + 2]))
                 yield self.rank(queries, lcs, k)
 
     def rank(self, queries: Sequence[str], lcs: np.ndarray, k: int) -> tuple[list[int], list[int], list[float]]:
