@@ -592,19 +592,18 @@ def decide(
         plain &= np.array(h_codes, dtype=object) == ""
 
     # what a label says before any rater (no evidence, how the wording was read): 13,000 of 100,000 labels
-    lead: dict[int, tuple[list[str], list[str]]] = {}
+    # (one tuple a label, no lists: 100,000 labels' containers alive at once cost two full garbage collections)
     bar = f"{policy.evidence_threshold:.2f}"
-    for i in np.flatnonzero(no_evidence).tolist():
-        lead[i] = (
-            [f"no evidence of an occupation (model evidence {evidence[i]:.2f} < {bar}): weak raters abstain"],
-            [],
-        )
+    lead = {
+        i: (f"no evidence of an occupation (model evidence {e:.2f} < {bar}): weak raters abstain",)
+        for i, e in zip(np.flatnonzero(no_evidence).tolist(), evidence[no_evidence].tolist())
+    }
     core_notes = _core_notes(crosswalk)
+    typo = set()
     for i in np.flatnonzero(np.array(core_notes, dtype=object) != "").tolist():
-        notes, reasons = lead.setdefault(i, ([], []))
-        notes.append(core_notes[i])
+        lead[i] = (*lead.get(i, ()), core_notes[i])
         if core_notes[i].startswith("typo"):
-            reasons.append("typo")
+            typo.add(i)
 
     # plain labels with one confident answer, all at once: it decides (a weak one with a note and a reason)
     code_out = np.full(n_rows, "", dtype=object)
@@ -612,18 +611,15 @@ def decide(
     for j, (n, (code, s, rid), _) in enumerate(single_rows):
         at = np.flatnonzero(plain & (n_confident == 1) & (decider == j))
         code_out[at], rid_out[at], source_out[at] = code[at], rid[at], n
-        notes = [[] for _ in at] if n == "rule" or not slot_facts[slot_of(n)][1] else []
         if not slot_facts[slot_of(n)][1]:
             reason[at] = "weak"
             bar = f"{policy.threshold(n):.2f}"
-            for k, score in enumerate(s[at].tolist()):
-                notes[k].append(f"weak rater {n}: score {score:.3f} >= {bar}")
+            own[at] = [f"weak rater {n}: score {score:.3f} >= {bar}" for score in s[at].tolist()]
         if n == "rule":
-            for k, c in enumerate(code[at].tolist()):
+            for i, c in zip(at.tolist(), code[at].tolist()):
                 if codes.level(c) < 3:
-                    notes[k].append(f"vague label: coded at level {codes.level(c)} only")
-        if notes:
-            own[at] = ["; ".join(x) for x in notes]
+                    vague = f"vague label: coded at level {codes.level(c)} only"
+                    own[i] = f"{own[i]}; {vague}" if own[i] else vague
     # with two: the first decides, the second refines it, is held back by it, or disagrees (_decide_label's rules
     # for two answers; 18,000 of 100,000 labels)
     deciders, seconds = decider.tolist(), second.tolist()
@@ -683,10 +679,10 @@ def decide(
     coded[blank] = code_out[blank] != ""
     notes_out, reasons_out = own, reason.copy()
     former_out = np.full(n_rows, "", dtype=object)
-    for i in np.flatnonzero(plain).tolist():
-        if i in lead:
-            notes, reasons = lead[i]
+    for i, notes in lead.items():
+        if plain[i]:  # the lead's notes, then the decision's (none of which holds "; ")
             notes_out[i] = "; ".join(dict.fromkeys([*notes, *(own[i].split("; ") if own[i] else [])]))
+            reasons = ["typo"] if i in typo else []
             reasons_out[i] = ";".join(dict.fromkeys([*reasons, *(reason[i].split(";") if reason[i] else [])]))
 
     # every other label on its own, as the rules of the module docstring say
@@ -699,7 +695,7 @@ def decide(
     panel_out = {"panel_votes": np.full(n_rows, "", dtype=object), "panel_valid": np.zeros(n_rows, dtype=np.int64)}
     panel_out["panel_agreement"] = np.full(n_rows, math.nan)
     for i in np.flatnonzero(~plain).tolist():
-        notes, reasons = lead.get(i, ([], []))
+        notes, reasons = list(lead.get(i, ())), ["typo"] if i in typo else []
         ev = _Label(statuses[i], status_rules[i], cores[i], [], notes=notes, reasons=reasons)
         if not no_evidence[i] and not n_confident[i]:  # corroboration is asked only where nothing is confident
             ev.model_chain = chains.chain(i)
