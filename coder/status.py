@@ -480,9 +480,16 @@ def _wording(
             return key, ""
     else:
         for i in cuts:
-            tail, head = key[i:], key[:i]
-            if _names(occupation, tail) and not occupation(head):
-                return tail, f"prefix: {head}"
+            tail = key[i:]
+            # what the tail names by a title, dictionary name or full/prefix rule (a suffix rule that fired
+            # on the tail would have fired on the whole key, unless its look-behind keeps it off there:
+            # 콘크리트 조립원)
+            try:
+                named = occupation(tail, anchored=True)
+            except TypeError:  # an oracle without the anchored keyword
+                named = occupation(tail)
+            if named and not occupation(key[:i]):
+                return tail, f"prefix: {key[:i]}"
     fixed = _typo(key, frequent) if typo is None else typo
     if fixed:
         return fixed, f"typo: {key} → {fixed}"
@@ -520,15 +527,6 @@ dot or bracket (dropped from a key too): Hangul syllables, CJK unified ideograph
 digits and some punctuation."""
 _PLAIN_WORDS_RE = re.compile(_PLAIN_RE.pattern.replace("]*", " ]*"))
 """Plain words (:data:`_PLAIN_RE`) with the spaces between them."""
-
-
-def _names(occupation: Callable[..., str], tail: str) -> str:
-    """What ``tail`` names by a title, dictionary name or full/prefix rule (a suffix rule that fired on the
-    tail would have fired on the whole key, unless its look-behind keeps it off there: 콘크리트 조립원)."""
-    try:
-        return occupation(tail, anchored=True)
-    except TypeError:  # an oracle without the anchored keyword
-        return occupation(tail)
 
 
 def _is_status_word(key: str, rules: StatusRules) -> bool:
