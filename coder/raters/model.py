@@ -370,7 +370,7 @@ def model_rater(
         return _rate(model, batch, k, threshold, evidence_threshold)
 
     if batches:  # built once, before any thread asks
-        model._plan, model._dense_weights, _text(model)
+        model._dense_weights, model._plan, _text(model)  # dense first: its copy releases the GIL
     if workers > 1 and len(batches) > 1:  # the sparse products and array work run outside the GIL
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(rate, batches))
