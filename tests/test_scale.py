@@ -330,20 +330,20 @@ def test_fuzzy_on_a_random_index_full_of_ties_equals_the_full_matrix_shortlist(s
 @pytest.mark.parametrize("syllables", ["가나다라마바사아자차카타파하", "가나다라간호사원부"])
 def test_fuzzy_at_the_bound_and_on_odd_labels_equals_the_full_matrix_shortlist(syllables):
     """Many columns scoring exactly a row's width-th best (the bound is then that score, less its rounding
-    room), one-syllable and one-letter keys and labels, labels empty once normalised ("nan"), and pairs
-    whose lengths sum to 319 jamo or more (scored by rapidfuzz itself).  14 syllables: 212 keys, fewer
-    than 32 groups of 20 (each column its own group, so the bound is exact); 9 syllables: 821 keys of
-    three syllables and fewer, in groups of 32."""
+    room), one-syllable and one-letter keys and labels, empty labels ("": no shortlist) and labels empty
+    once normalised ("nan", " "), and pairs whose lengths sum to 319 jamo or more (scored by rapidfuzz
+    itself).  14 syllables: 212 keys, fewer than 32 groups of 20 (each column its own group, so the
+    bound is exact); 9 syllables: 821 keys of three syllables and fewer, in groups of 32."""
     keys = [a + b for a in syllables for b in syllables]
     if len(syllables) < 10:
         keys += [a + b + c for a in syllables for b in syllables for c in syllables]
     keys += [*syllables, "x", "ab"]
     entries = [fz.ShortlistEntry(f"t{i}", key, str(i % 37).rjust(1 + i % 3, "1"), "x") for i, key in enumerate(keys)]
-    queries = ["가나", "나가", "가", "x", "nan", "가x", "가나다", "다라마바", syllables, syllables[::-1]]
+    queries = ["가나", "나가", "가", "x", "nan", "", " ", "가x", "가나다", "다라마바", syllables, syllables[::-1]]
     queries += ["가나다라" * 40, "하" * 120, "하" * 160, "간호사" * 53, "a" * 300]
     skip = [False] * len(queries)
     for k in (1, 5):
         got = fz.fuzzy_shortlist(queries, entries=entries, k=k, skip=skip)
         codes, scores, details, cands = _reference_shortlist(queries, entries, k, fz.FUZZY_THRESHOLD, skip)
-        assert got.details == tuple(details) and got.candidates == tuple(cands)
-        assert got.codes == tuple(codes) and got.scores == tuple(scores)
+        assert got.details == tuple(details) and got.candidates == tuple(cands) and got.codes == tuple(codes)
+        assert [s if s == s else None for s in got.scores] == [s if s == s else None for s in scores]
