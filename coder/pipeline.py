@@ -41,6 +41,7 @@ from .io import (
     CsvBatchError,
     CsvText,
     KeyedRows,
+    TableBatches,
     all_or_nothing,
     check_output,
     csv_batches,
@@ -285,6 +286,8 @@ class _Offline:
     slot: str
     strong: bool
     run: Callable[[Sequence[str], _Setup, Mapping[str, RaterResult], int, DecisionPolicy], RaterResult]
+    beside: bool = False
+    """It reads no earlier rater's answers, so it runs on a thread beside the raters after it (:func:`_rate`)."""
 
     def rate(
         self, keys: Sequence[str], setup: _Setup, prior: Mapping[str, RaterResult], k: int, policy: DecisionPolicy
@@ -308,10 +311,12 @@ OFFLINE_RATERS: tuple[_Offline, ...] = (
         "model",
         False,
         lambda keys, s, prior, k, p: model_rater(keys, k=k, model=s.model, threshold=p.threshold("model")),
+        beside=True,
     ),
     _Offline("fuzzy", "fuzzy", False, _fuzzy),
 )
-"""The offline raters, in the order they run (a later rater sees the earlier ones' results)."""
+"""The offline raters, in the order they run and their columns stand: a later rater sees the earlier ones'
+results, except those of a ``beside`` rater (the model), which runs on a thread while the later ones run."""
 
 
 RATE_BATCH = 50_000
@@ -336,16 +341,30 @@ def _rate(
     raters = [r for r in OFFLINE_RATERS if not (r.name == "model" and setup.model is None)]
     parts: dict[str, list[RatedColumns]] = {r.name: [] for r in raters}
     seconds = dict.fromkeys(parts, 0.0)
-    for a in range(0, max(len(core), 1), RATE_BATCH):
-        keys = core[a : a + RATE_BATCH]
-        prior: dict[str, RaterResult] = {}
-        for rater in raters:
-            t = time.perf_counter()
-            prior[rater.name] = rater.rate(keys, setup, prior, k, policy)
+
+    def timed(rater: _Offline, keys: Sequence[str], prior: Mapping[str, RaterResult]) -> RaterResult:
+        t = time.perf_counter()
+        try:
+            return rater.rate(keys, setup, prior, k, policy)
+        finally:
             seconds[rater.name] += time.perf_counter() - t
-        for name, result in prior.items():
-            parts[name].append(RatedColumns.of(result))
-        del prior
+
+    # the model (its sparse products) and the fuzzy rater (rapidfuzz's cdist) both run mostly outside the
+    # GIL, so the model rates on a second thread while the fuzzy rater ranks on this one
+    with ThreadPoolExecutor(max_workers=1) as side:
+        for a in range(0, max(len(core), 1), RATE_BATCH):
+            keys = core[a : a + RATE_BATCH]
+            prior: dict[str, RaterResult] = {}
+            later = {}
+            for rater in raters:
+                if rater.beside:
+                    later[rater.name] = side.submit(contextvars.copy_context().run, timed, rater, keys, dict(prior))
+                else:
+                    prior[rater.name] = timed(rater, keys, prior)
+            prior.update((name, job.result()) for name, job in later.items())
+            for name in parts:
+                parts[name].append(RatedColumns.of(prior[name]))
+            del prior, later
         if bar is not None:
             bar.update(len(keys))  # type: ignore[attr-defined]
             bar.set_postfix_str(" ".join(f"{n} {s:.0f}s" for n, s in seconds.items()), refresh=False)  # type: ignore[attr-defined]
@@ -934,9 +953,56 @@ def decide_file(
 class ApplyResult:
     """Rows with the crosswalk's codes joined by exact ``label_key``, and the labels it lacked."""
 
-    rows: pd.DataFrame
+    rows: pd.DataFrame  # empty (the columns alone) when the rows streamed to their file (:func:`apply_file`)
     missing: pd.DataFrame  # label_key, label, n_rows of labels not in the crosswalk
     notes: tuple[str, ...] = ()  # what the user should know (which sheet of an XLSX was read)
+    n_rows: int | None = None
+    """Rows applied: ``len(rows)`` unless the rows streamed to their file and ``rows`` is empty."""
+
+    def __post_init__(self) -> None:
+        if self.n_rows is None:
+            object.__setattr__(self, "n_rows", len(self.rows))
+
+
+_APPLIED = ("status", "ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_source", "rule_id", "former_code")
+"""The crosswalk's final columns :func:`apply_crosswalk` joins to rows (``status`` becomes ``code_status``)."""
+
+
+def _check_final_codes(crosswalk: pd.DataFrame, codes: CodeList) -> None:
+    """Refuse a crosswalk with a final code that is not in ``codes``."""
+    bad = sorted({c for c in crosswalk["ksco_code"].astype(str) if c and c not in codes})
+    if bad:
+        raise CrosswalkError(
+            f"crosswalk: final code(s) {', '.join(bad[:10])} are not in {codes.name} — fix them or re-decide.",
+        )
+
+
+def _applied(
+    labels: pd.DataFrame, crosswalk: pd.DataFrame, strict: bool, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The crosswalk's final columns for each label of a distinct-label frame (one row per label, in its
+    order), and the labels the crosswalk lacks (``strict``: an error naming them)."""
+    xw = crosswalk.set_index("label_key")
+    known = labels["label_key"].isin(xw.index)
+    # an empty or missing label is unknown by definition, not a label the crosswalk lacks
+    absent = ~known & (labels["label_key"] != "")
+    missing = labels.loc[absent, ["label_key", "label", "n_rows"]].reset_index(drop=True)
+    if strict and len(missing):
+        shown = ", ".join(repr(x) for x in missing["label"].head(10))
+        raise InputError(
+            f"{source}: {len(missing)} label(s) are not in the crosswalk ({int(missing['n_rows'].sum())} rows): {shown}"
+            + (" …" if len(missing) > 10 else "")
+            + " — code them (`coder code … --crosswalk`) or drop --strict.",
+            path=source,
+        )
+    final = pd.DataFrame({"label_key": labels["label_key"]})
+    for col in _APPLIED:
+        stored = xw[col] if col in xw.columns else pd.Series("", index=xw.index)  # no former_code in older crosswalks
+        values = stored.reindex(final["label_key"]).to_numpy()
+        fill = 0 if col == "ksco_level" else ("unknown" if col == "status" else "")
+        final[col] = pd.Series(values).where(known.to_numpy(), fill).to_numpy()
+    final["ksco_level"] = final["ksco_level"].astype("int64")
+    return final, missing
 
 
 def apply_crosswalk(
@@ -958,38 +1024,68 @@ def apply_crosswalk(
     """
     xwalk = Crosswalk.of(crosswalk, codes=codes)
     codes = codes if codes is not None else xwalk.codes
-    crosswalk = xwalk.frame
     _check_columns(frame, text_col, None, None, source)
     frame = _drop_output_columns(frame, replace, source)
-    bad = sorted({c for c in crosswalk["ksco_code"].astype(str) if c and c not in codes})
-    if bad:
-        raise CrosswalkError(
-            f"crosswalk: final code(s) {', '.join(bad[:10])} are not in {codes.name} — fix them or re-decide.",
-        )
+    _check_final_codes(xwalk.frame, codes)
     labels = tabulate_labels(frame[text_col])
-    xw = crosswalk.set_index("label_key")
-    known = labels.frame["label_key"].isin(xw.index)
-    # an empty or missing label is unknown by definition, not a label the crosswalk lacks
-    absent = ~known & (labels.frame["label_key"] != "")
-    missing = labels.frame.loc[absent, ["label_key", "label", "n_rows"]].reset_index(drop=True)
-    if strict and len(missing):
-        shown = ", ".join(repr(x) for x in missing["label"].head(10))
-        raise InputError(
-            f"{source}: {len(missing)} label(s) are not in the crosswalk ({int(missing['n_rows'].sum())} rows): {shown}"
-            + (" …" if len(missing) > 10 else "")
-            + " — code them (`coder code … --crosswalk`) or drop --strict.",
-            path=source,
-        )
-    final = pd.DataFrame({"label_key": labels.frame["label_key"]})
-    cols = ("status", "ksco_code", "ksco_level", "ksco_major", "ksco_title", "code_source", "rule_id", "former_code")
-    for col in cols:
-        stored = xw[col] if col in xw.columns else pd.Series("", index=xw.index)  # no former_code in older crosswalks
-        values = stored.reindex(final["label_key"]).to_numpy()
-        fill = 0 if col == "ksco_level" else ("unknown" if col == "status" else "")
-        final[col] = pd.Series(values).where(known.to_numpy(), fill).to_numpy()
-    final["ksco_level"] = final["ksco_level"].astype("int64")
+    final, missing = _applied(labels.frame, xwalk.frame, strict, source)
     rows = _join(frame, labels, final)
     return ApplyResult(rows=rows, missing=missing)
+
+
+def _apply_stream(
+    input_path: str | Path,
+    output_path: str | Path,
+    crosswalk: Crosswalk,
+    *,
+    text_col: str,
+    replace: bool,
+    strict: bool,
+) -> tuple[ApplyResult, TableBatches]:
+    """:func:`apply_crosswalk` on a Parquet or CSV/TSV file without holding its rows: the result (``rows``
+    empty) and the joined rows as batches to write (the file read again, lazily, as they are written).
+
+    The checks of the whole-file run come first, in its order: the output can hold the rows, the text
+    column exists, no output column is already there (or ``replace``), every final code is in the code
+    list.  The distinct labels are then counted from the text column alone, batch by batch
+    (:class:`~coder.labels.LabelCounter`: the table :func:`~coder.labels.tabulate_labels` makes of the whole
+    column), each label's final columns taken once (``strict`` refuses missing labels here, before anything
+    is written), and each batch joined by its rows' label positions.  To a CSV/TSV output each batch comes as
+    :class:`~coder.io.KeyedRows` (the bytes the joined frame gives, each label's added cells made once).
+    Raises :class:`_ReadWhole`, before anything is written, for a CSV/TSV that cannot stream exactly and for
+    an input with no rows (the whole-file reading gives its column types).
+    """
+    source = str(input_path)
+    names, n_rows, batches = _batches(input_path)
+    check_output(output_path, what="the output (-o)", rows=n_rows, columns=len(names) + len(OUTPUT_COLUMNS))
+    empty = pd.DataFrame(columns=names)
+    _check_columns(empty, text_col, None, None, source)
+    kept = _drop_output_columns(empty, replace, source).columns
+    clash = [c for c in names if c not in kept]
+    _check_final_codes(crosswalk.frame, crosswalk.codes)
+    counter = LabelCounter()
+    try:
+        for batch in batches([text_col]):
+            counter.add(batch[text_col])
+    except CsvBatchError:
+        raise _ReadWhole from None
+    if not counter.rows:
+        raise _ReadWhole
+    final, missing = _applied(counter.table().frame, crosswalk.frame, strict, source)
+    join = _Joiner(final)
+    sep = _sep(output_path)
+
+    def rows() -> Iterator[pd.DataFrame | KeyedRows]:
+        added = join.added(np.arange(len(final))) if sep is not None else None
+        for batch in batches(None):
+            idx = counter.positions(batch[text_col])
+            own = batch.drop(columns=clash) if clash else batch
+            yield join(own, idx) if added is None else KeyedRows(csv_text(own, sep), added, idx)  # type: ignore[arg-type]
+
+    result = ApplyResult(
+        rows=join(empty[list(kept)], np.empty(0, dtype=np.int64)), missing=missing, n_rows=counter.rows
+    )
+    return result, TableBatches(rows(), (counter.rows, len(kept) + len(OUTPUT_COLUMNS)))
 
 
 def apply_file(
@@ -1008,23 +1104,44 @@ def apply_file(
 
     The sidecar records the policy the crosswalk was decided with and the files that made it.
     ``sheet``: the sheet of an XLSX input (:func:`~coder.io.read_table`); the sidecar records it.
+
+    A Parquet input, or a UTF-8 CSV/TSV input of at least :data:`STREAM_CSV_BYTES`, written to a CSV,
+    TSV or Parquet file streams (:func:`_apply_stream`): the rows are read in batches twice — the text
+    column to count the distinct labels, then every column to join and write — so memory holds the
+    distinct labels and a batch, not the rows, and ``result.rows`` is empty (``result.n_rows`` counts
+    them).  The output, its sidecar and the missing labels are those of the whole-file run.
     """
 
     def stage(crosswalk: Crosswalk) -> StageResult:
-        frame, record, notes = _read_input(input_path, sheet)
-        check_output(output_path, what="the output (-o)", rows=len(frame), columns=frame.shape[1] + len(OUTPUT_COLUMNS))
-        result = apply_crosswalk(
-            frame, crosswalk, text_col=text_col, replace=replace, strict=strict, source=str(input_path)
-        )
-        result = dataclasses.replace(result, notes=tuple(notes))
+        streamed = None
+        if _streams(input_path, output_path, sheet):
+            with contextlib.suppress(_ReadWhole):
+                streamed = _apply_stream(
+                    input_path, output_path, crosswalk, text_col=text_col, replace=replace, strict=strict
+                )
+        if streamed is not None:
+            result, table = streamed
+            record: dict[str, object] = {}
+            notes: list[str] = []
+        else:
+            frame, record, notes = _read_input(input_path, sheet)
+            check_output(
+                output_path, what="the output (-o)", rows=len(frame), columns=frame.shape[1] + len(OUTPUT_COLUMNS)
+            )
+            result = apply_crosswalk(
+                frame, crosswalk, text_col=text_col, replace=replace, strict=strict, source=str(input_path)
+            )
+            result, table = dataclasses.replace(result, notes=tuple(notes)), result.rows
+            del frame
+        n_rows = result.n_rows
         return StageResult(
             result,
-            [Output(output_path, result.rows, kind="table", encoding=encoding)],
+            [Output(output_path, table, kind="table", encoding=encoding)],
             params={"text_col": text_col, "strict": strict, "rows_encoding": encoding},
-            inputs={"input": {"rows": len(frame), **({"sheet": record["sheet"]} if "sheet" in record else {})}},
+            inputs={"input": {"rows": n_rows, **({"sheet": record["sheet"]} if "sheet" in record else {})}},
             notes=notes,
             summary={
-                "rows": len(frame),
+                "rows": n_rows,
                 "labels_missing": len(result.missing),
                 "rows_missing": int(result.missing["n_rows"].sum()),
             },
