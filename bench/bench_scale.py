@@ -5,7 +5,9 @@ defaults) and print labels/s and peak RSS.  ``rows N``: build (in another proces
 rows (``bench/out/rows_N.parquet``: row id, occupation from the NPK label counts, sex, age; built
 batch by batch) and code it Parquet → Parquet with ``coder.pipeline.code_file``, printing wall time
 and peak RSS; ``csvrows N`` the same rows as a CSV (``buildcsv N``; pyarrow quotes every string cell) coded
-CSV → CSV (64 MB or more streams).  ``profile N``: seconds per stage
+CSV → CSV (64 MB or more streams).  ``apply N``: the same Parquet rows joined to a crosswalk
+Parquet → Parquet with ``coder.pipeline.apply_file`` (the crosswalk coded once, in another process, from the
+NPK labels: ``bench/out/apply_crosswalk.csv``), printing wall time and peak RSS.  ``profile N``: seconds per stage
 (each offline rater, the status pass, assembly, decision) for N distinct labels.  ``fuzzy N``: the fuzzy
 rater alone on the labels it gets among N (wall and CPU, best of 3, and a digest of its answers to compare
 checkouts).  ``table``: every size (10^4, 10^5, 10^6 labels; 10^6, 10^7, 10^8 rows) as a Markdown
@@ -334,6 +336,39 @@ def _bench_file(n: int, keep: bool, ext: str, build: str) -> dict:
     }
 
 
+def bench_apply(n: int, keep: bool) -> dict:
+    """Apply a crosswalk of the NPK labels to the N-row Parquet file, Parquet → Parquet.
+
+    The rows file and the crosswalk are made in other processes when missing (``coder code`` on the NPK
+    labels, which are every label of the rows), so the peak RSS below is the apply run's alone.
+    """
+    from coder.demo import DEMO_DATA
+    from coder.pipeline import apply_file
+
+    OUT.mkdir(exist_ok=True)
+    src, dst, xw = OUT / f"rows_{n}.parquet", OUT / f"rows_{n}_applied.parquet", OUT / "apply_crosswalk.csv"
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    if not src.exists():
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "build", str(n)], check=True, env=env)
+    if not xw.exists():
+        coded = OUT / "apply_crosswalk_rows.csv"
+        code = ["code", str(DEMO_DATA), "--text-col", "occupation", "-o", str(coded), "--crosswalk", str(xw), "-q"]
+        subprocess.run([sys.executable, "-m", "coder", *code], check=True, env=env)
+        for f in (coded, Path(f"{coded}.meta.json")):
+            f.unlink(missing_ok=True)
+    t = time.perf_counter()
+    try:
+        apply_file(src, xw, dst, text_col="occupation")
+        seconds = time.perf_counter() - t
+        with open(f"{dst}.meta.json", encoding="utf-8") as fh:
+            rows = int(json.load(fh)["summary"]["rows"])
+    finally:
+        if not keep:
+            for f in (src, dst, Path(f"{dst}.meta.json")):
+                f.unlink(missing_ok=True)
+    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_mb": peak_mb()}
+
+
 def _child(kind: str, n: int, keep: bool) -> dict:
     args = [sys.executable, str(Path(__file__).resolve()), kind, str(n), "--json"] + (["--keep"] if keep else [])
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
@@ -343,7 +378,9 @@ def _child(kind: str, n: int, keep: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("kind", choices=["labels", "profile", "fuzzy", "build", "buildcsv", "rows", "csvrows", "table"])
+    ap.add_argument(
+        "kind", choices=["labels", "profile", "fuzzy", "build", "buildcsv", "rows", "csvrows", "apply", "table"]
+    )
     ap.add_argument("n", nargs="?", type=int, default=10_000)
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     ap.add_argument("--keep", action="store_true", help="keep the built Parquet files")
@@ -384,7 +421,7 @@ def main() -> None:
                 parquet.unlink()
         return
     run = {"labels": bench_labels, "profile": profile_labels, "fuzzy": fuzzy_alone}.get(args.kind)
-    rows = bench_csv_rows if args.kind == "csvrows" else bench_rows
+    rows = {"csvrows": bench_csv_rows, "apply": bench_apply}.get(args.kind, bench_rows)
     result = run(args.n) if run else rows(args.n, args.keep)
     print(json.dumps(result) if args.json else result)
 

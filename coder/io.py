@@ -57,6 +57,7 @@ __all__ = [
     "CsvBatches",
     "CsvText",
     "KeyedRows",
+    "TableBatches",
     "all_or_nothing",
     "check_output",
     "csv_batches",
@@ -1262,6 +1263,16 @@ class KeyedRows:
         return (self.text.rows, len(self.text.names) + self.added.shape[1])
 
 
+@dataclass(frozen=True, eq=False)
+class TableBatches:
+    """A table to write batch by batch (:func:`write_batches`), never held whole: its ``batches`` in order
+    (DataFrames, or :class:`KeyedRows` for a CSV/TSV file; read once, as they are written) and its ``shape``
+    (rows, columns).  ``coder apply`` streams a Parquet input's coded rows to their file this way."""
+
+    batches: Iterator[pd.DataFrame | KeyedRows]
+    shape: tuple[int, int]
+
+
 def _keyed_chunks(rows: KeyedRows, sep: str) -> Iterator[pa.Array]:
     """:func:`_csv_chunks` of the table a :class:`KeyedRows` stands for: each key's added cells (with the
     line end) joined once, then per batch taken at the rows' keys and joined to the rows' own text."""
@@ -1435,7 +1446,7 @@ def _write_xlsx(frame: pd.DataFrame, tmp: Path) -> None:
         raise
 
 
-def write_table(frame: pd.DataFrame | KeyedRows, path: str | Path, *, encoding: str = "utf-8") -> None:
+def write_table(frame: pd.DataFrame | KeyedRows | TableBatches, path: str | Path, *, encoding: str = "utf-8") -> None:
     """Write a DataFrame by extension (``-`` writes CSV to standard output).
 
     CSV is written as UTF-8 (pass ``encoding="utf-8-sig"`` for files meant for Excel), a
@@ -1446,8 +1457,12 @@ def write_table(frame: pd.DataFrame | KeyedRows, path: str | Path, *, encoding: 
     number (a double) cannot hold, is written as text; a frame too big for a sheet is
     refused before anything is written.  The file is written all-or-nothing
     (:func:`all_or_nothing`); a CSV/TSV file's sha256 is taken as it is written (:func:`staged_sha256`).
-    ``frame`` may be :class:`KeyedRows` for a CSV/TSV file.
+    ``frame`` may be :class:`KeyedRows` for a CSV/TSV file, or :class:`TableBatches` for a CSV, TSV or
+    Parquet file (:func:`write_batches`).
     """
+    if isinstance(frame, TableBatches):
+        write_batches(frame.batches, path, encoding=encoding)
+        return
     fmt = table_format(path)
     if isinstance(frame, KeyedRows):
         if str(path) == "-" or fmt not in ("csv", "tsv"):

@@ -293,7 +293,7 @@ def apply_command(input_path, crosswalk_path, text_col, sheet, output, strict, r
     miss = result.missing
     _say(
         quiet,
-        f"applied to {len(result.rows):,} rows; {len(miss):,} labels ({int(miss['n_rows'].sum()):,} rows) not in the crosswalk",
+        f"applied to {result.n_rows:,} rows; {len(miss):,} labels ({int(miss['n_rows'].sum()):,} rows) not in the crosswalk",
     )
     for row in miss.head(20).itertuples():
         _say(quiet, f"  not in crosswalk: {row.label!r} ({row.n_rows} rows)")

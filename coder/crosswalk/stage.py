@@ -36,7 +36,16 @@ from pathlib import Path
 import pandas as pd
 
 from ..codes import CodeList
-from ..io import KeyedRows, all_or_nothing, check_output, staged_sha256, write_json, write_table, write_text
+from ..io import (
+    KeyedRows,
+    TableBatches,
+    all_or_nothing,
+    check_output,
+    staged_sha256,
+    write_json,
+    write_table,
+    write_text,
+)
 from ..provenance import build_meta, check_paths, write_meta
 from ..resources import file_sha256
 from .model import Crosswalk, code_list_record
@@ -53,7 +62,8 @@ class Output:
     """One file a stage writes.
 
     ``value`` is the data — a :class:`~coder.crosswalk.model.Crosswalk` or DataFrame
-    (``kind="crosswalk"``), a DataFrame or, for a CSV/TSV file, :class:`~coder.io.KeyedRows`
+    (``kind="crosswalk"``), a DataFrame or, for a CSV/TSV file, :class:`~coder.io.KeyedRows`, or, for
+    a CSV/TSV/Parquet file, :class:`~coder.io.TableBatches` written batch by batch
     (``"table"``, written in ``encoding``), a JSON-ready
     object (``"json"``) or a string (``"text"``) — or a function of the provenance record that
     returns it (for outputs that embed their own provenance, like a report).
@@ -172,7 +182,7 @@ def write_outputs(outputs: Sequence[Output], meta: Mapping[str, object]) -> None
     for out, data in rendered:
         if out.kind in ("crosswalk", "table"):
             frame = data.frame if isinstance(data, Crosswalk) else data
-            shape = frame.shape if isinstance(frame, pd.DataFrame | KeyedRows) else (None, None)
+            shape = frame.shape if isinstance(frame, pd.DataFrame | KeyedRows | TableBatches) else (None, None)
             check_output(out.path, what="the output", rows=shape[0], columns=shape[1])
     outs = meta.get("outputs", {})
 
@@ -202,7 +212,7 @@ def _write(out: Output, data: object) -> None:
         write_crosswalk(data, out.path)  # type: ignore[arg-type]
     elif out.kind == "table":
         frame = data.frame if isinstance(data, Crosswalk) else data
-        if not isinstance(frame, pd.DataFrame | KeyedRows):
+        if not isinstance(frame, pd.DataFrame | KeyedRows | TableBatches):
             raise TypeError(f"{out.path}: a table output needs a DataFrame, not {type(data).__name__}")
         write_table(frame, out.path, encoding=out.encoding)
     elif out.kind == "json":
