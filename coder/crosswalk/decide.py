@@ -471,7 +471,7 @@ def decide(
     Pure: the same stored columns, code list and policy give the same result.  The rules every
     decision obeys are in the module docstring.
 
-    How it is fast (issue 22; 2.67 → 0.83 s of CPU for a batch of 100,000 synthetic labels): each
+    How it is fast (issue 22; 2.7 → 0.8 s of CPU for a batch of 100,000 synthetic labels): each
     rater's answers are read into arrays once per batch (which are usable, which confident), and a
     *plain* label (an employed status; no reviewer code, panel vote, flag or invalid code, nor an
     answer final in depth that is not confident; at most two confident answers: 92,000 of those
@@ -541,7 +541,7 @@ def decide(
         for i, c in zip(rows.tolist(), picked.tolist()):
             m_codes[i] = c
 
-    # which answers count, per rater: a label is plain when one answer at most is confident and nothing
+    # which answers count, per rater: a label is plain when two answers at most are confident and nothing
     # needs reading (a flag, an invalid or a human code, a panel vote, a status of its own)
     code_set = codes.codes
     exclude_rules = policy.exclude_rules
@@ -559,7 +559,7 @@ def decide(
     for j, n in enumerate(singles):
         c, s, rid = single_cols[n]
         fl, det, final = texts(n, "flags"), texts(n, "detail"), flags(n, "depth_final")
-        rank, strong, threshold = slot_facts[slot_of(n)]
+        _, strong, threshold = slot_facts[slot_of(n)]
         code = np.array(c, dtype=object)
         given = code != ""
         if exclude_rules:
