@@ -1522,18 +1522,28 @@ def write_batches(frames: Iterator[pd.DataFrame | KeyedRows], path: str | Path, 
         import pyarrow.parquet as pq
 
         writer = None
-        try:
-            for frame in frames:
-                table = _arrow_table(frame)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                elif not table.schema.equals(writer.schema, check_metadata=False):
-                    table = table.cast(writer.schema)
-                writer.write_table(table)
-                written[0] += len(frame)
-        finally:
-            if writer is not None:
-                writer.close()
+        pending: Future | None = None
+        # each row group is encoded and written on a thread (Arrow releases the GIL) while the next batch is
+        # made on this one (read and joined, for a streamed run)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            try:
+                for frame in frames:
+                    table = _arrow_table(frame)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    elif not table.schema.equals(writer.schema, check_metadata=False):
+                        table = table.cast(writer.schema)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(writer.write_table, table)
+                    written[0] += len(frame)
+                if pending is not None:
+                    pending.result()
+            finally:
+                if pending is not None:
+                    pending.exception()  # no row group left being written when the file is closed
+                if writer is not None:
+                    writer.close()
 
     _atomic(Path(path), csv if fmt in ("csv", "tsv") else parquet)
     return written[0]

@@ -11,6 +11,7 @@ labels, labels the crosswalk lacks, nullable ids, NaN floats, booleans and an ou
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -280,3 +281,31 @@ def test_cli_apply_counts_the_streamed_rows(data, small, tmp_path):
     assert res.exit_code == 0, res.output
     assert f"applied to {N_ROWS:,} rows" in res.output
     assert len(pd.read_parquet(out)) == N_ROWS
+
+
+def test_a_parquet_row_group_failing_on_the_writer_thread_leaves_nothing(tmp_path, monkeypatch):
+    """``write_batches`` writes each Parquet row group on a thread: its error is raised, the file removed."""
+    calls = [0]
+    write = pq.ParquetWriter.write_table
+
+    def failing(self, table, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    made = []
+
+    def frames():
+        for a in range(0, 100, 10):
+            made.append(a)
+            yield pd.DataFrame({"a": np.arange(a, a + 10), "b": [f"x{i}" for i in range(10)]})
+
+    with pytest.raises(InputError, match="disk full"):
+        cio.write_batches(frames(), tmp_path / "out.parquet")
+    assert calls[0] == 3 and len(made) < 10  # stopped at the failed row group, not after every batch
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert cio.write_batches(frames(), tmp_path / "out.parquet") == 100
+    assert pd.read_parquet(tmp_path / "out.parquet")["a"].tolist() == list(range(100))

@@ -272,6 +272,10 @@ def apply_command(input_path, crosswalk_path, text_col, sheet, output, strict, r
 
     Labels the crosswalk lacks come out with status unknown, and are counted and listed.
 
+    A Parquet input, or a UTF-8 CSV/TSV of 64 MB or more, written to .csv, .tsv or
+    .parquet is read in batches, twice (labels counted, then rows joined and
+    written): memory holds the distinct labels and a batch, not the rows.
+
     \b
     Example:
       coder apply personas.parquet --crosswalk xwalk_reviewed.csv --text-col occupation -o coded.parquet
