@@ -342,27 +342,29 @@ class _Columns:
         return ratio
 
     def common(self, keys: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """The jamo of the keys (:func:`~coder.raters.rules.key_again`) and the length of their longest common
-        subsequence with each column (columns x keys)."""
-        queries = [key_again(key).translate(self.table) for key in keys]
+        """The keys' jamo and the length of their longest common subsequence with each column (columns x keys)."""
+        queries = [key.translate(self.table) for key in keys]
         return queries, process.cdist(self.jamo, queries, scorer=LCSseq.similarity, dtype=self.lcs_type, workers=-1)
 
     def shortlists(self, keys: Sequence[str], k: int) -> Iterator[tuple[list[int], list[int], list[float]]]:
-        """The keys' shortlists, block by block of :data:`_CHUNK` keys (see :meth:`rank`).
+        """The shortlists of the keys (:func:`~coder.raters.rules.key_again` of each), block by block of
+        :data:`_CHUNK` keys (see :meth:`rank`).
 
         The next two blocks' common subsequences are computed on a second thread while this block is
         ranked: rapidfuzz holds no lock while it computes, and the ranking (numpy and Python, one core,
         ~30% of the stage's CPU) would otherwise leave the second core idle.  Two blocks ahead, not one:
         with one, the thread waited 0.13 s between blocks at 10^5 labels (its LCS done before the block
-        before it was ranked).  Memory holds three blocks of one-byte lengths.
+        before it was ranked).  ``key_again`` runs here, block by block: the first block's LCS starts after
+        2,048 of them, not all, and the thread holds Python's lock only to translate.  Memory holds three
+        blocks of one-byte lengths.
         """
         blocks = [keys[a : a + _CHUNK] for a in range(0, len(keys), _CHUNK)]
         with ThreadPoolExecutor(1) as ahead:
-            pending = deque(ahead.submit(self.common, block) for block in blocks[:2])
+            pending = deque(ahead.submit(self.common, list(map(key_again, block))) for block in blocks[:2])
             for b in range(len(blocks)):
                 queries, lcs = pending.popleft().result()
                 if b + 2 < len(blocks):
-                    pending.append(ahead.submit(self.common, blocks[b + 2]))
+                    pending.append(ahead.submit(self.common, list(map(key_again, blocks[b + 2]))))
                 yield self.rank(queries, lcs, k)
 
     def rank(self, queries: Sequence[str], lcs: np.ndarray, k: int) -> tuple[list[int], list[int], list[float]]:
