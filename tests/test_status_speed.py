@@ -9,6 +9,10 @@ exactly: every key, the label frame (``assert_frame_equal``, exact) and its row 
 field of every status, on the NPK labels, the held-out job names, the non-occupations, 20,000
 synthetic labels (``bench/bench_scale.py``) and awkward strings (NaN, blanks, full-width forms, lone
 surrogates, 300-character labels, conjoining jamo, emoji, random mixes of plain and odd characters).
+
+The speed is measured by ``bench/bench_scale.py profile 100000`` (a script, not a test): on the shared
+2-core machine at load 3-5, the former and this code alternated, best of 3, the label table took
+1.26 s -> 0.40 s and the status pass 2.98 s -> 1.04 s.
 """
 
 from __future__ import annotations
