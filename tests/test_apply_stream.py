@@ -309,3 +309,27 @@ def test_a_parquet_row_group_failing_on_the_writer_thread_leaves_nothing(tmp_pat
     monkeypatch.undo()
     assert cio.write_batches(frames(), tmp_path / "out.parquet") == 100
     assert pd.read_parquet(tmp_path / "out.parquet")["a"].tolist() == list(range(100))
+
+
+def test_labels_counted_from_dictionary_encoded_batches_are_the_whole_columns(tmp_path):
+    """The count pass reads a Parquet text column dictionary-encoded (categoricals, a dictionary per row group
+    in its own order): the label table, spelling ties (first seen) included, and each row's label position
+    are those of the strings, batch by batch, and of ``tabulate_labels`` over the whole column."""
+    rng = np.random.default_rng(5)
+    spellings = ["간호사", " 간호사", "간호사 ", "교사", "교 사", "", None, "무직", "NaN", "회사원", "회사 원"]
+    texts = [spellings[i] for i in rng.integers(len(spellings), size=5000)] + ["요리사 ", "요리사"] * 3  # a tie
+    pq.write_table(pa.table({"occupation": pa.array(texts, pa.string())}), tmp_path / "t.parquet", row_group_size=333)
+    tables = []
+    for categorical in ((), ["occupation"]):
+        _, _, batches = cio.read_batches(tmp_path / "t.parquet", rows=97, categorical=categorical)
+        counter = pipeline.LabelCounter()
+        parts = list(batches)
+        assert all(isinstance(p["occupation"].dtype, pd.CategoricalDtype) == bool(categorical) for p in parts)
+        for part in parts:
+            counter.add(part["occupation"])
+        tables.append((counter.table().frame, np.concatenate([counter.positions(p["occupation"]) for p in parts])))
+    whole = tabulate_labels(pd.Series(texts, dtype=object))
+    assert "요리사 " in set(whole.frame["label"]) and "요리사" not in set(whole.frame["label"])
+    for frame, positions in tables:
+        pd.testing.assert_frame_equal(frame, whole.frame, check_exact=True)
+        assert (positions == whole.row_label).all()
