@@ -404,12 +404,27 @@ def _match_status(key: str, rules: StatusRules, occ: Callable[..., str]) -> Labe
         if rule.status in ("job_seeker", *_FORMER) and "core" in rule.regex.groupindex:
             core = label_key(m.group("core") or "")
         if rule.status in _FORMER:
-            # the whole label is a job (전직지원 전문가), or 전 X whose X names none (전기공): not former
-            if not core or occ(key, True) or (rule.status == "former_named" and not occ(core)):
+            # the whole label is a job (전직지원 전문가, or 전기공사 by a full rule — not 전 + 기공사), or 전 X
+            # whose X names none (전기공): not former
+            if (
+                not core
+                or occ(key, True)
+                or (rule.status == "former_named" and not occ(core))
+                or _named_anchored(occ, key)
+            ):
                 continue
             return LabelStatus("former", core, rule.status_id)
         return LabelStatus(rule.status, core, rule.status_id)
     return LabelStatus("", key, "")
+
+
+def _named_anchored(occ: Callable[..., str], key: str) -> str:
+    """What ``key`` names by a title, dictionary name or full/prefix rule; '' for an oracle without the
+    ``anchored`` keyword (its plain answer would count suffix rules: 퇴직교사 is not a job by …교사)."""
+    try:
+        return occ(key, anchored=True)
+    except TypeError:
+        return ""
 
 
 def _memo(fn: Callable[..., str]) -> Callable[..., str]:

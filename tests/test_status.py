@@ -48,6 +48,8 @@ def test_every_status_example_and_counterexample():
         ("퇴직 연금 상담원", "", "상담원"),  # 연금 상담원 names no occupation: not former; 상담원 read after its prefix
         ("서울 출신", "", "서울출신"),
         ("전기공", "", "전기공"),
+        ("전기공사", "", "전기공사"),  # a job by a full mapper rule (R0175), not 전(former) + 기공사
+        ("전기공사업", "", "전기공사업"),
         ("군 복무 중", "", "군복무중"),  # coded military by the mapper (R0005), like 병사
         ("입대 대기", "not_employed", ""),
         ("사회복무요원", "employed_unstated", ""),

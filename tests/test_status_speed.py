@@ -236,7 +236,13 @@ def old_match_status(key, rules, occ):
         if rule.status in ("job_seeker", "former", "former_named") and "core" in rule.regex.groupindex:
             core = old_label_key(m.group("core") or "")
         if rule.status in ("former", "former_named"):
-            if not core or occ(key, True) or (rule.status == "former_named" and not occ(core)):
+            # the fix of 전기공사 (read as 전 + 기공사) applied to the reference too: a behaviour change, not speed
+            if (
+                not core
+                or occ(key, True)
+                or (rule.status == "former_named" and not occ(core))
+                or status._named_anchored(occ, key)
+            ):
                 continue
             return status.LabelStatus("former", core, rule.status_id)
         return status.LabelStatus(rule.status, core, rule.status_id)
