@@ -295,6 +295,24 @@ def test_model_rater_is_the_former_rater(model, keys, monkeypatch, batch):
         assert any(new.codes) and not all(new.codes)
 
 
+def test_dense_weights_are_made_only_for_many_keys_and_change_no_answer(keys, monkeypatch):
+    """A run of few keys (NPK's 2,120) rates with the sparse weights and makes no 190 MB dense copy; a run
+    of at least DENSE_MIN_KEYS makes it and keeps it; both give every key the same answer."""
+    from coder.raters.model_fit import with_changes
+
+    fresh = with_changes(load_model())  # no first-call work done yet
+    few = model_rater(keys, model=fresh)
+    assert "_dense_weights" not in vars(fresh)
+    monkeypatch.setattr(model_module, "DENSE_MIN_KEYS", len(keys))
+    many = model_rater(keys, model=fresh)
+    assert "_dense_weights" in vars(fresh) and any(w is not None for w in fresh._dense_weights)
+    again = model_rater(keys[:50], model=fresh)  # kept once made: a later small batch uses it too
+    for new in (many, again):
+        n = len(new.keys)
+        assert (new.codes, new.details, new.candidates) == (few.codes[:n], few.details[:n], few.candidates[:n])
+        assert np.array_equal(np.array(new.scores, dtype=float), np.array(few.scores[:n], dtype=float), equal_nan=True)
+
+
 def test_the_general_paths_are_the_former_rater(model, keys):
     """Features by name (no integer n-grams), scores through sparse products level by level (no dense
     weights, no per-level parents), a detector looked up on its own: still the former outputs."""

@@ -354,8 +354,8 @@ def model_rater(
 
     Speed: the distinct keys are rated in batches of :data:`RATE_BATCH` on :data:`RATE_THREADS`
     threads, each key's features extracted once for the model, the detector and the known share;
-    memory holds a few batch × classes arrays per thread (and dense copies of the weights,
-    :data:`~coder.raters.model_core.DENSE_WEIGHTS_BYTES`).  The answers are the per-key code's,
+    memory holds a few batch × classes arrays per thread (and, from :data:`DENSE_MIN_KEYS` keys, dense
+    copies of the weights, :data:`~coder.raters.model_core.DENSE_WEIGHTS_BYTES`).  The answers are the per-key code's,
     bit for bit, whatever the batch size or thread count (``tests/test_model_speed.py``).
     """
     if model is None:
@@ -366,11 +366,15 @@ def model_rater(
     size = max(1, min(RATE_BATCH, -(-len(distinct) // max(workers, 1))))
     batches = [distinct[a : a + size] for a in range(0, len(distinct), size)]
 
+    dense = len(distinct) >= DENSE_MIN_KEYS or "_dense_weights" in vars(model)  # made once, then kept
+
     def rate(batch: list[str]) -> list[tuple]:
-        return _rate(model, batch, k, threshold, evidence_threshold)
+        return _rate(model, batch, k, threshold, evidence_threshold, dense)
 
     if batches:  # built once, before any thread asks
-        model._dense_weights, model._plan, _text(model)  # dense first: its copy releases the GIL
+        if dense:
+            model._dense_weights  # noqa: B018  (made first: its copy releases the GIL)
+        model._plan, _text(model)
     if workers > 1 and len(batches) > 1:  # the sparse products and array work run outside the GIL
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(rate, batches))
@@ -395,15 +399,21 @@ RATE_BATCH = 8192
 RATE_THREADS = min(2, os.cpu_count() or 1)
 """Batches rated at the same time (threads: numpy and scipy's sparse products release the GIL)."""
 _MIN_BATCH = 1024  # fewer keys per thread are rated in one batch
+DENSE_MIN_KEYS = 20_000
+"""Distinct keys from which the model rates with dense copies of its weights
+(:attr:`~coder.raters.model_core.JobModel._dense_weights`: the same numbers, a third of the time per key,
+but 190 MB made once in ~0.1 s): fewer, such as NPK's 2,120 labels, are rated with the sparse weights."""
 
 _NO_ANSWER = ("", math.nan, "", (), math.nan)
 
 
-def _rate(model: JobModel, keys: Sequence[str], k: int, threshold: float, evidence_threshold: float) -> list[tuple]:
+def _rate(
+    model: JobModel, keys: Sequence[str], k: int, threshold: float, evidence_threshold: float, dense: bool = True
+) -> list[tuple]:
     """``(code, score, detail, candidates, evidence)`` per key: the features extracted once for the model,
     the detector and the known share; the chain, top ``k`` and the detail string built from arrays."""
     f = model._features(keys)
-    P = softmax(model._scores(f.X, dense=True) / model.temperature)
+    P = softmax(model._scores(f.X, dense=dense) / model.temperature)
     picks, raw = model._chain(model.level_proba(keys, P))
     cal = apply_calibration(model.calibration, raw)
     cols, vals = model._top(P, k)
