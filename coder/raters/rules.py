@@ -212,6 +212,10 @@ class RuleSet:
             _bucket(anchored),
         )
 
+    def warm(self) -> None:
+        """Make the lookup tables :func:`match_rules` builds on its first call (e.g. on a thread, ahead)."""
+        self._fast  # noqa: B018
+
     @functools.cached_property
     def _modes(self) -> dict[str, str]:
         return {r.rule_id: r.match for r in self.rules}
