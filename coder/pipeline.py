@@ -24,7 +24,7 @@ import dataclasses
 import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,6 +148,17 @@ class _Setup:
     status_rules: StatusRules
     index: JobIndex
     model: JobModel | None
+    later: Future | None = None
+    """The model still loading on a thread (:meth:`_Loading.early`): the model rater waits for it on its own
+    thread while the status pass and the other raters run; None when ``model`` is the model to use."""
+
+    def the_model(self) -> JobModel | None:
+        """The model to rate with, once loaded (a loading error is raised here)."""
+        return self.model if self.later is None else self.later.result()
+
+    def final(self) -> _Setup:
+        """This setup with its model loaded (for the run's files and parameters)."""
+        return self if self.later is None else dataclasses.replace(self, model=self.later.result(), later=None)
 
     def files(self) -> dict[str, str]:
         files = {
@@ -215,10 +226,18 @@ class _Loading:
     ) -> None:
         self._rest = pool.submit(_ready_setup, rules, bundled_rules)
         self._model = pool.submit(_ready_model, model)
+        self._modelless = model is False
 
     def result(self) -> _Setup:
         """The setup, once loaded; a setup error is raised in :func:`_setup`'s order (the rules' before the model's)."""
         return dataclasses.replace(self._rest.result(), model=self._model.result())
+
+    def early(self) -> _Setup:
+        """The setup once all but the model is loaded, the model's loading as its ``later`` (see :class:`_Setup`):
+        the coding starts while the model loads.  A rules error is raised here; a model error once the model
+        rater (or :meth:`_Setup.final`) asks for it."""
+        setup = self._rest.result()
+        return setup if self._modelless else dataclasses.replace(setup, later=self._model)
 
     def check(self) -> None:
         """Raise a setup error already met (without waiting for the rest of the loading)."""
@@ -318,7 +337,7 @@ OFFLINE_RATERS: tuple[_Offline, ...] = (
         "model",
         "model",
         False,
-        lambda keys, s, prior, k, p: model_rater(keys, k=k, model=s.model, threshold=p.threshold("model")),
+        lambda keys, s, prior, k, p: model_rater(keys, k=k, model=s.the_model(), threshold=p.threshold("model")),
         beside=True,
     ),
     _Offline("fuzzy", "fuzzy", False, _fuzzy),
@@ -346,7 +365,7 @@ def _rate(
     Each batch's answers are kept as crosswalk columns (:class:`~coder.crosswalk.assemble.RatedColumns`),
     not as the raters' per-key tuples.
     """
-    raters = [r for r in OFFLINE_RATERS if not (r.name == "model" and setup.model is None)]
+    raters = [r for r in OFFLINE_RATERS if not (r.name == "model" and setup.model is None and setup.later is None)]
     parts: dict[str, list[RatedColumns]] = {r.name: [] for r in raters}
     seconds = dict.fromkeys(parts, 0.0)
 
@@ -555,7 +574,7 @@ def _code_rows(
             frame[text_col], frame[weight_col] if weight_col else None, weight_name=weight_col or ""
         )
     except InputError:
-        loaded()  # a setup error (the rules, the model) comes first, as when the setup was awaited first
+        loaded().final()  # a setup error (the rules, the model) comes first, as when the setup was awaited first
         raise
     text = csv_text(frame, sep) if sep is not None and frame.shape[1] else None
     counted = time.perf_counter() - start
@@ -563,6 +582,7 @@ def _code_rows(
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
     start = time.perf_counter()
     crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
+    setup = setup.final()
     join = _Joiner(crosswalk)
     rows = join(frame, labels.row_label)
     seconds = counted + time.perf_counter() - start
@@ -742,7 +762,7 @@ def code_file(
             check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
             for name in ("rules", "bundled_rules", "model"):
                 del options[name]
-            coded = _code_rows(frame, loading.result, policy=None, sep=_sep(output_path), **options)  # type: ignore[arg-type]
+            coded = _code_rows(frame, loading.early, policy=None, sep=_sep(output_path), **options)  # type: ignore[arg-type]
             del frame
         result = coded.result
     written = {"rows": str(output_path), "rows_encoding": encoding}

@@ -59,3 +59,39 @@ def test_assembly_of_a_run_of_labels_is_that_run_of_the_whole(labels):
     parts = pd.concat([stored.frame(a, a + 50) for a in range(0, len(stored), 50)])
     pd.testing.assert_frame_equal(parts, whole, check_exact=True, check_index_type=False)
     assert whole["title_score"].isna().sum() > 0 and whole["index_n_entries"].dtype == "int64"
+
+
+def _survey(tmp_path, weights: str = "1") -> object:
+    src = tmp_path / "in.csv"
+    labels = ["간호사", "초등학교 교사", "전직 집행관, 현재 구직중", "asdf", "", "무직", "택시 운전", "간호사"]
+    src.write_text("pid,job,wt\n" + "".join(f'p{i},"{t}",{weights}\n' for i, t in enumerate(labels)), encoding="utf-8")
+    return src
+
+
+def test_coding_while_the_model_loads_gives_the_crosswalk_of_a_loaded_setup(tmp_path):
+    """code_file starts the status pass and the other raters while the model loads (the model rater waits for
+    it on its thread): its crosswalk is the one of code_frame, which waits for the whole setup first."""
+    src = _survey(tmp_path)
+    result = pipeline.code_file(src, tmp_path / "out.csv", text_col="job", weight_col="wt")
+    held = pipeline.code_frame(pd.read_csv(src, dtype=str, keep_default_na=False), text_col="job", weight_col="wt")
+    pd.testing.assert_frame_equal(result.crosswalk, held.crosswalk)
+    assert result.params == held.params and result.files == held.files
+    assert result.files["model/jobdict_model.npz"]
+
+
+def test_a_model_that_fails_to_load_stops_the_run_and_writes_nothing(tmp_path):
+    """The model loads while the coding starts: its error still ends the run, before any output, and before a
+    weight error found meanwhile (a setup error comes first)."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "jobdict_model.json").write_text("not json", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    out.write_text("earlier output\n", encoding="utf-8")
+    for weights in ("1", "x"):
+        with pytest.raises(pipeline.CrosswalkError, match="model metadata is not valid JSON"):
+            pipeline.code_file(
+                _survey(tmp_path, weights), out, text_col="job", weight_col="wt", model=tmp_path / "model"
+            )
+        assert out.read_text(encoding="utf-8") == "earlier output\n"
+    none = pipeline.code_file(_survey(tmp_path), tmp_path / "none.csv", text_col="job", model=False)
+    assert "model" not in none.crosswalk.columns.str.split("_").str[0].tolist()
+    assert not any(f.startswith("model/") for f in none.files)
