@@ -388,10 +388,11 @@ def _rate(
                     later[rater.name] = side.submit(contextvars.copy_context().run, timed, rater, keys, dict(prior))
                 else:
                     prior[rater.name] = timed(rater, keys, prior)
+            columns = {name: RatedColumns.of(result) for name, result in prior.items()}  # while the model rates
             prior.update((name, job.result()) for name, job in later.items())
             for name in parts:
-                parts[name].append(RatedColumns.of(prior[name]))
-            del prior, later
+                parts[name].append(columns[name] if name in columns else RatedColumns.of(prior[name]))
+            del prior, later, columns
         if bar is not None:
             bar.update(len(keys))  # type: ignore[attr-defined]
             bar.set_postfix_str(" ".join(f"{n} {s:.0f}s" for n, s in seconds.items()), refresh=False)  # type: ignore[attr-defined]
