@@ -10,6 +10,7 @@ rater's codes, scores, details, candidates and evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -620,3 +621,65 @@ def test_ngram_codes_are_the_former_ones(model, union, ngram_max):
         return
     for a, b in zip(former, now, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _former_union(model):
+    """The plan's union, main_of and ev_of as the plan built them before dict(zip(...)) and np.fromiter (Python loops)."""
+    union, main = {}, [-1]
+    for f, i in model.vectorizer.vocab.items():
+        union[f] = len(main)
+        main.append(i)
+    ev, ev_of = model.evidence, None
+    if (
+        ev is not None
+        and ev.vectorizer.ngram_max <= model.vectorizer.ngram_max
+        and ev.vectorizer.suffix_max <= model.vectorizer.suffix_max
+    ):
+        for f in ev.vectorizer.vocab:
+            if f not in union:
+                union[f] = len(main)
+                main.append(-1)
+        ev_of = np.full(len(main), -1, dtype=np.int64)
+        for f, i in ev.vectorizer.vocab.items():
+            ev_of[union[f]] = i
+    return union, np.asarray(main, dtype=np.int64), ev_of
+
+
+def _stored_vocabs(model):
+    """The vocabularies of the stored model read as the former loader read them (``str`` of each numpy string)."""
+    with np.load(model_module.MODEL_DIR / f"{model_module.MODEL_NAME}.npz", allow_pickle=False) as z:
+        main = {str(t): i for i, t in enumerate(z["vocab"])}
+        ev = {str(t): i for i, t in enumerate(z["ev_vocab"])} if model.evidence is not None else None
+    return main, ev
+
+
+def test_loaded_vocabularies_and_plan_are_the_former_ones(model):
+    """The loader's vocabularies, and the plan's union, main_of, ev_of and n-gram codes, are the former ones,
+    entry for entry and in order, for the shipped model and for a model whose vocabularies hold other
+    indices and a detector feature the model lacks."""
+    from coder.raters.model_core import _gram_codes, _Plan
+
+    main, ev = _stored_vocabs(model)
+    assert list(model.vectorizer.vocab.items()) == list(main.items())
+    if ev is not None:
+        assert list(model.evidence.vectorizer.vocab.items()) == list(ev.items())
+    shuffled = dict(reversed(list(main.items())))
+    other = dataclasses.replace(model, vectorizer=dataclasses.replace(model.vectorizer, vocab=shuffled))
+    if model.evidence is not None:
+        extra = {"S:없는말": 0, **{f: i + 1 for f, i in ev.items()}}
+        detector = dataclasses.replace(
+            model.evidence, vectorizer=dataclasses.replace(model.evidence.vectorizer, vocab=extra)
+        )
+        other = dataclasses.replace(other, evidence=detector)
+    for m in (model, other):
+        plan = _Plan.of(m)
+        union, main_of, ev_of = _former_union(m)
+        assert list(plan.union.items()) == list(union.items())
+        _same(plan.main_of, main_of)
+        assert (plan.ev_of is None) == (ev_of is None)
+        if ev_of is not None:
+            _same(plan.ev_of, ev_of)
+        for a, b in zip(_former_gram_codes(union, m.vectorizer.ngram_max), plan.grams, strict=True):
+            _same(a, b)
+        for a, b in zip(_gram_codes(union, m.vectorizer.ngram_max), plan.grams, strict=True):
+            _same(a, b)

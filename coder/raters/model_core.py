@@ -174,12 +174,16 @@ def _gram_codes(
     # the ~260,000 characters of the vocabulary took 0.25 s of 1.1 s)
     names = list(union)
     cp = np.frombuffer("".join(names).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    alphabet = np.unique(cp)
+    # the alphabet and each character's rank from a table over the code points (at most 0x110000 entries), not
+    # np.unique and np.searchsorted: 0.015 s less for the shipped union (~290,000 characters, 759 distinct)
+    seen = np.zeros(int(cp.max(initial=0)) + 1, dtype=bool)
+    seen[cp] = True
+    alphabet = np.flatnonzero(seen)
     if not 1 <= ngram_max <= 64 // _SLOT or len(alphabet) >= 2**_SLOT - 1:
         return None
     size = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
     start = np.cumsum(size) - size
-    rank = (np.searchsorted(alphabet, cp) + 1).astype(np.uint64)  # every character is in the alphabet
+    rank = np.cumsum(seen, dtype=np.uint64)[cp]  # 1 + the number of smaller characters in the alphabet
     slot = np.arange(len(cp), dtype=np.int64) - np.repeat(start, size)  # a character's place in its string
     fits = slot < ngram_max  # the characters past ngram_max belong to strings dropped below
     value = np.where(fits, rank << (np.where(fits, slot, 0) * _SLOT).astype(np.uint64), np.uint64(0))
@@ -190,7 +194,7 @@ def _gram_codes(
     short = (size >= 1) & (size <= ngram_max)
     codes_a = sums[short]
     union_ids = np.fromiter(union.values(), dtype=np.int64, count=len(names))
-    order = np.argsort(codes_a, kind="stable")
+    order = np.argsort(codes_a)  # distinct strings, distinct codes: any sort gives the stable one's order (~3 ms less)
     single = np.zeros(len(alphabet) + 1, dtype=np.int64)  # rank -> union id of that one character (0: none)
     one = size == 1
     single[rank[start[one]].astype(np.int64)] = union_ids[one]
@@ -516,25 +520,27 @@ class _Plan:
 
     @staticmethod
     def of(model: JobModel) -> _Plan:
+        # the union, main_of and ev_of built at C speed (dict(zip(...)), np.fromiter): a Python loop over
+        # the ~90,000 features took ~0.02 s of the ~0.14 s of a fresh process's first rating
         vocab = model.vectorizer.vocab
-        union: dict[str, int] = {}
-        main = [-1]
-        for f, i in vocab.items():
-            union[f] = len(main)
-            main.append(i)
+        union = dict(zip(vocab, range(1, len(vocab) + 1)))
+        main = np.empty(len(vocab) + 1, dtype=np.int64)
+        main[0] = -1
+        main[1:] = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
         ev, ev_of = model.evidence, None
         if (
             ev is not None
             and ev.vectorizer.ngram_max <= model.vectorizer.ngram_max
             and ev.vectorizer.suffix_max <= model.vectorizer.suffix_max
         ):  # the detector's features are among the model's: looked up once
-            for f in ev.vectorizer.vocab:
-                if f not in union:
-                    union[f] = len(main)
-                    main.append(-1)
+            ev_vocab = ev.vectorizer.vocab
+            extra = [f for f in ev_vocab if f not in union]
+            union.update(zip(extra, range(len(main), len(main) + len(extra))))
+            main = np.r_[main, np.full(len(extra), -1, dtype=np.int64)]
             ev_of = np.full(len(main), -1, dtype=np.int64)
-            for f, i in ev.vectorizer.vocab.items():
-                ev_of[union[f]] = i
+            ev_of[np.fromiter(map(union.__getitem__, ev_vocab), dtype=np.int64, count=len(ev_vocab))] = np.fromiter(
+                ev_vocab.values(), dtype=np.int64, count=len(ev_vocab)
+            )
         identity, starts, mats, children = [], [], [], []
         for lv, (names, anc) in enumerate(zip(model.level_classes, model.ancestors, strict=True)):
             anc = np.asarray(anc)
@@ -570,7 +576,7 @@ class _Plan:
         rank[sorted(range(len(classes)), key=model.classes.__getitem__)] = np.arange(len(classes))
         return _Plan(
             union,
-            np.asarray(main, dtype=np.int64),
+            main,
             ev_of,
             tuple(identity),
             tuple(starts),
