@@ -653,28 +653,48 @@ def _stored_vocabs(model):
     return main, ev
 
 
+def _with_vocabs(model, main, ev):
+    """The model with other vocabularies (its weights no longer fit them: for the plan only)."""
+    vec = dataclasses.replace(model.vectorizer, vocab=main)
+    detector = dataclasses.replace(model.evidence, vectorizer=dataclasses.replace(model.evidence.vectorizer, vocab=ev))
+    return dataclasses.replace(model, vectorizer=vec, evidence=detector)
+
+
 def test_loaded_vocabularies_and_plan_are_the_former_ones(model):
-    """The loader's vocabularies, and the plan's union, main_of, ev_of and n-gram codes, are the former ones,
-    entry for entry and in order, for the shipped model and for a model whose vocabularies hold other
-    indices and a detector feature the model lacks."""
-    from coder.raters.model_core import _gram_codes, _Plan
+    """The loader's vocabularies, and the plan's union, main_of, ev_of, n-gram codes and suffixes' lookup,
+    are the former ones, entry for entry and in order: for the shipped model (read from its arrays), for
+    vocabularies as dicts holding other indices and a detector feature the model lacks, and for odd stored
+    names (NULs inside, 1-character arrays, a name stored twice: read as dicts)."""
+    from coder.raters.model_core import StoredNames, _gram_codes, _Plan
 
     main, ev = _stored_vocabs(model)
     assert list(model.vectorizer.vocab.items()) == list(main.items())
+    assert isinstance(model.vectorizer.vocab, StoredNames)
+    models = [model]
     if ev is not None:
         assert list(model.evidence.vectorizer.vocab.items()) == list(ev.items())
-    shuffled = dict(reversed(list(main.items())))
-    other = dataclasses.replace(model, vectorizer=dataclasses.replace(model.vectorizer, vocab=shuffled))
-    if model.evidence is not None:
-        extra = {"S:없는말": 0, **{f: i + 1 for f, i in ev.items()}}
-        detector = dataclasses.replace(
-            model.evidence, vectorizer=dataclasses.replace(model.evidence.vectorizer, vocab=extra)
-        )
-        other = dataclasses.replace(other, evidence=detector)
-    for m in (model, other):
+        shuffled = dict(reversed(list(main.items())))
+        models.append(_with_vocabs(model, shuffled, {"S:없는말": 0, **{f: i + 1 for f, i in ev.items()}}))
+        odd = ["a\x00b", "S:가", "x", "가나", "S:", "abcdef", "", "\ud800", "S:\x00a", "\x00\x00b"]
+        for names, ev_names in (
+            (odd, ["x", "S:나", "가나", "zz", "\x00x", "S:"]),
+            (["a", "b"], ["c"]),
+            (["a", "b", "a"], ["c"]),  # stored twice
+            (["a", "b"], ["c", "c"]),
+            (["S", "S:", "ab"], ["S:"]),
+        ):
+            stored = (StoredNames(np.array(names, dtype=str)), StoredNames(np.array(ev_names, dtype=str)))
+            assert (_Plan._stored(_with_vocabs(model, *stored)) is None) == (
+                len(set(names)) < len(names) or len(set(ev_names)) < len(ev_names)
+            )
+            models.append(_with_vocabs(model, *stored))
+            models.append(_with_vocabs(model, dict(stored[0]), dict(stored[1])))
+    for m in models:
         plan = _Plan.of(m)
         union, main_of, ev_of = _former_union(m)
         assert list(plan.union.items()) == list(union.items())
+        suffixes = {f: u for f, u in union.items() if f.startswith("S:")}
+        assert plan.suffixes is plan.union or list(plan.suffixes.items()) == list(suffixes.items())
         _same(plan.main_of, main_of)
         assert (plan.ev_of is None) == (ev_of is None)
         if ev_of is not None:

@@ -58,7 +58,7 @@ from scipy import sparse
 from ..errors import CrosswalkError, InputError
 from ..resources import file_sha256
 from .base import RaterResult
-from .model_core import apply_calibration, softmax
+from .model_core import StoredNames, apply_calibration, softmax
 from .model_eval import CURVE_THRESHOLDS, ModelEvaluation, evaluate_model
 from .model_fit import (
     EVIDENCE_THRESHOLD,
@@ -256,7 +256,7 @@ def _read_model(js: Path) -> JobModel:
         with np.load(npz, allow_pickle=False) as z:
             a = {k: z[k] for k in z.files}
         n = int(meta["levels_stored"])
-        vec = Vectorizer(_vocab(a["vocab"]), a["idf"].astype(np.float32, copy=False), **meta["vectorizer"])
+        vec = Vectorizer(StoredNames(a["vocab"]), a["idf"].astype(np.float32, copy=False), **meta["vectorizer"])
         weights = tuple(
             sparse.csr_matrix(
                 (a[f"w{i}_data"].astype(np.float32), a[f"w{i}_indices"], a[f"w{i}_indptr"]),
@@ -268,7 +268,7 @@ def _read_model(js: Path) -> JobModel:
         evidence = None
         if detector:
             ev_vec = Vectorizer(
-                _vocab(a["ev_vocab"]),
+                StoredNames(a["ev_vocab"]),
                 a["ev_idf"].astype(np.float32, copy=False),
                 int(detector["ngram_max"]),
                 int(detector["suffix_max"]),
@@ -293,12 +293,6 @@ def _read_model(js: Path) -> JobModel:
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise CrosswalkError(f"{npz}: model arrays unreadable ({exc}) — {_retrain_hint(js)}.", path=npz) from None
-
-
-def _vocab(names: np.ndarray) -> dict[str, int]:
-    """Each stored feature name -> its index (``{str(t): i for i, t in enumerate(names)}``, built at C speed:
-    the 71,103 names of the shipped model in ~0.013 s instead of ~0.026 s)."""
-    return dict(zip(names.tolist(), range(len(names))))
 
 
 @functools.lru_cache(maxsize=1)
