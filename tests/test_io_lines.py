@@ -91,6 +91,16 @@ def test_npk_shaped_file_takes_its_lines(tmp_path):
     _same(tmp_path, "npk.csv", raw, taken=True)
 
 
+def test_needless_quotes_across_batches_take_the_rendered_text(tmp_path):
+    lines = _npk_csv(3000).decode().split("\n")
+    rng = np.random.default_rng(5)
+    for i in rng.choice(np.arange(1, 3001), size=300, replace=False):  # quoted as QUOTE_ALL would
+        buf = io.StringIO()
+        csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="").writerow(next(csv.reader([lines[i]])))
+        lines[i] = buf.getvalue()
+    _same(tmp_path, "npk.csv", "\n".join(lines).encode(), taken=True)
+
+
 @pytest.mark.parametrize(
     ("name", "raw"),
     [
