@@ -22,11 +22,12 @@ Two bounds keep matching fast on any input:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from re import _parser as _sre_parser
 
-__all__ = ["MATCH_MODES", "MAX_MATCH_CHARS", "compile_matcher", "pattern_problem", "split_cell"]
+__all__ = ["MATCH_MODES", "MAX_MATCH_CHARS", "alternation_texts", "compile_matcher", "pattern_problem", "split_cell"]
 
 MATCH_MODES = ("full", "prefix", "suffix", "contains")
 MAX_MATCH_CHARS = 200
@@ -70,6 +71,81 @@ def compile_matcher(
         return None if m is None else m.end() - m.start()
 
     return run
+
+
+_TOKEN_RE = re.compile(r"\\[.^$*+?{}\[\]\\|()]|\(\?:|[()|?]|[^.^$*+?{}\[\]\\|()]+|.", re.DOTALL)
+"""The tokens of :func:`alternation_texts`: an escaped metacharacter, ``(?:``, ``(``, ``)``, ``|``, ``?``, a run
+of literal characters, or any other single character (a metacharacter outside the grammar: given up)."""
+_ALT_MAX = 256  # texts bound of alternation_texts (see there)
+_ALT_DEPTH = 32  # groups inside groups alternation_texts follows
+_META_CHARS = ".^$*+{}[]\\"
+_GROUPED_RE = re.compile(r"[.^$*+?{}\[\]\\()]")  # any metacharacter but |
+
+
+@functools.lru_cache(maxsize=1024)
+def alternation_texts(pattern: str) -> frozenset[str] | None:
+    """The texts ``pattern`` matches in full when it is an alternation of literals: literal characters,
+    escaped metacharacters (``\\(``), groups ``( )`` and ``(?: )``, alternatives ``|`` and optional parts
+    ``?`` (not ``??``) only, with at most 256 texts counted without merging duplicates; None otherwise.
+
+    A pattern of this grammar always compiles and repeats nothing more than once, so
+    :func:`pattern_problem` finds nothing in it, and its texts are those
+    :func:`coder.raters.rules.finite_texts` finds through ``re``'s parser: counted this way (a
+    sequence multiplies, alternatives add, ``?`` adds one) no part of any tree that parser makes of
+    the pattern has more texts than the whole, so 256 keeps every set inside finite_texts' bounds
+    (4,096 texts, 256 characters in a class).  317 of the 319 bundled rules are such patterns.
+    """
+    if len(pattern) > 10_000:
+        return None
+    if not _GROUPED_RE.search(pattern):  # literals and | only (196 of the bundled rules): no tree to walk
+        texts = pattern.split("|")
+        return frozenset(texts) if len(texts) <= _ALT_MAX else None
+    stack: list[tuple[list[str], int, list[str], int]] = []
+    alts: list[str] = []  # texts of the finished alternatives of the innermost group
+    alts_n = 0  # their count without merging
+    head, head_n = [""], 1  # texts of the current alternative before its last atom
+    last: list[str] = []  # texts of the last atom ([] before the first)
+    last_n = 1
+    atom = False  # the previous token was an atom, which a ? may follow
+    for tok in _TOKEN_RE.findall(pattern):
+        c = tok[0]
+        if c == "?":
+            if not atom:
+                return None  # nothing to repeat, ?? or (? other than (?:
+            last, last_n, atom = [*last, ""], last_n + 1, False
+            continue
+        if last:  # any other token ends the last atom
+            head, head_n, last, last_n = [a + b for a in head for b in last], head_n * last_n, [], 1
+            if head_n > _ALT_MAX:
+                return None
+        if c == "(":
+            if len(stack) == _ALT_DEPTH:
+                return None
+            stack.append((alts, alts_n, head, head_n))
+            alts, alts_n, head, head_n, atom = [], 0, [""], 1, False
+        elif c == "|" or c == ")":
+            alts, alts_n = alts + head, alts_n + head_n
+            if alts_n > _ALT_MAX:
+                return None
+            head, head_n, atom = [""], 1, False
+            if c == ")":
+                if not stack:
+                    return None  # unbalanced )
+                last, last_n, atom = list(dict.fromkeys(alts)), alts_n, True
+                alts, alts_n, head, head_n = stack.pop()
+        elif c == "\\" and len(tok) == 2:  # an escaped metacharacter
+            last, atom = [tok[1]], True
+        elif c in _META_CHARS:
+            return None  # a lone backslash, an escape such as \d, or a metacharacter outside the grammar
+        else:  # a run of literals: the ? that may follow is about its last one
+            head, last, atom = [a + tok[:-1] for a in head], [tok[-1]], True
+    if stack:
+        return None  # unclosed (
+    if last:
+        head, head_n = [a + b for a in head for b in last], head_n * last_n
+    if alts_n + head_n > _ALT_MAX:
+        return None
+    return frozenset(alts + head)
 
 
 def split_cell(cell: str | None) -> tuple[str, ...]:
@@ -137,7 +213,7 @@ def pattern_problem(pattern: str, match: str = "full", *, linear: bool = False) 
     """
     if match not in MATCH_MODES:
         raise ValueError(f"match must be one of {MATCH_MODES}, not {match!r}")
-    if not _META.search(pattern):
+    if not _META.search(pattern) or alternation_texts(pattern) is not None:  # no repeat but ? (once)
         return None
     parsed = _sre_parser.parse(pattern)
     why = _exponential(parsed)

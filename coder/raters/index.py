@@ -33,7 +33,7 @@ from pathlib import Path
 from ..codes import CodeList, load_codes
 from ..errors import CrosswalkError
 from ..normalize import label_key, normalize_label
-from ..resources import data_path, file_identity, file_sha256, read_csv_rows
+from ..resources import data_path, file_identity, file_sha256, iter_csv_rows
 from .base import RaterResult
 from .rules import key_again
 
@@ -87,7 +87,7 @@ class JobIndex:
 def read_jobdict(path: str | Path, codes: CodeList) -> list[IndexEntry]:
     """Read a job-dictionary CSV (``text,ksco_code,kind,job_id[,inq_year]``) into entries.
 
-    Read by :func:`coder.resources.read_csv_rows` (UTF-8, BOM or cp949).  Every
+    Read by :func:`coder.resources.iter_csv_rows` (UTF-8, BOM or cp949).  Every
     bad row is collected and reported in one :class:`CrosswalkError`.
     """
 
@@ -96,7 +96,7 @@ def read_jobdict(path: str | Path, codes: CodeList) -> list[IndexEntry]:
         raise CrosswalkError(
             f"{path}: job dictionary not found — restore crosswalks/{JOBDICT_FILE} or pass an existing file.", path=path
         )
-    rows = read_csv_rows(path, _JOBDICT_COLUMNS[:4], error=CrosswalkError, what="job dictionary")
+    rows = iter_csv_rows(path, _JOBDICT_COLUMNS[:4], error=CrosswalkError, what="job dictionary")
     entries: list[IndexEntry] = []
     problems: list[str] = []
     for line, row in rows:
@@ -129,10 +129,11 @@ def title_index_entries(codes: CodeList) -> list[IndexEntry]:
 
 def build_index(entries: Sequence[IndexEntry], *, sha256: Mapping[str, str] | None = None) -> JobIndex:
     """Build a :class:`JobIndex` from entries (order kept; a key may have several entries)."""
-    by_key: dict[str, list[IndexEntry]] = {}
-    for e in entries:
-        by_key.setdefault(e.key, []).append(e)
-    return JobIndex(tuple(entries), {k: tuple(v) for k, v in by_key.items()}, dict(sha256 or {}))
+    by_key: dict[str, tuple[IndexEntry, ...]] = {}
+    for e in entries:  # a tuple per key at once (most keys have one entry), no list per key to convert
+        found = by_key.get(e.key)
+        by_key[e.key] = (e,) if found is None else (*found, e)
+    return JobIndex(tuple(entries), by_key, dict(sha256 or {}))
 
 
 @functools.lru_cache(maxsize=4)

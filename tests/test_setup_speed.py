@@ -1,0 +1,518 @@
+"""The setup every run loads (code list, rules and their lookup tables, job-dictionary index) is what the
+former code loaded (issue 22).
+
+Three shortcuts took ``coder.pipeline._ready_setup(None, True)`` from ~0.2 s to ~0.07 s of CPU in a
+fresh process; each is checked here against the former code, kept as the reference:
+
+* :func:`coder.patterns.alternation_texts` reads a pattern of literals, groups, ``|`` and ``?`` (317
+  of the 319 bundled rules) without ``re``'s parser: such a pattern always compiles, passes
+  :func:`~coder.patterns.pattern_problem` and has the texts :func:`~coder.raters.rules.finite_texts`
+  finds through ``re``'s parser.  The former code is the same functions with that shortcut switched
+  off (``alternation_texts`` patched to answer None), and ``re.compile`` as the compile check.
+* :func:`coder.normalize.normalize_label` and :func:`~coder.normalize.label_key` return a text of
+  Hangul and digit runs, one space or ``·`` between two runs, as it is (the key without its spaces
+  and dots); the former: the same functions with that shortcut switched off.
+* :func:`coder.resources.iter_csv_rows` builds ``csv.DictReader``'s rows from ``csv.reader``; the
+  former ``read_csv_rows`` (through DictReader) is kept here verbatim.
+
+Compared: every bundled pattern, generated patterns (hypothesis) and odd ones (their texts, compile
+check, pattern_problem in every mode, the load errors of a user file), the whole RuleSet and its
+lookup tables, the CodeList, the JobIndex (entries, keys, hashes), the normal forms and keys of the
+titles, names, NPK labels, synthetic labels and odd texts, and the rows of the bundled and odd CSVs.
+The speed is measured in fresh processes (``_ready_setup``'s process time, 7 runs, see the commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import io
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import coder.codes as codes_module
+import coder.normalize as normalize_module
+import coder.patterns as patterns_module
+import coder.raters.index as index_module
+import coder.raters.rules as rules_module
+import coder.resources as resources_module
+from coder.codes import load_codes
+from coder.errors import CoderError, CrosswalkError, InputError, RuleError
+from coder.io import decode_text, file_delimiter
+from coder.normalize import label_key, normalize_label
+from coder.patterns import MATCH_MODES, alternation_texts, pattern_problem
+from coder.raters.index import load_index
+from coder.raters.rules import finite_texts, load_rules
+from coder.resources import data_path, read_csv_rows
+
+HERE = Path(__file__).parent
+HEADER = "rule_id,status,priority,pattern,match,code,code_title,example,counterexample,note\n"
+
+
+# --------------------------------------------------------------------------- the former code
+
+
+def old_read_csv_rows(path, required=(), *, error=InputError, what="CSV file", one_of=()):
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found — pass an existing file.", path=path) from None
+    except IsADirectoryError:
+        raise error(f"{path}: {what} is a directory — pass a file.", path=path) from None
+    try:
+        text = decode_text(data, path=path)
+        delimiter = file_delimiter(path, text)
+    except InputError as exc:
+        raise error(str(exc), path=path, line=getattr(exc, "line", None)) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [c.strip() for c in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    missing = [c for c in required if c not in header]
+    if missing or (one_of and not any(c in header for c in one_of)):
+        need = ",".join(required) + (f" and one of {'/'.join(one_of)}" if one_of else "")
+        found = ", ".join(h for h in header if h) or "no header"
+        lacks = f"missing column(s) {', '.join(missing)}" if missing else f"none of the columns {', '.join(one_of)}"
+        raise error(
+            f"{path}: {what} has {lacks} (found {found}) — the header must have {need}.",
+            path=path,
+        )
+    return list(enumerate(reader, start=2))
+
+
+def old_iter_csv_rows(path, required=(), *, error=InputError, what="CSV file", one_of=()):
+    return iter(old_read_csv_rows(path, required, error=error, what=what, one_of=one_of))
+
+
+class _OldCompile:
+    """``re.compile`` for every pattern (the former compile check): the shortcut answers None."""
+
+    @staticmethod
+    def alternation_texts(pattern):
+        return None
+
+
+def _clear_caches():
+    codes_module._cached.cache_clear()
+    rules_module._load.cache_clear()
+    index_module._cached.cache_clear()
+    alternation_texts.cache_clear()
+
+
+@contextlib.contextmanager
+def former(monkeypatch):
+    """The former code: no pattern shortcut, no settled-text shortcut, DictReader rows; fresh caches."""
+    with monkeypatch.context() as m:
+        m.setattr(patterns_module, "alternation_texts", _OldCompile.alternation_texts)
+        m.setattr(rules_module, "alternation_texts", _OldCompile.alternation_texts)
+        m.setattr(normalize_module, "_SETTLED_RE", re.compile("(?!)"))
+        m.setattr(resources_module, "iter_csv_rows", old_iter_csv_rows)
+        for mod in (codes_module, rules_module, index_module):
+            if hasattr(mod, "iter_csv_rows"):
+                m.setattr(mod, "iter_csv_rows", old_iter_csv_rows)
+        _clear_caches()
+        try:
+            yield
+        finally:
+            _clear_caches()
+    _clear_caches()
+
+
+def _bundled_patterns() -> list[str]:
+    out = []
+    for name in ("mapper.csv", "status.csv"):
+        out += [row["pattern"] for _, row in old_read_csv_rows(data_path("rules", name))]
+    return out
+
+
+def _old_finite(pattern, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(rules_module, "alternation_texts", _OldCompile.alternation_texts)
+        return finite_texts(pattern)
+
+
+def _old_problems(pattern, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(patterns_module, "alternation_texts", _OldCompile.alternation_texts)
+        return [pattern_problem(pattern, mode, linear=linear) for mode in MATCH_MODES for linear in (False, True)]
+
+
+def _same_pattern(pattern, monkeypatch):
+    """The shortcut agrees with the former code on ``pattern``; returns whether it took the pattern."""
+    texts = alternation_texts.__wrapped__(pattern)
+    assert finite_texts(pattern) == _old_finite(pattern, monkeypatch), pattern
+    if texts is None:
+        return False
+    re.compile(pattern)  # the grammar's patterns compile
+    assert finite_texts(pattern) == frozenset((t, frozenset()) for t in texts), pattern
+    assert _old_problems(pattern, monkeypatch) == [None] * 8, pattern
+    assert [pattern_problem(pattern, mode, linear=lin) for mode in MATCH_MODES for lin in (False, True)] == [None] * 8
+    return True
+
+
+# --------------------------------------------------------------------------- patterns
+
+
+def test_every_bundled_pattern_reads_as_before(monkeypatch):
+    patterns = _bundled_patterns()
+    taken = sum(_same_pattern(p, monkeypatch) for p in patterns)
+    assert taken >= 300  # 317 of the 319 rules (the status rules' lazy groups are not in the grammar)
+
+
+ODD = [
+    "",
+    "|",
+    "a|",
+    "|a",
+    "a||b",
+    "()",
+    "(?:)",
+    "()?",
+    "(?:)?",
+    "(|a)?",
+    "a?",
+    "a??",
+    "a?+",
+    "a?*",
+    "?a",
+    "a|?",
+    "(?a)",
+    "(?i)a",
+    "(?P<x>a)",
+    "(?=a)a",
+    "(?<!a)b",
+    "((a))",
+    "(a",
+    "a)",
+    "(a))",
+    "((a)",
+    "\\(a\\)",
+    "\\(a\\)?",
+    "a\\",
+    "\\d",
+    "\\1",
+    "\\.",
+    "\\|",
+    "\\?",
+    "a{2}",
+    "a{",
+    "a}",
+    "]",
+    "[a]",
+    "a.b",
+    "^a",
+    "a$",
+    "a*",
+    "a+",
+    "가나다?",
+    "(가|나)(다|라)?마",
+    "공무원\\(행정직\\)",
+    "a b",
+    "a,b",
+    "a#b",
+    "a\nb",
+    "a\x00b",
+    "|".join("abcdefghijklmnopqrstuvwxyz"),
+    "|".join(chr(0xAC00 + i) for i in range(256)),
+    "|".join(chr(0xAC00 + i) for i in range(257)),  # 257 one-character alternatives: a class too wide
+    "|".join(chr(0xAC00 + i) for i in range(300)),
+    "(" + "|".join(chr(0xAC00 + i) for i in range(257)) + ")",
+    "(a|b)" * 8,  # 256 texts
+    "(a|b)" * 9,  # 512: given up (finite_texts takes it through re's parser)
+    "(a|b|c|d)" * 7,  # 16,384: more than finite_texts expands
+    "(a?)" * 9,
+    "((a|b)?)?" * 4,
+    "(" * 31 + "a" + ")" * 31,
+    "(" * 33 + "a" + ")" * 33,
+    "(?:" * 40 + "a" + ")" * 40,
+    "a" * 10_001,
+]
+
+
+@pytest.mark.parametrize("pattern", ODD, ids=range(len(ODD)))
+def test_odd_patterns_read_as_before(pattern, monkeypatch):
+    _same_pattern(pattern, monkeypatch)
+
+
+TOKENS = [
+    "a",
+    "b",
+    "가",
+    "다",
+    "(",
+    ")",
+    "(?:",
+    "|",
+    "?",
+    "\\(",
+    "\\)",
+    "\\|",
+    "\\?",
+    ".",
+    "*",
+    "+",
+    "\\",
+    "{1}",
+    "[a]",
+    "(?<!a)",
+    "x y",
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14).map("".join))
+def test_generated_patterns_read_as_before(pattern):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _same_pattern(pattern, monkeypatch)
+
+
+BAD = [
+    "(",
+    ")",
+    "a)",
+    "?a",
+    "a**",
+    "[",
+    "a\\",
+    "(?<!a|bb)x",
+    "(a+)+",
+    "(a|a)*",
+    "(?P<x>a)(?P<x>b)",
+]
+
+
+def test_a_user_file_of_bad_patterns_is_refused_with_the_same_message(tmp_path, monkeypatch):
+    rows = [f'R9{i:03d},active,50,"{p}",full,94111,건물 청소원,,,' for i, p in enumerate(BAD)]
+    rows += [f'R9{i + 100:03d},active,50,"{p}",suffix,94111,건물 청소원,,,' for i, p in enumerate(BAD)]
+    path = tmp_path / "user.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    _clear_caches()
+    with pytest.raises(RuleError) as new:
+        load_rules(path, bundled=False)
+    with former(monkeypatch), pytest.raises(RuleError) as old:
+        load_rules(path, bundled=False)
+    assert str(new.value) == str(old.value)
+    assert new.value.problems == old.value.problems
+    assert len(new.value.problems) == 2 * len(BAD)
+
+
+# --------------------------------------------------------------------------- the loaded setup
+
+
+def _buckets(bucket):
+    by_first, by_last, by_char, always = bucket
+    ids = lambda items: [(i[0].rule_id, i[2], i[3], i[4]) for i in items]  # noqa: E731
+    return [{k: ids(v) for k, v in d.items()} for d in (by_first, by_last, by_char)] + [ids(always)]
+
+
+def _setup_now():
+    _clear_caches()
+    codes = load_codes()
+    rules = load_rules(codes=codes)
+    look = rules._fast
+    return (
+        codes,
+        rules,
+        (look.full, look.suffix, look.lengths, look.n_rest, _buckets(look.rest), _buckets(look.anchored)),
+        _buckets(rules._buckets),
+        load_index(codes=codes),
+    )
+
+
+def test_the_setup_is_what_the_former_code_loaded(monkeypatch):
+    codes, rules, look, buckets, index = _setup_now()
+    with former(monkeypatch):
+        old_codes, old_rules, old_look, old_buckets, old_index = _setup_now()
+    for field in ("name", "path", "sha256", "codes", "by_title_key"):
+        assert getattr(codes, field) == getattr(old_codes, field), field
+    assert list(codes.codes) == list(old_codes.codes)
+    assert rules == old_rules and rules.sha256 == old_rules.sha256 and rules.files == old_rules.files
+    assert look == old_look
+    assert buckets == old_buckets
+    assert index.entries == old_index.entries
+    assert index.by_key == old_index.by_key and list(index.by_key) == list(old_index.by_key)
+    assert index.sha256 == old_index.sha256
+    assert index == old_index
+
+
+def test_the_lookup_tables_share_equal_values():
+    look = load_rules()._fast
+    singles = [v for v in look.full.values() if len(v) == 1]
+    assert len({id(v) for v in singles}) == len({v[0].rule_id for v in singles})
+    pairs = [p for v in look.suffix.values() for p in v]
+    assert len({id(p) for p in pairs}) == len({(p[0].rule_id, p[1]) for p in pairs})
+
+
+def test_a_user_file_with_the_bundled_one_is_what_the_former_code_loaded(tmp_path, monkeypatch):
+    path = tmp_path / "user.csv"
+    path.write_text(
+        HEADER
+        + "R9001,active,60,(병원|학교)?청소(원|부)?,full,94111,건물 청소원,병원 청소원,,\n"
+        + "R9002,active,60,(?<!호텔)미화원,suffix,94111,건물 청소원,미화원,,\n"
+        + "R9003,retired,60,(a+)+,full,94111,건물 청소원,,,\n"
+        + "R9004,active,60,.+청소원,full,94111,건물 청소원,,,\n",
+        encoding="utf-8",
+    )
+    _clear_caches()
+    new = load_rules(path)
+    look = new._fast
+    with former(monkeypatch):
+        old = load_rules(path)
+        old_look = old._fast
+        assert (look.full, look.suffix, look.lengths, look.n_rest) == (
+            old_look.full,
+            old_look.suffix,
+            old_look.lengths,
+            old_look.n_rest,
+        )
+        assert _buckets(look.rest) == _buckets(old_look.rest)
+    assert new == old and new.files == old.files
+
+
+# --------------------------------------------------------------------------- label texts
+
+
+def _bench_synthetic(n):
+    spec = importlib.util.spec_from_file_location("bench_scale", HERE.parent / "bench" / "bench_scale.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.synthetic_labels(n)
+
+
+def _texts():
+    out = [row["title_ko"] for _, row in old_read_csv_rows(data_path("crosswalks", "ksco7.csv"))]
+    out += [row["text"] for _, row in old_read_csv_rows(data_path("crosswalks", "jobdict_index.csv"))]
+    npk = Path(codes_module.__file__).parent / "demo_data" / "npk_occupation.csv"
+    out += [row["occupation"] for _, row in old_read_csv_rows(npk)]
+    out += (HERE / "data" / "non_occupations.txt").read_text(encoding="utf-8").splitlines()
+    out += _bench_synthetic(3000)
+    return out
+
+
+ODD_TEXTS = [
+    "",
+    " ",
+    "1",
+    "12",
+    "1 2",
+    "1·2",
+    "가",
+    "가 나",
+    "가·나",
+    "가 · 나",
+    "가 ·나",
+    "가· 나",
+    "가  나",
+    " 가",
+    "가 ",
+    "·가",
+    "가·",
+    "가··나",
+    "가ㆍ나",
+    "가•나",
+    "가\u318d나",
+    "가\u119e나",
+    "가\u200b나",
+    "가\t나",
+    "가\n나",
+    "가\u3000나",
+    "１２",
+    "가１",
+    "\u1100\u1161",
+    "가\u11a8",
+    "각",
+    "가(나)",
+    "NA",
+    "na",
+    "-",
+    "가-나",
+]
+
+
+def test_normal_forms_and_keys_are_the_former_ones(monkeypatch):
+    texts = _texts() + ODD_TEXTS
+    new = [(normalize_label(t), label_key(t)) for t in texts]
+    with former(monkeypatch):
+        old = [(normalize_label(t), label_key(t)) for t in texts]
+    assert new == old
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(["가", "힣", "1", "0", " ", "·", "ㆍ", "\u119e", "a", "(", "\u11a8", "\u3000"]),
+        max_size=8,
+    )
+)
+def test_generated_texts_normalise_as_before(text):
+    new = (normalize_label(text), label_key(text))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(normalize_module, "_SETTLED_RE", re.compile("(?!)"))
+        assert new == (normalize_label(text), label_key(text))
+
+
+# --------------------------------------------------------------------------- CSV rows
+
+ODD_CSV = [
+    "",
+    "\n",
+    "a,b\n",
+    "a,b",
+    "a,b\n1,2",
+    "a,b\n1,2\n",
+    "a,b\n\n1,2\n\n\n3,4\n",
+    "a,b\r\n1,2\r\n",
+    "a,b\r1,2\r",
+    "a,b\n1\n",
+    "a,b\n1,2,3,4\n",
+    "a,a\n1,2\n",
+    "a,b,a\n1\n",
+    " a , b \n1,2\n",
+    "\na,b\n1,2\n",
+    ',b\n"x,y",2\n',
+    'a,b\n"line\none",2\n',
+    'a,b\n"q""uote",2\n',
+    "\ufeffa,b\n1,2\n",
+    "a,b\n,\n",
+]
+
+
+@pytest.mark.parametrize("text", ODD_CSV, ids=range(len(ODD_CSV)))
+@pytest.mark.parametrize("required", [(), ("a",), ("a", "c")])
+def test_csv_rows_are_the_former_ones(text, required, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    outcomes = []
+    for read in (read_csv_rows, old_read_csv_rows):
+        try:
+            outcomes.append(read(path, required, error=CrosswalkError, what="table"))
+        except CoderError as exc:
+            outcomes.append((type(exc), str(exc)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_bundled_csv_rows_are_the_former_ones():
+    for folder, name in (
+        ("crosswalks", "ksco7.csv"),
+        ("crosswalks", "jobdict_index.csv"),
+        ("rules", "mapper.csv"),
+        ("rules", "status.csv"),
+    ):
+        assert read_csv_rows(data_path(folder, name)) == old_read_csv_rows(data_path(folder, name))
+
+
+@pytest.mark.parametrize("name", ["t.tsv", "t.txt"])
+def test_other_delimiters_and_cp949_rows_are_the_former_ones(name, tmp_path):
+    path = tmp_path / name
+    path.write_bytes("이름\t코드\n청소원\t9411\n경비원\n".encode("cp949"))
+    assert read_csv_rows(path, ("이름",)) == old_read_csv_rows(path, ("이름",))
+    missing = tmp_path / "none.csv"
+    with pytest.raises(CrosswalkError) as new:
+        read_csv_rows(missing, error=CrosswalkError)
+    with pytest.raises(CrosswalkError) as old:
+        old_read_csv_rows(missing, error=CrosswalkError)
+    assert str(new.value) == str(old.value)
