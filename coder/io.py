@@ -1424,6 +1424,12 @@ class TableBatches:
     shape: tuple[int, int]
 
 
+def _unlead(text: CsvText) -> CsvText:
+    """``text`` (``lead``) with no ``\\n`` before each row: to follow rows whose last line is ended."""
+    lines = tuple(pc.utf8_slice_codeunits(chunk, 1) for chunk in text.lines)
+    return CsvText(text.names, text.sep, text.rows, lines)
+
+
 def _keyed_chunks(rows: KeyedRows, sep: str) -> Iterator[pa.Array]:
     """:func:`_csv_chunks` of the table a :class:`KeyedRows` stands for: each key's added cells (with the
     line end) joined once, then per batch taken at the rows' keys and joined to the rows' own text."""
@@ -1664,6 +1670,8 @@ def write_batches(frames: Iterator[pd.DataFrame | KeyedRows], path: str | Path, 
                 fh.write(codecs.BOM_UTF8)
                 plain = True
             for i, frame in enumerate(frames):
+                if i and isinstance(frame, KeyedRows) and frame.text.lead:
+                    frame = KeyedRows(_unlead(frame.text), frame.added, frame.index)  # the line before is ended
                 chunks = _keyed_chunks(frame, sep) if isinstance(frame, KeyedRows) else _csv_chunks(frame, sep)
                 if i:
                     next(chunks)  # one header

@@ -242,3 +242,15 @@ def test_any_table_writes_the_same_bytes(tmp_path, columns, rows, quoting, sep, 
         _same(tmp_path, "t.tsv" if sep == "\t" else "t.csv", "\n".join(lines).encode("utf-8"))
     except InputError:
         pass  # a table read_table refuses (a cell's CR read as a line end, say): nothing to write
+
+
+def test_taken_rows_written_in_batches(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b'id,text\n1,"a,b"\n2,c\n3,d\n4,"e"\n5,f\n6,g\n7,h\n8,i\n9,j\n')
+    frame, lines = cio.read_table_lines(src)
+    taken, rendered = cio.csv_text(frame, ",", lines), cio.csv_text(frame, ",")
+    assert taken.lead
+    added, index = _added(taken.rows)
+    for name, texts in (("taken.csv", [taken, rendered, taken]), ("rendered.csv", [rendered] * 3)):
+        cio.write_batches(iter(cio.KeyedRows(t, added, index) for t in texts), tmp_path / name)
+    assert (tmp_path / "taken.csv").read_bytes() == (tmp_path / "rendered.csv").read_bytes()
