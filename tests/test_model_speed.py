@@ -703,3 +703,34 @@ def test_loaded_vocabularies_and_plan_are_the_former_ones(model):
             _same(a, b)
         for a, b in zip(_gram_codes(union, m.vectorizer.ngram_max), plan.grams, strict=True):
             _same(a, b)
+
+
+def _npz_arrays(path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_model_arrays_are_read_as_np_load_reads_them(tmp_path):
+    """The loader's own .npz reading gives np.load's arrays (dtype, shape, values bit for bit) for the
+    shipped model and for deflated and stored files of odd arrays; an object array is refused."""
+    shipped = model_module.MODEL_DIR / f"{model_module.MODEL_NAME}.npz"
+    odd = {
+        "f": np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4)),
+        "big": np.arange(5, dtype=">i4"),
+        "zero_d": np.array(3.5),
+        "empty": np.zeros((0, 3), dtype=np.int16),
+        "text": np.array(["a\x00b", "", "가나다라마바사아", "\U0010ffff"]),
+        "half": np.array([np.nan, -0.0, 1e-7, 65504], dtype=np.float16),
+        "rec": np.zeros(2, dtype=[("x", "<i2"), ("y", "<f8")]),
+    }
+    np.savez_compressed(tmp_path / "deflated.npz", **odd)
+    np.savez(tmp_path / "stored.npz", **odd)
+    for path in (shipped, tmp_path / "deflated.npz", tmp_path / "stored.npz"):
+        new, old = model_module._read_arrays(path.read_bytes()), _npz_arrays(path)
+        assert list(new) == list(old)
+        for k in old:
+            _same(new[k], old[k])
+            assert new[k].flags.f_contiguous == old[k].flags.f_contiguous
+    np.savez(tmp_path / "object.npz", vocab=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        model_module._read_arrays((tmp_path / "object.npz").read_bytes())

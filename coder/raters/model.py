@@ -44,10 +44,15 @@ Storage
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import json
 import math
 import os
+import struct
 import time
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -245,7 +250,8 @@ def _read_model(js: Path) -> JobModel:
     npz = js.parent / str(meta.get("model_file", ""))
     if not npz.is_file():
         raise CrosswalkError(f"{npz}: model arrays not found next to {js.name} — {_retrain_hint(js)}.", path=npz)
-    actual = file_sha256(npz)
+    stored = npz.read_bytes()  # read once: checked, then its arrays read from memory
+    actual = hashlib.sha256(stored).hexdigest()
     if actual != meta.get("model_sha256"):
         raise CrosswalkError(
             f"{npz}: sha256 {actual[:12]}… differs from {js.name} ({str(meta.get('model_sha256'))[:12]}…); "
@@ -253,8 +259,7 @@ def _read_model(js: Path) -> JobModel:
             path=npz,
         )
     try:
-        with np.load(npz, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
+        a = _read_arrays(stored)
         n = int(meta["levels_stored"])
         vec = Vectorizer(StoredNames(a["vocab"]), a["idf"].astype(np.float32, copy=False), **meta["vectorizer"])
         weights = tuple(
@@ -291,8 +296,52 @@ def _read_model(js: Path) -> JobModel:
             tuple((a[f"cal{i}_x"], a[f"cal{i}_y"]) for i in range(int(meta.get("calibration_levels", 0)))),
             evidence,
         )
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, zlib.error) as exc:
         raise CrosswalkError(f"{npz}: model arrays unreadable ({exc}) — {_retrain_hint(js)}.", path=npz) from None
+
+
+def _read_arrays(stored: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file's bytes, as ``np.load(..., allow_pickle=False)`` gives them (an object
+    array is refused), the same dtypes, shapes and values but read-only.
+
+    A deflated member is inflated at once into a buffer of its size and its array read in place, where
+    ``np.load`` inflates it in chunks, copies each into the array and checks the zip's CRC (the caller has
+    checked the file's sha256): the shipped model's 4 MB (14 MB inflated) in ~0.035-0.045 s instead of
+    ~0.055-0.075 s, most of it zlib's inflating, in a fresh process.
+    """
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(io.BytesIO(stored)) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 1:  # deflated, not encrypted
+                at = info.header_offset
+                if stored[at : at + 4] != b"PK\x03\x04":
+                    raise zipfile.BadZipFile(f"{info.filename}: no local header at {at}")
+                name, extra = struct.unpack_from("<HH", stored, at + 26)
+                start = at + 30 + name + extra
+                raw = zlib.decompress(memoryview(stored)[start : start + info.compress_size], -15, info.file_size)
+            else:
+                raw = zf.read(info)
+            out[info.filename[: -len(".npy")]] = _npy(raw)
+    return out
+
+
+def _npy(raw: bytes) -> np.ndarray:
+    """The array of an ``.npy`` file's bytes, read-only on them (formats 1.0 and 2.0; others as ``np.lib.format``
+    reads them); an object array is refused (it needs pickle)."""
+    f = io.BytesIO(raw)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+    if dtype.hasobject:
+        raise ValueError("Object arrays cannot be loaded when allow_pickle=False")
+    array = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=f.tell())
+    return array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
 
 
 @functools.lru_cache(maxsize=1)

@@ -239,14 +239,18 @@ def _codes(
     alphabet = np.flatnonzero(seen)
     if not 1 <= ngram_max <= 64 // _SLOT or len(alphabet) >= 2**_SLOT - 1:
         return None
-    rank = np.cumsum(seen, dtype=np.uint64)  # a character's rank: 1 + the number of smaller ones in the alphabet
+    rank = np.cumsum(seen, dtype=np.uint16)  # a character's rank: 1 + the number of smaller ones in the alphabet
     short = (size >= 1) & (size <= ngram_max)
     codes_a = np.zeros(int(short.sum()), dtype=np.uint64)
-    if heads is not None and len(codes_a):
+    order = np.zeros(0, dtype=np.intp)
+    if heads is not None:
         first, length = heads[short], size[short]
-        for j in range(ngram_max):
-            codes_a |= np.where(j < length, rank[first[:, j]], np.uint64(0)) << np.uint64(_SLOT * j)
-    order = np.argsort(codes_a)  # distinct strings, distinct codes: any sort gives the stable one's order (~3 ms less)
+        slots = [np.where(j < length, rank[first[:, j]], np.uint16(0)) for j in range(ngram_max)]
+        for j, ranks in enumerate(slots):
+            codes_a |= ranks.astype(np.uint64) << np.uint64(_SLOT * j)
+        # the codes' order, the last character's rank first: distinct strings have distinct codes, so this is
+        # the stable argsort's order (~1 ms for the shipped union instead of ~3.6 ms)
+        order = np.lexsort(slots)
     single = np.zeros(len(alphabet) + 1, dtype=np.int64)  # rank -> union id of that one character (0: none)
     one = size == 1
     if heads is not None:
