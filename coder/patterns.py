@@ -27,7 +27,15 @@ import re
 from collections.abc import Callable, Iterable
 from re import _parser as _sre_parser
 
-__all__ = ["MATCH_MODES", "MAX_MATCH_CHARS", "alternation_texts", "compile_matcher", "pattern_problem", "split_cell"]
+__all__ = [
+    "MATCH_MODES",
+    "MAX_MATCH_CHARS",
+    "alternation_texts",
+    "compile_matcher",
+    "is_alternation",
+    "pattern_problem",
+    "split_cell",
+]
 
 MATCH_MODES = ("full", "prefix", "suffix", "contains")
 MAX_MATCH_CHARS = 200
@@ -73,36 +81,68 @@ def compile_matcher(
     return run
 
 
-_TOKEN_RE = re.compile(r"\\[.^$*+?{}\[\]\\|()]|\(\?:|[()|?]|[^.^$*+?{}\[\]\\|()]+|.", re.DOTALL)
-"""The tokens of :func:`alternation_texts`: an escaped metacharacter, ``(?:``, ``(``, ``)``, ``|``, ``?``, a run
-of literal characters, or any other single character (a metacharacter outside the grammar: given up)."""
-_ALT_MAX = 256  # texts bound of alternation_texts (see there)
+_TOKEN_RE = re.compile(r"\\[.^$*+?{}\[\]\\|()]|\(\?<!|\(\?:|[()|?]|[^.^$*+?{}\[\]\\|()]+|.", re.DOTALL)
+"""The tokens of :func:`alternation_texts`: an escaped metacharacter, ``(?<!``, ``(?:``, ``(``, ``)``, ``|``,
+``?``, a run of literal characters, or any other single character (a metacharacter outside the grammar)."""
+_ALT_TEXTS = 4096  # texts bound of alternation_texts (finite_texts' own)
+_ALT_BRANCH = 256  # alternatives bound of one group (finite_texts' characters in a class)
 _ALT_DEPTH = 32  # groups inside groups alternation_texts follows
 _META_CHARS = ".^$*+{}[]\\"
 _GROUPED_RE = re.compile(r"[.^$*+?{}\[\]\\()]")  # any metacharacter but |
+_NO_TEXTS: frozenset[str] = frozenset()
+
+_Alternation = tuple[tuple[frozenset[str], frozenset[str]], ...]
+
+
+def alternation_texts(pattern: str) -> frozenset[tuple[str, frozenset[str]]] | None:
+    """What :func:`coder.raters.rules.finite_texts` finds through ``re``'s parser, for a pattern of the
+    alternation grammar: every text it matches in full with the texts its negative look-behinds refuse
+    just before it; None for a pattern outside the grammar.
+
+    The grammar: literal characters, escaped metacharacters (``\\(``), groups ``( )`` and ``(?: )``,
+    alternatives ``|``, optional parts ``?`` (not ``??``), and negative look-behinds ``(?<!X)`` (X of
+    the grammar without look-behinds, its texts of one length) at the start of an alternative of the
+    whole pattern only; at most 4,096 texts counted without merging duplicates (a sequence multiplies,
+    alternatives add, ``?`` adds one; X counted alone) and 256 alternatives in a group.  A pattern of
+    this grammar compiles and repeats nothing more than once, so :func:`pattern_problem` finds nothing
+    in it.  No part of any tree ``re``'s parser makes of it (the parser moves common first letters out
+    of alternatives and turns one-letter alternatives into a class) has more texts than counted, or a
+    class of more characters than a group's alternatives, so finite_texts' bounds (4,096 texts, 256
+    characters in a class) hold for it.  317 of the 319 bundled rules have such patterns (their compile
+    check, pattern_problem and finite_texts took ~0.03 s through ``re`` in a fresh process).
+    """
+    found = _alternation(pattern)
+    if found is None:
+        return None
+    return frozenset((text, refused) for refused, texts in found for text in texts)
+
+
+def is_alternation(pattern: str) -> bool:
+    """Whether ``pattern`` is of :func:`alternation_texts`' grammar (then it compiles and is linear)."""
+    return _alternation(pattern) is not None
 
 
 @functools.lru_cache(maxsize=1024)
-def alternation_texts(pattern: str) -> frozenset[str] | None:
-    """The texts ``pattern`` matches in full when it is an alternation of literals: literal characters,
-    escaped metacharacters (``\\(``), groups ``( )`` and ``(?: )``, alternatives ``|`` and optional parts
-    ``?`` (not ``??``) only, with at most 256 texts counted without merging duplicates; None otherwise.
+def _alternation(pattern: str) -> _Alternation | None:
+    """``(refused texts, texts)`` of the alternatives of the whole of an alternation-grammar ``pattern``
+    (:func:`alternation_texts`), alternatives with the same look-behinds together; None outside it.
 
-    A pattern of this grammar always compiles and repeats nothing more than once, so
-    :func:`pattern_problem` finds nothing in it, and its texts are those
-    :func:`coder.raters.rules.finite_texts` finds through ``re``'s parser: counted this way (a
-    sequence multiplies, alternatives add, ``?`` adds one) no part of any tree that parser makes of
-    the pattern has more texts than the whole, so 256 keeps every set inside finite_texts' bounds
-    (4,096 texts, 256 characters in a class).  317 of the 319 bundled rules are such patterns.
+    Kept for the pattern's next question (a rule's pattern is asked three times at setup: compile
+    check, :func:`pattern_problem`, finite_texts), a few objects each.
     """
     if len(pattern) > 10_000:
         return None
     if not _GROUPED_RE.search(pattern):  # literals and | only (196 of the bundled rules): no tree to walk
         texts = pattern.split("|")
-        return frozenset(texts) if len(texts) <= _ALT_MAX else None
-    stack: list[tuple[list[str], int, list[str], int]] = []
+        return ((_NO_TEXTS, frozenset(texts)),) if len(texts) <= _ALT_BRANCH else None
+    out: dict[frozenset[str], list[str]] = {}  # the whole pattern's alternatives by refused texts
+    out_n = 0
+    refused: frozenset[str] = _NO_TEXTS  # what the look-behinds of the current alternative refuse
+    lead = True  # at the start of an alternative of the whole pattern: a look-behind may come
+    stack: list[tuple[list[str], int, int, list[str], int, bool]] = []
     alts: list[str] = []  # texts of the finished alternatives of the innermost group
     alts_n = 0  # their count without merging
+    branches = 1  # alternatives of the innermost group so far
     head, head_n = [""], 1  # texts of the current alternative before its last atom
     last: list[str] = []  # texts of the last atom ([] before the first)
     last_n = 1
@@ -111,41 +151,59 @@ def alternation_texts(pattern: str) -> frozenset[str] | None:
         c = tok[0]
         if c == "?":
             if not atom:
-                return None  # nothing to repeat, ?? or (? other than (?:
+                return None  # nothing to repeat, ?? or (? other than (?: and (?<!
             last, last_n, atom = [*last, ""], last_n + 1, False
             continue
         if last:  # any other token ends the last atom
             head, head_n, last, last_n = [a + b for a in head for b in last], head_n * last_n, [], 1
-            if head_n > _ALT_MAX:
+            if head_n > _ALT_TEXTS:
                 return None
         if c == "(":
-            if len(stack) == _ALT_DEPTH:
-                return None
-            stack.append((alts, alts_n, head, head_n))
-            alts, alts_n, head, head_n, atom = [], 0, [""], 1, False
+            behind = tok == "(?<!"
+            if len(stack) == _ALT_DEPTH or (behind and not lead):
+                return None  # a look-behind after text or inside a group
+            stack.append((alts, alts_n, branches, head, head_n, behind))
+            alts, alts_n, branches, head, head_n, atom, lead = [], 0, 1, [""], 1, False, False
         elif c == "|" or c == ")":
             alts, alts_n = alts + head, alts_n + head_n
-            if alts_n > _ALT_MAX:
+            if alts_n > _ALT_TEXTS:
                 return None
             head, head_n, atom = [""], 1, False
-            if c == ")":
-                if not stack:
-                    return None  # unbalanced )
-                last, last_n, atom = list(dict.fromkeys(alts)), alts_n, True
-                alts, alts_n, head, head_n = stack.pop()
+            if c == "|":
+                branches += 1
+                if branches > _ALT_BRANCH:
+                    return None
+                if not stack:  # the end of an alternative of the whole pattern
+                    out.setdefault(refused, []).extend(alts)
+                    out_n += alts_n
+                    if out_n > _ALT_TEXTS:
+                        return None
+                    alts, alts_n, refused, lead = [], 0, _NO_TEXTS, True
+            elif not stack:
+                return None  # unbalanced )
+            else:
+                group, group_n = alts, alts_n
+                alts, alts_n, branches, head, head_n, behind = stack.pop()
+                if behind:
+                    if len({len(t) for t in group}) > 1:
+                        return None  # not of one width: re refuses it
+                    refused, lead = refused | frozenset(group), True
+                else:
+                    last, last_n, atom = list(dict.fromkeys(group)), group_n, True
         elif c == "\\" and len(tok) == 2:  # an escaped metacharacter
-            last, atom = [tok[1]], True
+            last, atom, lead = [tok[1]], True, False
         elif c in _META_CHARS:
             return None  # a lone backslash, an escape such as \d, or a metacharacter outside the grammar
         else:  # a run of literals: the ? that may follow is about its last one
-            head, last, atom = [a + tok[:-1] for a in head], [tok[-1]], True
+            head, last, atom, lead = [a + tok[:-1] for a in head], [tok[-1]], True, False
     if stack:
         return None  # unclosed (
     if last:
         head, head_n = [a + b for a in head for b in last], head_n * last_n
-    if alts_n + head_n > _ALT_MAX:
+    out.setdefault(refused, []).extend(alts + head)
+    if out_n + alts_n + head_n > _ALT_TEXTS:
         return None
-    return frozenset(alts + head)
+    return tuple((r, frozenset(texts)) for r, texts in out.items())
 
 
 def split_cell(cell: str | None) -> tuple[str, ...]:
@@ -213,7 +271,7 @@ def pattern_problem(pattern: str, match: str = "full", *, linear: bool = False) 
     """
     if match not in MATCH_MODES:
         raise ValueError(f"match must be one of {MATCH_MODES}, not {match!r}")
-    if not _META.search(pattern) or alternation_texts(pattern) is not None:  # no repeat but ? (once)
+    if not _META.search(pattern) or is_alternation(pattern):  # no repeat but ? (once)
         return None
     parsed = _sre_parser.parse(pattern)
     why = _exponential(parsed)

@@ -45,7 +45,7 @@ from coder.codes import load_codes
 from coder.errors import CoderError, CrosswalkError, InputError, RuleError
 from coder.io import decode_text, file_delimiter
 from coder.normalize import label_key, normalize_label
-from coder.patterns import MATCH_MODES, alternation_texts, pattern_problem
+from coder.patterns import MATCH_MODES, _alternation, alternation_texts, is_alternation, pattern_problem
 from coder.raters.index import load_index
 from coder.raters.rules import finite_texts, load_rules
 from coder.resources import data_path, read_csv_rows
@@ -95,20 +95,25 @@ class _OldCompile:
     def alternation_texts(pattern):
         return None
 
+    @staticmethod
+    def is_alternation(pattern):
+        return False
+
 
 def _clear_caches():
     codes_module._cached.cache_clear()
     rules_module._load.cache_clear()
     index_module._cached.cache_clear()
-    alternation_texts.cache_clear()
+    _alternation.cache_clear()
 
 
 @contextlib.contextmanager
 def former(monkeypatch):
     """The former code: no pattern shortcut, no settled-text shortcut, DictReader rows; fresh caches."""
     with monkeypatch.context() as m:
-        m.setattr(patterns_module, "alternation_texts", _OldCompile.alternation_texts)
-        m.setattr(rules_module, "alternation_texts", _OldCompile.alternation_texts)
+        for mod in (patterns_module, rules_module):
+            m.setattr(mod, "alternation_texts", _OldCompile.alternation_texts)
+            m.setattr(mod, "is_alternation", _OldCompile.is_alternation)
         m.setattr(normalize_module, "_SETTLED_RE", re.compile("(?!)"))
         m.setattr(resources_module, "iter_csv_rows", old_iter_csv_rows)
         for mod in (codes_module, rules_module, index_module):
@@ -137,18 +142,20 @@ def _old_finite(pattern, monkeypatch):
 
 def _old_problems(pattern, monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(patterns_module, "alternation_texts", _OldCompile.alternation_texts)
+        m.setattr(patterns_module, "is_alternation", _OldCompile.is_alternation)
         return [pattern_problem(pattern, mode, linear=linear) for mode in MATCH_MODES for linear in (False, True)]
 
 
 def _same_pattern(pattern, monkeypatch):
     """The shortcut agrees with the former code on ``pattern``; returns whether it took the pattern."""
-    texts = alternation_texts.__wrapped__(pattern)
+    _alternation.cache_clear()
+    texts = alternation_texts(pattern)
     assert finite_texts(pattern) == _old_finite(pattern, monkeypatch), pattern
+    assert is_alternation(pattern) is (texts is not None)
     if texts is None:
         return False
     re.compile(pattern)  # the grammar's patterns compile
-    assert finite_texts(pattern) == frozenset((t, frozenset()) for t in texts), pattern
+    assert finite_texts(pattern) == texts, pattern
     assert _old_problems(pattern, monkeypatch) == [None] * 8, pattern
     assert [pattern_problem(pattern, mode, linear=lin) for mode in MATCH_MODES for lin in (False, True)] == [None] * 8
     return True
@@ -230,6 +237,28 @@ ODD = [
     "(" * 33 + "a" + ")" * 33,
     "(?:" * 40 + "a" + ")" * 40,
     "a" * 10_001,
+    "(a|b)" * 12,  # 4,096 texts
+    "(a|b)" * 13,  # 8,192: more than finite_texts expands
+    "(" + "|".join("가" + chr(0xAC00 + i) for i in range(256)) + ")",
+    "(" + "|".join("가" + chr(0xAC00 + i) for i in range(257)) + ")",  # re's parser: 가[257 characters]
+    "|".join("가" + chr(0xAC00 + i) for i in range(257)),
+    "|".join("가나" * 40 + chr(0xAC00 + i) for i in range(200)) + "|" + "|".join("(a|b)" * 4 for _ in range(20)),
+    "(?<!a)b",
+    "(?<!a)(?<!bc)d|e|(?<!f)",
+    "(?<!)a",
+    "(?<!a|b)c",
+    "(?<!a|bc)d",  # not of one width: does not compile
+    "(?<!a?)b",
+    "(?<!(a|b)c)d",
+    "(?<!(?<!a)b)c",
+    "a(?<!b)c",
+    "(a)(?<!b)c",
+    "()(?<!b)c",
+    "(?:(?<!b)c)",
+    "(?<!b)?c",
+    "(?<!b",
+    "(?<=b)c",
+    "수리원|(?<!독)수리",
 ]
 
 
@@ -239,6 +268,10 @@ def test_odd_patterns_read_as_before(pattern, monkeypatch):
 
 
 TOKENS = [
+    "(?<!",
+    "(?<!a)",
+    "(?<!ab|cd)",
+    "(?<!a|bc)",
     "a",
     "b",
     "가",
