@@ -33,7 +33,8 @@ Evaluation (``coder model evaluate``, :mod:`coder.raters.model_eval`)
     part (and the out-of-fold curve the threshold is chosen on).
 
 Storage
-    The model is plain arrays (``.npz``, loaded with ``allow_pickle=False``) plus a
+    The model is plain arrays (``.npz``, read as ``allow_pickle=False`` reads it: an object
+    array is refused; see :func:`_read_arrays`) plus a
     JSON metadata file with the sha256 of the arrays and of the training data, so
     loading runs no pickle and does not depend on the scikit-learn version.  The
     package ships a trained model in ``coder/models/``; :func:`load_model` reads it,
