@@ -40,6 +40,7 @@ from .errors import CrosswalkError, InputError
 from .io import (
     CsvBatchError,
     CsvText,
+    InputLines,
     KeyedRows,
     TableBatches,
     all_or_nothing,
@@ -47,7 +48,7 @@ from .io import (
     csv_batches,
     csv_text,
     read_batches,
-    read_table,
+    read_table_lines,
     staged_sha256,
     table_format,
     write_batches,
@@ -560,6 +561,7 @@ def _code_rows(
     source: str,
     progress: bool,
     sep: str | None = None,
+    lines: InputLines | None = None,
 ) -> _Rows:
     """:func:`code_frame` with the codes, rules and model from ``loaded()``, called once the columns are checked.
 
@@ -577,7 +579,8 @@ def _code_rows(
     except InputError:
         loaded().final()  # a setup error (the rules, the model) comes first, as when the setup was awaited first
         raise
-    text = csv_text(frame, sep) if sep is not None and frame.shape[1] else None
+    # a CSV/TSV input's own lines are taken as they are where that is what rendering would write
+    text = csv_text(frame, sep, lines) if sep is not None and frame.shape[1] else None
     counted = time.perf_counter() - start
     setup = loaded()
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
@@ -645,7 +648,15 @@ def _read_input(
 
     ``sha256``: gives the file's sha256 (hashed elsewhere, e.g. in a thread), instead of hashing it here.
     """
-    frame = read_table(input_path, sheet=sheet)
+    frame, record, notes, _ = _read_input_lines(input_path, sheet, sha256)
+    return frame, record, notes
+
+
+def _read_input_lines(
+    input_path: str | Path, sheet: str | int | None, sha256: Callable[[], str] | None = None
+) -> tuple[pd.DataFrame, dict[str, object], list[str], InputLines | None]:
+    """:func:`_read_input`, and the bytes a CSV/TSV input's rows were parsed from (:func:`~coder.io.read_table_lines`)."""
+    frame, lines = read_table_lines(input_path, sheet=sheet)
     record: dict[str, object] = {
         "path": str(input_path),
         "rows": len(frame),
@@ -663,7 +674,7 @@ def _read_input(
             )
     if str(input_path) != "-":
         record["sha256"] = sha256() if sha256 is not None else file_sha256(input_path)
-    return frame, record, notes
+    return frame, record, notes, lines
 
 
 @contextlib.contextmanager
@@ -758,12 +769,14 @@ def code_file(
             loading = _Loading(pool, rules, model, bundled_rules)
             hashed = str(input_path) != "-" and Path(input_path).is_file()
             hashing = pool.submit(file_sha256, input_path) if hashed else None
-            frame, inputs, notes = _read_input(input_path, sheet, hashing.result if hashing is not None else None)
+            frame, inputs, notes, lines = _read_input_lines(
+                input_path, sheet, hashing.result if hashing is not None else None
+            )
             shape = frame.shape
             check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
             for name in ("rules", "bundled_rules", "model"):
                 del options[name]
-            coded = _code_rows(frame, loading.early, policy=None, sep=_sep(output_path), **options)  # type: ignore[arg-type]
+            coded = _code_rows(frame, loading.early, policy=None, sep=_sep(output_path), lines=lines, **options)  # type: ignore[arg-type]
             del frame
         result = coded.result
     written = {"rows": str(output_path), "rows_encoding": encoding}
