@@ -78,12 +78,12 @@ import coder.crosswalk.stage as stage
 import coder.io as cio
 import coder.pipeline as pipeline
 PHASES = [  # (module, function, what it is)
-    (pipeline, "_read_input", "read the input (Arrow, whole)"),
+    (pipeline, "_read_input_lines", "read the input (Arrow, whole)"),
     (pipeline, "file_sha256", "hash the input"),
     (pipeline, "_setup", "load code list, rules, status rules, index"),
     (pipeline, "_ready_model", "load the model, first-call work"),
     (pipeline, "tabulate_labels", "distinct labels"),
-    (pipeline, "csv_text", "render the rows' own columns as CSV"),
+    (pipeline, "csv_text", "the rows' own columns as CSV (input lines)"),
     (pipeline, "_code", "code the labels (status, raters, decide)"),
     (pipeline, "_written_rows", "each label's added columns"),
     (cio, "_write_csv", "write (and hash) a CSV"),
