@@ -209,6 +209,60 @@ def test_errors_are_read_tables(tmp_path):
     assert str(got.value) == str(want.value)
 
 
+def _read_both(monkeypatch, src: Path) -> tuple[object, object, list[bool]]:
+    """What read_table gives for ``src`` (a frame, or the InputError's text), the same with Arrow made to read
+    the quotes to split the bytes in every case (the former reading), and whether Arrow was asked to."""
+    real = cio.pacsv.read_csv
+    asked: list[bool] = []
+
+    def read(multiline: bool) -> object:
+        def read_csv(source, *, read_options, parse_options, convert_options):
+            if multiline:
+                parse_options = cio.pacsv.ParseOptions(delimiter=parse_options.delimiter, newlines_in_values=True)
+            else:
+                asked.append(parse_options.newlines_in_values)
+            return real(source, read_options=read_options, parse_options=parse_options, convert_options=convert_options)
+
+        with monkeypatch.context() as m:
+            m.setattr(cio.pacsv, "read_csv", read_csv)
+            try:
+                return cio.read_table(src)
+            except InputError as exc:
+                return str(exc)
+
+    return read(False), read(True), asked
+
+
+def _assert_same_read(got: object, want: object) -> None:
+    if isinstance(want, str):
+        assert got == want
+    else:
+        pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("raw", "asked"),
+    [
+        (b"a,b\n1,2\n3,4\n", [False]),
+        (b'a,b\n1,"x,y"\n3,4\n', [False]),
+        (b'a,b\n1,"x\ny"\n3,4\n', [True]),
+        (b'a,b\n1,"say ""hi"""\n3,"p\nq"\n', [True]),  # "" inside: not plainly paired, so quotes are read
+        (b'a,b\n1,"x,y"\n3,"p\nq"\n', [True]),
+        (b'a,b\n1,ab"c\n3,4\n', [True]),
+        (b"a,b\n1,2,3\n3,4\n", [False, True]),  # refused: asked again as before, the same error
+        (b'a,b\n1,"x"y\n3,4\n', [False]),
+        (b'a,b\r\n1,"x\r\ny"\r\n3,4\r\n', [True]),
+        (b"a,b\n\n1,2\n\n", [False]),
+    ],
+)
+def test_read_splits_as_the_quote_reading_split(monkeypatch, tmp_path, raw, asked):
+    src = tmp_path / "t.csv"
+    src.write_bytes(raw)
+    got, want, seen = _read_both(monkeypatch, src)
+    _assert_same_read(got, want)
+    assert seen == asked
+
+
 PLAIN = st.text(alphabet=[" ", "a", "b", "가", "1"], max_size=4)
 QUOTY = st.text(alphabet=['"', ",", "\t", " ", "a", "가"], max_size=4)
 ANY = st.text(alphabet=['"', ",", "\t", "\n", "\r", " ", "a", "가"], max_size=6)
@@ -227,7 +281,7 @@ ANY = st.text(alphabet=['"', ",", "\t", "\n", "\r", " ", "a", "가"], max_size=6
     end=st.sampled_from(["", "\n", "\n\n"]),
     blank=st.one_of(st.just(-1), st.integers(1, 30)),
 )
-def test_any_table_writes_the_same_bytes(tmp_path, columns, rows, quoting, sep, terminator, end, blank):
+def test_any_table_writes_the_same_bytes(monkeypatch, tmp_path, columns, rows, quoting, sep, terminator, end, blank):
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=sep, quoting=quoting, lineterminator=terminator)
     writer.writerow([f"c{j}" for j in range(columns)])
@@ -238,10 +292,12 @@ def test_any_table_writes_the_same_bytes(tmp_path, columns, rows, quoting, sep, 
     lines = text.split("\n")
     if 1 <= blank < len(lines):
         lines.insert(blank, "")
-    try:
-        _same(tmp_path, "t.tsv" if sep == "\t" else "t.csv", "\n".join(lines).encode("utf-8"))
-    except InputError:
-        pass  # a table read_table refuses (a cell's CR read as a line end, say): nothing to write
+    name = "t.tsv" if sep == "\t" else "t.csv"
+    (tmp_path / name).write_bytes("\n".join(lines).encode("utf-8"))
+    got, want, _ = _read_both(monkeypatch, tmp_path / name)
+    _assert_same_read(got, want)
+    if not isinstance(want, str):  # else a table read_table refuses (a cell's CR read as a line end, say)
+        _same(tmp_path, name, "\n".join(lines).encode("utf-8"))
 
 
 def test_taken_rows_written_in_batches(tmp_path):
