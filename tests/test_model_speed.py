@@ -734,3 +734,22 @@ def test_model_arrays_are_read_as_np_load_reads_them(tmp_path):
     np.savez(tmp_path / "object.npz", vocab=np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="allow_pickle=False"):
         model_module._read_arrays((tmp_path / "object.npz").read_bytes())
+
+
+def test_the_used_rows_of_the_weights_give_the_sparse_scores(model, keys, monkeypatch):
+    """Scores made with dense copies of the weight rows the keys use are the former sparse scores, bit for
+    bit, whether every level, some or none fit USED_WEIGHTS_BYTES; and for a single key."""
+    from coder.raters import model_core
+    from coder.raters.model_core import _used_columns
+
+    X = model._features(keys).X
+    rows, Xu = _used_columns(X)
+    assert 0 < len(rows) < X.shape[1] and Xu.shape == (X.shape[0], len(rows)) and Xu.nnz == X.nnz
+    _same(Xu.data, X.data)
+    _same(rows[Xu.indices], X.indices.astype(rows.dtype))
+    S = old_scores(model, keys)
+    widths = [W.shape[1] for W in model.weights]
+    for budget in (0, len(rows) * 4 * min(widths), 2**40):  # none, the narrowest level, every level
+        monkeypatch.setattr(model_core, "USED_WEIGHTS_BYTES", budget)
+        _same(model._scores(X), S)
+        _same(model._scores(model._features(["간호사"]).X), old_scores(model, ["간호사"]))

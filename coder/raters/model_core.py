@@ -325,6 +325,28 @@ class Vectorizer:
 
 # --------------------------------------------------------------------------- model
 
+USED_WEIGHTS_BYTES = 64 * 2**20
+"""Memory a batch may spend on a dense copy of the rows of a level's weights its keys use (see
+:func:`_used_columns`): NPK's 2,120 keys use 14,407 of the 71,103 features, 26 MB at the unit-group level, and
+are scored in ~0.035 s instead of ~0.06 s with the sparse products (the same numbers)."""
+
+
+def _used_columns(X: sparse.csr_matrix) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """The columns ``X`` uses, in order, and ``X`` on them alone: the same entries in the same order.
+
+    ``X[:, used] @ W[used].toarray()`` adds, for each score, the products of the sparse product ``X @ W``
+    in the same order (row entry by row entry; a zero weight adds +0.0, which changes no sum, for finite
+    features), as the dense weights do (:attr:`JobModel._dense_weights`), but on the rows the keys use.
+    """
+    mark = np.zeros(X.shape[1], dtype=bool)
+    mark[X.indices] = True
+    at = np.cumsum(mark) - 1
+    Xu = sparse.csr_matrix(
+        (X.data, at[X.indices].astype(X.indices.dtype), X.indptr), shape=(X.shape[0], int(at[-1]) + 1)
+    )
+    return np.flatnonzero(mark), Xu
+
+
 DENSE_WEIGHTS_BYTES = 256 * 2**20
 """Memory the rater may spend on dense copies of the level weights (see :attr:`JobModel._dense_weights`;
 the shipped model's four levels take 190 MB)."""
@@ -368,9 +390,21 @@ class JobModel:
         # the same sums, level by level at each level's width: a unit group's score is
         # ((0 + major) + sub-major) + … in that order, as above, with each level's sum kept per code
         T = np.zeros((X.shape[0], 1), dtype=np.float32)
-        full = self._dense_weights if dense and np.isfinite(X.data).all() else (None,) * len(self.weights)
+        finite = bool(np.isfinite(X.data).all())
+        full = self._dense_weights if dense and finite else (None,) * len(self.weights)
+        used: tuple[np.ndarray, sparse.csr_matrix] | None = None
         for W, Wd, b, parent in zip(self.weights, full, self.intercepts, up, strict=True):
-            D = (X @ W).toarray() if Wd is None else X @ Wd
+            if Wd is not None:
+                D = X @ Wd
+            elif finite and W.dtype == np.float32 and X.nnz:
+                used = _used_columns(X) if used is None else used
+                rows, Xu = used
+                if len(rows) * W.shape[1] * 4 <= USED_WEIGHTS_BYTES:  # the rows of W the keys use, made dense
+                    D = Xu @ W[rows].toarray()
+                else:
+                    D = (X @ W).toarray()
+            else:
+                D = (X @ W).toarray()
             D += b
             D += T[:, parent]
             T = D
