@@ -406,8 +406,9 @@ def model_rater(
 
     Speed: the distinct keys are rated in batches of :data:`RATE_BATCH` on :data:`RATE_THREADS`
     threads, each key's features extracted once for the model, the detector and the known share;
-    memory holds a few batch × classes arrays per thread (and, from :data:`DENSE_MIN_KEYS` keys, dense
-    copies of the weights, :data:`~coder.raters.model_core.DENSE_WEIGHTS_BYTES`).  The answers are the per-key code's,
+    memory holds a few batch × classes arrays per thread and dense copies of the weight rows a batch's
+    keys use (:data:`~coder.raters.model_core.USED_WEIGHTS_BYTES`), or from :data:`DENSE_MIN_KEYS` keys
+    dense copies of all the weights (:data:`~coder.raters.model_core.DENSE_WEIGHTS_BYTES`).  The answers are the per-key code's,
     bit for bit, whatever the batch size or thread count (``tests/test_model_speed.py``).
     """
     if model is None:
@@ -454,7 +455,8 @@ _MIN_BATCH = 1024  # fewer keys per thread are rated in one batch
 DENSE_MIN_KEYS = 20_000
 """Distinct keys from which the model rates with dense copies of its weights
 (:attr:`~coder.raters.model_core.JobModel._dense_weights`: the same numbers, a third of the time per key,
-but 190 MB made once in ~0.1 s): fewer, such as NPK's 2,120 labels, are rated with the sparse weights."""
+but 190 MB made once in ~0.1 s): fewer, such as NPK's 2,120 labels, are rated with dense copies of the weight
+rows their batch uses (:data:`~coder.raters.model_core.USED_WEIGHTS_BYTES`)."""
 
 _NO_ANSWER = ("", math.nan, "", (), math.nan)
 
