@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import CrosswalkError
 from .normalize import label_key, normalize_label
-from .resources import data_path, file_identity, file_sha256, read_csv_rows
+from .resources import data_path, file_identity, file_sha256, iter_csv_cells
 
 __all__ = ["BUCKET_MILITARY", "BUCKET_NOT_EMPLOYED", "Code", "CodeList", "load_codes"]
 
@@ -121,14 +121,16 @@ class CodeList:
 def _read(path: Path, name: str) -> CodeList:
     problems: list[str] = []
     codes: dict[str, Code] = {}
-    rows = read_csv_rows(path, _COLUMNS, error=CrosswalkError, what="code list")
-    for line, row in rows:
-        code = (row["code"] or "").strip()
-        title = normalize_label(row["title_ko"])
+    header, rows = iter_csv_cells(path, _COLUMNS, error=CrosswalkError, what="code list")
+    at = {name: i for i, name in enumerate(header)}  # a name's last column, as a DictReader row has it
+    i_level, i_code, i_title, i_parent = (at[name] for name in _COLUMNS)
+    for line, cells in rows:
+        code = (cells[i_code] or "").strip()
+        title = normalize_label(cells[i_title])
         try:
-            level = int(row["level"])
+            level = int(cells[i_level])  # type: ignore[arg-type]
         except ValueError:
-            problems.append(f"line {line}: level {row['level']!r} is not a number")
+            problems.append(f"line {line}: level {cells[i_level]!r} is not a number")
             continue
         if not code or not title:
             problems.append(f"line {line}: empty code or title")
@@ -138,7 +140,7 @@ def _read(path: Path, name: str) -> CodeList:
         if code in codes:
             problems.append(f"line {line}: code {code} appears twice")
             continue
-        codes[code] = Code(code, title, level, (row["parent_code"] or "").strip())
+        codes[code] = Code(code, title, level, (cells[i_parent] or "").strip())
     for c in codes.values():
         if c.level > 1 and c.parent not in codes:
             problems.append(f"code {c.code}: parent {c.parent or '(none)'} is not in the list")

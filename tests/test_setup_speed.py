@@ -12,8 +12,10 @@ fresh process; each is checked here against the former code, kept as the referen
 * :func:`coder.normalize.normalize_label` and :func:`~coder.normalize.label_key` return a text of
   Hangul and digit runs, one space or ``·`` between two runs, as it is (the key without its spaces
   and dots); the former: the same functions with that shortcut switched off.
-* :func:`coder.resources.iter_csv_rows` builds ``csv.DictReader``'s rows from ``csv.reader``; the
-  former ``read_csv_rows`` (through DictReader) is kept here verbatim.
+* :func:`coder.resources.iter_csv_rows` builds ``csv.DictReader``'s rows from ``csv.reader``, and
+  the code list and job dictionary read :func:`~coder.resources.iter_csv_cells`' lists by column; the
+  former ``read_csv_rows`` (through DictReader), code-list reader and ``read_jobdict`` are kept here
+  verbatim.
 
 Compared: every bundled pattern, generated patterns (hypothesis) and odd ones (their texts, compile
 check, pattern_problem in every mode, the load errors of a user file), the whole RuleSet and its
@@ -41,14 +43,14 @@ import coder.patterns as patterns_module
 import coder.raters.index as index_module
 import coder.raters.rules as rules_module
 import coder.resources as resources_module
-from coder.codes import load_codes
+from coder.codes import Code, CodeList, load_codes
 from coder.errors import CoderError, CrosswalkError, InputError, RuleError
 from coder.io import decode_text, file_delimiter
 from coder.normalize import label_key, normalize_label
 from coder.patterns import MATCH_MODES, _alternation, alternation_texts, is_alternation, pattern_problem
-from coder.raters.index import load_index
+from coder.raters.index import JOBDICT_FILE, IndexEntry, load_index, read_jobdict
 from coder.raters.rules import finite_texts, load_rules
-from coder.resources import data_path, read_csv_rows
+from coder.resources import data_path, file_sha256, read_csv_rows
 
 HERE = Path(__file__).parent
 HEADER = "rule_id,status,priority,pattern,match,code,code_title,example,counterexample,note\n"
@@ -86,6 +88,73 @@ def old_read_csv_rows(path, required=(), *, error=InputError, what="CSV file", o
 
 def old_iter_csv_rows(path, required=(), *, error=InputError, what="CSV file", one_of=()):
     return iter(old_read_csv_rows(path, required, error=error, what=what, one_of=one_of))
+
+
+def old_read_codes(path, name):
+    problems = []
+    codes = {}
+    rows = old_read_csv_rows(path, codes_module._COLUMNS, error=CrosswalkError, what="code list")
+    for line, row in rows:
+        code = (row["code"] or "").strip()
+        title = normalize_label(row["title_ko"])
+        try:
+            level = int(row["level"])
+        except ValueError:
+            problems.append(f"line {line}: level {row['level']!r} is not a number")
+            continue
+        if not code or not title:
+            problems.append(f"line {line}: empty code or title")
+            continue
+        if len(code) != level:
+            problems.append(f"line {line}: code {code} has {len(code)} characters but level {level}")
+        if code in codes:
+            problems.append(f"line {line}: code {code} appears twice")
+            continue
+        codes[code] = Code(code, title, level, (row["parent_code"] or "").strip())
+    for c in codes.values():
+        if c.level > 1 and c.parent not in codes:
+            problems.append(f"code {c.code}: parent {c.parent or '(none)'} is not in the list")
+        elif c.level > 1 and not c.code.startswith(c.parent):
+            problems.append(f"code {c.code}: parent {c.parent} is not its prefix")
+    if problems:
+        raise CrosswalkError(f"{path}: bad code list — " + "; ".join(problems) + ".", path=path)
+    index = {}
+    for c in codes.values():
+        index.setdefault(label_key(c.title), []).append(c.code)
+    by_key = {k: tuple(sorted(v, key=lambda x: (-codes[x].level, x))) for k, v in index.items()}
+    return CodeList(name=name, path=str(path), sha256=file_sha256(path), codes=codes, by_title_key=by_key)
+
+
+def old_read_jobdict(path, codes):
+    path = Path(path)
+    if not path.is_file():
+        raise CrosswalkError(
+            f"{path}: job dictionary not found — restore crosswalks/{JOBDICT_FILE} or pass an existing file.", path=path
+        )
+    rows = old_read_csv_rows(path, index_module._JOBDICT_COLUMNS[:4], error=CrosswalkError, what="job dictionary")
+    entries = []
+    problems = []
+    for line, row in rows:
+        text = normalize_label(row["text"])
+        code = (row["ksco_code"] or "").strip()
+        kind = (row["kind"] or "").strip()
+        job_id = (row["job_id"] or "").strip()
+        if not text or not job_id:
+            problems.append(f"line {line}: empty text or job_id")
+            continue
+        if code not in codes or codes.level(code) != 4:
+            problems.append(f"line {line}: code {code!r} is not a 4-digit KSCO-7 unit group")
+            continue
+        if kind not in index_module._KINDS:
+            problems.append(f"line {line}: kind {kind!r} is not one of {', '.join(index_module._KINDS)}")
+            continue
+        entries.append(IndexEntry(text, label_key(text), code, "jobdict", job_id, kind))
+    if problems:
+        raise CrosswalkError(
+            f"{path}: bad job-dictionary rows — " + "; ".join(problems) + ". Fix the rows or remove them.",
+            path=path,
+        )
+    return entries
 
 
 class _OldCompile:
@@ -549,3 +618,62 @@ def test_other_delimiters_and_cp949_rows_are_the_former_ones(name, tmp_path):
     with pytest.raises(CrosswalkError) as old:
         old_read_csv_rows(missing, error=CrosswalkError)
     assert str(new.value) == str(old.value)
+
+
+# --------------------------------------------------------------------------- loaders' own files
+
+CODE_LISTS = [
+    "level,code,title_ko,parent_code\n1,9,단순 노무 종사자,\n2,94,청소원,9\n",
+    "title_ko,parent_code,code,level\n단순 노무 종사자,,9,1\n청소원,9,94,2\n",  # columns in another order
+    "level,code,title_ko,parent_code,code\n1,8,단순,,9\n2,94,청소원,9,94\n",  # a name twice: its last column
+    "level,code,title_ko,parent_code\n1,9,단순 노무 종사자\n2,94,청소원,9,extra\n\n",  # short, long, blank rows
+    "level,code,title_ko,parent_code\nx,9,단순,\n1,,단순,\n2,9,단순,\n1,9,단순,\n1,9,둘,\n3,945,셋,94\n2,84,넷,9\n",
+    "level,code,title_ko,parent_code\n1,9,단순·노무 종사자,\n2,94,청소 원,9\n2,95,NA,9\n",
+    "level,code,title\n1,9,단순\n",  # a column missing
+]
+
+
+def _outcome(read, *args):
+    try:
+        out = read(*args)
+    except CoderError as exc:
+        return type(exc), str(exc)
+    if isinstance(out, CodeList):
+        return out.name, out.path, out.sha256, out.codes, list(out.codes), out.by_title_key
+    return out
+
+
+@pytest.mark.parametrize("text", CODE_LISTS, ids=range(len(CODE_LISTS)))
+def test_code_lists_read_as_before(text, tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text(text, encoding="utf-8")
+    assert _outcome(codes_module._read, path, "mine") == _outcome(old_read_codes, path, "mine")
+
+
+def test_the_bundled_code_list_and_dictionary_read_as_before():
+    path = data_path("crosswalks", "ksco7.csv")
+    assert _outcome(codes_module._read, path, "ksco7") == _outcome(old_read_codes, path, "ksco7")
+    codes = load_codes()
+    path = data_path("crosswalks", JOBDICT_FILE)
+    assert read_jobdict(path, codes) == old_read_jobdict(path, codes)
+
+
+DICTIONARIES = [
+    "text,ksco_code,kind,job_id,inq_year\n청소원,9411,job_name,J1,2020\n",
+    "job_id,kind,ksco_code,text\nJ1,job_name,9411,청소원\n",  # columns in another order
+    "text,ksco_code,kind,job_id,text\n청소원,9411,job_name,J1,경비원\n",  # a name twice: its last column
+    "text,ksco_code,kind,job_id\n청소원,9411,job_name\n경비원,9411,job_name,J2,x,y\n\n",  # short, long, blank
+    "text,ksco_code,kind,job_id\n오류,94111,job_name,J2\n없음,0000,job_name,J3\n종류,9411,other,J4\n,9411,job_name,J5\n",
+    "text,ksco_code,kind,job_id\n NA ,9411,job_name,J1\n건물  청소원,9411 , similar_name ,J2\n",
+    "text,ksco_code,kind\n청소원,9411,job_name\n",  # a column missing
+]
+
+
+@pytest.mark.parametrize("text", DICTIONARIES, ids=range(len(DICTIONARIES)))
+def test_dictionaries_read_as_before(text, tmp_path):
+    path = tmp_path / "dict.csv"
+    path.write_text(text, encoding="utf-8")
+    codes = load_codes()
+    assert _outcome(read_jobdict, path, codes) == _outcome(old_read_jobdict, path, codes)
+    path.write_bytes(text.encode("cp949"))
+    assert _outcome(read_jobdict, path, codes) == _outcome(old_read_jobdict, path, codes)

@@ -33,7 +33,7 @@ from pathlib import Path
 from ..codes import CodeList, load_codes
 from ..errors import CrosswalkError
 from ..normalize import label_key, normalize_label
-from ..resources import data_path, file_identity, file_sha256, iter_csv_rows
+from ..resources import data_path, file_identity, file_sha256, iter_csv_cells
 from .base import RaterResult
 from .rules import key_again
 
@@ -87,7 +87,7 @@ class JobIndex:
 def read_jobdict(path: str | Path, codes: CodeList) -> list[IndexEntry]:
     """Read a job-dictionary CSV (``text,ksco_code,kind,job_id[,inq_year]``) into entries.
 
-    Read by :func:`coder.resources.iter_csv_rows` (UTF-8, BOM or cp949).  Every
+    Read by :func:`coder.resources.iter_csv_cells` (UTF-8, BOM or cp949).  Every
     bad row is collected and reported in one :class:`CrosswalkError`.
     """
 
@@ -96,18 +96,21 @@ def read_jobdict(path: str | Path, codes: CodeList) -> list[IndexEntry]:
         raise CrosswalkError(
             f"{path}: job dictionary not found — restore crosswalks/{JOBDICT_FILE} or pass an existing file.", path=path
         )
-    rows = iter_csv_rows(path, _JOBDICT_COLUMNS[:4], error=CrosswalkError, what="job dictionary")
+    header, rows = iter_csv_cells(path, _JOBDICT_COLUMNS[:4], error=CrosswalkError, what="job dictionary")
+    at = {name: i for i, name in enumerate(header)}  # a name's last column, as a DictReader row has it
+    i_text, i_code, i_kind, i_id = (at[name] for name in _JOBDICT_COLUMNS[:4])
+    units = {c.code for c in codes if c.level == 4}
     entries: list[IndexEntry] = []
     problems: list[str] = []
-    for line, row in rows:
-        text = normalize_label(row["text"])
-        code = (row["ksco_code"] or "").strip()
-        kind = (row["kind"] or "").strip()
-        job_id = (row["job_id"] or "").strip()
+    for line, cells in rows:
+        text = normalize_label(cells[i_text])
+        code = (cells[i_code] or "").strip()
+        kind = (cells[i_kind] or "").strip()
+        job_id = (cells[i_id] or "").strip()
         if not text or not job_id:
             problems.append(f"line {line}: empty text or job_id")
             continue
-        if code not in codes or codes.level(code) != 4:
+        if code not in units:
             problems.append(f"line {line}: code {code!r} is not a 4-digit KSCO-7 unit group")
             continue
         if kind not in _KINDS:
