@@ -421,6 +421,9 @@ class InputLines:
     quotes: np.ndarray  # the offsets of the quotes in data (found when the quotes were checked)
     newlines: np.ndarray | None  # the offsets of its line feeds; None when it has a CR (never taken)
 
+    def __repr__(self) -> str:  # not the bytes, the frame and the offsets: a repr of 1M NPK rows took 0.5 s
+        return f"InputLines({len(self.data):,} bytes, delimiter={self.delimiter!r}, rows={len(self.frame):,})"
+
     @functools.cached_property
     def _lines(self) -> tuple[np.ndarray, np.ndarray] | None:
         return None if self.newlines is None else _line_layout(self.data, len(self.frame), self.quotes, self.newlines)

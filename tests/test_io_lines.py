@@ -310,3 +310,10 @@ def test_taken_rows_written_in_batches(tmp_path):
     for name, texts in (("taken.csv", [taken, rendered, taken]), ("rendered.csv", [rendered] * 3)):
         cio.write_batches(iter(cio.KeyedRows(t, added, index) for t in texts), tmp_path / name)
     assert (tmp_path / "taken.csv").read_bytes() == (tmp_path / "rendered.csv").read_bytes()
+
+
+def test_input_lines_repr_is_short(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"a,b\n" + b"x,y\n" * 10000)
+    _, lines = cio.read_table_lines(src)
+    assert repr(lines) == "InputLines(40,004 bytes, delimiter=',', rows=10,000)"
