@@ -344,10 +344,6 @@ class _LineReads(io.RawIOBase):
         return len(data)
 
 
-def _read_delimited(data: bytes, *, path: object, delimiter: str | None) -> pd.DataFrame:
-    return _parse_delimited(data, path=path, delimiter=delimiter)[0]
-
-
 def _parse_delimited(data: bytes, *, path: object, delimiter: str | None) -> tuple[pd.DataFrame, InputLines]:
     """The table of a delimited file's bytes, and the UTF-8 bytes Arrow parsed it from (:class:`InputLines`)."""
     encoding = detect_encoding(data, path=path)
