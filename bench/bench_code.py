@@ -100,8 +100,12 @@ def wrap(mod, name, what):
         try:
             return f(*args, **kwargs)
         finally:
-            where = {"_write_csv": f" {Path(str(args[-1])).name}", "write_meta": f" of {Path(str(args[0])).name}"}
-            log.append([what + where.get(name, ""), threading.current_thread().name, start - t0,
+            where = ""  # which file, for the two that write one (made only for them: other args are big)
+            if name == "_write_csv":
+                where = f" {Path(str(args[-1])).name}"
+            elif name == "write_meta":
+                where = f" of {Path(str(args[0])).name}"
+            log.append([what + where, threading.current_thread().name, start - t0,
                         time.perf_counter() - t0, time.thread_time() - cpu])
     setattr(mod, name, timed)
 for mod, name, what in PHASES:
