@@ -197,8 +197,8 @@ def _setup(
 
 
 def _ready_model(model: JobModel | str | Path | bool | None) -> JobModel | None:
-    """The model as :func:`_setup` loads it, with its first-call work done (its plan and dense weights,
-    ~0.5 s); it answers the same keys the same way after it."""
+    """The model as :func:`_setup` loads it, with its first-call work done (its plan: with the load ~0.075 s of
+    CPU in a fresh process); it answers the same keys the same way after it."""
     loaded = _setup_model(model)
     if loaded is not None:
         model_rater(["간호사"], k=1, model=loaded)
@@ -207,7 +207,7 @@ def _ready_model(model: JobModel | str | Path | bool | None) -> JobModel | None:
 
 def _ready_setup(rules: RuleSet | str | Path | None, bundled_rules: bool) -> _Setup:
     """The setup as :func:`_setup` loads it without the model, with the rules' lookup tables made (their
-    first-call work, ~0.05 s: the status pass and the rule rater ask them first otherwise)."""
+    first-call work: the status pass and the rule rater ask them first otherwise); ~0.06 s of CPU in a fresh process."""
     setup = _setup(None, rules, None, False, bundled_rules=bundled_rules)
     setup.rules.warm()
     return setup
@@ -216,7 +216,7 @@ def _ready_setup(rules: RuleSet | str | Path | None, bundled_rules: bool) -> _Se
 class _Loading:
     """The setup loading on two threads of ``pool`` while the rows are read: the code list, rules, status rules
     and index on one, the model (:func:`_ready_model`) on the other (``bench/bench_code.py``'s breakdown:
-    ~0.2 and ~0.4 s of CPU, mostly holding the GIL; the model's dense weights and Arrow's reading do not)."""
+    ~0.06 and ~0.08 s of CPU, mostly holding the GIL; Arrow's reading does not)."""
 
     def __init__(
         self,
