@@ -597,6 +597,30 @@ def test_csv_rows_are_the_former_ones(text, required, tmp_path):
     assert outcomes[0] == outcomes[1]
 
 
+ODD_BYTES = [
+    "a,b\n청소원,1\n".encode(),
+    "\ufeffa,b\n청소원,1\n".encode(),
+    b"\xef\xbb\xbf" + "a,b\n청소원,1\n".encode("cp949"),  # a byte-order mark, then cp949
+    "a,b\n청소원,1\n".encode("cp949"),
+    "a,b\n청소원,1\n".encode() + "경비원,2\n".encode("cp949"),  # UTF-8 and cp949 lines
+    b"a,b\n\xff\xfe,1\n",
+    b"",
+]
+
+
+@pytest.mark.parametrize("data", ODD_BYTES, ids=range(len(ODD_BYTES)))
+def test_csv_bytes_decode_as_before(data, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    outcomes = []
+    for read in (read_csv_rows, old_read_csv_rows):
+        try:
+            outcomes.append(read(path, ("a",), error=CrosswalkError, what="table"))
+        except CoderError as exc:
+            outcomes.append((type(exc), str(exc), exc.line))
+    assert outcomes[0] == outcomes[1]
+
+
 def test_bundled_csv_rows_are_the_former_ones():
     for folder, name in (
         ("crosswalks", "ksco7.csv"),
