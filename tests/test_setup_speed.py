@@ -21,6 +21,7 @@ Compared: every bundled pattern, generated patterns (hypothesis) and odd ones (t
 check, pattern_problem in every mode, the load errors of a user file), the whole RuleSet and its
 lookup tables, the CodeList, the JobIndex (entries, keys, hashes), the normal forms and keys of the
 titles, names, NPK labels, synthetic labels and odd texts, and the rows of the bundled and odd CSVs.
+The index rater answers a key of one entry without sorting (the former rater is kept here too).
 The speed is measured in fresh processes (``_ready_setup``'s process time, 7 runs, see the commit).
 """
 
@@ -30,6 +31,7 @@ import contextlib
 import csv
 import importlib.util
 import io
+import math
 import re
 from pathlib import Path
 
@@ -48,8 +50,9 @@ from coder.errors import CoderError, CrosswalkError, InputError, RuleError
 from coder.io import decode_text, file_delimiter
 from coder.normalize import label_key, normalize_label
 from coder.patterns import MATCH_MODES, _alternation, alternation_texts, is_alternation, pattern_problem
-from coder.raters.index import JOBDICT_FILE, IndexEntry, load_index, read_jobdict
-from coder.raters.rules import finite_texts, load_rules
+from coder.raters.base import RaterResult
+from coder.raters.index import JOBDICT_FILE, IndexEntry, build_index, index_rater, load_index, read_jobdict
+from coder.raters.rules import finite_texts, key_again, load_rules
 from coder.resources import data_path, file_sha256, read_csv_rows
 
 HERE = Path(__file__).parent
@@ -155,6 +158,43 @@ def old_read_jobdict(path, codes):
             path=path,
         )
     return entries
+
+
+def old_index_rater(keys, *, index, codes):
+    out_codes, scores, details, counts, flags, cands = [], [], [], [], [], []
+    memo = {}
+    for key in keys:
+        if key not in memo:
+            found = index.by_key.get(key_again(key), ())
+            if found:
+                code, detail = index_module._resolve(found, codes)
+                distinct = sorted({e.code for e in found}, key=lambda c: (-codes.level(c), c))
+                memo[key] = (
+                    code,
+                    detail,
+                    len(found),
+                    () if code else ("ambiguous",),
+                    tuple((c, 1.0) for c in distinct),
+                )
+            else:
+                memo[key] = ("", "", 0, (), ())
+        code, detail, n, flag, cand = memo[key]
+        out_codes.append(code)
+        scores.append(1.0 if code else math.nan)
+        details.append(detail)
+        counts.append(n)
+        flags.append(flag)
+        cands.append(cand)
+    return RaterResult(
+        "index",
+        tuple(keys),
+        tuple(out_codes),
+        tuple(scores),
+        tuple(details),
+        {"n_entries": tuple(counts)},
+        flags=tuple(flags),
+        candidates=tuple(cands),
+    )
 
 
 class _OldCompile:
@@ -701,3 +741,37 @@ def test_dictionaries_read_as_before(text, tmp_path):
     assert _outcome(read_jobdict, path, codes) == _outcome(old_read_jobdict, path, codes)
     path.write_bytes(text.encode("cp949"))
     assert _outcome(read_jobdict, path, codes) == _outcome(old_read_jobdict, path, codes)
+
+
+# --------------------------------------------------------------------------- the index rater
+
+
+def _same_result(new, old):
+    assert new.keys == old.keys and new.codes == old.codes and new.details == old.details
+    assert [str(x) for x in new.scores] == [str(x) for x in old.scores]
+    assert new.extra == old.extra and new.flags == old.flags and new.candidates == old.candidates
+
+
+def test_the_index_rater_answers_as_before():
+    codes = load_codes()
+    index = load_index(codes=codes)
+    keys = sorted(index.by_key) + [label_key(t) for t in _texts()] + ["", "없는직업", "nan", "건물 청소원", "9411"]
+    _same_result(index_rater(keys, index=index, codes=codes), old_index_rater(keys, index=index, codes=codes))
+
+
+def test_an_index_of_odd_entries_answers_as_before():
+    codes = load_codes()
+    entries = [
+        IndexEntry("가", "가", "9411", "jobdict", "J1", "job_name"),  # one entry
+        IndexEntry("나", "나", "", "jobdict", "J2", "job_name"),  # one entry without a code
+        IndexEntry("다", "다", "X999", "mine", "X999"),  # a code not in the list
+        IndexEntry("라", "라", "9411", "jobdict", "J3", "job_name"),
+        IndexEntry("라", "라", "94111", "ksco7", "94111"),  # one lineage: the deepest
+        IndexEntry("마", "마", "9411", "jobdict", "J4", "job_name"),
+        IndexEntry("마", "마", "3111", "jobdict", "J5", "job_name"),  # two lineages: ambiguous
+        IndexEntry("바", "바", "9411", "jobdict", "J6", "job_name"),
+        IndexEntry("바", "바", "9411", "jobdict", "J7", "similar_name"),  # one code twice
+    ]
+    index = build_index(entries)
+    keys = ["가", "나", "다", "라", "마", "바", "사", "가", "마"]
+    _same_result(index_rater(keys, index=index, codes=codes), old_index_rater(keys, index=index, codes=codes))
