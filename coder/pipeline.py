@@ -315,7 +315,7 @@ class _Offline:
     strong: bool
     run: Callable[[Sequence[str], _Setup, Mapping[str, RaterResult], int, DecisionPolicy], RaterResult]
     beside: bool = False
-    """It reads no earlier rater's answers, so it runs on a thread beside the raters after it (:func:`_rate`)."""
+    """It reads no other rater's answers, so it runs on a thread beside the others, started first (:func:`_rate`)."""
 
     def rate(
         self, keys: Sequence[str], setup: _Setup, prior: Mapping[str, RaterResult], k: int, policy: DecisionPolicy
@@ -343,8 +343,9 @@ OFFLINE_RATERS: tuple[_Offline, ...] = (
     ),
     _Offline("fuzzy", "fuzzy", False, _fuzzy),
 )
-"""The offline raters, in the order they run and their columns stand: a later rater sees the earlier ones'
-results, except those of a ``beside`` rater (the model), which runs on a thread while the later ones run."""
+"""The offline raters, in the order their columns stand and (but a ``beside`` one) run: a later rater sees the
+earlier ones' results, except those of a ``beside`` rater (the model), which sees none: it starts first, on a
+thread, and rates while the others run."""
 
 
 RATE_BATCH = 50_000
@@ -383,11 +384,12 @@ def _rate(
         for a in range(0, max(len(core), 1), RATE_BATCH):
             keys = core[a : a + RATE_BATCH]
             prior: dict[str, RaterResult] = {}
-            later = {}
+            # a beside rater reads no other's answers: it starts first, and rates while the others do
+            later = {
+                r.name: side.submit(contextvars.copy_context().run, timed, r, keys, {}) for r in raters if r.beside
+            }
             for rater in raters:
-                if rater.beside:
-                    later[rater.name] = side.submit(contextvars.copy_context().run, timed, rater, keys, dict(prior))
-                else:
+                if not rater.beside:
                     prior[rater.name] = timed(rater, keys, prior)
             columns = {name: RatedColumns.of(result) for name, result in prior.items()}  # while the model rates
             prior.update((name, job.result()) for name, job in later.items())
