@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import dataclasses
 import gc
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .codes import CodeList, load_codes
 from .crosswalk.assemble import Assembler, RatedColumns
@@ -680,6 +682,25 @@ def _read_input_lines(
 
 
 @contextlib.contextmanager
+def _system_allocator() -> Iterator[None]:
+    """Arrow's buffers made while a file is read whole, coded and written come from the C library's allocator
+    (:func:`pyarrow.system_memory_pool`), then the former pool again; the buffers keep their own pool.  pyarrow's
+    default, mimalloc, gives the tens of megabytes a 1M-row file's read, own lines and written chunks take back
+    to the system and faults them in again: ``bench/bench_code.py``'s run, 21 fresh processes interleaved,
+    median 0.777 -> 0.711 s (four such comparisons: 0.04-0.14 s less).  A pool the user chose
+    (``ARROW_DEFAULT_MEMORY_POOL``) is kept."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        yield
+        return
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
+@contextlib.contextmanager
 def _gc_frozen() -> Iterator[None]:
     """The objects alive when a run starts (the imports' ~72,000: modules, functions, classes) left out of the
     garbage collector's full passes until it ends (:func:`gc.freeze`, then :func:`gc.unfreeze`, after which
@@ -764,50 +785,54 @@ def code_file(
             result, inputs, stream = _code_stream(input_path, sep=_sep(output_path), **options)  # type: ignore[arg-type]
         except _ReadWhole:
             stream = None
-    if stream is None:
-        # the rules, index and model load on two threads, and the input is hashed on a third, while the input
-        # is read (Arrow parses and hashlib hashes without the GIL)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            loading = _Loading(pool, rules, model, bundled_rules)
-            hashed = str(input_path) != "-" and Path(input_path).is_file()
-            hashing = pool.submit(file_sha256, input_path) if hashed else None
-            frame, inputs, notes, lines = _read_input_lines(
-                input_path, sheet, hashing.result if hashing is not None else None
-            )
-            shape = frame.shape
-            check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
-            for name in ("rules", "bundled_rules", "model"):
-                del options[name]
-            coded = _code_rows(frame, loading.early, policy=None, sep=_sep(output_path), lines=lines, **options)  # type: ignore[arg-type]
-            del frame
-        result = coded.result
-    written = {"rows": str(output_path), "rows_encoding": encoding}
-    files = [] if stream is not None else [Output(output_path, _written_rows(coded), kind="table", encoding=encoding)]
-    if crosswalk_path is not None:
-        written["crosswalk"] = str(crosswalk_path)
-        files.append(Output(crosswalk_path, result.crosswalk, kind="crosswalk"))
-    summary = {**result.summary(), **({"notes": notes} if notes else {})}
-    meta = build_meta(
-        command=command,
-        params=result.params,
-        files=result.files,
-        inputs=inputs,
-        outputs=written,
-        summary=summary,
-        code_list=code_list_record(result.codes) if result.codes is not None else None,
-    )
-    if stream is None:
-        write_outputs(files, meta)
-        return dataclasses.replace(result, notes=tuple(notes))
-    with all_or_nothing():  # the rows stream into their file; every output lands together or none
-        # the crosswalk is written beside them, in a copy of this context (the run's files)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            beside = pool.submit(contextvars.copy_context().run, write_outputs, files, meta)
-            write_batches(stream, output_path, encoding=encoding)
-            this = {**written, "this": str(output_path), "sha256": staged_sha256(output_path)}
-            write_meta(output_path, {**meta, "outputs": this})
-        beside.result()
-    return result
+    # a file read whole is coded and written with the system's allocator (see _system_allocator)
+    with _system_allocator() if stream is None else contextlib.nullcontext():
+        if stream is None:
+            # the rules, index and model load on two threads, and the input is hashed on a third, while the input
+            # is read (Arrow parses and hashlib hashes without the GIL)
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                loading = _Loading(pool, rules, model, bundled_rules)
+                hashed = str(input_path) != "-" and Path(input_path).is_file()
+                hashing = pool.submit(file_sha256, input_path) if hashed else None
+                frame, inputs, notes, lines = _read_input_lines(
+                    input_path, sheet, hashing.result if hashing is not None else None
+                )
+                shape = frame.shape
+                check_output(output_path, what="the output (-o)", rows=shape[0], columns=shape[1] + len(OUTPUT_COLUMNS))
+                for name in ("rules", "bundled_rules", "model"):
+                    del options[name]
+                coded = _code_rows(frame, loading.early, policy=None, sep=_sep(output_path), lines=lines, **options)  # type: ignore[arg-type]
+                del frame
+            result = coded.result
+        written = {"rows": str(output_path), "rows_encoding": encoding}
+        files = (
+            [] if stream is not None else [Output(output_path, _written_rows(coded), kind="table", encoding=encoding)]
+        )
+        if crosswalk_path is not None:
+            written["crosswalk"] = str(crosswalk_path)
+            files.append(Output(crosswalk_path, result.crosswalk, kind="crosswalk"))
+        summary = {**result.summary(), **({"notes": notes} if notes else {})}
+        meta = build_meta(
+            command=command,
+            params=result.params,
+            files=result.files,
+            inputs=inputs,
+            outputs=written,
+            summary=summary,
+            code_list=code_list_record(result.codes) if result.codes is not None else None,
+        )
+        if stream is None:
+            write_outputs(files, meta)
+            return dataclasses.replace(result, notes=tuple(notes))
+        with all_or_nothing():  # the rows stream into their file; every output lands together or none
+            # the crosswalk is written beside them, in a copy of this context (the run's files)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                beside = pool.submit(contextvars.copy_context().run, write_outputs, files, meta)
+                write_batches(stream, output_path, encoding=encoding)
+                this = {**written, "this": str(output_path), "sha256": staged_sha256(output_path)}
+                write_meta(output_path, {**meta, "outputs": this})
+            beside.result()
+        return result
 
 
 def _sep(output_path: str | Path) -> str | None:

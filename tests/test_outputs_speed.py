@@ -251,3 +251,30 @@ def test_a_parquet_input_streamed_to_csv_is_written_the_same(tmp_path, monkeypat
     cio.write_table(frame, src)
     new, old = _both(tmp_path, monkeypatch, src)
     _same(new, old)
+
+
+def test_a_run_codes_with_the_system_allocator_and_gives_the_pool_back(tmp_path, monkeypatch):
+    """A file read whole is read, coded and written with Arrow's system pool; the former pool is the default again
+    after a run and after a failed one, and a pool the user chose (ARROW_DEFAULT_MEMORY_POOL) is left alone."""
+    import pyarrow as pa
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    src = tmp_path / "in.csv"
+    cio.write_table(_awkward(50), src)
+    before = pa.default_memory_pool().backend_name
+    used = []
+    real = pipeline._code
+
+    def spy(*args, **kwargs):
+        used.append(pa.default_memory_pool().backend_name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_code", spy)
+    pipeline.code_file(src, tmp_path / "out.csv", text_col="occupation")
+    assert used == ["system"] and pa.default_memory_pool().backend_name == before
+    with pytest.raises(InputError):
+        pipeline.code_file(src, tmp_path / "out2.csv", text_col="occupation", weight_col="occupation")
+    assert pa.default_memory_pool().backend_name == before
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", before)
+    pipeline.code_file(src, tmp_path / "out3.csv", text_col="occupation")
+    assert used[-1] == before
