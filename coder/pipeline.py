@@ -570,8 +570,9 @@ def _code_rows(
     """:func:`code_frame` with the codes, rules and model from ``loaded()``, called once the columns are checked.
 
     The distinct labels are counted before ``loaded()`` is awaited (a setup error is still raised before a
-    weight error), and with ``sep`` the rows' own columns are rendered as CSV/TSV text then too
-    (:func:`~coder.io.csv_text`): work done while a thread loads the rules and the model (:func:`code_file`).
+    weight error): work done while threads load the rules and the model (:func:`code_file`).  With ``sep`` the
+    rows' own columns are made CSV/TSV text (:func:`~coder.io.csv_text`, from the input's ``lines`` where they
+    apply) on a thread while the labels are coded.
     """
     _check_columns(frame, text_col, weight_col, id_col, source)
     frame = _drop_output_columns(frame, replace, source)
@@ -583,13 +584,16 @@ def _code_rows(
     except InputError:
         loaded().final()  # a setup error (the rules, the model) comes first, as when the setup was awaited first
         raise
-    # a CSV/TSV input's own lines are taken as they are where that is what rendering would write
-    text = csv_text(frame, sep, lines) if sep is not None and frame.shape[1] else None
     counted = time.perf_counter() - start
     setup = loaded()
     policy = make_policy(model_threshold=model_threshold, fuzzy_threshold=fuzzy_threshold, base=policy)
     start = time.perf_counter()
-    crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        # the own columns' CSV text (a CSV/TSV input's own lines taken as they are where that is what rendering
+        # writes: mostly numpy and Arrow) is made on a thread while the labels are coded
+        rendering = beside.submit(csv_text, frame, sep, lines) if sep is not None and frame.shape[1] else None
+        crosswalk = _code(labels, setup, (), fuzzy_k, policy, progress)
+        text = rendering.result() if rendering is not None else None
     setup = setup.final()
     join = _Joiner(crosswalk)
     rows = join(frame, labels.row_label)
