@@ -474,11 +474,12 @@ def decide(
     How it is fast (issue 22; 2.7 → 0.8 s of CPU for a batch of 100,000 synthetic labels): each
     rater's answers are read into arrays once per batch (which are usable, which confident), and a
     *plain* label (an employed status; no reviewer code, panel vote, flag or invalid code, nor an
-    answer final in depth that is not confident; at most two confident answers: 92,000 of those
-    100,000) is decided where the module docstring's rules reduce to a few cases: with one
-    confident answer (60,000) all at once, with two (18,000) by a short loop (the first decides;
-    the second refines it, is held back, or disagrees), with none (15,000) the model corroborated
-    by fuzzy or no code.  Every other label is decided on its own by :func:`_decide_label`, as before.
+    answer final in depth that is not confident; at most two confident answers, or any number of which
+    each gives the first one's code or an ancestor of it: 92,000 of those 100,000) is decided where the
+    module docstring's rules reduce to a few cases: with one confident answer, or more of which each
+    gives the first one's code or an ancestor of it (60,000), all at once, with two others (18,000) by a
+    short loop (the first decides; the second refines it, is held back, or disagrees), with none
+    (15,000) the model corroborated by fuzzy or no code.  Every other label is decided on its own by :func:`_decide_label`, as before.
     The model's levels are read by :class:`_ModelLevels`, the fuzzy top candidate only where
     corroboration is asked (a malformed candidates cell elsewhere is not read).
     """
@@ -549,6 +550,8 @@ def decide(
     n_confident = np.zeros(n_rows, dtype=np.int64)
     decider = np.full(n_rows, -1, dtype=np.int64)  # the position in singles of the first confident answer
     second = np.full(n_rows, -1, dtype=np.int64)  # and of the second
+    first_code = np.full(n_rows, "", dtype=object)  # the first confident answer's code
+    differ = np.zeros(n_rows, dtype=bool)  # a later confident answer gives neither that code nor an ancestor of it
     slot_facts = {
         slot: (_rank(policy, slot), slot in policy.strong, policy.threshold(slot))
         for slot in {slot_of(n) for n in singles}
@@ -577,10 +580,21 @@ def decide(
         first = confident & (decider < 0)
         second[confident & ~first & (second < 0)] = j
         decider[first] = j
+        first_code[first] = code[first]
+        later = np.flatnonzero(confident & ~first & ~differ)
+        if later.size:
+            above = [
+                c == f or c in codes.ancestors(f) for c, f in zip(code[later].tolist(), first_code[later].tolist())
+            ]
+            differ[later[~np.array(above, dtype=bool)]] = True
         # an answer not confident that is final in depth may hold a deeper one back: such labels are not plain
         plain &= ~(usable & ~confident & (final | (slot_of(n) in DEPTH_FINAL)))
         single_rows.append((n, (code, s, np.array(rid, dtype=object)), (c, s.tolist(), rid, fl, det, final.tolist())))
-    plain &= n_confident <= 2
+    # confident answers that all give the first one's code or an ancestor of it decide as that one alone would
+    # (_decide_label: nothing refines it, is held back or disagrees): NPK's titles, which the index names too and
+    # the model places in their unit group
+    agree = ~differ
+    plain &= (n_confident <= 2) | agree
     member_cols = {
         m: (texts(m, "code"), [_truthy(v) if v not in ("", None) else True for v in col(m, "valid", True)])
         for m in members
@@ -605,11 +619,12 @@ def decide(
         if core_notes[i].startswith("typo"):
             typo.add(i)
 
-    # plain labels with one confident answer, all at once: it decides (a weak one with a note and a reason)
+    # plain labels with one confident answer (or more, each the first's code or an ancestor of it), all at once: it
+    # decides (a weak one with a note and a reason)
     code_out = np.full(n_rows, "", dtype=object)
     source_out, rid_out, own, reason = code_out.copy(), code_out.copy(), code_out.copy(), code_out.copy()
     for j, (n, (code, s, rid), _) in enumerate(single_rows):
-        at = np.flatnonzero(plain & (n_confident == 1) & (decider == j))
+        at = np.flatnonzero(plain & (n_confident >= 1) & agree & (decider == j))
         code_out[at], rid_out[at], source_out[at] = code[at], rid[at], n
         if not slot_facts[slot_of(n)][1]:
             reason[at] = "weak"
@@ -625,7 +640,7 @@ def decide(
     deciders, seconds = decider.tolist(), second.tolist()
     strong_of = [slot_facts[slot_of(n)][1] for n in singles]
     depth_final_of = [slot_of(n) in DEPTH_FINAL for n in singles]
-    for i in np.flatnonzero(plain & (n_confident == 2)).tolist():
+    for i in np.flatnonzero(plain & (n_confident == 2) & ~agree).tolist():
         ja, jb = deciders[i], seconds[i]
         na, (ca, sa, ra, _, _, fa) = singles[ja], single_rows[ja][2]
         nb, (cb, sb, rb, _, _, _) = singles[jb], single_rows[jb][2]
